@@ -1,0 +1,1 @@
+"""computecloud control-plane Django apps."""

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ConductorConfig(AppConfig):
+    name = "apps.conductor"
+    label = "conductor"

@@ -1,0 +1,1 @@
+"""Compute hosts: services (liveness), compute nodes (hypervisor facts) and aggregates."""

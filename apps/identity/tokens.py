@@ -1,0 +1,82 @@
+"""Token issue, validation and revocation. Tokens are 256-bit random, stored as SHA-256."""
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.utils import timezone
+
+from apps.identity.context import RequestContext
+from apps.identity.models import Project, RoleAssignment, Token, User
+from computecloud.conf import cc_settings
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str  # the secret: returned to the client once, never stored
+    record: Token
+
+
+def project_roles(*, user_id: str, project_id: str) -> frozenset[str]:
+    return frozenset(
+        RoleAssignment.objects.filter(user_id=user_id, project_id=project_id).values_list(
+            "role__name", flat=True
+        )
+    )
+
+
+def issue_token(*, user: User, project: Project | None, methods: list[str]) -> IssuedToken:
+    """Create a token for `user` scoped to `project` (caller checked password and roles)."""
+    secret = secrets.token_urlsafe(32)  # 256 bits
+    now = timezone.now()
+    record = Token.objects.create(
+        token_hash=hash_token(secret),
+        user=user,
+        project=project,
+        audit_id=secrets.token_urlsafe(16)[:22],
+        methods=methods,
+        issued_at=now,
+        expires_at=now + timedelta(seconds=cc_settings.TOKEN_TTL),
+    )
+    return IssuedToken(token=secret, record=record)
+
+
+def find_valid_token(secret: str, *, now: datetime | None = None) -> Token | None:
+    """The live token for `secret`: known, not expired, not revoked, user and project enabled."""
+    now = now or timezone.now()
+    return (
+        Token.objects.select_related("user", "project", "project__domain", "user__domain")
+        .filter(
+            token_hash=hash_token(secret),
+            revoked_at__isnull=True,
+            expires_at__gt=now,
+            user__is_active=True,
+        )
+        .exclude(project__enabled=False)
+        .first()
+    )
+
+
+def context_for_token(token: Token, *, request_id: str = "-") -> RequestContext | None:
+    """The caller's context, or None when the token's user no longer holds a role there."""
+    roles: frozenset[str] = frozenset()
+    if token.project_id:
+        roles = project_roles(user_id=token.user_id, project_id=token.project_id)
+        if not roles:
+            return None
+    return RequestContext(
+        user_id=token.user_id,
+        project_id=token.project_id,
+        roles=roles,
+        token_audit_id=token.audit_id,
+        request_id=request_id,
+    )
+
+
+def revoke_token(token: Token) -> None:
+    Token.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())

@@ -1,0 +1,1 @@
+"""Operator commands that span several apps (`manage.py bootstrap`). No models."""

@@ -1,0 +1,1 @@
+"""Servers (instances): their records, state machine, actions, faults, metadata and groups."""

@@ -1,0 +1,1 @@
+"""Cross-cutting pieces of the HTTP APIs: microversions, strict request serializers, paging."""

@@ -1,0 +1,107 @@
+"""The one API exception handler: every error leaves in the shape its client family expects.
+
+- compute (Nova): ``{"itemNotFound": {"code": 404, "message": "..."}}``
+- identity (Keystone) and image: ``{"error": {"code": 401, "title": "Unauthorized", "message": "..."}}``
+A view picks the family with its ``error_style`` attribute (default: compute).
+An unexpected exception is logged with the request id and answered as a 500 without a trace.
+"""
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from rest_framework import exceptions as drf_exceptions
+from rest_framework.response import Response
+from rest_framework.views import set_rollback
+
+from computecloud.exceptions import ComputecloudError
+
+logger = logging.getLogger(__name__)
+
+# Nova's fault names by status code (nova/api/openstack/wsgi.py's Fault).
+NOVA_FAULT_NAMES = {
+    400: "badRequest",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "itemNotFound",
+    405: "badMethod",
+    406: "notAcceptable",
+    409: "conflictingRequest",
+    413: "overLimit",
+    415: "badMediaType",
+    429: "overLimit",
+    501: "notImplemented",
+    503: "serviceUnavailable",
+}
+
+
+
+def _nova_body(code: int, message: str) -> dict[str, Any]:
+    return {NOVA_FAULT_NAMES.get(code, "computeFault"): {"code": code, "message": message}}
+
+
+def _keystone_body(code: int, message: str) -> dict[str, Any]:
+    title = HTTPStatus(code).phrase if code in HTTPStatus._value2member_map_ else "Error"
+    return {"error": {"code": code, "title": title, "message": message}}
+
+
+def _drf_message(detail: Any) -> str:
+    """Flatten DRF's nested validation detail into one readable sentence naming the fields."""
+    if isinstance(detail, dict):
+        parts = []
+        for field, value in detail.items():
+            text = _drf_message(value)
+            parts.append(text if field in ("non_field_errors", "detail") else f"{field}: {text}")
+        return "; ".join(parts)
+    if isinstance(detail, list):
+        return " ".join(_drf_message(item) for item in detail)
+    return str(detail)
+
+
+def error_response(view: Any, code: int, message: str) -> Response:
+    style = getattr(view, "error_style", "compute")
+    body = _nova_body(code, message) if style == "compute" else _keystone_body(code, message)
+    response = Response(body, status=code)
+    if code == 401:
+        from apps.identity.catalog import identity_public_url  # identity owns its URL
+
+        response["WWW-Authenticate"] = f'Keystone uri="{identity_public_url()}"'
+    return response
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    view = context.get("view")
+    if isinstance(exc, Http404):
+        exc = drf_exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = drf_exceptions.PermissionDenied()
+
+    if isinstance(exc, ComputecloudError):
+        set_rollback()
+        return error_response(view, exc.code, exc.message)
+    if isinstance(exc, drf_exceptions.APIException):
+        set_rollback()
+        code = exc.status_code
+        if isinstance(exc, drf_exceptions.NotAuthenticated | drf_exceptions.AuthenticationFailed):
+            code = 401
+            message = "The request you have made requires authentication."
+        elif isinstance(exc, drf_exceptions.ValidationError):
+            message = "Invalid input for field/attribute " + _drf_message(exc.detail)
+        else:
+            message = _drf_message(exc.detail)
+        response = error_response(view, code, message)
+        if getattr(exc, "wait", None):
+            response["Retry-After"] = str(int(exc.wait))  # type: ignore[attr-defined]
+        return response
+    request = context.get("request")
+    logger.exception(
+        "unexpected error serving %s %s",
+        getattr(request, "method", "?"),
+        getattr(request, "path", "?"),
+    )
+    set_rollback()
+    return error_response(
+        view, 500, "Unexpected API Error. Please report this with the request id."
+    )

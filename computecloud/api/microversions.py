@@ -1,0 +1,120 @@
+"""Compute API microversions: parsing, negotiation and the response headers.
+
+A request's version is read once, by `ComputeMicroversioning` (a DRF versioning class), from
+``OpenStack-API-Version: compute X.Y`` (preferred) or ``X-OpenStack-Nova-API-Version: X.Y``;
+no header means 2.1, ``latest`` means `MAX_VERSION`, anything outside the range is a 406.
+``request.version`` is then an `APIVersion`, which compares with tuples:
+``if request.version >= (2, 47): ...``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from rest_framework import exceptions
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.versioning import BaseVersioning
+
+_VERSION_RE = re.compile(r"^([1-9]\d*)\.([1-9]\d*|0)$")
+
+
+@dataclass(frozen=True)
+class APIVersion:
+    major: int
+    minor: int
+
+    @classmethod
+    def parse(cls, text: str) -> APIVersion:
+        match = _VERSION_RE.match(text.strip())
+        if not match:
+            raise ValueError(text)
+        return cls(int(match.group(1)), int(match.group(2)))
+
+    def __str__(self) -> str:
+        return f"{self.major}.{self.minor}"
+
+    def _tuple(self, other: Any) -> tuple[int, int]:
+        if isinstance(other, APIVersion):
+            return (other.major, other.minor)
+        return tuple(other)  # type: ignore[return-value]
+
+    def __ge__(self, other: Any) -> bool:
+        return (self.major, self.minor) >= self._tuple(other)
+
+    def __gt__(self, other: Any) -> bool:
+        return (self.major, self.minor) > self._tuple(other)
+
+    def __le__(self, other: Any) -> bool:
+        return (self.major, self.minor) <= self._tuple(other)
+
+    def __lt__(self, other: Any) -> bool:
+        return (self.major, self.minor) < self._tuple(other)
+
+
+MIN_VERSION = APIVersion(2, 1)
+# The newest microversion whose changes we serve for every resource we expose.
+MAX_VERSION = APIVersion(2, 96)
+
+NEW_HEADER = "OpenStack-API-Version"
+LEGACY_HEADER = "X-OpenStack-Nova-API-Version"
+
+
+def requested_version(headers: Any) -> APIVersion:
+    """The version a request asks for (raises 406 when unsupported, 400 when garbled)."""
+    text: str | None = None
+    new = headers.get(NEW_HEADER)
+    if new:
+        # "compute 2.60" (possibly with other services, comma separated)
+        for item in new.split(","):
+            service, _, value = item.strip().partition(" ")
+            if service.lower() == "compute":
+                text = value.strip()
+    if text is None:
+        text = headers.get(LEGACY_HEADER)
+    if not text:
+        return MIN_VERSION
+    if text.lower() == "latest":
+        return MAX_VERSION
+    try:
+        version = APIVersion.parse(text)
+    except ValueError:
+        raise exceptions.ValidationError(
+            f"API Version String {text} is of invalid format. Must be of format MajorNum.MinorNum."
+        ) from None
+    if not MIN_VERSION <= version <= MAX_VERSION:
+        raise exceptions.NotAcceptable(
+            f"Version {version} is not supported by the API. Minimum is {MIN_VERSION} "
+            f"and maximum is {MAX_VERSION}."
+        )
+    return version
+
+
+class ComputeMicroversioning(BaseVersioning):
+    """DRF versioning: sets ``request.version`` to the negotiated `APIVersion`."""
+
+    def determine_version(self, request: Request, *args: Any, **kwargs: Any) -> APIVersion:
+        return requested_version(request.headers)
+
+
+def add_version_headers(response: Response, version: APIVersion) -> None:
+    response[NEW_HEADER] = f"compute {version}"
+    response[LEGACY_HEADER] = str(version)
+    response["Vary"] = f"{NEW_HEADER}, {LEGACY_HEADER}"
+
+
+class MicroversionedMixin:
+    """For compute views: negotiates the version and answers it in every response."""
+
+    versioning_class = ComputeMicroversioning
+
+    def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any):  # type: ignore[no-untyped-def]
+        response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
+        version = getattr(request, "version", None)
+        if not isinstance(version, APIVersion):
+            # The negotiation itself failed (406/400): answer with the minimum, as Nova does.
+            version = MIN_VERSION
+        add_version_headers(response, version)
+        return response

@@ -1,0 +1,128 @@
+"""computecloud's domain settings: the `COMPUTECLOUD` dict, with defaults and meanings.
+
+Read them as ``cc_settings.TOKEN_TTL``. Settings overrides in tests (the `settings`
+fixture, ``override_settings``) are picked up because the cache is dropped on
+``setting_changed``, as DRF's ``api_settings`` does.
+"""
+
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import setting_changed
+
+DEFAULTS: dict[str, Any] = {
+    # Region name in the service catalog (clients match OS_REGION_NAME against it).
+    "REGION": "RegionOne",
+    # Lifetime of an identity token, seconds.
+    "TOKEN_TTL": 3600,
+    # Failed password attempts per user and source address before a 429, per window.
+    "AUTH_FAILURES_ALLOWED": 10,
+    # Window for the failed-attempt count above, seconds.
+    "AUTH_FAILURE_WINDOW": 300,
+    # Lifetime of a console (noVNC) token, seconds.
+    "CONSOLE_TOKEN_TTL": 600,
+    # Base URL of the console proxy that noVNC pages are served from.
+    "CONSOLE_PROXY_URL": "http://127.0.0.1:6080",
+    # Origins the console proxy accepts (host[:port]); empty means the proxy's own host.
+    "CONSOLE_ALLOWED_ORIGINS": [],
+    # A compute service is "down" when its last heartbeat is older than this, seconds.
+    "SERVICE_DOWN_TIME": 60,
+    # Seconds between a compute worker's heartbeats (and inventory reports).
+    "REPORT_INTERVAL": 10,
+    # An instance still building after this many seconds goes to ERROR; 0 disables.
+    "BUILD_TIMEOUT": 600,
+    # Resizes left unconfirmed this many seconds are confirmed automatically; 0 disables.
+    "RESIZE_CONFIRM_WINDOW": 0,
+    # Allow a resize to pick the instance's current host.
+    "ALLOW_RESIZE_TO_SAME_HOST": True,
+    # Default allocation ratios per resource class (a host's inventory may override).
+    "ALLOCATION_RATIOS": {"VCPU": 16.0, "MEMORY_MB": 1.5, "DISK_GB": 1.0},
+    # Resources held back on every host for the hypervisor itself.
+    "RESERVED": {"VCPU": 0, "MEMORY_MB": 512, "DISK_GB": 0},
+    # Scheduler: filters and weighers by registered name (or dotted path), in order.
+    "SCHEDULER": {
+        "ENABLED_FILTERS": [
+            "ComputeFilter",
+            "AvailabilityZoneFilter",
+            "ComputeCapabilitiesFilter",
+            "ImagePropertiesFilter",
+            "ServerGroupAntiAffinityFilter",
+            "ServerGroupAffinityFilter",
+            "SameHostFilter",
+            "DifferentHostFilter",
+            "AggregateInstanceExtraSpecsFilter",
+            "AggregateMultiTenancyIsolation",
+        ],
+        "WEIGHERS": [
+            "RAMWeigher",
+            "CPUWeigher",
+            "DiskWeigher",
+            "IoOpsWeigher",
+            "ServerGroupSoftAffinityWeigher",
+            "ServerGroupSoftAntiAffinityWeigher",
+            "BuildFailureWeigher",
+        ],
+        # Weigher name → multiplier; a missing name means 1.0.
+        "WEIGHER_MULTIPLIERS": {"IoOpsWeigher": -1.0, "BuildFailureWeigher": 1000000.0},
+        # Pick at random among the best N hosts, to spread concurrent requests.
+        "HOST_SUBSET_SIZE": 1,
+        # Build attempts per instance (the first host plus alternates).
+        "MAX_ATTEMPTS": 3,
+    },
+    # Policy: action name → rule name, over the defaults in apps/identity/policy.py.
+    "POLICY_OVERRIDES": {},
+    # Metadata service: shared secret that signs X-Instance-ID from a proxy; empty disables.
+    "METADATA_SHARED_SECRET": "",
+    # Default quota limits per project (-1 is unlimited).
+    "QUOTA_DEFAULTS": {
+        "instances": 10,
+        "cores": 20,
+        "ram": 51200,
+        "key_pairs": 100,
+        "server_groups": 10,
+        "server_group_members": 10,
+        "metadata_items": 128,
+        "injected_files": 5,
+        "injected_file_content_bytes": 10240,
+        "injected_file_path_bytes": 255,
+    },
+}
+
+
+class ComputecloudSettings:
+    """Attribute access to ``settings.COMPUTECLOUD`` merged over `DEFAULTS`."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, Any] | None = None
+
+    def _merged(self) -> dict[str, Any]:
+        if self._cache is None:
+            user = getattr(settings, "COMPUTECLOUD", {})
+            merged = dict(DEFAULTS)
+            for key, value in user.items():
+                if isinstance(value, dict) and isinstance(DEFAULTS.get(key), dict):
+                    merged[key] = {**DEFAULTS[key], **value}
+                else:
+                    merged[key] = value
+            self._cache = merged
+        return self._cache
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._merged()[name]
+        except KeyError:
+            raise AttributeError(f"no computecloud setting {name!r}") from None
+
+    def reload(self) -> None:
+        self._cache = None
+
+
+cc_settings = ComputecloudSettings()
+
+
+def _reload(*, setting: str, **kwargs: Any) -> None:
+    if setting == "COMPUTECLOUD":
+        cc_settings.reload()
+
+
+setting_changed.connect(_reload)

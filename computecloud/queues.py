@@ -1,0 +1,65 @@
+"""Celery topology: queue names, routing and broker settings, in one place.
+
+Plain constants with no Django import, so that both the control-plane Celery app
+(`computecloud.celery`) and the compute workers' Django-free app (`workers.compute.app`)
+share them. Code that enqueues names a task; this module decides where it goes.
+
+Queues:
+- ``conductor``: orchestration and every instance-state write on behalf of hosts.
+- ``scheduler``: placement bookkeeping (inventory reports) and scheduler periodic jobs.
+- ``compute.<host>``: one per hypervisor host, consumed only by that host's worker.
+"""
+
+from datetime import timedelta
+from typing import Any
+
+CONDUCTOR_QUEUE = "conductor"
+SCHEDULER_QUEUE = "scheduler"
+COMPUTE_QUEUE_PREFIX = "compute."
+
+
+def compute_queue(host: str) -> str:
+    """The queue that host `host`'s compute worker consumes."""
+    return f"{COMPUTE_QUEUE_PREFIX}{host}"
+
+
+# Task name prefix → queue. Compute tasks carry their queue explicitly (it depends on the
+# host), so they are not routed here.
+TASK_ROUTES: dict[str, dict[str, str]] = {
+    "conductor.*": {"queue": CONDUCTOR_QUEUE},
+    "scheduler.*": {"queue": SCHEDULER_QUEUE},
+}
+
+# Settings common to both apps. Late acknowledgement plus reject-on-worker-lost means a task
+# whose worker dies is redelivered rather than lost; tasks are idempotent so that is safe.
+COMMON_CONFIG: dict[str, Any] = {
+    "task_serializer": "json",
+    "result_serializer": "json",
+    "accept_content": ["json"],
+    "task_acks_late": True,
+    "task_reject_on_worker_lost": True,
+    "task_ignore_result": True,
+    "task_routes": TASK_ROUTES,
+    "task_default_queue": CONDUCTOR_QUEUE,
+    "worker_prefetch_multiplier": 1,
+    "broker_connection_retry_on_startup": True,
+    # Redis redelivers an unacknowledged task after this long; longer than any task runs.
+    "broker_transport_options": {"visibility_timeout": 3600},
+    "worker_hijack_root_logger": False,
+    "enable_utc": True,
+}
+
+# Periodic control-plane jobs (Celery beat). Each names a conductor or scheduler task that
+# calls one service; see docs/operations.md.
+BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
+    "build-timeout": {"task": "conductor.expire_stuck_builds", "schedule": timedelta(seconds=60)},
+    "service-liveness": {"task": "conductor.mark_down_services", "schedule": timedelta(seconds=30)},
+    "auto-confirm-resizes": {
+        "task": "conductor.confirm_expired_resizes",
+        "schedule": timedelta(seconds=60),
+    },
+    "expire-console-tokens": {
+        "task": "conductor.purge_expired_tokens",
+        "schedule": timedelta(minutes=10),
+    },
+}

@@ -1,0 +1,174 @@
+"""Django settings for every computecloud control-plane process.
+
+One module, driven by the environment (django-environ). `.env` in the project root is read
+if present; `scripts/setup.sh` writes it with generated secrets, and `.env.example` documents
+every variable. Secrets and service URLs have no defaults: a process without them fails at
+start instead of running with something insecure. Domain knobs live in the `COMPUTECLOUD`
+dict, read through `computecloud.conf.cc_settings`.
+"""
+
+from pathlib import Path
+
+import environ
+
+from computecloud import queues
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+# --- secrets and services: required, no defaults -------------------------------------------
+SECRET_KEY = env.str("SECRET_KEY")
+DATABASES = {"default": env.db_url("DATABASE_URL")}
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+REDIS_URL = env.str("REDIS_URL")
+
+# --- Django core -------------------------------------------------------------------------------
+DEBUG = env.bool("DEBUG", default=False)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# The URL clients reach the API at; it is what the service catalog and version links say.
+PUBLIC_URL = env.str("PUBLIC_URL", default="http://127.0.0.1:8000").rstrip("/")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "apps.identity",
+    "apps.quotas",
+    "apps.keypairs",
+    "apps.flavors",
+    "apps.images",
+    "apps.hosts",
+    "apps.scheduler",
+    "apps.servers",
+    "apps.conductor",
+    "apps.consoles",
+    "apps.metadata",
+    "apps.dashboard",
+    "apps.operations",
+]
+
+MIDDLEWARE = [
+    "computecloud.middleware.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "computecloud.urls"
+WSGI_APPLICATION = "computecloud.wsgi.application"
+AUTH_USER_MODEL = "identity.User"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# POST bodies cannot follow a redirect: /v3/auth/tokens and /servers must match as sent.
+APPEND_SLASH = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "var" / "static")
+STATICFILES_DIRS = [BASE_DIR / "static"]
+# State the control plane keeps on disk (the image store lives below it).
+STATE_DIR = env.path("STATE_DIR", default=BASE_DIR / "var")
+
+# --- REST framework ---------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "apps.identity.authentication.KeystoneTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["apps.identity.policy.PolicyPermission"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "computecloud.api.errors.api_exception_handler",
+    "UNAUTHENTICATED_USER": None,
+    "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%SZ",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "computecloud Compute API",
+    "DESCRIPTION": "OpenStack Compute API v2.1 compatible, with a Keystone v3 subset.",
+    "VERSION": "2.1",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# --- Celery: topology in computecloud/queues.py -----------------------------------------------
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
+CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=REDIS_URL)
+CELERY_TASK_ALWAYS_EAGER = False
+CELERY_BEAT_SCHEDULE = queues.BEAT_SCHEDULE
+
+# --- Logging: one line per event, request id and instance on each ------------------------------
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "computecloud.middleware.RequestIdLogFilter"}},
+    "formatters": {
+        "line": {
+            "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "line",
+            "filters": ["request_id"],
+        },
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "celery": {"level": "INFO"},
+    },
+}
+
+# --- computecloud's own knobs (defaults and meanings in computecloud/conf.py) -------------------
+COMPUTECLOUD = {
+    "REGION": env.str("REGION", default="RegionOne"),
+    "TOKEN_TTL": env.int("TOKEN_TTL", default=3600),
+    "CONSOLE_TOKEN_TTL": env.int("CONSOLE_TOKEN_TTL", default=600),
+    "SERVICE_DOWN_TIME": env.int("SERVICE_DOWN_TIME", default=60),
+    "BUILD_TIMEOUT": env.int("BUILD_TIMEOUT", default=600),
+    "RESIZE_CONFIRM_WINDOW": env.int("RESIZE_CONFIRM_WINDOW", default=0),
+    "CONSOLE_PROXY_URL": env.str("CONSOLE_PROXY_URL", default="http://127.0.0.1:6080"),
+    "METADATA_SHARED_SECRET": env.str("METADATA_SHARED_SECRET", default=""),
+}

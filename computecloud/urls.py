@@ -1,0 +1,42 @@
+"""The URL map: one prefix per service, as the catalog lists them.
+
+- ``/identity/``   Keystone v3 subset (apps.identity)
+- ``/compute/``    Compute API v2.1 (flavors, servers, keypairs, quotas, hosts, consoles, ...)
+- ``/image/``      Glance v2 subset (apps.images)
+- ``/admin/``      Django admin, ``/api/schema/`` OpenAPI, ``/`` the dashboard
+"""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from computecloud.api.versions import ComputeVersionsView, ComputeVersionView
+
+compute_v21 = [
+    path("", include("apps.flavors.api.urls")),
+    path("", include("apps.keypairs.api.urls")),
+    path("", include("apps.quotas.api.urls")),
+    path("", include("apps.hosts.api.urls")),
+    path("", include("apps.scheduler.api.urls")),
+    path("", include("apps.servers.api.urls")),
+    path("", include("apps.consoles.api.urls")),
+]
+
+urlpatterns = [
+    path("identity/", include("apps.identity.api.urls")),
+    path("compute", ComputeVersionsView.as_view()),
+    path("compute/", ComputeVersionsView.as_view(), name="compute-versions"),
+    path("compute/v2.1", ComputeVersionView.as_view()),
+    path("compute/v2.1/", ComputeVersionView.as_view(), name="compute-v2.1"),
+    path("compute/v2", ComputeVersionView.as_view(version_id="v2.0")),
+    path("compute/v2/", ComputeVersionView.as_view(version_id="v2.0")),
+    path("compute/v2.1/", include(compute_v21)),
+    path("compute/v2/", include(compute_v21)),
+    path("image/", include("apps.images.api.urls")),
+    path("", include("apps.metadata.api.urls")),
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api-auth/", include("rest_framework.urls")),
+    path("", include("apps.dashboard.urls")),
+]

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs the Debian packages computecloud needs, if missing, and prepares libvirt's QEMU
+# driver for this machine (see docs/operations.md). Idempotent. Needs root.
+source "$(dirname "$0")/lib.sh"
+
+PACKAGES=(
+  # services
+  postgresql redis-server
+  # hypervisor: libvirt's QEMU driver without libvirt-daemon-system's networking extras
+  libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils
+  libvirt-dev pkg-config genisoimage
+  # guest image ingredients
+  busybox-static syslinux syslinux-common mtools dosfstools kmod cpio
+  # console page and browser tests
+  novnc chromium chromium-driver
+  # building Python packages
+  python3-venv python3-dev gcc make git
+)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  step "installing Debian packages: ${missing[*]}"
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  step "Debian packages: all present"
+fi
+
+# libvirtd's QEMU driver looks these up at start whatever qemu.conf says.
+getent group kvm >/dev/null || groupadd -r kvm
+getent group libvirt-qemu >/dev/null || groupadd -r libvirt-qemu
+id libvirt-qemu >/dev/null 2>&1 ||
+  useradd -r -g kvm -G libvirt-qemu -M -d /var/lib/libvirt -s /usr/sbin/nologin libvirt-qemu
+
+# QEMU runs as root: /dev/kvm is root-only here and instance dirs may be 0700.
+conf=/etc/libvirt/qemu.conf
+mkdir -p /etc/libvirt
+if ! grep -q '^user = "root"' "$conf" 2>/dev/null; then
+  step "configuring libvirt's QEMU driver to run guests as root"
+  printf 'user = "root"\ngroup = "root"\n' >>"$conf"
+fi
+mkdir -p /var/log/libvirt /var/lib/computecloud /var/cache/computecloud

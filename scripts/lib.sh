@@ -1,0 +1,33 @@
+# Shared helpers for the set-up scripts. Sourced, not run.
+# shellcheck shell=bash
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv"
+PY="$VENV/bin/python"
+export DEBIAN_FRONTEND=noninteractive
+
+step() { printf -- '--> %s\n' "$*" >&2; }
+die() { printf -- 'error: %s\n' "$*" >&2; exit 1; }
+
+# wait_for SECONDS DESCRIPTION COMMAND...: poll COMMAND until it succeeds.
+wait_for() {
+  local deadline=$((SECONDS + $1)) what=$2
+  shift 2
+  until "$@" >/dev/null 2>&1; do
+    ((SECONDS < deadline)) || die "$what did not come up within the deadline"
+    sleep 0.2
+  done
+}
+
+# env_get KEY: a value from .env (empty if unset).
+env_get() {
+  [[ -f "$ROOT/.env" ]] || return 0
+  sed -n "s/^$1=//p" "$ROOT/.env" | tail -n 1
+}
+
+# env_default KEY VALUE: add KEY=VALUE to .env unless KEY is already there.
+env_default() {
+  touch "$ROOT/.env"
+  grep -q "^$1=" "$ROOT/.env" || printf '%s=%s\n' "$1" "$2" >>"$ROOT/.env"
+}

@@ -1,0 +1,57 @@
+"""Fixtures shared by the whole suite: projects, users with roles, tokens, API clients."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+from rest_framework.test import APIClient
+
+from apps.identity.models import Project, User
+from apps.identity.services import assign_roles
+from apps.identity.tokens import issue_token
+from tests.factories import ProjectFactory, UserFactory
+
+
+@dataclass
+class Caller:
+    """A user with a role on a project, a token and an API client that sends it."""
+
+    user: User
+    project: Project
+    token: str
+    client: APIClient
+
+
+@pytest.fixture
+def make_caller(db: None) -> Callable[..., Caller]:
+    def make(role: str = "member", project: Project | None = None) -> Caller:
+        project = project or ProjectFactory()
+        user = UserFactory()
+        assign_roles(user=user, project=project, roles=[role])
+        token = issue_token(user=user, project=project, methods=["password"]).token
+        client = APIClient()
+        client.credentials(HTTP_X_AUTH_TOKEN=token)
+        return Caller(user=user, project=project, token=token, client=client)
+
+    return make
+
+
+@pytest.fixture
+def member(make_caller: Callable[..., Caller]) -> Caller:
+    return make_caller("member")
+
+
+@pytest.fixture
+def reader(make_caller: Callable[..., Caller], member: Caller) -> Caller:
+    """A reader in the member's project."""
+    return make_caller("reader", project=member.project)
+
+
+@pytest.fixture
+def admin(make_caller: Callable[..., Caller]) -> Caller:
+    return make_caller("admin")
+
+
+@pytest.fixture
+def anonymous() -> APIClient:
+    return APIClient()

@@ -1,0 +1,1 @@
+"""Code that runs on hypervisor hosts. Never imports the control plane (apps) or Django."""

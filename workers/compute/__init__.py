@@ -1,0 +1,1 @@
+"""The compute worker: one per hypervisor host, consuming queue ``compute.<host>``."""
