@@ -53,11 +53,12 @@ class QuotaExceeded(ComputecloudError):
     """Nova answers an exceeded quota with 403 and this message."""
 
     code = 403
-    msg_fmt = "Quota exceeded for %(resources)s: Requested %(req)s, but already used %(used)s of %(allowed)s %(resources)s"
+    msg_fmt = (
+        "Quota exceeded for %(resources)s: Requested %(req)s, but already used %(used)s "
+        "of %(allowed)s %(resources)s"
+    )
 
 
 class TooManyRequests(ComputecloudError):
     code = 429
     msg_fmt = "Too many requests: %(reason)s"
-
-

@@ -35,9 +35,12 @@ def test_microversion_is_echoed_in_both_headers(anonymous):
 
 @pytest.mark.django_db
 def test_legacy_header_alone_is_honoured_and_latest_means_maximum(anonymous):
-    assert anonymous.get("/compute/v2.1", HTTP_X_OPENSTACK_NOVA_API_VERSION="2.10")[
-        "X-OpenStack-Nova-API-Version"
-    ] == "2.10"
+    assert (
+        anonymous.get("/compute/v2.1", HTTP_X_OPENSTACK_NOVA_API_VERSION="2.10")[
+            "X-OpenStack-Nova-API-Version"
+        ]
+        == "2.10"
+    )
     latest = anonymous.get("/compute/v2.1", HTTP_OPENSTACK_API_VERSION="compute latest")
     assert latest["X-OpenStack-Nova-API-Version"] == str(MAX_VERSION)
 

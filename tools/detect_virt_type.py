@@ -7,6 +7,7 @@ Used once by scripts/setup.sh, which stores the answer as VIRT_TYPE in .env.
 """
 
 import argparse
+import contextlib
 import os
 import shutil
 import subprocess
@@ -61,10 +62,8 @@ def kvm_boots(image: Path, uri: str, timeout: float) -> bool:
         return False
     finally:
         if domain is not None:
-            try:
+            with contextlib.suppress(libvirt.libvirtError):
                 domain.destroy()
-            except libvirt.libvirtError:
-                pass
         conn.close()
         shutil.rmtree(workdir, ignore_errors=True)
 

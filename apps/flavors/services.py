@@ -99,6 +99,10 @@ def add_access(*, flavor: Flavor, project_id: str) -> None:
 def remove_access(*, flavor: Flavor, project_id: str) -> None:
     deleted, _ = FlavorAccess.objects.filter(flavor=flavor, project_id=project_id).delete()
     if not deleted:
-        raise NotFound(
-            f"Flavor access not found for {flavor.flavorid} / {project_id} combination."
-        )
+        raise NotFound(f"Flavor access not found for {flavor.flavorid} / {project_id} combination.")
+
+
+def update_flavor_description(*, flavor: Flavor, description: str | None) -> Flavor:
+    Flavor.objects.filter(pk=flavor.pk).update(description=description)
+    flavor.refresh_from_db()
+    return flavor

@@ -22,8 +22,6 @@ def ensure_compute_service(*, host: str) -> Service:
 
 
 def record_heartbeat(*, host: str, binary: str = COMPUTE_BINARY) -> None:
-    updated = Service.objects.filter(host=host, binary=binary).update(
-        last_seen_up=timezone.now()
-    )
+    updated = Service.objects.filter(host=host, binary=binary).update(last_seen_up=timezone.now())
     if not updated:
         Service.objects.create(host=host, binary=binary, last_seen_up=timezone.now())

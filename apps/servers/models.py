@@ -100,7 +100,9 @@ class Server(models.Model):
         ordering = ["-created_at", "-id"]
         base_manager_name = "with_deleted"
         indexes = [
-            models.Index(fields=["project", "deleted", "-created_at"], name="server_project_recent"),
+            models.Index(
+                fields=["project", "deleted", "-created_at"], name="server_project_recent"
+            ),
         ]
 
     def __str__(self) -> str:

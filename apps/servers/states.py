@@ -44,7 +44,7 @@ class TaskState(models.TextChoices):
     IMAGE_SNAPSHOT_PENDING = "image_snapshot_pending"
     IMAGE_PENDING_UPLOAD = "image_pending_upload"
     IMAGE_UPLOADING = "image_uploading"
-    UPDATING_PASSWORD = "updating_password"
+    UPDATING_PASSWORD = "updating_password"  # noqa: S105 - a task name
     RESIZE_PREP = "resize_prep"
     RESIZE_MIGRATING = "resize_migrating"
     RESIZE_MIGRATED = "resize_migrated"

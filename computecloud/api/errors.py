@@ -1,7 +1,8 @@
 """The one API exception handler: every error leaves in the shape its client family expects.
 
 - compute (Nova): ``{"itemNotFound": {"code": 404, "message": "..."}}``
-- identity (Keystone) and image: ``{"error": {"code": 401, "title": "Unauthorized", "message": "..."}}``
+- identity (Keystone) and image:
+  ``{"error": {"code": 401, "title": "Unauthorized", "message": "..."}}``
 A view picks the family with its ``error_style`` attribute (default: compute).
 An unexpected exception is logged with the request id and answered as a 500 without a trace.
 """
@@ -35,7 +36,6 @@ NOVA_FAULT_NAMES = {
     501: "notImplemented",
     503: "serviceUnavailable",
 }
-
 
 
 def _nova_body(code: int, message: str) -> dict[str, Any]:
@@ -96,7 +96,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
             response["Retry-After"] = str(int(exc.wait))  # type: ignore[attr-defined]
         return response
     request = context.get("request")
-    logger.exception(
+    logger.error(
         "unexpected error serving %s %s",
         getattr(request, "method", "?"),
         getattr(request, "path", "?"),

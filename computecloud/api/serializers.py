@@ -12,7 +12,13 @@ class StrictSerializer(serializers.Serializer):
         if isinstance(data, dict):
             unknown = sorted(set(data) - set(self.fields))
             if unknown:
+                names = ", ".join(repr(key) for key in unknown)
+                verb = "was" if len(unknown) == 1 else "were"
                 raise serializers.ValidationError(
-                    {"non_field_errors": [f"Additional properties are not allowed ({', '.join(repr(k) for k in unknown)} {'was' if len(unknown) == 1 else 'were'} unexpected)"]}
+                    {
+                        "non_field_errors": [
+                            f"Additional properties are not allowed ({names} {verb} unexpected)"
+                        ]
+                    }
                 )
         return super().to_internal_value(data)

@@ -1,3 +1,10 @@
-from django.urls import URLPattern, URLResolver
+from apps.flavors.api import views
+from computecloud.api.routers import OpenStackRouter
 
-urlpatterns: list[URLPattern | URLResolver] = []
+router = OpenStackRouter()
+router.register("flavors", views.FlavorViewSet, basename="flavor")
+router.register(
+    r"flavors/(?P<flavor_id>[^/]+)/os-extra_specs", views.ExtraSpecsViewSet, basename="extra-spec"
+)
+
+urlpatterns = router.urls
