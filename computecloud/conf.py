@@ -19,6 +19,9 @@ DEFAULTS: dict[str, Any] = {
     "AUTH_FAILURES_ALLOWED": 10,
     # Window for the failed-attempt count above, seconds.
     "AUTH_FAILURE_WINDOW": 300,
+    # A verified password is remembered this long per web process (as an HMAC), so repeated
+    # token requests skip the deliberately slow hash; seconds, 0 disables.
+    "AUTH_CACHE_TTL": 300,
     # Lifetime of a console (noVNC) token, seconds.
     "CONSOLE_TOKEN_TTL": 600,
     # Base URL of the console proxy that noVNC pages are served from.
@@ -73,6 +76,13 @@ DEFAULTS: dict[str, Any] = {
     "POLICY_OVERRIDES": {},
     # Metadata service: shared secret that signs X-Instance-ID from a proxy; empty disables.
     "METADATA_SHARED_SECRET": "",
+    # Image data store: dotted path to an apps.images.store.ImageStore subclass.
+    "IMAGE_STORE": "apps.images.store.FilesystemStore",
+    # Largest image upload accepted, bytes (Glance's image_size_cap, 1 TiB).
+    "IMAGE_SIZE_CAP": 1099511627776,
+    # Images per page when a list names no limit, and the most a limit may ask for.
+    "IMAGE_LIST_LIMIT_DEFAULT": 25,
+    "IMAGE_LIST_LIMIT_MAX": 1000,
     # Default quota limits per project (-1 is unlimited).
     "QUOTA_DEFAULTS": {
         "instances": 10,

@@ -49,17 +49,9 @@ COMMON_CONFIG: dict[str, Any] = {
     "enable_utc": True,
 }
 
-# Periodic control-plane jobs (Celery beat). Each names a conductor or scheduler task that
-# calls one service; see docs/operations.md.
+# Periodic control-plane jobs (Celery beat). Each names a conductor task that calls one
+# service; see docs/operations.md. (Service liveness needs no job: "up" is derived from the
+# last heartbeat whenever it is read.)
 BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "build-timeout": {"task": "conductor.expire_stuck_builds", "schedule": timedelta(seconds=60)},
-    "service-liveness": {"task": "conductor.mark_down_services", "schedule": timedelta(seconds=30)},
-    "auto-confirm-resizes": {
-        "task": "conductor.confirm_expired_resizes",
-        "schedule": timedelta(seconds=60),
-    },
-    "expire-console-tokens": {
-        "task": "conductor.purge_expired_tokens",
-        "schedule": timedelta(minutes=10),
-    },
 }

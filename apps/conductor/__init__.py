@@ -1,1 +1,1 @@
-
+"""The conductor: orchestrates builds and actions, and writes instance state for hosts."""

@@ -75,6 +75,8 @@ class Server(models.Model):
     # Addresses per network as the API shows them: {"net": [{"addr", "version", ...}]}.
     addresses = models.JSONField(default=dict, blank=True)
     scheduler_hints = models.JSONField(default=dict, blank=True)
+    # Where the host said the guest's VNC server listens: {"host": ..., "port": ...}.
+    console = models.JSONField(null=True, blank=True)
 
     # Locking.
     locked = models.BooleanField(default=False)

@@ -34,9 +34,7 @@ class ComputeConfig:
             libvirt_uri=env.get("LIBVIRT_URI", "qemu:///system"),
             virt_type=env.get("VIRT_TYPE", "qemu"),
             instances_path=Path(env.get("INSTANCES_PATH", "/var/lib/computecloud/instances")),
-            image_cache_path=Path(
-                env.get("IMAGE_CACHE_PATH", "/var/lib/computecloud/image-cache")
-            ),
+            image_cache_path=Path(env.get("IMAGE_CACHE_PATH", "/var/lib/computecloud/image-cache")),
             vnc_listen=env.get("VNC_LISTEN", "127.0.0.1"),
             report_interval=int(env.get("REPORT_INTERVAL", "10")),
             clean_shutdown_timeout=int(env.get("CLEAN_SHUTDOWN_TIMEOUT", "60")),

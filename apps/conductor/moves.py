@@ -1,0 +1,444 @@
+"""Snapshots, resizes and cold migrations: the multi-host flows, step by step.
+
+Resize/migrate, as Nova does it, with a real disk transfer between hosts that share nothing:
+1. ``resize_server``: schedule the new flavor (the migration takes over the source allocation,
+   the instance claims on the destination), then the source host powers off and uploads its
+   disk to a transfer object in the image service (``resize_migrated``);
+2. the destination host downloads it and starts the instance with the new flavor
+   (``resize_finished``): the server is VERIFY_RESIZE;
+3. ``confirm_resize`` drops the source allocation and the source copy; ``revert_resize``
+   removes the destination copy and restarts the source with the old flavor.
+Each step checks the task state it expects, so redelivered messages do nothing twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from apps.conductor.payloads import image_payload, instance_payload
+from apps.servers import services as server_services
+from apps.servers.models import Migration, Server
+from apps.servers.states import PowerState, TaskState, VmState
+from computecloud.celery import app
+from workers.compute import rpcapi
+
+logger = logging.getLogger(__name__)
+
+
+def _event(action: str) -> str:
+    return f"compute_{action}_instance"
+
+
+# --- snapshot -----------------------------------------------------------------------------------
+def snapshot_server(*, server_uuid: str, image_id: str, request_id: str) -> None:
+    from apps.images.models import Image
+    from apps.images.services import signed_upload_url
+
+    with transaction.atomic():
+        updated = Server.objects.filter(
+            uuid=server_uuid, task_state=TaskState.IMAGE_SNAPSHOT
+        ).update(task_state=TaskState.IMAGE_UPLOADING, updated_at=timezone.now())
+        if not updated:
+            return
+        server = Server.objects.get(uuid=server_uuid)
+        image = Image.objects.get(id=image_id)
+        payload = {
+            "server_uuid": server_uuid,
+            "image_id": image_id,
+            "upload_url": signed_upload_url(image=image),
+            "request_id": request_id,
+        }
+        server_services.start_event(
+            server=server,
+            request_id=request_id,
+            event="compute_snapshot_instance",
+            host=server.host,
+        )
+        host = server.host
+        transaction.on_commit(lambda: rpcapi.snapshot_server(app, host, payload=payload))
+
+
+# --- resize / migrate ---------------------------------------------------------------------------
+def _move_spec(server: Server, migration: Migration) -> Any:
+    from apps.scheduler.request_spec import RequestSpec
+
+    hints = dict(server.scheduler_hints or {})
+    hints.pop("_forced_host", None)
+    group = getattr(server, "group_membership", None)
+    return RequestSpec.from_request(
+        instance_uuids=[str(server.uuid)],
+        flavor=migration.new_flavor,
+        image_properties=(server.image_meta or {}).get("properties", {}),
+        project_id=server.project_id,
+        user_id=server.user_id,
+        availability_zone=server.requested_availability_zone,
+        group_uuid=str(group.group.uuid) if group is not None else None,
+        scheduler_hints=hints,
+        forced_host=migration.dest_host,
+        move_from_host=server.host,
+        migration_uuid=str(migration.uuid),
+        allow_same_host=migration.migration_type == Migration.Type.RESIZE,
+    )
+
+
+def _fail_move(
+    server: Server,
+    migration: Migration,
+    *,
+    request_id: str,
+    action: str,
+    message: str,
+    vm_state: str | None = None,
+    details: str = "",
+) -> None:
+    fields: dict[str, Any] = {"task_state": None, "updated_at": timezone.now()}
+    if vm_state:
+        fields["vm_state"] = vm_state
+    Server.objects.filter(pk=server.pk).update(**fields)
+    Migration.objects.filter(pk=migration.pk).update(status=Migration.Status.ERROR)
+    server_services.add_fault(server=server, message=message, details=details)
+    server_services.finish_event(
+        server=server, request_id=request_id, event=_event(action), ok=False, details=message
+    )
+    logger.error("%s of server %s failed: %s", action, server.uuid, message)
+
+
+def resize_server(*, server_uuid: str, migration_uuid: str, request_id: str) -> None:
+    from apps.images.services import create_transfer_image, signed_upload_url
+    from apps.scheduler.exceptions import NoValidHost
+    from apps.scheduler.services import select_destinations
+
+    server = Server.objects.filter(uuid=server_uuid, task_state=TaskState.RESIZE_PREP).first()
+    if server is None:
+        return
+    migration = Migration.objects.get(uuid=migration_uuid)
+    action = "resize" if migration.migration_type == Migration.Type.RESIZE else "migrate"
+    server_services.start_event(server=server, request_id=request_id, event=_event(action))
+    try:
+        with transaction.atomic():
+            selection = select_destinations(_move_spec(server, migration))[0]
+            transfer = create_transfer_image(server=server, migration_uuid=migration_uuid)
+            Migration.objects.filter(pk=migration.pk).update(
+                dest_host=selection.host,
+                dest_node=selection.node,
+                status=Migration.Status.MIGRATING,
+            )
+            Server.objects.filter(pk=server.pk).update(
+                task_state=TaskState.RESIZE_MIGRATING, updated_at=timezone.now()
+            )
+            payload = {
+                "server_uuid": server_uuid,
+                "migration_uuid": migration_uuid,
+                "transfer_image_id": str(transfer.id),
+                "upload_url": signed_upload_url(image=transfer),
+                "power_on": server.vm_state == VmState.ACTIVE,
+                "request_id": request_id,
+            }
+            source = server.host
+            transaction.on_commit(lambda: rpcapi.resize_server(app, source, payload=payload))
+        logger.info("%s of %s: %s -> %s", action, server_uuid, server.host, selection.host)
+    except NoValidHost as exc:
+        with transaction.atomic():
+            _fail_move(server, migration, request_id=request_id, action=action, message=str(exc))
+
+
+def resize_migrated(
+    *,
+    host: str,
+    server_uuid: str,
+    migration_uuid: str,
+    request_id: str,
+    ok: bool,
+    power_on: bool,
+    transfer_image_id: str,
+    fault: dict[str, Any] | None = None,
+) -> None:
+    """The source host has powered off and uploaded the disk: the destination takes over."""
+    from apps.images.models import Image
+    from apps.images.services import signed_download_url
+
+    with transaction.atomic():
+        server = Server.objects.filter(
+            uuid=server_uuid, task_state=TaskState.RESIZE_MIGRATING
+        ).first()
+        if server is None:
+            return
+        migration = Migration.objects.get(uuid=migration_uuid)
+        if not ok:
+            from apps.scheduler.services import revert_move
+
+            revert_move(instance_uuid=server_uuid, migration_uuid=migration_uuid)
+            _fail_move(
+                server,
+                migration,
+                request_id=request_id,
+                action="resize",
+                message=(fault or {}).get("message", "resize failed on the source"),
+                details=(fault or {}).get("details", ""),
+                vm_state=VmState.ERROR,
+            )
+            return
+        Server.objects.filter(pk=server.pk).update(
+            task_state=TaskState.RESIZE_MIGRATED, updated_at=timezone.now()
+        )
+        instance = instance_payload(server)
+        instance.update(_flavor_fields(migration.new_flavor))
+        payload = {
+            "server_uuid": server_uuid,
+            "migration_uuid": migration_uuid,
+            "instance": instance,
+            "image": image_payload(server),
+            "disk_url": signed_download_url(image=Image.objects.get(id=transfer_image_id)),
+            "transfer_image_id": transfer_image_id,
+            "power_on": power_on,
+            "request_id": request_id,
+        }
+        dest = migration.dest_host or ""
+        transaction.on_commit(lambda: rpcapi.finish_resize(app, dest, payload=payload))
+
+
+def _flavor_fields(flavor: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "memory_mb": int(flavor.get("ram", 0)),
+        "vcpus": int(flavor.get("vcpus", 0)),
+        "root_gb": int(flavor.get("disk", 0)),
+        "ephemeral_gb": int(flavor.get("ephemeral") or 0),
+        "swap_mb": int(flavor.get("swap") or 0),
+        "flavor_name": flavor.get("name"),
+        "extra_specs": flavor.get("extra_specs", {}),
+    }
+
+
+def _server_flavor_columns(flavor: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "flavor": flavor,
+        "flavor_id": flavor.get("id", ""),
+        "vcpus": int(flavor.get("vcpus", 0)),
+        "memory_mb": int(flavor.get("ram", 0)),
+        "root_gb": int(flavor.get("disk", 0)),
+    }
+
+
+def resize_finished(
+    *,
+    host: str,
+    server_uuid: str,
+    migration_uuid: str,
+    request_id: str,
+    ok: bool,
+    power_state: int = 0,
+    console: dict[str, Any] | None = None,
+    fault: dict[str, Any] | None = None,
+    transfer_image_id: str | None = None,
+) -> None:
+    with transaction.atomic():
+        server = Server.objects.filter(
+            uuid=server_uuid, task_state=TaskState.RESIZE_MIGRATED
+        ).first()
+        if server is None:
+            return
+        migration = Migration.objects.get(uuid=migration_uuid)
+        action = "resize" if migration.migration_type == Migration.Type.RESIZE else "migrate"
+        if not ok:
+            _fail_move(
+                server,
+                migration,
+                request_id=request_id,
+                action=action,
+                message=(fault or {}).get("message", "resize failed on the destination"),
+                details=(fault or {}).get("details", ""),
+                vm_state=VmState.ERROR,
+            )
+            return
+        Server.objects.filter(pk=server.pk).update(
+            vm_state=VmState.RESIZED,
+            task_state=None,
+            host=migration.dest_host,
+            node=migration.dest_node,
+            power_state=power_state,
+            console=console,
+            updated_at=timezone.now(),
+            **_server_flavor_columns(migration.new_flavor),
+        )
+        Migration.objects.filter(pk=migration.pk).update(status=Migration.Status.FINISHED)
+        server_services.finish_event(
+            server=server, request_id=request_id, event=_event(action), ok=True, host=host
+        )
+    _delete_transfer(transfer_image_id)
+    logger.info("server %s resized onto %s; awaiting confirmation", server_uuid, host)
+
+
+def _delete_transfer(image_id: str | None) -> None:
+    if image_id:
+        from apps.images.services import delete_transfer_image
+
+        delete_transfer_image(image_id=image_id)
+
+
+def confirm_resize(*, server_uuid: str, migration_uuid: str, request_id: str) -> None:
+    from apps.scheduler.services import confirm_move
+
+    server = Server.objects.filter(uuid=server_uuid, task_state=TaskState.RESIZE_CONFIRMING).first()
+    if server is None:
+        return
+    migration = Migration.objects.get(uuid=migration_uuid)
+    with transaction.atomic():
+        confirm_move(migration_uuid=migration_uuid)
+    server_services.start_event(
+        server=server,
+        request_id=request_id,
+        event=_event("confirm_resize"),
+        host=migration.source_host,
+    )
+    rpcapi.confirm_resize(
+        app,
+        migration.source_host,
+        payload={
+            "server_uuid": server_uuid,
+            "migration_uuid": migration_uuid,
+            "request_id": request_id,
+            "same_host": migration.source_host == migration.dest_host,
+        },
+    )
+
+
+def resize_confirmed(
+    *,
+    host: str,
+    server_uuid: str,
+    migration_uuid: str,
+    request_id: str,
+    ok: bool = True,
+    fault: dict[str, Any] | None = None,
+) -> None:
+    with transaction.atomic():
+        server = Server.objects.filter(
+            uuid=server_uuid, task_state=TaskState.RESIZE_CONFIRMING
+        ).first()
+        if server is None:
+            return
+        vm_state = VmState.ACTIVE if server.power_state == PowerState.RUNNING else VmState.STOPPED
+        Server.objects.filter(pk=server.pk).update(
+            vm_state=vm_state, task_state=None, updated_at=timezone.now()
+        )
+        Migration.objects.filter(uuid=migration_uuid).update(status=Migration.Status.CONFIRMED)
+        server_services.finish_event(
+            server=server,
+            request_id=request_id,
+            event=_event("confirm_resize"),
+            ok=ok,
+            host=host,
+            details=(fault or {}).get("message"),
+        )
+    logger.info("resize of %s confirmed; source copy on %s removed", server_uuid, host)
+
+
+def revert_resize(*, server_uuid: str, migration_uuid: str, request_id: str) -> None:
+    server = Server.objects.filter(uuid=server_uuid, task_state=TaskState.RESIZE_REVERTING).first()
+    if server is None:
+        return
+    migration = Migration.objects.get(uuid=migration_uuid)
+    server_services.start_event(
+        server=server,
+        request_id=request_id,
+        event=_event("revert_resize"),
+        host=migration.dest_host,
+    )
+    rpcapi.revert_resize(
+        app,
+        migration.dest_host or "",
+        payload={
+            "server_uuid": server_uuid,
+            "migration_uuid": migration_uuid,
+            "request_id": request_id,
+            "same_host": migration.source_host == migration.dest_host,
+        },
+    )
+
+
+def resize_reverted_on_dest(
+    *,
+    host: str,
+    server_uuid: str,
+    migration_uuid: str,
+    request_id: str,
+    ok: bool = True,
+    fault: dict[str, Any] | None = None,
+) -> None:
+    """The destination copy is gone: restart the source with the old flavor."""
+    server = Server.objects.filter(uuid=server_uuid, task_state=TaskState.RESIZE_REVERTING).first()
+    if server is None:
+        return
+    migration = Migration.objects.get(uuid=migration_uuid)
+    instance = instance_payload(server)
+    instance.update(_flavor_fields(migration.old_flavor))
+    rpcapi.finish_revert_resize(
+        app,
+        migration.source_host,
+        payload={
+            "server_uuid": server_uuid,
+            "migration_uuid": migration_uuid,
+            "instance": instance,
+            "image": image_payload(server),
+            "power_on": server.power_state == PowerState.RUNNING,
+            "request_id": request_id,
+        },
+    )
+
+
+def resize_reverted(
+    *,
+    host: str,
+    server_uuid: str,
+    migration_uuid: str,
+    request_id: str,
+    ok: bool,
+    power_state: int = 0,
+    console: dict[str, Any] | None = None,
+    fault: dict[str, Any] | None = None,
+) -> None:
+    from apps.scheduler.services import revert_move
+
+    with transaction.atomic():
+        server = Server.objects.filter(
+            uuid=server_uuid, task_state=TaskState.RESIZE_REVERTING
+        ).first()
+        if server is None:
+            return
+        migration = Migration.objects.get(uuid=migration_uuid)
+        revert_move(instance_uuid=server_uuid, migration_uuid=migration_uuid)
+        if not ok:
+            _fail_move(
+                server,
+                migration,
+                request_id=request_id,
+                action="revert_resize",
+                message=(fault or {}).get("message", "revert failed"),
+                details=(fault or {}).get("details", ""),
+                vm_state=VmState.ERROR,
+            )
+            return
+        vm_state = VmState.ACTIVE if power_state == PowerState.RUNNING else VmState.STOPPED
+        Server.objects.filter(pk=server.pk).update(
+            vm_state=vm_state,
+            task_state=None,
+            host=migration.source_host,
+            node=migration.source_node or migration.source_host,
+            power_state=power_state,
+            console=console,
+            updated_at=timezone.now(),
+            **_server_flavor_columns(migration.old_flavor),
+        )
+        Migration.objects.filter(pk=migration.pk).update(status=Migration.Status.REVERTED)
+        server_services.finish_event(
+            server=server,
+            request_id=request_id,
+            event=_event("revert_resize"),
+            ok=True,
+            host=host,
+        )
+    logger.info("resize of %s reverted onto %s", server_uuid, host)

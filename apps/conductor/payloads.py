@@ -1,0 +1,58 @@
+"""What a build or an action carries to a compute host: plain JSON built from the records.
+
+The compute worker has no database: everything it needs about an instance is here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apps.servers.models import Server
+
+
+def instance_payload(server: Server) -> dict[str, Any]:
+    """The InstanceSpec payload (workers.virt.driver.InstanceSpec.from_payload reads it)."""
+    flavor = server.flavor or {}
+    public_keys = {server.key_name: server.key_data} if server.key_name and server.key_data else {}
+    return {
+        "uuid": str(server.uuid),
+        "name": server.name,
+        "hostname": server.hostname,
+        "memory_mb": server.memory_mb,
+        "vcpus": server.vcpus,
+        "root_gb": server.root_gb,
+        "ephemeral_gb": int(flavor.get("ephemeral") or 0),
+        "swap_mb": int(flavor.get("swap") or 0),
+        "image_id": server.image_ref,
+        "image_meta": server.image_meta or {},
+        "metadata": dict(server.metadata_items.values_list("key", "value")),
+        "user_data": server.user_data,
+        "public_keys": public_keys,
+        "config_drive": server.config_drive,
+        "availability_zone": server.availability_zone,
+        "project_id": server.project_id,
+        "user_id": server.user_id,
+        "launch_index": server.launch_index,
+        "flavor_name": flavor.get("name"),
+        "extra_specs": flavor.get("extra_specs", {}),
+        # Shapes ready for project networks and volumes; empty until they exist.
+        "network_info": [],
+        "block_devices": [],
+    }
+
+
+def image_payload(server: Server) -> dict[str, Any]:
+    """Where the host downloads the image from (a signed URL: the host has no token)."""
+    from apps.images.models import Image
+    from apps.images.services import signed_download_url
+
+    image = Image.objects.get(id=server.image_ref)
+    return {
+        "image_id": str(image.id),
+        "url": signed_download_url(image=image),
+        "checksum": image.checksum,
+        "os_hash_algo": image.os_hash_algo,
+        "os_hash_value": image.os_hash_value,
+        "size": image.size,
+        "disk_format": image.disk_format,
+    }

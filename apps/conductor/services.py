@@ -1,0 +1,580 @@
+"""Conductor services: schedule and build, carry actions to hosts, and write what hosts report.
+
+The conductor is the only writer of instance state on behalf of compute hosts. Every function
+here is idempotent against redelivery: it checks the state it expects (``task_state``, host)
+in the same conditional UPDATE that changes it, and does nothing when the work is done.
+Compute messages are sent after the transaction that made them necessary commits.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from apps.conductor.payloads import image_payload, instance_payload
+from apps.hosts.services import record_heartbeat, update_compute_node
+from apps.servers import services as server_services
+from apps.servers.actions import SIMPLE_ACTIONS
+from apps.servers.models import Server
+from apps.servers.states import PowerState, TaskState, VmState
+from computecloud.celery import app
+from computecloud.conf import cc_settings
+from workers.compute import rpcapi
+
+logger = logging.getLogger(__name__)
+
+SCHEDULE_EVENT = "conductor_schedule_and_build_instances"
+BUILD_EVENT = "compute_build_and_run_instance"
+TRANSITIONAL_POWER_TASKS = {a.task_state for a in SIMPLE_ACTIONS.values()}
+
+
+def _on_commit(callback: Any) -> None:
+    transaction.on_commit(callback)
+
+
+# --- build --------------------------------------------------------------------------------------
+def schedule_and_build_servers(*, server_uuids: list[str], request_id: str) -> None:
+    """One scheduling pass for the servers of one create request, then one build per host."""
+    from apps.scheduler.exceptions import NoValidHost
+    from apps.scheduler.services import select_destinations
+
+    servers = list(
+        Server.objects.filter(
+            uuid__in=server_uuids, vm_state=VmState.BUILDING, task_state=TaskState.SCHEDULING
+        ).order_by("launch_index")
+    )
+    if not servers:
+        return  # redelivered: already scheduled (or deleted meanwhile)
+    for server in servers:
+        server_services.start_event(server=server, request_id=request_id, event=SCHEDULE_EVENT)
+    spec = request_spec_for(servers)
+    try:
+        with transaction.atomic():
+            selections = select_destinations(spec)
+            for selection in selections:
+                server = next(s for s in servers if str(s.uuid) == selection.instance_uuid)
+                _assign_host(server, selection.host, selection.node, attempts=1)
+                payload = _build_payload(server, request_id, selection.alternates)
+                _send_build(selection.host, payload)
+            for server in servers:
+                server_services.finish_event(
+                    server=server,
+                    request_id=request_id,
+                    event=SCHEDULE_EVENT,
+                    ok=True,
+                    finish_action=False,
+                )
+    except NoValidHost as exc:
+        logger.warning("no valid host for %s: %s", ", ".join(server_uuids), exc)
+        with transaction.atomic():
+            for server in servers:
+                fail_build(
+                    server=server,
+                    request_id=request_id,
+                    message=str(exc),
+                    event=SCHEDULE_EVENT,
+                    details=getattr(exc, "details", ""),
+                )
+
+
+def request_spec_for(servers: list[Server]) -> Any:
+    from apps.scheduler.request_spec import RequestSpec
+
+    first = servers[0]
+    hints = dict(first.scheduler_hints or {})
+    forced_host = hints.pop("_forced_host", None)
+    group = getattr(first, "group_membership", None)
+    return RequestSpec.from_request(
+        instance_uuids=[str(s.uuid) for s in servers],
+        flavor=first.flavor,
+        image_properties=(first.image_meta or {}).get("properties", {}),
+        project_id=first.project_id,
+        user_id=first.user_id,
+        availability_zone=first.requested_availability_zone,
+        group_uuid=str(group.group.uuid) if group is not None else None,
+        scheduler_hints=hints,
+        forced_host=forced_host,
+    )
+
+
+def _assign_host(server: Server, host: str, node: str, *, attempts: int) -> None:
+    from apps.hosts.choices import DEFAULT_AVAILABILITY_ZONE
+    from apps.hosts.models import AggregateHost
+
+    zone = (
+        AggregateHost.objects.filter(host=host, aggregate__metadata__has_key="availability_zone")
+        .values_list("aggregate__metadata__availability_zone", flat=True)
+        .first()
+    ) or DEFAULT_AVAILABILITY_ZONE
+    Server.objects.filter(pk=server.pk).update(
+        host=host,
+        node=node,
+        launched_on=host,
+        task_state=TaskState.SPAWNING,
+        attempts=attempts,
+        availability_zone=zone,
+        updated_at=timezone.now(),
+    )
+    server.host, server.node, server.attempts = host, node, attempts
+
+
+def _build_payload(server: Server, request_id: str, alternates: list[Any]) -> dict[str, Any]:
+    return {
+        "instance": instance_payload(server),
+        "image": image_payload(server),
+        "request_id": request_id,
+        "alternates": [_alternate_payload(a) for a in alternates],
+    }
+
+
+def _alternate_payload(alternate: Any) -> dict[str, Any]:
+    if isinstance(alternate, dict):
+        return alternate
+    return {"host": alternate.host, "node": alternate.node}
+
+
+def _send_build(host: str, payload: dict[str, Any]) -> None:
+    _on_commit(lambda: rpcapi.build_server(app, host, payload=payload))
+
+
+def fail_build(
+    *,
+    server: Server,
+    request_id: str,
+    message: str,
+    event: str,
+    details: str = "",
+    host: str | None = None,
+) -> None:
+    """Put a building server in ERROR with a fault; free whatever it had claimed."""
+    from apps.scheduler.services import release_allocations
+
+    updated = (
+        Server.objects.filter(pk=server.pk, vm_state=VmState.BUILDING)
+        .exclude(task_state=TaskState.DELETING)
+        .update(vm_state=VmState.ERROR, task_state=None, updated_at=timezone.now())
+    )
+    release_allocations(consumer_uuid=server.uuid)
+    if not updated:
+        return
+    server_services.add_fault(server=server, message=message, details=details, host=host)
+    server_services.finish_event(
+        server=server, request_id=request_id, event=event, ok=False, details=message, host=host
+    )
+    logger.error("server %s failed to build: %s", server.uuid, message)
+
+
+def build_server_done(
+    *,
+    host: str,
+    server_uuid: str,
+    request_id: str,
+    power_state: int,
+    console: dict[str, Any] | None = None,
+) -> None:
+    now = timezone.now()
+    with transaction.atomic():
+        updated = Server.objects.filter(
+            uuid=server_uuid, host=host, vm_state=VmState.BUILDING, task_state=TaskState.SPAWNING
+        ).update(
+            vm_state=VmState.ACTIVE,
+            task_state=None,
+            power_state=power_state,
+            launched_at=now,
+            progress=100,
+            console=console,
+            updated_at=now,
+        )
+        server = Server.with_deleted.filter(uuid=server_uuid).first()
+        if server is None:
+            return
+        if updated:
+            server_services.finish_event(
+                server=server, request_id=request_id, event=BUILD_EVENT, ok=True, host=host
+            )
+            logger.info("server %s is ACTIVE on %s", server_uuid, host)
+            return
+        if server.deleted or server.host != host or server.vm_state == VmState.ERROR:
+            # Built where it is no longer wanted (deleted, rescheduled, timed out): remove it.
+            logger.warning(
+                "server %s built on %s but not wanted there; destroying", server_uuid, host
+            )
+            _on_commit(lambda: rpcapi.destroy_orphan(app, host, server_uuid=server_uuid))
+
+
+def build_server_failed(
+    *,
+    host: str,
+    server_uuid: str,
+    request_id: str,
+    fault: dict[str, Any],
+    alternates: list[dict[str, Any]],
+) -> None:
+    """Reschedule to the next alternate that still has room, or give up with a fault."""
+    from apps.scheduler.services import claim_on_alternate, release_allocations
+
+    max_attempts = int(cc_settings.SCHEDULER["MAX_ATTEMPTS"])
+    with transaction.atomic():
+        server = (
+            Server.objects.select_for_update()
+            .filter(uuid=server_uuid, host=host, task_state=TaskState.SPAWNING)
+            .first()
+        )
+        if server is None:
+            return  # stale report
+        release_allocations(consumer_uuid=server.uuid)
+        server_services.finish_event(
+            server=server,
+            request_id=request_id,
+            event=BUILD_EVENT,
+            ok=False,
+            host=host,
+            details=fault.get("message"),
+            traceback=fault.get("details"),
+            finish_action=False,
+        )
+        remaining = list(alternates)
+        spec = None
+        while remaining and server.attempts < max_attempts:
+            alternate = remaining.pop(0)
+            spec = spec or request_spec_for([server])
+            if claim_on_alternate(spec, str(server.uuid), alternate):
+                logger.info(
+                    "rescheduling %s from %s to %s (attempt %d)",
+                    server_uuid,
+                    host,
+                    alternate["host"],
+                    server.attempts + 1,
+                )
+                _assign_host(
+                    server,
+                    alternate["host"],
+                    alternate.get("node") or alternate["host"],
+                    attempts=server.attempts + 1,
+                )
+                _send_build(alternate["host"], _build_payload(server, request_id, remaining))
+                return
+        message = (
+            f"No valid host was found. Exceeded max scheduling attempts {max_attempts} "
+            f"for instance {server_uuid}. Last exception: {fault.get('message')}"
+            if alternates or server.attempts >= max_attempts
+            else f"Build of instance {server_uuid} failed on {host}: {fault.get('message')}"
+        )
+        fail_build(
+            server=server,
+            request_id=request_id,
+            message=message,
+            event=BUILD_EVENT,
+            details=fault.get("details", ""),
+            host=host,
+        )
+
+
+# --- simple actions -----------------------------------------------------------------------------
+def run_server_action(*, server_uuid: str, action: str, request_id: str) -> None:
+    spec = SIMPLE_ACTIONS[action]
+    server = Server.objects.filter(uuid=server_uuid, task_state=spec.task_state).first()
+    if server is None:
+        return  # finished already, or superseded (deleted)
+    event = f"compute_{action}_instance"
+    if not server.host:
+        server_action_done(
+            host="",
+            server_uuid=server_uuid,
+            action=action,
+            request_id=request_id,
+            ok=False,
+            power_state=server.power_state,
+            fault={"message": "Instance has no host", "details": ""},
+        )
+        return
+    server_services.start_event(server=server, request_id=request_id, event=event, host=server.host)
+    payload = {
+        "server_uuid": server_uuid,
+        "action": action,
+        "request_id": request_id,
+        "hard": action == "reboot_hard",
+    }
+    rpcapi.server_action(app, server.host, operation=spec.compute_op, payload=payload)
+
+
+def server_action_done(
+    *,
+    host: str,
+    server_uuid: str,
+    action: str,
+    request_id: str,
+    ok: bool,
+    power_state: int,
+    fault: dict[str, Any] | None = None,
+    console: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """Finish an action a host carried out: the final state, or the reverted one and a fault."""
+    now = timezone.now()
+    with transaction.atomic():
+        server = Server.objects.filter(uuid=server_uuid).first()
+        if server is None:
+            return
+        if action == "createImage":
+            _finish_snapshot(server, ok=ok, image_id=(extra or {}).get("image_id"))
+            fields: dict[str, Any] = {"power_state": power_state}
+            query = Server.objects.filter(
+                pk=server.pk,
+                task_state__in=[
+                    TaskState.IMAGE_SNAPSHOT,
+                    TaskState.IMAGE_PENDING_UPLOAD,
+                    TaskState.IMAGE_UPLOADING,
+                ],
+            )
+        else:
+            spec = SIMPLE_ACTIONS[action]
+            query = Server.objects.filter(pk=server.pk, task_state=spec.task_state)
+            fields = {"power_state": power_state}
+            if ok:
+                fields["vm_state"] = spec.done_vm_state
+            elif spec.failed_vm_state:
+                fields["vm_state"] = spec.failed_vm_state
+            if console is not None:
+                fields["console"] = console
+        updated = query.update(task_state=None, updated_at=now, **fields)
+        if not updated:
+            return
+        event = (
+            "compute_snapshot_instance" if action == "createImage" else f"compute_{action}_instance"
+        )
+        if not ok and fault:
+            server_services.add_fault(
+                server=server,
+                message=fault.get("message", "error"),
+                details=fault.get("details", ""),
+                host=host,
+            )
+        server_services.finish_event(
+            server=server,
+            request_id=request_id,
+            event=event,
+            ok=ok,
+            host=host or None,
+            details=(fault or {}).get("message"),
+            traceback=(fault or {}).get("details"),
+        )
+    logger.info("%s of server %s on %s: %s", action, server_uuid, host, "done" if ok else "failed")
+
+
+def _finish_snapshot(server: Server, *, ok: bool, image_id: str | None) -> None:
+    if image_id is None:
+        return
+    from apps.images.services import mark_snapshot_failed
+
+    if not ok:
+        mark_snapshot_failed(image_id=image_id)
+
+
+# --- delete -------------------------------------------------------------------------------------
+def delete_server(*, server_uuid: str, request_id: str) -> None:
+    server = Server.objects.filter(uuid=server_uuid, task_state=TaskState.DELETING).first()
+    if server is None:
+        return
+    from apps.servers.services import _host_is_up
+
+    if not _host_is_up(server.host):
+        with transaction.atomic():
+            server_services.finish_local_delete(server=server, request_id=request_id)
+        return
+    server_services.start_event(
+        server=server, request_id=request_id, event="compute_terminate_instance", host=server.host
+    )
+    rpcapi.delete_server(
+        app, server.host, payload={"server_uuid": server_uuid, "request_id": request_id}
+    )
+
+
+def server_deleted(*, host: str, server_uuid: str, request_id: str) -> None:
+    with transaction.atomic():
+        server = Server.objects.select_for_update().filter(uuid=server_uuid).first()
+        if server is None:
+            return
+        server_services.finish_event(
+            server=server,
+            request_id=request_id,
+            event="compute_terminate_instance",
+            ok=True,
+            host=host,
+            finish_action=False,
+        )
+        server_services.finish_local_delete(server=server, request_id=request_id)
+    logger.info("server %s deleted from %s", server_uuid, host)
+
+
+def server_delete_failed(
+    *, host: str, server_uuid: str, request_id: str, fault: dict[str, Any]
+) -> None:
+    with transaction.atomic():
+        server = Server.objects.filter(uuid=server_uuid, task_state=TaskState.DELETING).first()
+        if server is None:
+            return
+        Server.objects.filter(pk=server.pk).update(
+            vm_state=VmState.ERROR, task_state=None, updated_at=timezone.now()
+        )
+        server_services.add_fault(
+            server=server,
+            message=fault.get("message", "delete failed"),
+            details=fault.get("details", ""),
+            host=host,
+        )
+        server_services.finish_event(
+            server=server,
+            request_id=request_id,
+            event="compute_terminate_instance",
+            ok=False,
+            host=host,
+            details=fault.get("message"),
+        )
+
+
+# --- host life and reconciliation ---------------------------------------------------------------
+def compute_started(*, host: str, facts: dict[str, Any], power_states: dict[str, int]) -> None:
+    """A compute host (re)started: record it, then reconcile what the database says is there
+    with what the hypervisor has."""
+    update_compute_node(host=host, facts=facts)
+    on_host = Server.with_deleted.filter(
+        Q(host=host) & (Q(deleted=False) | Q(uuid__in=list(power_states)))
+    )
+    for server in on_host:
+        uuid = str(server.uuid)
+        if server.deleted:
+            logger.warning("server %s was deleted while %s was down; removing it", uuid, host)
+            _send_later(lambda u=uuid: rpcapi.destroy_orphan(app, host, server_uuid=u))
+        elif server.task_state == TaskState.DELETING:
+            _send_later(
+                lambda u=uuid: rpcapi.delete_server(
+                    app, host, payload={"server_uuid": u, "request_id": "req-reconcile"}
+                )
+            )
+        elif server.task_state in (TaskState.SPAWNING, TaskState.SCHEDULING):
+            if power_states.get(uuid) == PowerState.RUNNING:
+                build_server_done(
+                    host=host,
+                    server_uuid=uuid,
+                    request_id=_last_request_id(server),
+                    power_state=PowerState.RUNNING,
+                )
+            else:
+                build_server_failed(
+                    host=host,
+                    server_uuid=uuid,
+                    request_id=_last_request_id(server),
+                    fault={
+                        "message": f"Host {host} restarted while the instance was building",
+                        "details": "",
+                    },
+                    alternates=[],
+                )
+        elif server.task_state in TRANSITIONAL_POWER_TASKS:
+            _recover_power_task(server, power_states.get(uuid, PowerState.NOSTATE), host)
+    known = set(
+        Server.with_deleted.filter(uuid__in=list(power_states)).values_list("uuid", flat=True)
+    )
+    for uuid in set(power_states) - {str(u) for u in known}:
+        logger.warning("domain %s on %s is unknown to computecloud; left untouched", uuid, host)
+    sync_power_states(host=host, power_states=power_states)
+
+
+def _send_later(callback: Any) -> None:
+    _on_commit(callback)
+
+
+def _last_request_id(server: Server) -> str:
+    action = server.actions.order_by("-start_time").first()
+    return action.request_id if action else "req-reconcile"
+
+
+def _recover_power_task(server: Server, power_state: int, host: str) -> None:
+    vm_state = {
+        PowerState.RUNNING: VmState.ACTIVE,
+        PowerState.PAUSED: VmState.PAUSED,
+        PowerState.SUSPENDED: VmState.SUSPENDED,
+    }.get(PowerState(power_state), VmState.STOPPED)
+    Server.objects.filter(pk=server.pk, task_state=server.task_state).update(
+        task_state=None, vm_state=vm_state, power_state=power_state, updated_at=timezone.now()
+    )
+    server_services.add_fault(
+        server=server,
+        code=500,
+        host=host,
+        message=f"Host {host} restarted during task {server.task_state}; state recovered",
+    )
+    logger.warning(
+        "server %s: task %s interrupted by restart of %s; now %s",
+        server.uuid,
+        server.task_state,
+        host,
+        vm_state,
+    )
+
+
+def compute_heartbeat(*, host: str, power_states: dict[str, int]) -> None:
+    record_heartbeat(host=host)
+    sync_power_states(host=host, power_states=power_states)
+
+
+def sync_power_states(*, host: str, power_states: dict[str, int]) -> None:
+    """Make idle instances' power state (and a stopped-outside vm_state) match the host."""
+    idle = (
+        Server.objects.filter(host=host, task_state__isnull=True)
+        .exclude(vm_state__in=[VmState.BUILDING, VmState.ERROR])
+        .only("pk", "uuid", "vm_state", "power_state")
+    )
+    now = timezone.now()
+    for server in idle:
+        power = power_states.get(str(server.uuid), PowerState.NOSTATE)
+        fields: dict[str, Any] = {}
+        if power != server.power_state:
+            fields["power_state"] = power
+        if server.vm_state == VmState.ACTIVE and power in (
+            PowerState.SHUTDOWN,
+            PowerState.CRASHED,
+            PowerState.NOSTATE,
+        ):
+            fields["vm_state"] = VmState.STOPPED
+            logger.warning(
+                "server %s on %s stopped outside computecloud (power state %s)",
+                server.uuid,
+                host,
+                power,
+            )
+        if fields:
+            Server.objects.filter(
+                pk=server.pk, task_state__isnull=True, vm_state=server.vm_state
+            ).update(updated_at=now, **fields)
+
+
+# --- periodic reconcilers -----------------------------------------------------------------------
+def expire_stuck_builds() -> int:
+    """Servers building longer than BUILD_TIMEOUT go to ERROR and free their claims."""
+    timeout = int(cc_settings.BUILD_TIMEOUT)
+    if timeout <= 0:
+        return 0
+    cutoff = timezone.now() - timedelta(seconds=timeout)
+    stuck = Server.objects.filter(vm_state=VmState.BUILDING, created_at__lt=cutoff).exclude(
+        task_state=TaskState.DELETING
+    )
+    count = 0
+    for server in stuck:
+        with transaction.atomic():
+            fail_build(
+                server=server,
+                request_id=_last_request_id(server),
+                message=f"Build of instance {server.uuid} aborted: it did not finish within "
+                f"{timeout} seconds",
+                event=BUILD_EVENT,
+                host=server.host,
+            )
+        count += 1
+    return count

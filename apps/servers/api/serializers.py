@@ -1,0 +1,406 @@
+"""Server request serializers (Nova's request schemas) and response presenters (its views).
+
+Request serializers reject unknown keys. Presenters are plain functions from records to
+Nova's bodies, microversion by microversion; the view chooses what the caller may see.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from typing import Any
+
+from django.conf import settings
+from rest_framework import serializers
+
+from apps.servers.models import InstanceAction, Server
+from apps.servers.services import host_id
+from apps.servers.states import api_status
+from computecloud.api.microversions import APIVersion
+from computecloud.api.serializers import StrictSerializer
+
+TAG_RE = re.compile(r"^[^,/]{1,60}$")
+
+
+# --- requests -----------------------------------------------------------------------------------
+def _validate_user_data(value: str) -> str:
+    try:
+        base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise serializers.ValidationError("user_data must be base64 encoded.") from None
+    if len(value) > 65535:
+        raise serializers.ValidationError("user_data is longer than 65535 bytes.")
+    return value
+
+
+class MetadataField(serializers.DictField):
+    child = serializers.CharField(max_length=255, allow_blank=True)
+
+    def to_internal_value(self, data: Any) -> dict[str, str]:
+        result = super().to_internal_value(data)
+        for key in result:
+            if not 1 <= len(key) <= 255:
+                raise serializers.ValidationError("metadata keys must be 1 to 255 characters.")
+        return result
+
+
+class SecurityGroupRef(StrictSerializer):
+    name = serializers.CharField(max_length=255)
+
+
+class ServerCreateBody(StrictSerializer):
+    name = serializers.CharField(max_length=255, trim_whitespace=False)
+    imageRef = serializers.CharField(max_length=255, allow_blank=True, required=False)  # noqa: N815
+    flavorRef = serializers.CharField(max_length=255)  # noqa: N815
+    adminPass = serializers.CharField(max_length=255, required=False)  # noqa: N815
+    metadata = MetadataField(required=False)
+    networks = serializers.JSONField(required=False)
+    accessIPv4 = serializers.IPAddressField(protocol="IPv4", required=False)  # noqa: N815
+    accessIPv6 = serializers.IPAddressField(protocol="IPv6", required=False)  # noqa: N815
+    availability_zone = serializers.CharField(max_length=255, required=False)
+    key_name = serializers.CharField(max_length=255, required=False, allow_null=True)
+    user_data = serializers.CharField(required=False, allow_null=True, trim_whitespace=False)
+    min_count = serializers.IntegerField(min_value=1, required=False, default=1)
+    max_count = serializers.IntegerField(min_value=1, required=False, default=1)
+    return_reservation_id = serializers.BooleanField(required=False, default=False)
+    config_drive = serializers.JSONField(required=False)
+    security_groups = SecurityGroupRef(many=True, required=False)
+    block_device_mapping = serializers.ListField(child=serializers.DictField(), required=False)
+    block_device_mapping_v2 = serializers.ListField(child=serializers.DictField(), required=False)
+    description = serializers.CharField(
+        max_length=255, required=False, allow_null=True, allow_blank=True
+    )
+    tags = serializers.ListField(
+        child=serializers.CharField(max_length=60), required=False, max_length=50
+    )
+    hostname = serializers.CharField(max_length=255, required=False)
+
+    def get_fields(self) -> dict[str, Any]:
+        fields = super().get_fields()
+        fields["OS-DCF:diskConfig"] = serializers.ChoiceField(
+            choices=["AUTO", "MANUAL"], required=False
+        )
+        return fields
+
+    def validate_name(self, value: str) -> str:
+        if not value.strip():
+            raise serializers.ValidationError("name must not be blank.")
+        return value
+
+    def validate_user_data(self, value: str | None) -> str | None:
+        return None if value is None else _validate_user_data(value)
+
+    def validate_config_drive(self, value: Any) -> bool:
+        if value in ("", None, False, "false", "False"):
+            return False
+        if value in (True, "true", "True"):
+            return True
+        raise serializers.ValidationError("config_drive must be a boolean.")
+
+    def validate_networks(self, value: Any) -> Any:
+        if value in ("auto", "none") or isinstance(value, list):
+            return value
+        raise serializers.ValidationError('networks must be "auto", "none" or a list.')
+
+    def validate_tags(self, value: list[str]) -> list[str]:
+        for tag in value:
+            if not TAG_RE.match(tag):
+                raise serializers.ValidationError(f"Invalid tag {tag!r}.")
+        return value
+
+    def validate_security_groups(self, value: list[dict[str, str]]) -> list[dict[str, str]]:
+        for group in value:
+            if group["name"] != "default":
+                raise serializers.ValidationError(
+                    "Security groups are not supported yet: only 'default' is accepted."
+                )
+        return value
+
+
+class SchedulerHints(serializers.DictField):
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        hints = super().to_internal_value(data)
+        for key in ("same_host", "different_host"):
+            if key in hints and isinstance(hints[key], str):
+                hints[key] = [hints[key]]
+        return hints
+
+
+class ServerCreateSerializer(StrictSerializer):
+    server = ServerCreateBody()
+
+    def get_fields(self) -> dict[str, Any]:
+        fields = super().get_fields()
+        fields["OS-SCH-HNT:scheduler_hints"] = SchedulerHints(required=False)
+        fields["os:scheduler_hints"] = SchedulerHints(required=False)
+        return fields
+
+
+class ServerUpdateBody(StrictSerializer):
+    name = serializers.CharField(max_length=255, required=False)
+    description = serializers.CharField(
+        max_length=255, required=False, allow_null=True, allow_blank=True
+    )
+    accessIPv4 = serializers.IPAddressField(protocol="IPv4", required=False)  # noqa: N815
+    accessIPv6 = serializers.IPAddressField(protocol="IPv6", required=False)  # noqa: N815
+    hostname = serializers.CharField(max_length=255, required=False)
+
+    def get_fields(self) -> dict[str, Any]:
+        fields = super().get_fields()
+        fields["OS-DCF:diskConfig"] = serializers.ChoiceField(
+            choices=["AUTO", "MANUAL"], required=False
+        )
+        return fields
+
+
+class ServerUpdateSerializer(StrictSerializer):
+    server = ServerUpdateBody()
+
+
+class RebootBody(StrictSerializer):
+    type = serializers.ChoiceField(choices=["SOFT", "HARD", "soft", "hard"])
+
+
+class LockBody(StrictSerializer):
+    locked_reason = serializers.CharField(max_length=255, required=False)
+
+
+class ResizeBody(StrictSerializer):
+    flavorRef = serializers.CharField(max_length=255)  # noqa: N815
+
+    def get_fields(self) -> dict[str, Any]:
+        fields = super().get_fields()
+        fields["OS-DCF:diskConfig"] = serializers.ChoiceField(
+            choices=["AUTO", "MANUAL"], required=False
+        )
+        return fields
+
+
+class CreateImageBody(StrictSerializer):
+    name = serializers.CharField(max_length=255)
+    metadata = MetadataField(required=False)
+
+
+class ConsoleOutputBody(StrictSerializer):
+    length = serializers.JSONField(required=False, allow_null=True)
+
+    def validate_length(self, value: Any) -> int | None:
+        if value is None:
+            return None
+        try:
+            length = int(value)
+        except (TypeError, ValueError):
+            raise serializers.ValidationError("length must be an integer.") from None
+        if length < -1:
+            raise serializers.ValidationError("length must be -1 or a positive integer.")
+        return None if length == -1 else length
+
+
+class ResetStateBody(StrictSerializer):
+    state = serializers.ChoiceField(choices=["active", "error"])
+
+
+class MigrateBody(StrictSerializer):
+    host = serializers.CharField(max_length=255, required=False, allow_null=True)
+
+
+class MetadataBody(StrictSerializer):
+    metadata = MetadataField()
+
+
+class MetaItemBody(StrictSerializer):
+    meta = MetadataField()
+
+    def validate_meta(self, value: dict[str, str]) -> dict[str, str]:
+        if len(value) != 1:
+            raise serializers.ValidationError("Request body contains too many items.")
+        return value
+
+
+class TagsBody(StrictSerializer):
+    tags = serializers.ListField(child=serializers.CharField(max_length=60), max_length=50)
+
+    def validate_tags(self, value: list[str]) -> list[str]:
+        for tag in value:
+            if not TAG_RE.match(tag):
+                raise serializers.ValidationError(f"Invalid tag {tag!r}.")
+        return value
+
+
+# --- responses ----------------------------------------------------------------------------------
+def _links(kind: str, ident: str) -> list[dict[str, str]]:
+    base = settings.PUBLIC_URL
+    return [
+        {"rel": "self", "href": f"{base}/compute/v2.1/{kind}/{ident}"},
+        {"rel": "bookmark", "href": f"{base}/compute/{kind}/{ident}"},
+    ]
+
+
+def iso(value: Any) -> str | None:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+
+
+def iso_micro(value: Any) -> str | None:
+    return value.strftime("%Y-%m-%dT%H:%M:%S.%f") if value else None
+
+
+def server_summary(server: Server) -> dict[str, Any]:
+    return {
+        "id": str(server.uuid),
+        "name": server.name,
+        "links": _links("servers", str(server.uuid)),
+    }
+
+
+def _flavor_view(server: Server, version: APIVersion) -> dict[str, Any]:
+    flavor = server.flavor or {}
+    if version >= (2, 47):
+        body = {
+            "vcpus": flavor.get("vcpus", server.vcpus),
+            "ram": flavor.get("ram", server.memory_mb),
+            "disk": flavor.get("disk", server.root_gb),
+            "ephemeral": flavor.get("ephemeral", 0),
+            "swap": flavor.get("swap", 0),
+            "original_name": flavor.get("name", ""),
+        }
+        body["extra_specs"] = flavor.get("extra_specs", {})
+        return body
+    return {
+        "id": server.flavor_id,
+        "links": [
+            {"rel": "bookmark", "href": f"{settings.PUBLIC_URL}/compute/flavors/{server.flavor_id}"}
+        ],
+    }
+
+
+def _fault_view(server: Server, is_admin: bool) -> dict[str, Any] | None:
+    faults = getattr(server, "latest_faults", None)
+    fault = faults[0] if faults else None
+    if fault is None:
+        return None
+    body: dict[str, Any] = {
+        "code": fault.code,
+        "created": iso(fault.created_at),
+        "message": fault.message,
+    }
+    # Nova shows the details (a trace) to admins, and to everyone when it is not a 500.
+    if is_admin or fault.code != 500:
+        body["details"] = fault.details
+    return body
+
+
+def server_detail(
+    server: Server, version: APIVersion, *, is_admin: bool, host_up: bool | None = None
+) -> dict[str, Any]:
+    status = api_status(server.vm_state, server.task_state)
+    body: dict[str, Any] = {
+        "id": str(server.uuid),
+        "name": server.name,
+        "status": status,
+        "tenant_id": server.project_id,
+        "user_id": server.user_id,
+        "metadata": {m.key: m.value for m in server.metadata_items.all()},
+        "hostId": host_id(server.project_id, server.host),
+        "image": {
+            "id": server.image_ref,
+            "links": [
+                {
+                    "rel": "bookmark",
+                    "href": f"{settings.PUBLIC_URL}/compute/images/{server.image_ref}",
+                }
+            ],
+        }
+        if server.image_ref
+        else "",
+        "flavor": _flavor_view(server, version),
+        "created": iso(server.created_at),
+        "updated": iso(server.updated_at),
+        "addresses": server.addresses or {},
+        "accessIPv4": server.access_ip_v4 or "",
+        "accessIPv6": server.access_ip_v6 or "",
+        "links": _links("servers", str(server.uuid)),
+        "OS-DCF:diskConfig": "MANUAL",
+        "progress": server.progress if status in ("BUILD", "ACTIVE") else 0,
+        "OS-EXT-AZ:availability_zone": server.availability_zone or "",
+        "config_drive": "True" if server.config_drive else "",
+        "key_name": server.key_name,
+        "OS-SRV-USG:launched_at": iso_micro(server.launched_at),
+        "OS-SRV-USG:terminated_at": iso_micro(server.terminated_at),
+        "OS-EXT-STS:task_state": server.task_state,
+        "OS-EXT-STS:vm_state": server.vm_state,
+        "OS-EXT-STS:power_state": server.power_state,
+        "os-extended-volumes:volumes_attached": [],
+        "security_groups": [{"name": "default"}],
+    }
+    fault = _fault_view(server, is_admin) if status in ("ERROR", "DELETED") else None
+    if fault is not None:
+        body["fault"] = fault
+    if is_admin:
+        body["OS-EXT-SRV-ATTR:host"] = server.host
+        body["OS-EXT-SRV-ATTR:instance_name"] = f"instance-{server.uuid}"
+        body["OS-EXT-SRV-ATTR:hypervisor_hostname"] = server.node
+        if version >= (2, 3):
+            body["OS-EXT-SRV-ATTR:reservation_id"] = server.reservation_id
+            body["OS-EXT-SRV-ATTR:launch_index"] = server.launch_index
+            body["OS-EXT-SRV-ATTR:hostname"] = server.hostname
+            body["OS-EXT-SRV-ATTR:kernel_id"] = ""
+            body["OS-EXT-SRV-ATTR:ramdisk_id"] = ""
+            body["OS-EXT-SRV-ATTR:root_device_name"] = "/dev/vda"
+            body["OS-EXT-SRV-ATTR:user_data"] = server.user_data
+    elif version >= (2, 90):
+        body["OS-EXT-SRV-ATTR:hostname"] = server.hostname
+    if version >= (2, 9):
+        body["locked"] = server.locked
+    if version >= (2, 73):
+        body["locked_reason"] = server.locked_reason
+    if version >= (2, 16) and is_admin and host_up is not None:
+        body["host_status"] = _host_status(server, host_up)
+    if version >= (2, 19):
+        body["description"] = server.description
+    if version >= (2, 26):
+        body["tags"] = [t.tag for t in server.tags.all()]
+    if version >= (2, 71):
+        membership = getattr(server, "group_membership", None)
+        body["server_groups"] = [str(membership.group.uuid)] if membership else []
+    if version >= (2, 96):
+        body["pinned_availability_zone"] = server.requested_availability_zone
+    return body
+
+
+def _host_status(server: Server, host_up: bool) -> str:
+    if not server.host:
+        return ""
+    return "UP" if host_up else "DOWN"
+
+
+def action_view(action: InstanceAction, version: APIVersion, *, events: bool) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "action": action.action,
+        "instance_uuid": str(action.server.uuid),
+        "request_id": action.request_id,
+        "user_id": action.user_id,
+        "project_id": action.project_id,
+        "start_time": iso_micro(action.start_time),
+        "message": action.message,
+    }
+    if version >= (2, 58):
+        body["updated_at"] = iso_micro(action.updated_at)
+    if events:
+        body["events"] = [
+            {
+                "event": e.event,
+                "start_time": iso_micro(e.start_time),
+                "finish_time": iso_micro(e.finish_time),
+                "result": e.result,
+                **({"traceback": e.traceback} if e.traceback else {"traceback": None}),
+                **(
+                    {"host": e.host, "hostId": host_id(action.project_id or "", e.host)}
+                    if version >= (2, 62)
+                    else {}
+                ),
+                **({"details": e.details} if version >= (2, 84) else {}),
+            }
+            for e in action.events.all()
+        ]
+    return body

@@ -1,0 +1,626 @@
+"""Servers API: /servers, /servers/detail, /servers/{id}, its actions and sub-resources.
+
+Views parse, authorise (policy_actions), call one service and shape the response.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Prefetch, QuerySet
+from rest_framework import viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from apps.hosts.choices import COMPUTE_BINARY
+from apps.hosts.models import Service
+from apps.identity.policy import allowed, authorize
+from apps.servers import services
+from apps.servers.api import serializers as s
+from apps.servers.filtersets import ADMIN_ONLY, ServerFilterSet, apply_special_filters
+from apps.servers.models import InstanceAction, InstanceFault, Server, ServerGroupMember
+from computecloud.api.microversions import MicroversionedMixin
+from computecloud.api.pagination import next_links, paginate
+from computecloud.exceptions import InvalidInput, NotFound
+
+SORT_KEYS = {
+    "access_ip_v4",
+    "access_ip_v6",
+    "availability_zone",
+    "config_drive",
+    "created_at",
+    "display_description",
+    "display_name",
+    "host",
+    "hostname",
+    "image_ref",
+    "instance_type_id",
+    "kernel_id",
+    "key_name",
+    "launch_index",
+    "launched_at",
+    "locked",
+    "locked_by",
+    "node",
+    "power_state",
+    "progress",
+    "project_id",
+    "ramdisk_id",
+    "root_device_name",
+    "task_state",
+    "terminated_at",
+    "updated_at",
+    "user_id",
+    "uuid",
+    "vm_state",
+}
+# Nova's sort key → our column.
+SORT_COLUMNS = {
+    "display_name": "name",
+    "display_description": "description",
+    "instance_type_id": "flavor_id",
+    "kernel_id": "image_ref",
+    "ramdisk_id": "image_ref",
+    "root_device_name": "image_ref",
+}
+
+
+def prefetched(queryset: QuerySet[Server]) -> QuerySet[Server]:
+    """Everything a server body needs, in a fixed number of queries whatever the page size."""
+    return queryset.prefetch_related(
+        "metadata_items",
+        "tags",
+        Prefetch(
+            "faults",
+            queryset=InstanceFault.objects.order_by("server_id", "-created_at", "-id").distinct(
+                "server_id"
+            ),
+            to_attr="latest_faults",
+        ),
+        Prefetch(
+            "group_membership",
+            queryset=ServerGroupMember.objects.select_related("group"),
+        ),
+    )
+
+
+class ServerViewSet(MicroversionedMixin, viewsets.ViewSet):
+    lookup_value_regex = "[^/]+"
+    policy_actions = {
+        "list": "os_compute_api:servers:index",
+        "list_detail": "os_compute_api:servers:detail",
+        "retrieve": "os_compute_api:servers:show",
+        "create": "os_compute_api:servers:create",
+        "update": "os_compute_api:servers:update",
+        "destroy": "os_compute_api:servers:delete",
+        # The action endpoint checks each action's own policy in `server_action`.
+        "server_action": "os_compute_api:servers:show",
+    }
+
+    # --- reading ---------------------------------------------------------------------------------
+    def _list(self, request: Request, *, detail: bool) -> Response:
+        context = request.auth
+        params = request.query_params
+        all_tenants = params.get("all_tenants") not in (None, "0", "false", "False")
+        if all_tenants:
+            authorize(context, "os_compute_api:servers:index:get_all_tenants")
+        if "changes-since" in params or (context.is_admin and params.get("deleted") == "true"):
+            queryset = Server.with_deleted.all()
+            if not (all_tenants and context.is_admin):
+                queryset = queryset.filter(project_id=context.project_id)
+        else:
+            queryset = services.visible_servers(context, all_tenants=all_tenants)
+        filter_data = params.copy()
+        if not context.is_admin:
+            for key in ADMIN_ONLY:
+                filter_data.pop(key, None)
+        queryset = ServerFilterSet(filter_data, queryset=queryset).qs
+        queryset = apply_special_filters(queryset, params)
+        order = self._order(params)
+        rows, limit = paginate(request, prefetched(queryset), order=order, marker_lookup="uuid")
+        name = "servers/detail" if detail else "servers"
+        if detail:
+            hosts_up = _hosts_up({r.host for r in rows if r.host}) if context.is_admin else {}
+            body = [
+                s.server_detail(
+                    r, request.version, is_admin=context.is_admin, host_up=hosts_up.get(r.host)
+                )
+                for r in rows
+            ]
+        else:
+            body = [s.server_summary(r) for r in rows]
+        links = next_links(
+            request,
+            rows,
+            limit,
+            base_url=f"{settings.PUBLIC_URL}/compute/v2.1/{name}",
+            marker_of=lambda r: r.uuid,
+            name="servers",
+        )
+        return Response({"servers": body, **links})
+
+    def _order(self, params: Any) -> list[str]:
+        keys = params.getlist("sort_key") or ["created_at"]
+        dirs = params.getlist("sort_dir") or []
+        order = []
+        for index, key in enumerate(keys):
+            if key not in SORT_KEYS:
+                raise InvalidInput(f"Invalid sort key {key}")
+            direction = dirs[index] if index < len(dirs) else (dirs[0] if dirs else "desc")
+            if direction not in ("asc", "desc"):
+                raise InvalidInput(f"Invalid sort direction {direction}")
+            column = SORT_COLUMNS.get(key, key)
+            order.append(f"{'-' if direction == 'desc' else ''}{column}")
+        order.append("-id" if order[-1].startswith("-") else "id")
+        return order
+
+    def list(self, request: Request) -> Response:
+        return self._list(request, detail=False)
+
+    @action(detail=False, methods=["get"], url_path="detail")
+    def list_detail(self, request: Request) -> Response:
+        return self._list(request, detail=True)
+
+    def _server(self, request: Request, pk: str) -> Server:
+        return services.get_server(request.auth, pk)
+
+    def _show(self, request: Request, server: Server) -> dict[str, Any]:
+        server = prefetched(Server.objects.filter(pk=server.pk)).get()
+        host_up = _hosts_up({server.host}).get(server.host) if server.host else None
+        return s.server_detail(
+            server, request.version, is_admin=request.auth.is_admin, host_up=host_up
+        )
+
+    def retrieve(self, request: Request, pk: str) -> Response:
+        return Response({"server": self._show(request, self._server(request, pk))})
+
+    # --- writing ---------------------------------------------------------------------------------
+    def create(self, request: Request) -> Response:
+        serializer = s.ServerCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data["server"]
+        version = request.version
+        hints = (
+            serializer.validated_data.get("OS-SCH-HNT:scheduler_hints")
+            or serializer.validated_data.get("os:scheduler_hints")
+            or {}
+        )
+        self._check_versioned_fields(data, version)
+        networks = data.get("networks")
+        if networks is None:
+            if version >= (2, 37):
+                raise InvalidInput(
+                    "Invalid input for field/attribute networks. 'networks' is a required "
+                    "property from microversion 2.37."
+                )
+            networks = "auto"
+        if not data.get("imageRef"):
+            raise InvalidInput(
+                "Invalid input for field/attribute imageRef. Booting from volume is not "
+                "supported yet: give an image."
+            )
+        create = services.CreateRequest(
+            name=data["name"],
+            flavor_ref=data["flavorRef"],
+            image_ref=data["imageRef"],
+            min_count=data["min_count"],
+            max_count=data["max_count"],
+            key_name=data.get("key_name"),
+            user_data=data.get("user_data"),
+            metadata=data.get("metadata", {}),
+            availability_zone=data.get("availability_zone"),
+            networks=networks,
+            block_device_mapping=data.get("block_device_mapping_v2")
+            or data.get("block_device_mapping")
+            or [],
+            config_drive=data.get("config_drive", False),
+            scheduler_hints=hints,
+            description=data.get("description"),
+            tags=data.get("tags", []),
+            hostname=data.get("hostname"),
+            access_ip_v4=data.get("accessIPv4"),
+            access_ip_v6=data.get("accessIPv6"),
+        )
+        servers, reservation_id = services.create_servers(
+            context=request.auth, request=create, request_id=request.request_id
+        )
+        if data.get("return_reservation_id"):
+            return Response({"reservation_id": reservation_id}, status=202)
+        server = servers[0]
+        body = {
+            "server": {
+                "id": str(server.uuid),
+                "links": s.server_summary(server)["links"],
+                "OS-DCF:diskConfig": "MANUAL",
+                "security_groups": [{"name": "default"}],
+                "adminPass": data.get("adminPass") or _password(),
+            }
+        }
+        response = Response(body, status=202)
+        response["Location"] = body["server"]["links"][0]["href"]
+        return response
+
+    def _check_versioned_fields(self, data: dict[str, Any], version: Any) -> None:
+        gates = {"description": (2, 19), "tags": (2, 52), "hostname": (2, 90)}
+        for key, minimum in gates.items():
+            if key in data and version < minimum:
+                raise InvalidInput(
+                    f"Invalid input for field/attribute server. Additional properties are not "
+                    f"allowed ('{key}' was unexpected)"
+                )
+
+    def update(self, request: Request, pk: str) -> Response:
+        serializer = s.ServerUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data["server"]
+        self._check_versioned_fields(data, request.version)
+        server = self._server(request, pk)
+        changes = {
+            "name": data.get("name"),
+            "description": data.get("description"),
+            "access_ip_v4": data.get("accessIPv4"),
+            "access_ip_v6": data.get("accessIPv6"),
+            "hostname": data.get("hostname"),
+        }
+        changes = {k: v for k, v in changes.items() if k in _present(data)}
+        services.update_server(context=request.auth, server=server, changes=changes)
+        return Response({"server": self._show(request, server)})
+
+    def destroy(self, request: Request, pk: str) -> Response:
+        server = self._server(request, pk)
+        services.delete_server(context=request.auth, server=server, request_id=request.request_id)
+        return Response(status=204)
+
+    # --- POST /servers/{id}/action ---------------------------------------------------------------
+    @action(detail=True, methods=["post"], url_path="action")
+    def server_action(self, request: Request, pk: str) -> Response:
+        body = request.data
+        if not isinstance(body, dict) or len(body) != 1:
+            raise InvalidInput("There is no such action: the body must name exactly one action.")
+        name, args = next(iter(body.items()))
+        handler = ACTION_HANDLERS.get(name)
+        if handler is None:
+            raise InvalidInput(f"There is no such action: {name}")
+        server = self._server(request, pk)
+        return handler(self, request, server, args)
+
+
+def _present(data: dict[str, Any]) -> set[str]:
+    mapping = {"accessIPv4": "access_ip_v4", "accessIPv6": "access_ip_v6"}
+    return {mapping.get(k, k) for k in data}
+
+
+def _password() -> str:
+    import secrets
+
+    return secrets.token_urlsafe(9)
+
+
+def _hosts_up(hosts: set[str]) -> dict[str, bool]:
+    return {
+        svc.host: svc.is_up for svc in Service.objects.filter(host__in=hosts, binary=COMPUTE_BINARY)
+    }
+
+
+def _validated(serializer_class: Any, args: Any) -> dict[str, Any]:
+    serializer = serializer_class(data=args if args is not None else {})
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+def _simple(name: str, action_name: str | None = None) -> Any:
+    def handler(view: ServerViewSet, request: Request, server: Server, args: Any) -> Response:
+        from apps.servers.actions import SIMPLE_ACTIONS
+
+        key = action_name or name
+        authorize(request.auth, SIMPLE_ACTIONS[key].policy)
+        services.run_simple_action(
+            context=request.auth, server=server, action_name=key, request_id=request.request_id
+        )
+        return Response(status=202)
+
+    return handler
+
+
+def _reboot(view: ServerViewSet, request: Request, server: Server, args: Any) -> Response:
+    data = _validated(s.RebootBody, args)
+    hard = data["type"].upper() == "HARD"
+    return _simple("reboot", "reboot_hard" if hard else "reboot")(view, request, server, args)
+
+
+def _lock(view: ServerViewSet, request: Request, server: Server, args: Any) -> Response:
+    authorize(request.auth, "os_compute_api:os-lock-server:lock")
+    data = _validated(s.LockBody, args)
+    if "locked_reason" in data and request.version < (2, 73):
+        raise InvalidInput("locked_reason is not allowed before microversion 2.73")
+    services.lock_server(
+        context=request.auth,
+        server=server,
+        reason=data.get("locked_reason"),
+        request_id=request.request_id,
+    )
+    return Response(status=202)
+
+
+def _unlock(view: ServerViewSet, request: Request, server: Server, args: Any) -> Response:
+    authorize(request.auth, "os_compute_api:os-lock-server:unlock")
+    services.unlock_server(context=request.auth, server=server, request_id=request.request_id)
+    return Response(status=202)
+
+
+def _force_delete(view: ServerViewSet, request: Request, server: Server, args: Any) -> Response:
+    authorize(request.auth, "os_compute_api:os-deferred-delete:force")
+    services.delete_server(
+        context=request.auth, server=server, request_id=request.request_id, force=True
+    )
+    return Response(status=202)
+
+
+def _reset_state(view: ServerViewSet, request: Request, server: Server, args: Any) -> Response:
+    authorize(request.auth, "os_compute_api:os-admin-actions:reset_state")
+    data = _validated(s.ResetStateBody, args)
+    services.reset_state(
+        context=request.auth, server=server, state=data["state"], request_id=request.request_id
+    )
+    return Response(status=202)
+
+
+def _console_output(view: ServerViewSet, request: Request, server: Server, args: Any) -> Response:
+    authorize(request.auth, "os_compute_api:os-console-output")
+    data = _validated(s.ConsoleOutputBody, args)
+    output = services.get_console_output(
+        context=request.auth, server=server, length=data.get("length")
+    )
+    return Response({"output": output})
+
+
+def _create_image(view: ServerViewSet, request: Request, server: Server, args: Any) -> Response:
+    authorize(request.auth, "os_compute_api:servers:create_image")
+    data = _validated(s.CreateImageBody, args)
+    image_id = services.create_image(
+        context=request.auth,
+        server=server,
+        name=data["name"],
+        metadata=data.get("metadata", {}),
+        request_id=request.request_id,
+    )
+    if request.version >= (2, 45):
+        return Response({"image_id": image_id}, status=202)
+    response = Response(status=202)
+    response["Location"] = f"{settings.PUBLIC_URL}/image/v2/images/{image_id}"
+    return response
+
+
+def _resize(view: ServerViewSet, request: Request, server: Server, args: Any) -> Response:
+    authorize(request.auth, "os_compute_api:servers:resize")
+    data = _validated(s.ResizeBody, args)
+    services.resize_server(
+        context=request.auth,
+        server=server,
+        flavor_ref=data["flavorRef"],
+        request_id=request.request_id,
+    )
+    return Response(status=202)
+
+
+def _confirm_resize(view: ServerViewSet, request: Request, server: Server, args: Any) -> Response:
+    authorize(request.auth, "os_compute_api:servers:confirm_resize")
+    services.confirm_resize(context=request.auth, server=server, request_id=request.request_id)
+    return Response(status=204)
+
+
+def _revert_resize(view: ServerViewSet, request: Request, server: Server, args: Any) -> Response:
+    authorize(request.auth, "os_compute_api:servers:revert_resize")
+    services.revert_resize(context=request.auth, server=server, request_id=request.request_id)
+    return Response(status=202)
+
+
+def _migrate(view: ServerViewSet, request: Request, server: Server, args: Any) -> Response:
+    authorize(request.auth, "os_compute_api:os-migrate-server:migrate")
+    data = _validated(s.MigrateBody, args)
+    if data.get("host") and request.version < (2, 56):
+        raise InvalidInput("host is not allowed before microversion 2.56")
+    services.migrate_server(
+        context=request.auth,
+        server=server,
+        host=data.get("host"),
+        request_id=request.request_id,
+    )
+    return Response(status=202)
+
+
+ACTION_HANDLERS: dict[str, Any] = {
+    "reboot": _reboot,
+    "os-stop": _simple("stop"),
+    "os-start": _simple("start"),
+    "pause": _simple("pause"),
+    "unpause": _simple("unpause"),
+    "suspend": _simple("suspend"),
+    "resume": _simple("resume"),
+    "lock": _lock,
+    "unlock": _unlock,
+    "forceDelete": _force_delete,
+    "os-resetState": _reset_state,
+    "os-getConsoleOutput": _console_output,
+    "createImage": _create_image,
+    "resize": _resize,
+    "confirmResize": _confirm_resize,
+    "revertResize": _revert_resize,
+    "migrate": _migrate,
+}
+
+
+# --- sub-resources ------------------------------------------------------------------------------
+class _ServerChild(MicroversionedMixin, viewsets.ViewSet):
+    lookup_value_regex = "[^/]+"
+
+    def _server(self, request: Request, server_id: str) -> Server:
+        return services.get_server(request.auth, server_id)
+
+
+class MetadataViewSet(_ServerChild):
+    policy_actions = {
+        "list": "os_compute_api:server-metadata:index",
+        "retrieve": "os_compute_api:server-metadata:show",
+        "create": "os_compute_api:server-metadata:create",
+        "replace_all": "os_compute_api:server-metadata:update_all",
+        "update": "os_compute_api:server-metadata:update",
+        "destroy": "os_compute_api:server-metadata:delete",
+    }
+
+    def list(self, request: Request, server_id: str) -> Response:
+        server = self._server(request, server_id)
+        return Response({"metadata": dict(server.metadata_items.values_list("key", "value"))})
+
+    def create(self, request: Request, server_id: str) -> Response:
+        data = _validated(s.MetadataBody, request.data)
+        merged = services.set_metadata(
+            context=request.auth,
+            server=self._server(request, server_id),
+            items=data["metadata"],
+            replace=False,
+        )
+        return Response({"metadata": merged})
+
+    def replace_all(self, request: Request, server_id: str) -> Response:
+        data = _validated(s.MetadataBody, request.data)
+        merged = services.set_metadata(
+            context=request.auth,
+            server=self._server(request, server_id),
+            items=data["metadata"],
+            replace=True,
+        )
+        return Response({"metadata": merged})
+
+    def retrieve(self, request: Request, server_id: str, pk: str) -> Response:
+        server = self._server(request, server_id)
+        item = server.metadata_items.filter(key=pk).first()
+        if item is None:
+            raise NotFound("Metadata item was not found")
+        return Response({"meta": {item.key: item.value}})
+
+    def update(self, request: Request, server_id: str, pk: str) -> Response:
+        data = _validated(s.MetaItemBody, request.data)
+        if pk not in data["meta"]:
+            raise InvalidInput("Request body and URI mismatch")
+        services.set_metadata(
+            context=request.auth,
+            server=self._server(request, server_id),
+            items=data["meta"],
+            replace=False,
+        )
+        return Response({"meta": data["meta"]})
+
+    def destroy(self, request: Request, server_id: str, pk: str) -> Response:
+        services.delete_metadata_item(
+            context=request.auth, server=self._server(request, server_id), key=pk
+        )
+        return Response(status=204)
+
+
+class TagViewSet(_ServerChild):
+    policy_actions = {
+        "list": "os_compute_api:os-server-tags:index",
+        "retrieve": "os_compute_api:os-server-tags:show",
+        "replace_all": "os_compute_api:os-server-tags:update_all",
+        "delete_all": "os_compute_api:os-server-tags:delete_all",
+        "update": "os_compute_api:os-server-tags:update",
+        "destroy": "os_compute_api:os-server-tags:delete",
+    }
+
+    def _check_version(self, request: Request) -> None:
+        if request.version < (2, 26):
+            raise NotFound("The resource could not be found.")
+
+    def list(self, request: Request, server_id: str) -> Response:
+        self._check_version(request)
+        server = self._server(request, server_id)
+        return Response({"tags": list(server.tags.values_list("tag", flat=True))})
+
+    def replace_all(self, request: Request, server_id: str) -> Response:
+        self._check_version(request)
+        data = _validated(s.TagsBody, request.data)
+        tags = services.set_tags(server=self._server(request, server_id), tags=data["tags"])
+        return Response({"tags": tags})
+
+    def delete_all(self, request: Request, server_id: str) -> Response:
+        self._check_version(request)
+        services.set_tags(server=self._server(request, server_id), tags=[])
+        return Response(status=204)
+
+    def retrieve(self, request: Request, server_id: str, pk: str) -> Response:
+        self._check_version(request)
+        if not self._server(request, server_id).tags.filter(tag=pk).exists():
+            raise NotFound(f"Tag '{pk}' could not be found.")
+        return Response(status=204)
+
+    def update(self, request: Request, server_id: str, pk: str) -> Response:
+        self._check_version(request)
+        if not s.TAG_RE.match(pk):
+            raise InvalidInput(f"Invalid tag {pk!r}.")
+        created = services.add_tag(server=self._server(request, server_id), tag=pk)
+        response = Response(status=201 if created else 204)
+        response["Location"] = f"{settings.PUBLIC_URL}/compute/v2.1/servers/{server_id}/tags/{pk}"
+        return response
+
+    def destroy(self, request: Request, server_id: str, pk: str) -> Response:
+        self._check_version(request)
+        services.delete_tag(server=self._server(request, server_id), tag=pk)
+        return Response(status=204)
+
+
+class IpsViewSet(_ServerChild):
+    policy_actions = {"list": "os_compute_api:ips:index", "retrieve": "os_compute_api:ips:show"}
+
+    def list(self, request: Request, server_id: str) -> Response:
+        return Response({"addresses": self._server(request, server_id).addresses or {}})
+
+    def retrieve(self, request: Request, server_id: str, pk: str) -> Response:
+        addresses = self._server(request, server_id).addresses or {}
+        if pk not in addresses:
+            raise NotFound("Instance is not a member of specified network")
+        return Response({pk: addresses[pk]})
+
+
+class InstanceActionViewSet(_ServerChild):
+    policy_actions = {
+        "list": "os_compute_api:os-instance-actions:list",
+        "retrieve": "os_compute_api:os-instance-actions:show",
+    }
+
+    def _server(self, request: Request, server_id: str) -> Server:
+        # From 2.21 the actions of a deleted server stay readable.
+        try:
+            return services.get_server(request.auth, server_id)
+        except NotFound:
+            if request.version < (2, 21):
+                raise
+            query = Server.with_deleted.filter(uuid=server_id)
+            if not request.auth.is_admin:
+                query = query.filter(project_id=request.auth.project_id)
+            server = query.first()
+            if server is None:
+                raise
+            return server
+
+    def list(self, request: Request, server_id: str) -> Response:
+        server = self._server(request, server_id)
+        actions = InstanceAction.objects.filter(server=server).select_related("server")
+        return Response(
+            {"instanceActions": [s.action_view(a, request.version, events=False) for a in actions]}
+        )
+
+    def retrieve(self, request: Request, server_id: str, pk: str) -> Response:
+        server = self._server(request, server_id)
+        found = (
+            InstanceAction.objects.filter(server=server, request_id=pk)
+            .select_related("server")
+            .prefetch_related("events")
+            .first()
+        )
+        if found is None:
+            raise NotFound(f"Action for request_id {pk} on instance {server_id} not found")
+        events = allowed(request.auth, "os_compute_api:os-instance-actions:events")
+        return Response({"instanceAction": s.action_view(found, request.version, events=events)})

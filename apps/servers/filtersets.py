@@ -1,0 +1,120 @@
+"""Server list filters with Nova's query names, shared by the API and the dashboard."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+import django_filters
+from django.db.models import Q, QuerySet
+from django.utils.dateparse import parse_datetime
+
+from apps.servers.models import Server
+from apps.servers.states import VM_STATES_BY_STATUS, TaskState
+from computecloud.exceptions import InvalidInput
+
+# Filters only admins may use; for others they are ignored, as Nova ignores them.
+ADMIN_ONLY = {"host", "node", "project_id", "tenant_id", "deleted", "uuid", "launched_on"}
+
+
+def _timestamp(value: str, name: str) -> datetime:
+    parsed = parse_datetime(value.replace(" ", "+"))
+    if parsed is None:
+        raise InvalidInput(f"Invalid filter field: {name}. The value must be an ISO 8601 time.")
+    return parsed
+
+
+def _tag_list(value: str) -> list[str]:
+    return [t for t in value.split(",") if t]
+
+
+class ServerFilterSet(django_filters.FilterSet):
+    name = django_filters.CharFilter(method="filter_name")
+    status = django_filters.CharFilter(method="filter_status")
+    flavor = django_filters.CharFilter(field_name="flavor_id")
+    image = django_filters.CharFilter(field_name="image_ref")
+    reservation_id = django_filters.CharFilter()
+    availability_zone = django_filters.CharFilter()
+    key_name = django_filters.CharFilter()
+    description = django_filters.CharFilter(method="filter_description")
+    locked = django_filters.BooleanFilter()
+    host = django_filters.CharFilter()
+    node = django_filters.CharFilter()
+    project_id = django_filters.CharFilter()
+    tenant_id = django_filters.CharFilter(field_name="project_id")
+    uuid = django_filters.CharFilter()
+    launched_on = django_filters.CharFilter()
+
+    class Meta:
+        model = Server
+        fields: list[str] = []
+
+    def filter_name(self, queryset: QuerySet[Server], name: str, value: str) -> QuerySet[Server]:
+        try:
+            re.compile(value)
+        except re.error:
+            raise InvalidInput(f"Invalid regular expression in name filter: {value}") from None
+        return queryset.filter(name__regex=value)
+
+    def filter_description(
+        self, queryset: QuerySet[Server], name: str, value: str
+    ) -> QuerySet[Server]:
+        try:
+            re.compile(value)
+        except re.error:
+            raise InvalidInput("Invalid regular expression in description filter") from None
+        return queryset.filter(description__regex=value)
+
+    def filter_status(self, queryset: QuerySet[Server], name: str, value: str) -> QuerySet[Server]:
+        condition = Q()
+        for status in (s.strip().upper() for s in self.data.getlist("status")):
+            vm_states = VM_STATES_BY_STATUS.get(status)
+            if status in ("REBOOT", "HARD_REBOOT", "RESIZE", "MIGRATING", "REBUILD"):
+                condition |= Q(task_state__in=_TASKS_BY_STATUS[status])
+            elif vm_states:
+                condition |= Q(vm_state__in=vm_states)
+            else:
+                # Nova answers an unknown status with an empty list for users.
+                condition |= Q(pk__in=[])
+        return queryset.filter(condition)
+
+
+_TASKS_BY_STATUS = {
+    "REBOOT": [TaskState.REBOOTING, TaskState.REBOOT_PENDING, TaskState.REBOOT_STARTED],
+    "HARD_REBOOT": [
+        TaskState.REBOOTING_HARD,
+        TaskState.REBOOT_PENDING_HARD,
+        TaskState.REBOOT_STARTED_HARD,
+    ],
+    "RESIZE": [
+        TaskState.RESIZE_PREP,
+        TaskState.RESIZE_MIGRATING,
+        TaskState.RESIZE_MIGRATED,
+        TaskState.RESIZE_FINISH,
+    ],
+    "MIGRATING": [TaskState.MIGRATING],
+    "REBUILD": [TaskState.REBUILDING, TaskState.REBUILD_SPAWNING],
+}
+
+
+def apply_special_filters(queryset: Any, params: Any) -> Any:
+    """Filters django-filter cannot name: dashed keys (changes-since) and tag sets."""
+    if since := params.get("changes-since"):
+        queryset = queryset.filter(updated_at__gte=_timestamp(since, "changes-since"))
+    if before := params.get("changes-before"):
+        queryset = queryset.filter(updated_at__lte=_timestamp(before, "changes-before"))
+    if tags := params.get("tags"):
+        for tag in _tag_list(tags):
+            queryset = queryset.filter(tags__tag=tag)
+    if tags_any := params.get("tags-any"):
+        queryset = queryset.filter(tags__tag__in=_tag_list(tags_any))
+    if not_tags := params.get("not-tags"):
+        wanted = _tag_list(not_tags)
+        having_all = Server.with_deleted.all()
+        for tag in wanted:
+            having_all = having_all.filter(tags__tag=tag)
+        queryset = queryset.exclude(pk__in=having_all.values("pk"))
+    if not_any := params.get("not-tags-any"):
+        queryset = queryset.exclude(tags__tag__in=_tag_list(not_any))
+    return queryset.distinct() if (tags_any or tags) else queryset

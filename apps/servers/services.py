@@ -1,0 +1,813 @@
+"""Server operations: every write to a server goes through one of these functions.
+
+Each one checks the caller's right and the instance's state, commits the state change with
+one conditional UPDATE (`states.transition`), records the instance action, and enqueues the
+work for the conductor after the transaction commits. Nothing here talks to a hypervisor.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from apps.flavors.models import Flavor
+from apps.hosts.choices import COMPUTE_BINARY, DEFAULT_AVAILABILITY_ZONE
+from apps.hosts.models import Aggregate, Service
+from apps.identity.context import RequestContext
+from apps.identity.models import Project
+from apps.servers import states
+from apps.servers.actions import SIMPLE_ACTIONS
+from apps.servers.exceptions import ServerGroupNotFound, ServerLocked, ServerNotFound
+from apps.servers.models import (
+    InstanceAction,
+    InstanceActionEvent,
+    InstanceFault,
+    Server,
+    ServerGroup,
+    ServerGroupMember,
+    ServerMetadata,
+    ServerTag,
+)
+from apps.servers.states import TaskState, VmState
+from computecloud.exceptions import Conflict, Forbidden, InvalidInput
+from computecloud.tasking import enqueue_on_commit
+
+logger = logging.getLogger(__name__)
+
+NETWORKS_NOT_SUPPORTED = (
+    "Requesting specific networks, ports or fixed IPs is not supported yet: project networks "
+    'are not available in this cloud. Use "networks": "auto" or "none".'
+)
+VOLUMES_NOT_SUPPORTED = (
+    "Block device mapping (boot from volume, attached volumes) is not supported yet: "
+    "volumes are not available in this cloud."
+)
+
+
+# --- reading ------------------------------------------------------------------------------------
+def visible_servers(context: RequestContext, *, all_tenants: bool = False) -> Any:
+    """The servers `context` may see: its project's, or all for an admin asking all_tenants."""
+    queryset = Server.objects.all()
+    if all_tenants and context.is_admin:
+        return queryset
+    return queryset.for_project(context.project_id)
+
+
+def get_server(context: RequestContext, server_id: str, *, for_update: bool = False) -> Server:
+    """One visible server by uuid; another project's is a 404, as a missing one is."""
+    try:
+        uuid.UUID(str(server_id))
+    except ValueError:
+        raise ServerNotFound(uuid=server_id) from None
+    queryset = Server.objects.all()
+    if not context.is_admin:
+        queryset = queryset.for_project(context.project_id)
+    if for_update:
+        queryset = queryset.select_for_update()
+    server = queryset.filter(uuid=server_id).first()
+    if server is None:
+        raise ServerNotFound(uuid=server_id)
+    return server
+
+
+def host_id(project_id: str, host: str | None) -> str:
+    """Nova's opaque hostId: the same for one project's servers on one host."""
+    if not host:
+        return ""
+    return hashlib.sha224((project_id + host).encode()).hexdigest()
+
+
+# --- actions and faults -------------------------------------------------------------------------
+def record_action(
+    *, server: Server, action: str, context: RequestContext, request_id: str
+) -> InstanceAction:
+    return InstanceAction.objects.create(
+        server=server,
+        action=action,
+        request_id=request_id,
+        user_id=context.user_id,
+        project_id=context.project_id,
+    )
+
+
+def start_event(*, server: Server, request_id: str, event: str, host: str | None = None) -> None:
+    action = (
+        InstanceAction.objects.filter(server=server, request_id=request_id)
+        .order_by("-start_time")
+        .first()
+    )
+    if action is not None:
+        InstanceActionEvent.objects.create(action=action, event=event, host=host)
+
+
+def finish_event(
+    *,
+    server: Server,
+    request_id: str,
+    event: str,
+    ok: bool,
+    host: str | None = None,
+    details: str | None = None,
+    traceback: str | None = None,
+    finish_action: bool = True,
+) -> None:
+    """Close `event` of the action `request_id` (creating it if it was never started)."""
+    action = (
+        InstanceAction.objects.filter(server=server, request_id=request_id)
+        .order_by("-start_time")
+        .first()
+    )
+    if action is None:
+        return
+    now = timezone.now()
+    result = "Success" if ok else "Error"
+    updated = InstanceActionEvent.objects.filter(
+        action=action, event=event, finish_time__isnull=True
+    ).update(finish_time=now, result=result, details=details, traceback=traceback, host=host)
+    if not updated:
+        InstanceActionEvent.objects.create(
+            action=action,
+            event=event,
+            host=host,
+            result=result,
+            finish_time=now,
+            details=details,
+            traceback=traceback,
+        )
+    if finish_action:
+        fields: dict[str, Any] = {"finish_time": now}
+        if not ok:
+            fields["message"] = "Error"
+        InstanceAction.objects.filter(pk=action.pk).update(**fields)
+
+
+def add_fault(
+    *, server: Server, message: str, code: int = 500, details: str = "", host: str | None = None
+) -> InstanceFault:
+    return InstanceFault.objects.create(
+        server=server, code=code, message=message[:255], details=details, host=host
+    )
+
+
+def check_not_locked(server: Server, context: RequestContext) -> None:
+    """Nova: a locked server refuses its owner's actions; admins may act on it."""
+    if server.locked and not context.is_admin:
+        raise ServerLocked(uuid=server.uuid)
+
+
+# --- create -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CreateRequest:
+    """A validated create request (the API layer has checked types and shapes)."""
+
+    name: str
+    flavor_ref: str
+    image_ref: str
+    min_count: int = 1
+    max_count: int = 1
+    key_name: str | None = None
+    user_data: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    availability_zone: str | None = None
+    networks: Any = "auto"
+    block_device_mapping: list[dict[str, Any]] = field(default_factory=list)
+    config_drive: bool = False
+    scheduler_hints: dict[str, Any] = field(default_factory=dict)
+    description: str | None = None
+    tags: list[str] = field(default_factory=list)
+    hostname: str | None = None
+    access_ip_v4: str | None = None
+    access_ip_v6: str | None = None
+
+
+_HOSTNAME_BAD = re.compile(r"[^a-z0-9-]+")
+
+
+def sanitize_hostname(name: str) -> str:
+    """A DNS label from a display name, as Nova derives it."""
+    hostname = _HOSTNAME_BAD.sub("-", name.lower().replace("_", "-").replace(" ", "-"))
+    hostname = hostname.strip("-.")[:63]
+    return hostname or "server"
+
+
+def _resolve_flavor(context: RequestContext, flavor_ref: str) -> Flavor:
+    flavor_id = flavor_ref.rstrip("/").rsplit("/", 1)[-1]
+    flavor = Flavor.objects.prefetch_related("extra_specs").filter(flavorid=flavor_id).first()
+    if flavor is None or flavor.disabled:
+        raise InvalidInput(f"Flavor {flavor_id} could not be found.")
+    shared = context.is_admin or flavor.projects.filter(project_id=context.project_id).exists()
+    if not flavor.is_public and not shared:
+        raise InvalidInput(f"Flavor {flavor_id} could not be found.")
+    return flavor
+
+
+def _resolve_image(context: RequestContext, image_ref: str, flavor: Flavor) -> dict[str, Any]:
+    """The image's facts as the build carries them, after Nova's checks against the flavor."""
+    from apps.images.services import get_image_for_boot
+
+    image_id = image_ref.rstrip("/").rsplit("/", 1)[-1]
+    image = get_image_for_boot(context=context, image_id=image_id)
+    if image.status != "active":
+        raise InvalidInput(f"Image {image.id} is not active.")
+    if (image.min_ram or 0) > flavor.memory_mb:
+        raise InvalidInput("Flavor's memory is too small for requested image.")
+    if flavor.root_gb and (image.min_disk or 0) > flavor.root_gb:
+        raise InvalidInput("Flavor's disk is too small for requested image.")
+    if flavor.root_gb and image.size and image.size > flavor.root_gb * 1024**3:
+        raise InvalidInput("Flavor's disk is too small for requested image.")
+    return {
+        "id": str(image.id),
+        "name": image.name,
+        "disk_format": image.disk_format,
+        "container_format": image.container_format,
+        "min_disk": image.min_disk,
+        "min_ram": image.min_ram,
+        "size": image.size,
+        "checksum": image.checksum,
+        "properties": dict(image.properties or {}),
+    }
+
+
+def flavor_snapshot(flavor: Flavor) -> dict[str, Any]:
+    return {
+        "id": flavor.flavorid,
+        "name": flavor.name,
+        "vcpus": flavor.vcpus,
+        "ram": flavor.memory_mb,
+        "disk": flavor.root_gb,
+        "ephemeral": flavor.ephemeral_gb,
+        "swap": flavor.swap,
+        "extra_specs": {spec.key: spec.value for spec in flavor.extra_specs.all()},
+    }
+
+
+def _availability_zones() -> set[str]:
+    zones = {DEFAULT_AVAILABILITY_ZONE}
+    for metadata in Aggregate.objects.values_list("metadata", flat=True):
+        if metadata.get("availability_zone"):
+            zones.add(metadata["availability_zone"])
+    return zones
+
+
+def _resolve_zone(context: RequestContext, requested: str | None) -> tuple[str | None, str | None]:
+    """(zone, forced host) from "zone", "zone:host" or "zone:host:node" (admins only)."""
+    if not requested:
+        return None, None
+    zone, _, rest = requested.partition(":")
+    forced_host = rest.split(":")[0] or None if rest else None
+    if forced_host and not context.is_admin:
+        from apps.identity.policy import authorize
+
+        authorize(context, "os_compute_api:servers:create:forced_host")
+    if zone and zone not in _availability_zones():
+        raise InvalidInput(f"The requested availability zone is not available: {zone}")
+    return zone or None, forced_host
+
+
+def _resolve_group(context: RequestContext, hints: dict[str, Any]) -> ServerGroup | None:
+    group_id = hints.get("group")
+    if not group_id:
+        return None
+    try:
+        uuid.UUID(str(group_id))
+    except ValueError:
+        raise InvalidInput(f"Invalid scheduler hint group {group_id}.") from None
+    group = ServerGroup.objects.filter(uuid=group_id, project_id=context.project_id).first()
+    if group is None:
+        raise ServerGroupNotFound(group_uuid=group_id)
+    return group
+
+
+def _validate_key(context: RequestContext, key_name: str | None) -> str | None:
+    if key_name is None:
+        return None
+    from apps.keypairs.services import get_public_key
+
+    key_data = get_public_key(user_id=context.user_id, name=key_name)
+    if key_data is None:
+        raise InvalidInput("Invalid key_name provided.")
+    return key_data
+
+
+def create_servers(
+    *, context: RequestContext, request: CreateRequest, request_id: str
+) -> tuple[list[Server], str]:
+    """Validate, check quota under the project lock, create the servers and hand them to the
+    conductor. Returns the servers and the reservation id."""
+    if request.networks not in ("auto", "none"):
+        raise InvalidInput(NETWORKS_NOT_SUPPORTED)
+    if request.block_device_mapping:
+        raise InvalidInput(VOLUMES_NOT_SUPPORTED)
+    if request.min_count > request.max_count:
+        raise InvalidInput("min_count must be <= max_count")
+    flavor = _resolve_flavor(context, request.flavor_ref)
+    image = _resolve_image(context, request.image_ref, flavor)
+    key_data = _validate_key(context, request.key_name)
+    zone, forced_host = _resolve_zone(context, request.availability_zone)
+    group = _resolve_group(context, request.scheduler_hints)
+    snapshot = flavor_snapshot(flavor)
+    reservation_id = f"r-{secrets.token_hex(4)}"
+
+    from apps.quotas import services as quotas
+
+    with transaction.atomic():
+        project: Project = quotas.lock_project(context.project_id)
+        quotas.check_metadata_items(project=project, count=len(request.metadata))
+        count = quotas.allowed_server_count(
+            project=project,
+            min_count=request.min_count,
+            max_count=request.max_count,
+            cores=flavor.vcpus,
+            ram=flavor.memory_mb,
+        )
+        if group is not None:
+            quotas.check_server_group_members(group=group, adding=count)
+        servers = []
+        for index in range(count):
+            name = request.name if count == 1 else f"{request.name}-{index + 1}"
+            server = Server.objects.create(
+                name=name,
+                description=request.description,
+                project=project,
+                user_id=context.user_id,
+                flavor_id=flavor.flavorid,
+                flavor=snapshot,
+                vcpus=flavor.vcpus,
+                memory_mb=flavor.memory_mb,
+                root_gb=flavor.root_gb,
+                image_ref=image["id"],
+                image_meta=image,
+                availability_zone=zone,
+                requested_availability_zone=zone,
+                vm_state=VmState.BUILDING,
+                task_state=TaskState.SCHEDULING,
+                hostname=request.hostname or sanitize_hostname(name),
+                key_name=request.key_name,
+                key_data=key_data,
+                user_data=request.user_data,
+                config_drive=request.config_drive,
+                access_ip_v4=request.access_ip_v4,
+                access_ip_v6=request.access_ip_v6,
+                requested_networks=request.networks,
+                block_device_mapping=request.block_device_mapping,
+                scheduler_hints={**request.scheduler_hints, "_forced_host": forced_host}
+                if forced_host
+                else request.scheduler_hints,
+                reservation_id=reservation_id,
+                launch_index=index,
+            )
+            ServerMetadata.objects.bulk_create(
+                ServerMetadata(server=server, key=k, value=v) for k, v in request.metadata.items()
+            )
+            ServerTag.objects.bulk_create(ServerTag(server=server, tag=t) for t in request.tags)
+            if group is not None:
+                ServerGroupMember.objects.create(group=group, server=server)
+            record_action(server=server, action="create", context=context, request_id=request_id)
+            servers.append(server)
+        enqueue_on_commit(
+            "conductor.schedule_and_build_servers",
+            kwargs={"server_uuids": [str(s.uuid) for s in servers], "request_id": request_id},
+        )
+    for server in servers:
+        logger.info(
+            "server %s (%s) accepted for project %s, flavor %s, image %s",
+            server.uuid,
+            server.name,
+            context.project_id,
+            flavor.name,
+            image["id"],
+        )
+    return servers, reservation_id
+
+
+# --- simple actions -----------------------------------------------------------------------------
+def run_simple_action(
+    *, context: RequestContext, server: Server, action_name: str, request_id: str
+) -> None:
+    """Start one of `SIMPLE_ACTIONS` (reboot, stop, start, pause, ...) on `server`."""
+    action = SIMPLE_ACTIONS[action_name]
+    check_not_locked(server, context)
+    with transaction.atomic():
+        states.transition(
+            server,
+            action=action.name.split("_")[0],
+            allowed=action.allowed,
+            task_state=action.task_state,
+        )
+        record_action(
+            server=server,
+            action=action.name.split("_")[0],
+            context=context,
+            request_id=request_id,
+        )
+        enqueue_on_commit(
+            "conductor.run_server_action",
+            kwargs={
+                "server_uuid": str(server.uuid),
+                "action": action.name,
+                "request_id": request_id,
+            },
+        )
+    logger.info("%s of server %s requested by %s", action.name, server.uuid, context.user_id)
+
+
+def lock_server(
+    *, context: RequestContext, server: Server, reason: str | None, request_id: str
+) -> None:
+    with transaction.atomic():
+        Server.objects.filter(pk=server.pk).update(
+            locked=True,
+            locked_by="admin"
+            if context.is_admin and context.project_id != server.project_id
+            else "owner",
+            locked_reason=reason,
+            updated_at=timezone.now(),
+        )
+        record_action(server=server, action="lock", context=context, request_id=request_id)
+
+
+def unlock_server(*, context: RequestContext, server: Server, request_id: str) -> None:
+    if server.locked_by == "admin" and not context.is_admin:
+        from apps.identity.policy import authorize
+
+        authorize(context, "os_compute_api:os-lock-server:unlock:unlock_override")
+    with transaction.atomic():
+        Server.objects.filter(pk=server.pk).update(
+            locked=False, locked_by=None, locked_reason=None, updated_at=timezone.now()
+        )
+        record_action(server=server, action="unlock", context=context, request_id=request_id)
+
+
+def update_server(*, context: RequestContext, server: Server, changes: dict[str, Any]) -> Server:
+    """Rename, re-describe or re-address a server (no state involved)."""
+    allowed = {"name", "description", "access_ip_v4", "access_ip_v6", "hostname"}
+    changes = {k: v for k, v in changes.items() if k in allowed}
+    if changes:
+        changes["updated_at"] = timezone.now()
+        Server.objects.filter(pk=server.pk).update(**changes)
+        server.refresh_from_db()
+    return server
+
+
+# --- delete -------------------------------------------------------------------------------------
+def _host_is_up(host: str | None) -> bool:
+    if not host:
+        return False
+    service = Service.objects.filter(host=host, binary=COMPUTE_BINARY).first()
+    return service is not None and service.is_up
+
+
+def delete_server(
+    *, context: RequestContext, server: Server, request_id: str, force: bool = False
+) -> None:
+    """Delete from any state. A server with no host, or on a host that is down, is deleted
+    locally at once (as Nova does); otherwise its host destroys it and the conductor finishes."""
+    check_not_locked(server, context)
+    with transaction.atomic():
+        states.transition(
+            server,
+            action="forceDelete" if force else "delete",
+            expected_task_states=states.ALLOW_DELETE_TASK_STATES,
+            task_state=TaskState.DELETING,
+        )
+        record_action(
+            server=server,
+            action="forceDelete" if force else "delete",
+            context=context,
+            request_id=request_id,
+        )
+        if _host_is_up(server.host):
+            enqueue_on_commit(
+                "conductor.delete_server",
+                kwargs={"server_uuid": str(server.uuid), "request_id": request_id},
+            )
+            return
+        finish_local_delete(server=server, request_id=request_id)
+
+
+def finish_local_delete(*, server: Server, request_id: str) -> None:
+    """Mark deleted, free its resources, tell its host (if any) to clean up when it can.
+
+    Caller runs inside a transaction.
+    """
+    from apps.scheduler.services import release_allocations
+
+    now = timezone.now()
+    Server.objects.filter(pk=server.pk).update(
+        deleted=True,
+        deleted_at=now,
+        terminated_at=now,
+        vm_state=VmState.DELETED,
+        task_state=None,
+        updated_at=now,
+    )
+    release_allocations(consumer_uuid=server.uuid)
+    ServerGroupMember.objects.filter(server=server).delete()
+    _purge_console_tokens(server)
+    finish_event(server=server, request_id=request_id, event="api_delete", ok=True)
+    if server.host:
+        # The host is down: it removes the domain and files when it comes back (reconcile).
+        logger.info("server %s deleted locally; host %s is down", server.uuid, server.host)
+
+
+def _purge_console_tokens(server: Server) -> None:
+    from apps.consoles.services import revoke_server_tokens
+
+    revoke_server_tokens(server_uuid=server.uuid)
+
+
+# --- admin --------------------------------------------------------------------------------------
+def reset_state(*, context: RequestContext, server: Server, state: str, request_id: str) -> None:
+    """os-resetState: put a stuck server in `state` (active or error), recorded as an action."""
+    if state not in ("active", "error"):
+        raise InvalidInput("Invalid state, must be 'active' or 'error'.")
+    with transaction.atomic():
+        Server.objects.filter(pk=server.pk).update(
+            vm_state=state, task_state=None, updated_at=timezone.now()
+        )
+        record_action(server=server, action="resetState", context=context, request_id=request_id)
+    logger.warning("server %s reset to %s by %s", server.uuid, state, context.user_id)
+
+
+# --- metadata and tags --------------------------------------------------------------------------
+def set_metadata(
+    *, context: RequestContext, server: Server, items: dict[str, str], replace: bool
+) -> dict[str, str]:
+    from apps.quotas import services as quotas
+
+    check_not_locked(server, context)
+    with transaction.atomic():
+        Server.objects.select_for_update().filter(pk=server.pk).first()
+        current = dict(server.metadata_items.values_list("key", "value"))
+        merged = dict(items) if replace else {**current, **items}
+        quotas.check_metadata_items(project=server.project, count=len(merged))
+        if replace:
+            server.metadata_items.exclude(key__in=list(merged)).delete()
+        for key, value in items.items():
+            ServerMetadata.objects.update_or_create(
+                server=server, key=key, defaults={"value": value}
+            )
+    return merged
+
+
+def delete_metadata_item(*, context: RequestContext, server: Server, key: str) -> None:
+    check_not_locked(server, context)
+    deleted, _ = server.metadata_items.filter(key=key).delete()
+    if not deleted:
+        from computecloud.exceptions import NotFound
+
+        raise NotFound("Metadata item was not found")
+
+
+MAX_TAGS = 50
+
+
+def set_tags(*, server: Server, tags: list[str]) -> list[str]:
+    if len(set(tags)) > MAX_TAGS:
+        raise InvalidInput(f"The number of tags exceeded the per-server limit {MAX_TAGS}")
+    with transaction.atomic():
+        server.tags.all().delete()
+        ServerTag.objects.bulk_create(ServerTag(server=server, tag=t) for t in sorted(set(tags)))
+    return sorted(set(tags))
+
+
+def add_tag(*, server: Server, tag: str) -> bool:
+    """Add one tag; False when it was already there."""
+    with transaction.atomic():
+        Server.objects.select_for_update().filter(pk=server.pk).first()
+        if server.tags.filter(tag=tag).exists():
+            return False
+        if server.tags.count() >= MAX_TAGS:
+            raise InvalidInput(f"The number of tags exceeded the per-server limit {MAX_TAGS}")
+        ServerTag.objects.create(server=server, tag=tag)
+    return True
+
+
+def delete_tag(*, server: Server, tag: str) -> None:
+    deleted, _ = server.tags.filter(tag=tag).delete()
+    if not deleted:
+        from computecloud.exceptions import NotFound
+
+        raise NotFound(f"Tag '{tag}' could not be found.")
+
+
+__all__ = [
+    "Conflict",
+    "CreateRequest",
+    "Forbidden",
+    "create_servers",
+    "delete_server",
+    "get_server",
+    "run_simple_action",
+    "visible_servers",
+]
+
+
+# --- console output -----------------------------------------------------------------------------
+def get_console_output(*, context: RequestContext, server: Server, length: int | None) -> str:
+    """The last `length` lines of the guest's serial log, asked of its host (a call)."""
+    from computecloud.celery import app
+    from workers.compute import rpcapi
+
+    if not server.host or server.vm_state in (VmState.BUILDING, VmState.ERROR):
+        raise Conflict(f"Instance {server.uuid} has no console output: it is {server.vm_state}.")
+    if not _host_is_up(server.host):
+        raise Conflict(f"Compute host {server.host} could not be reached.")
+    try:
+        return rpcapi.get_console_output(
+            app, server.host, server_uuid=str(server.uuid), length=length
+        )
+    except Exception as exc:
+        logger.warning("console output of %s from %s failed: %s", server.uuid, server.host, exc)
+        raise Conflict(f"Instance {server.uuid} console output is not available now.") from exc
+
+
+# --- snapshot -----------------------------------------------------------------------------------
+def create_image(
+    *,
+    context: RequestContext,
+    server: Server,
+    name: str,
+    metadata: dict[str, str],
+    request_id: str,
+) -> str:
+    """createImage: a queued image in the image service that the host uploads the disk into."""
+    from apps.images.services import create_snapshot_image
+
+    check_not_locked(server, context)
+    with transaction.atomic():
+        states.transition(
+            server,
+            action="createImage",
+            allowed=states.ALLOW_SNAPSHOT,
+            task_state=TaskState.IMAGE_SNAPSHOT,
+        )
+        image = create_snapshot_image(
+            context=context, name=name, server=server, extra_properties=metadata
+        )
+        record_action(server=server, action="createImage", context=context, request_id=request_id)
+        enqueue_on_commit(
+            "conductor.snapshot_server",
+            kwargs={
+                "server_uuid": str(server.uuid),
+                "image_id": str(image.id),
+                "request_id": request_id,
+            },
+        )
+    return str(image.id)
+
+
+# --- resize and migrate -------------------------------------------------------------------------
+def resize_server(
+    *, context: RequestContext, server: Server, flavor_ref: str, request_id: str
+) -> None:
+    from apps.quotas import services as quotas
+
+    check_not_locked(server, context)
+    new_flavor = _resolve_flavor(context, flavor_ref)
+    if new_flavor.flavorid == server.flavor_id:
+        raise InvalidInput("When resizing, instances must change flavor!")
+    if new_flavor.root_gb < server.root_gb:
+        raise InvalidInput("Resize to a flavor with a smaller disk is not allowed.")
+    _start_move(
+        context=context,
+        server=server,
+        new_flavor=flavor_snapshot(new_flavor),
+        migration_type="resize",
+        request_id=request_id,
+        action="resize",
+        quota_check=lambda project: quotas.check_server_quota(
+            project=project,
+            instances=0,
+            cores=max(0, new_flavor.vcpus - server.vcpus),
+            ram=max(0, new_flavor.memory_mb - server.memory_mb),
+        ),
+    )
+
+
+def migrate_server(
+    *, context: RequestContext, server: Server, host: str | None, request_id: str
+) -> None:
+    """Cold migration: a resize to the same flavor on another host."""
+    _start_move(
+        context=context,
+        server=server,
+        new_flavor=server.flavor,
+        migration_type="migration",
+        request_id=request_id,
+        action="migrate",
+        target_host=host,
+    )
+
+
+def _start_move(
+    *,
+    context: RequestContext,
+    server: Server,
+    new_flavor: dict[str, Any],
+    migration_type: str,
+    request_id: str,
+    action: str,
+    quota_check: Any = None,
+    target_host: str | None = None,
+) -> None:
+    from apps.quotas import services as quotas
+    from apps.servers.models import Migration
+
+    with transaction.atomic():
+        project = quotas.lock_project(server.project_id)
+        if quota_check is not None:
+            quota_check(project)
+        states.transition(
+            server,
+            action=action,
+            allowed=states.ALLOW_RESIZE,
+            task_state=TaskState.RESIZE_PREP,
+        )
+        migration = Migration.objects.create(
+            server=server,
+            migration_type=migration_type,
+            source_host=server.host or "",
+            source_node=server.node or "",
+            dest_host=target_host,
+            old_flavor=server.flavor,
+            new_flavor=new_flavor,
+        )
+        record_action(server=server, action=action, context=context, request_id=request_id)
+        enqueue_on_commit(
+            "conductor.resize_server",
+            kwargs={
+                "server_uuid": str(server.uuid),
+                "migration_uuid": str(migration.uuid),
+                "request_id": request_id,
+            },
+        )
+
+
+def confirm_resize(*, context: RequestContext, server: Server, request_id: str) -> None:
+    from apps.servers.models import Migration
+
+    check_not_locked(server, context)
+    with transaction.atomic():
+        states.transition(
+            server,
+            action="confirmResize",
+            allowed=states.ALLOW_CONFIRM_RESIZE,
+            task_state=TaskState.RESIZE_CONFIRMING,
+        )
+        migration = _pending_migration(server)
+        Migration.objects.filter(pk=migration.pk).update(status=Migration.Status.CONFIRMING)
+        record_action(server=server, action="confirmResize", context=context, request_id=request_id)
+        enqueue_on_commit(
+            "conductor.confirm_resize",
+            kwargs={
+                "server_uuid": str(server.uuid),
+                "migration_uuid": str(migration.uuid),
+                "request_id": request_id,
+            },
+        )
+
+
+def revert_resize(*, context: RequestContext, server: Server, request_id: str) -> None:
+    from apps.servers.models import Migration
+
+    check_not_locked(server, context)
+    with transaction.atomic():
+        states.transition(
+            server,
+            action="revertResize",
+            allowed=states.ALLOW_REVERT_RESIZE,
+            task_state=TaskState.RESIZE_REVERTING,
+        )
+        migration = _pending_migration(server)
+        Migration.objects.filter(pk=migration.pk).update(status=Migration.Status.REVERTING)
+        record_action(server=server, action="revertResize", context=context, request_id=request_id)
+        enqueue_on_commit(
+            "conductor.revert_resize",
+            kwargs={
+                "server_uuid": str(server.uuid),
+                "migration_uuid": str(migration.uuid),
+                "request_id": request_id,
+            },
+        )
+
+
+def _pending_migration(server: Server) -> Any:
+    from apps.servers.models import Migration
+
+    migration = (
+        Migration.objects.filter(server=server, status=Migration.Status.FINISHED)
+        .order_by("-created_at")
+        .first()
+    )
+    if migration is None:
+        raise InvalidInput(f"Instance {server.uuid} has not been resized.")
+    return migration

@@ -1,0 +1,51 @@
+"""The compute worker's Celery app: Django-free, database-free.
+
+Run as ``celery -A workers.compute.app worker -Q compute.<host> --pool threads``. Its
+configuration is its environment (`ComputeConfig`), its topology `computecloud.queues`.
+When the worker is ready it starts the host: the driver's init_host, a start-up report to
+the conductor (which reconciles this host's instances), then a heartbeat thread.
+"""
+
+import logging
+import threading
+from typing import Any
+
+from celery import Celery
+from celery.signals import worker_ready, worker_shutdown
+
+from computecloud import queues
+from workers.compute.config import ComputeConfig
+
+logger = logging.getLogger(__name__)
+
+config = ComputeConfig.from_env()
+
+app = Celery("computecloud-compute")
+app.conf.update(queues.COMMON_CONFIG)
+app.conf.update(
+    broker_url=config.broker_url,
+    result_backend=config.broker_url,
+    # Results only for the few calls someone waits on (console output).
+    task_ignore_result=True,
+    result_expires=300,
+)
+app.autodiscover_tasks(["workers.compute"], force=True)
+
+_stop = threading.Event()
+
+
+@worker_ready.connect
+def _start_host(**kwargs: Any) -> None:
+    from workers.compute.manager import get_manager
+
+    manager = get_manager()
+    manager.init_host()
+    thread = threading.Thread(
+        target=manager.heartbeat_loop, args=(_stop,), name="heartbeat", daemon=True
+    )
+    thread.start()
+
+
+@worker_shutdown.connect
+def _stop_host(**kwargs: Any) -> None:
+    _stop.set()

@@ -1,0 +1,400 @@
+"""One operation on this host's guests: call the driver, report the outcome to the conductor.
+
+The manager never writes instance state: it tells the conductor what happened
+(``conductor.build_server_done``, ``conductor.server_action_done``, ...) and the conductor
+writes it. Every operation reports exactly once, success or failure with a fault, so an
+instance's task state is always finished or reverted (Nova's reverts_task_state and
+wrap_instance_fault, as one mechanism: `ComputeManager._report_outcome`).
+Operations are idempotent: a task redelivered after a worker died finds its work done or
+redoes it from a clean state.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import threading
+import traceback
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from celery import Celery
+
+from computecloud.queues import CONDUCTOR_QUEUE, SCHEDULER_QUEUE
+from workers.compute.config import ComputeConfig
+from workers.virt.driver import ComputeDriver, ImageSource, InstanceSpec
+
+logger = logging.getLogger(__name__)
+
+# Simple operations: compute task name → the driver call that performs it.
+SIMPLE_OPERATIONS: dict[str, Callable[[ComputeDriver, str, dict[str, Any]], None]] = {
+    "compute.reboot_server": lambda d, u, p: d.reboot(u, hard=bool(p.get("hard"))),
+    "compute.stop_server": lambda d, u, p: d.power_off(u),
+    "compute.start_server": lambda d, u, p: d.power_on(u),
+    "compute.pause_server": lambda d, u, p: d.pause(u),
+    "compute.unpause_server": lambda d, u, p: d.unpause(u),
+    "compute.suspend_server": lambda d, u, p: d.suspend(u),
+    "compute.resume_server": lambda d, u, p: d.resume(u),
+}
+
+
+class InstanceLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """Prefixes every line with the instance uuid and request id."""
+
+    def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
+        extra = self.extra or {}
+        return f"[instance {extra.get('uuid')}] [{extra.get('request_id', '-')}] {msg}", kwargs
+
+
+def fault_from(exc: BaseException) -> dict[str, Any]:
+    return {
+        "message": f"{type(exc).__name__}: {exc}"[:255],
+        "details": "".join(traceback.format_exception(exc))[-8000:],
+        "code": 500,
+    }
+
+
+class ComputeManager:
+    def __init__(self, config: ComputeConfig, driver: ComputeDriver, app: Celery) -> None:
+        self.config = config
+        self.driver = driver
+        self.app = app
+        self.host = config.host
+
+    # --- talking to the control plane ---------------------------------------------------------
+    def report(self, task: str, **kwargs: Any) -> None:
+        self.app.send_task(task, kwargs={"host": self.host, **kwargs}, queue=CONDUCTOR_QUEUE)
+
+    def _log(self, server_uuid: str, request_id: str | None) -> InstanceLog:
+        return InstanceLog(logger, {"uuid": server_uuid, "request_id": request_id or "-"})
+
+    # --- host life ------------------------------------------------------------------------------
+    def init_host(self) -> None:
+        """Start-up: prepare the driver, then tell the conductor what this host has, so it can
+        reconcile instances left in a transitional state by a crash."""
+        self.driver.init_host()
+        self.report(
+            "conductor.compute_started",
+            facts=self.driver.get_host_facts().to_payload(),
+            power_states=self.driver.get_all_power_states(),
+        )
+        self.report_inventory()
+        logger.info("compute host %s started (%s)", self.host, self.config.libvirt_uri)
+
+    def report_inventory(self) -> None:
+        facts = self.driver.get_host_facts()
+        self.app.send_task(
+            "scheduler.update_inventory",
+            kwargs={
+                "host": self.host,
+                "facts": facts.to_payload(),
+                "inventories": self.driver.get_inventory(),
+            },
+            queue=SCHEDULER_QUEUE,
+        )
+
+    def send_heartbeat(self) -> None:
+        self.report("conductor.compute_heartbeat", power_states=self.driver.get_all_power_states())
+
+    def heartbeat_loop(self, stop: threading.Event) -> None:
+        beats = 0
+        while not stop.wait(self.config.report_interval):
+            try:
+                self.send_heartbeat()
+                beats += 1
+                if beats % 6 == 0:  # inventory changes rarely: every sixth beat
+                    self.report_inventory()
+            except Exception:
+                logger.exception("heartbeat of %s failed; retrying next interval", self.host)
+
+    # --- build ----------------------------------------------------------------------------------
+    def build_server(self, payload: dict[str, Any]) -> None:
+        instance = InstanceSpec.from_payload(payload["instance"])
+        request_id = payload.get("request_id")
+        log = self._log(instance.uuid, request_id)
+        try:
+            if self.driver.get_power_state(instance.uuid) == 1:
+                log.info("already running here (redelivered build); reporting it")
+            else:
+                # A partial instance from an interrupted attempt is removed before we start.
+                self.driver.destroy(instance.uuid, delete_files=True)
+                image = ImageSource.from_payload(payload["image"])
+                log.info("spawning on %s", self.host)
+                self.driver.spawn(instance, image, network_info=[], block_device_info=[])
+            console = self._vnc(instance.uuid)
+            self.report(
+                "conductor.build_server_done",
+                server_uuid=instance.uuid,
+                request_id=request_id,
+                power_state=self.driver.get_power_state(instance.uuid),
+                console=console,
+            )
+            log.info("built on %s", self.host)
+        except Exception as exc:
+            log.exception("build failed on %s", self.host)
+            try:
+                self.driver.destroy(instance.uuid, delete_files=True)
+            except Exception:
+                log.exception("cleanup after failed build failed")
+            self.report(
+                "conductor.build_server_failed",
+                server_uuid=instance.uuid,
+                request_id=request_id,
+                fault=fault_from(exc),
+                alternates=payload.get("alternates", []),
+            )
+
+    def _vnc(self, server_uuid: str) -> dict[str, Any] | None:
+        try:
+            host, port = self.driver.get_vnc_console(server_uuid)
+        except Exception:
+            return None
+        return {"host": host, "port": port} if port and port > 0 else None
+
+    # --- simple operations ----------------------------------------------------------------------
+    def simple_operation(self, operation: str, payload: dict[str, Any]) -> None:
+        server_uuid = payload["server_uuid"]
+        request_id = payload.get("request_id")
+        log = self._log(server_uuid, request_id)
+        action = payload["action"]
+        try:
+            SIMPLE_OPERATIONS[operation](self.driver, server_uuid, payload)
+        except Exception as exc:
+            log.exception("%s failed on %s", action, self.host)
+            self.report(
+                "conductor.server_action_done",
+                server_uuid=server_uuid,
+                action=action,
+                request_id=request_id,
+                ok=False,
+                power_state=self._power_state(server_uuid),
+                fault=fault_from(exc),
+            )
+            return
+        log.info("%s done on %s", action, self.host)
+        self.report(
+            "conductor.server_action_done",
+            server_uuid=server_uuid,
+            action=action,
+            request_id=request_id,
+            ok=True,
+            power_state=self._power_state(server_uuid),
+            console=self._vnc(server_uuid),
+        )
+
+    def _power_state(self, server_uuid: str) -> int:
+        try:
+            return self.driver.get_power_state(server_uuid)
+        except Exception:
+            return 0
+
+    # --- delete ---------------------------------------------------------------------------------
+    def delete_server(self, payload: dict[str, Any]) -> None:
+        server_uuid = payload["server_uuid"]
+        log = self._log(server_uuid, payload.get("request_id"))
+        try:
+            self.driver.destroy(server_uuid, delete_files=True)
+        except Exception as exc:
+            log.exception("delete failed on %s", self.host)
+            self.report(
+                "conductor.server_delete_failed",
+                server_uuid=server_uuid,
+                request_id=payload.get("request_id"),
+                fault=fault_from(exc),
+            )
+            return
+        log.info("destroyed on %s", self.host)
+        self.report(
+            "conductor.server_deleted",
+            server_uuid=server_uuid,
+            request_id=payload.get("request_id"),
+        )
+
+    def destroy_orphan(self, server_uuid: str) -> None:
+        self.driver.destroy(server_uuid, delete_files=True)
+        logger.info("removed orphan instance %s from %s", server_uuid, self.host)
+
+    # --- console --------------------------------------------------------------------------------
+    def get_console_output(self, server_uuid: str, length: int | None) -> str:
+        return self.driver.get_console_output(server_uuid, max_lines=length)
+
+    # --- snapshot -------------------------------------------------------------------------------
+    def snapshot_server(self, payload: dict[str, Any]) -> None:
+        server_uuid = payload["server_uuid"]
+        request_id = payload.get("request_id")
+        log = self._log(server_uuid, request_id)
+        try:
+            with tempfile.TemporaryDirectory(dir=self.config.instances_path) as tmp:
+                path = Path(tmp) / "snapshot.qcow2"
+                info = self.driver.snapshot(server_uuid, path)
+                upload(payload["upload_url"], path)
+            log.info("snapshot %s uploaded (%s bytes)", payload["image_id"], info.size)
+        except Exception as exc:
+            log.exception("snapshot failed on %s", self.host)
+            self.report(
+                "conductor.server_action_done",
+                server_uuid=server_uuid,
+                action="createImage",
+                request_id=request_id,
+                ok=False,
+                power_state=self._power_state(server_uuid),
+                fault=fault_from(exc),
+                extra={"image_id": payload["image_id"]},
+            )
+            return
+        self.report(
+            "conductor.server_action_done",
+            server_uuid=server_uuid,
+            action="createImage",
+            request_id=request_id,
+            ok=True,
+            power_state=self._power_state(server_uuid),
+            extra={"image_id": payload["image_id"]},
+        )
+
+    # --- resize / cold migration ----------------------------------------------------------------
+    def resize_server(self, payload: dict[str, Any]) -> None:
+        """Source host: power off, flatten the disk and upload it to the transfer object."""
+        server_uuid = payload["server_uuid"]
+        log = self._log(server_uuid, payload.get("request_id"))
+        common = {
+            "server_uuid": server_uuid,
+            "migration_uuid": payload["migration_uuid"],
+            "request_id": payload.get("request_id"),
+            "power_on": payload.get("power_on", True),
+            "transfer_image_id": payload["transfer_image_id"],
+        }
+        try:
+            disk = self.driver.migrate_disk_and_power_off(server_uuid)
+            upload(payload["upload_url"], Path(disk))
+        except Exception as exc:
+            log.exception("resize failed on source %s", self.host)
+            self.report("conductor.resize_migrated", ok=False, fault=fault_from(exc), **common)
+            return
+        log.info("disk handed over from %s", self.host)
+        self.report("conductor.resize_migrated", ok=True, **common)
+
+    def finish_resize(self, payload: dict[str, Any]) -> None:
+        """Destination host: fetch the disk, define and (maybe) start with the new flavor."""
+        instance = InstanceSpec.from_payload(payload["instance"])
+        log = self._log(instance.uuid, payload.get("request_id"))
+        common = {
+            "server_uuid": instance.uuid,
+            "migration_uuid": payload["migration_uuid"],
+            "request_id": payload.get("request_id"),
+            "transfer_image_id": payload.get("transfer_image_id"),
+        }
+        try:
+            with tempfile.TemporaryDirectory(dir=self.config.instances_path) as tmp:
+                disk = Path(tmp) / "disk.transfer"
+                download(payload["disk_url"], disk)
+                self.driver.finish_migration(
+                    instance,
+                    disk,
+                    ImageSource.from_payload(payload["image"]),
+                    power_on=bool(payload.get("power_on", True)),
+                )
+        except Exception as exc:
+            log.exception("finishing resize failed on %s", self.host)
+            try:
+                self.driver.destroy(instance.uuid, delete_files=True)
+            except Exception:
+                log.exception("cleanup after failed resize failed")
+            self.report("conductor.resize_finished", ok=False, fault=fault_from(exc), **common)
+            return
+        log.info("resized instance running on %s", self.host)
+        self.report(
+            "conductor.resize_finished",
+            ok=True,
+            power_state=self._power_state(instance.uuid),
+            console=self._vnc(instance.uuid),
+            **common,
+        )
+
+    def confirm_resize(self, payload: dict[str, Any]) -> None:
+        """Source host: the resize is kept; remove the copy left here."""
+        server_uuid = payload["server_uuid"]
+        if not payload.get("same_host"):
+            self.driver.confirm_migration(server_uuid)
+        self.report(
+            "conductor.resize_confirmed",
+            server_uuid=server_uuid,
+            migration_uuid=payload["migration_uuid"],
+            request_id=payload.get("request_id"),
+        )
+
+    def revert_resize(self, payload: dict[str, Any]) -> None:
+        """Destination host: the resize is abandoned; remove the new copy."""
+        server_uuid = payload["server_uuid"]
+        if not payload.get("same_host"):
+            self.driver.destroy(server_uuid, delete_files=True)
+        self.report(
+            "conductor.resize_reverted_on_dest",
+            server_uuid=server_uuid,
+            migration_uuid=payload["migration_uuid"],
+            request_id=payload.get("request_id"),
+        )
+
+    def finish_revert_resize(self, payload: dict[str, Any]) -> None:
+        """Source host: bring the instance back with its old flavor and disk."""
+        instance = InstanceSpec.from_payload(payload["instance"])
+        log = self._log(instance.uuid, payload.get("request_id"))
+        common = {
+            "server_uuid": instance.uuid,
+            "migration_uuid": payload["migration_uuid"],
+            "request_id": payload.get("request_id"),
+        }
+        try:
+            self.driver.finish_revert_migration(
+                instance, power_on=bool(payload.get("power_on", True))
+            )
+        except Exception as exc:
+            log.exception("revert failed on %s", self.host)
+            self.report("conductor.resize_reverted", ok=False, fault=fault_from(exc), **common)
+            return
+        self.report(
+            "conductor.resize_reverted",
+            ok=True,
+            power_state=self._power_state(instance.uuid),
+            console=self._vnc(instance.uuid),
+            **common,
+        )
+
+
+def upload(url: str, path: Path) -> None:
+    """PUT a file to a signed URL of the image service, streamed from disk."""
+    size = path.stat().st_size
+    with path.open("rb") as body:
+        request = urllib.request.Request(  # noqa: S310 - the conductor gives an http(s) URL
+            url,
+            data=body,
+            method="PUT",
+            headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},
+        )
+        with urllib.request.urlopen(request, timeout=600) as response:  # noqa: S310
+            response.read()
+
+
+def download(url: str, dest: Path) -> None:
+    """GET a signed URL of the image service into `dest`, streamed."""
+    with urllib.request.urlopen(url, timeout=600) as response, dest.open("wb") as out:  # noqa: S310
+        while chunk := response.read(1024 * 1024):
+            out.write(chunk)
+
+
+_manager: ComputeManager | None = None
+_lock = threading.Lock()
+
+
+def get_manager() -> ComputeManager:
+    """The process's manager (one driver connection per worker process)."""
+    global _manager
+    with _lock:
+        if _manager is None:
+            from workers.compute.app import app, config
+            from workers.virt.libvirt.driver import LibvirtDriver
+
+            _manager = ComputeManager(config, LibvirtDriver(config), app)
+        return _manager
