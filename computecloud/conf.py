@@ -71,6 +71,9 @@ DEFAULTS: dict[str, Any] = {
         "HOST_SUBSET_SIZE": 1,
         # Build attempts per instance (the first host plus alternates).
         "MAX_ATTEMPTS": 3,
+        # Candidate hosts sampled at random per pass (count; 0 = every host): bounds the
+        # pass's cost on large fleets; a request that does not fit in the sample gets a full pass.
+        "MAX_CANDIDATES": 1000,
     },
     # Policy: action name → rule name, over the defaults in apps/identity/policy.py.
     "POLICY_OVERRIDES": {},
