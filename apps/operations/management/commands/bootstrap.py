@@ -40,7 +40,9 @@ class Command(BaseCommand):
             admin_project = ensure_project(name="admin", description="Administrators")
             demo_project = ensure_project(name="demo", description="Demo project")
             admin = ensure_user(
-                username="admin", password=admin_pw, default_project=admin_project,
+                username="admin",
+                password=admin_pw,
+                default_project=admin_project,
                 is_superuser=True,
             )
             assign_roles(user=admin, project=admin_project, roles=["admin"])

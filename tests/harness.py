@@ -1,0 +1,210 @@
+"""A real computecloud for tests: conductor and compute workers as separate processes.
+
+`CloudProcesses` starts a conductor worker (queues conductor and scheduler, against the test
+database) and compute workers (one per fake-free host: libvirt's in-memory test:///default
+hypervisor, or real QEMU), all on the tests' own Redis database. Nothing of ours is mocked:
+the API runs in the test process (DRF's client) or the live server, the rest as in production.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+CELERY = str(Path(sys.executable).parent / "celery")
+
+
+def wait_until(
+    predicate: Callable[[], Any], *, timeout: float, interval: float = 0.1, what: str = "condition"
+) -> Any:
+    """Poll `predicate` until it returns something truthy; raise with `what` at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
+def database_url() -> str:
+    """The URL of the database this test process uses (the test database)."""
+    s = connection.settings_dict
+    return (
+        f"postgres://{s['USER']}:{s['PASSWORD']}@{s['HOST'] or '127.0.0.1'}:"
+        f"{s['PORT'] or 5432}/{s['NAME']}"
+    )
+
+
+@dataclass
+class Worker:
+    name: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
+        if self.process.poll() is not None:
+            return
+        self.process.send_signal(sig)
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+@dataclass
+class CloudProcesses:
+    """The workers of one test session (or one test), cleaned up by `stop_all`."""
+
+    public_url: str
+    workdir: Path
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:6])
+    workers: dict[str, Worker] = field(default_factory=dict)
+    hosts: list[str] = field(default_factory=list)
+
+    def _env(self, extra: dict[str, str]) -> dict[str, str]:
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("DATABASE_URL", "SECRET_KEY", "DB_PASSWORD")
+        }
+        env.update(
+            {
+                "REDIS_URL": settings.REDIS_URL,
+                "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+                "PYTHONUNBUFFERED": "1",
+                "LOG_LEVEL": "INFO",
+            }
+        )
+        env.update(extra)
+        return env
+
+    def _start(self, name: str, args: list[str], env: dict[str, str]) -> Worker:
+        log = self.workdir / f"{name}.log"
+        handle = log.open("wb")
+        process = subprocess.Popen(
+            [CELERY, *args], cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        worker = Worker(name=name, process=process, log=log)
+        self.workers[name] = worker
+        return worker
+
+    def start_conductor(self, *, concurrency: int = 8) -> Worker:
+        env = self._env(
+            {
+                "DATABASE_URL": database_url(),
+                "SECRET_KEY": settings.SECRET_KEY,
+                "PUBLIC_URL": self.public_url,
+                "DB_CONN_MAX_AGE": "0",
+            }
+        )
+        return self._start(
+            "conductor",
+            [
+                "-A", "computecloud", "worker", "-Q", "conductor,scheduler",
+                "-n", f"conductor-{self.run_id}@%h", "--pool", "threads",
+                "-c", str(concurrency), "--without-gossip", "--without-mingle",
+                "--without-heartbeat", "-l", "INFO",
+            ],
+            env,
+        )
+
+    def start_compute(
+        self, host: str | None = None, *, libvirt_uri: str = "test:///default",
+        virt_type: str = "qemu", concurrency: int = 4,
+    ) -> str:
+        host = host or f"cc-test-{self.run_id}-{len(self.hosts) + 1}"
+        base = self.workdir / host
+        (base / "instances").mkdir(parents=True, exist_ok=True)
+        (base / "cache").mkdir(parents=True, exist_ok=True)
+        base.chmod(0o755)
+        env = self._env(
+            {
+                "COMPUTE_HOST": host,
+                "LIBVIRT_URI": libvirt_uri,
+                "VIRT_TYPE": virt_type,
+                "INSTANCES_PATH": str(base / "instances"),
+                "IMAGE_CACHE_PATH": str(base / "cache"),
+                "REPORT_INTERVAL": "1",
+                "CLEAN_SHUTDOWN_TIMEOUT": "5",
+            }
+        )
+        self._start(
+            f"compute-{host}",
+            [
+                "-A", "workers.compute.app", "worker", "-Q", f"compute.{host}",
+                "-n", f"compute@{host}", "--pool", "threads", "-c", str(concurrency),
+                "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO",
+            ],
+            env,
+        )
+        self.hosts.append(host)
+        return host
+
+    def compute_worker(self, host: str) -> Worker:
+        return self.workers[f"compute-{host}"]
+
+    def check_alive(self) -> None:
+        for worker in self.workers.values():
+            if worker.process.poll() is not None:
+                raise RuntimeError(f"worker {worker.name} exited:\n{worker.tail()}")
+
+    def wait_hosts_ready(self, hosts: Iterable[str] | None = None, timeout: float = 90) -> None:
+        """Until each host's service is up and its resource provider has inventory."""
+        from apps.hosts.models import Service
+        from apps.scheduler.models import Inventory
+
+        wanted = set(hosts or self.hosts)
+
+        def ready() -> bool:
+            self.check_alive()
+            up = {s.host for s in Service.objects.filter(host__in=wanted) if s.is_up}
+            with_inventory = set(
+                Inventory.objects.filter(provider__name__in=wanted).values_list(
+                    "provider__name", flat=True
+                )
+            )
+            return wanted <= up and wanted <= with_inventory
+
+        try:
+            wait_until(ready, timeout=timeout, interval=0.2, what=f"hosts {sorted(wanted)}")
+        except TimeoutError:
+            raise TimeoutError(self.diagnostics()) from None
+
+    def diagnostics(self) -> str:
+        return "\n".join(f"--- {w.name}\n{w.tail()}" for w in self.workers.values())
+
+    def stop_all(self) -> None:
+        for worker in self.workers.values():
+            worker.stop()
+        self.workers.clear()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def purge_broker() -> None:
+    """Drop whatever an earlier run left in the tests' Redis database."""
+    import redis
+
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
