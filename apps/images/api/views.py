@@ -1,0 +1,543 @@
+"""Glance v2 compatible image API under ``/image/``.
+
+Views parse, authorise and call one service. Which images a caller sees is the queryset's
+business (`Image.objects.visible_to`: another project's private image is a 404); who may
+change one is ownership (403 for a visible image of another project), as Glance.
+Errors leave in Keystone's shape (``error_style = "keystone"``), which Glance's clients read.
+"""
+
+import base64
+import binascii
+import io
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Q, Value
+from django.db.models.functions import Coalesce
+from django.http import FileResponse, HttpResponseBase
+from rest_framework import status
+from rest_framework.exceptions import UnsupportedMediaType
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.parsers import JSONParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework.viewsets import ViewSet
+
+from apps.identity.context import RequestContext
+from apps.identity.models import Project
+from apps.identity.policy import PolicyPermission, authorize
+from apps.images import services
+from apps.images.api.parsers import (
+    PATCH_MEDIA_TYPES,
+    ImagePatchV20Parser,
+    ImagePatchV21Parser,
+)
+from apps.images.api.serializers import (
+    ImageAttributesSerializer,
+    image_body,
+    images_body,
+    parse_image_patch,
+)
+from apps.images.choices import DEFAULT_SORT, SORT_KEYS, ImageStatus, Visibility
+from apps.images.exceptions import (
+    ImageInvalid,
+    ImageNotFound,
+    ImageNotOwned,
+    LengthRequired,
+)
+from apps.images.filtersets import ImageFilterSet
+from apps.images.models import Image, ImageQuerySet
+from apps.images.store import ImageDataNotFound, get_store
+from computecloud.api.errors import error_response
+from computecloud.conf import cc_settings
+from computecloud.exceptions import Forbidden
+
+# Glance's version history; clients pick the highest CURRENT/SUPPORTED v2 entry.
+VERSIONS = (
+    ("v2.7", "CURRENT"),
+    ("v2.6", "SUPPORTED"),
+    ("v2.5", "SUPPORTED"),
+    ("v2.4", "SUPPORTED"),
+    ("v2.3", "SUPPORTED"),
+    ("v2.2", "SUPPORTED"),
+    ("v2.1", "SUPPORTED"),
+    ("v2.0", "SUPPORTED"),
+)
+DOWNLOAD_BLOCK_SIZE = 1024 * 1024
+
+
+class AnyAcceptNegotiation(BaseContentNegotiation):
+    """Glance ignores Accept (clients send ``application/octet-stream`` or nothing to the data
+    endpoints): answer with the first renderer instead of a 406."""
+
+    def select_parser(self, request: Request, parsers: list[Any]) -> Any:
+        content_type = request.content_type.split(";")[0].strip()
+        return next((p for p in parsers if p.media_type == content_type), None)
+
+    def select_renderer(
+        self, request: Request, renderers: list[Any], format_suffix: str | None = None
+    ) -> tuple[Any, str]:
+        return renderers[0], renderers[0].media_type
+
+
+class ImageAPIMixin:
+    error_style = "keystone"
+    content_negotiation_class = AnyAcceptNegotiation
+
+
+def _context(request: Request) -> RequestContext:
+    context = request.auth
+    assert isinstance(context, RequestContext)  # PolicyPermission let the request in
+    return context
+
+
+def _versions_body() -> dict[str, Any]:
+    href = f"{settings.PUBLIC_URL}/image/v2/"
+    return {
+        "versions": [
+            {"id": version, "status": state, "links": [{"rel": "self", "href": href}]}
+            for version, state in VERSIONS
+        ]
+    }
+
+
+class ImageVersionsView(ImageAPIMixin, APIView):
+    """``GET /image/``: the versions document, without a token. Glance answers the root with
+    300 Multiple Choices and explicit version paths with 200; keystoneauth takes both."""
+
+    authentication_classes: list[Any] = []
+    permission_classes: list[Any] = []
+    status_code = status.HTTP_300_MULTIPLE_CHOICES
+
+    def get(self, request: Request) -> Response:
+        return Response(_versions_body(), status=self.status_code)
+
+
+class ImageSchemaView(ImageAPIMixin, APIView):
+    """``GET /image/v2/schemas/image(s)``: a minimal JSON schema (static, no token)."""
+
+    authentication_classes: list[Any] = []
+    permission_classes: list[Any] = []
+    collection = False
+
+    def get(self, request: Request) -> Response:
+        image_schema = {
+            "name": "image",
+            "properties": {
+                "id": {"type": "string"},
+                "name": {"type": ["null", "string"], "maxLength": 255},
+                "status": {"type": "string", "readOnly": True, "enum": ImageStatus.values},
+                "visibility": {"type": "string", "enum": Visibility.values},
+                "protected": {"type": "boolean"},
+                "os_hidden": {"type": "boolean"},
+                "checksum": {"type": ["null", "string"], "readOnly": True},
+                "os_hash_algo": {"type": ["null", "string"], "readOnly": True},
+                "os_hash_value": {"type": ["null", "string"], "readOnly": True},
+                "owner": {"type": ["null", "string"]},
+                "size": {"type": ["null", "integer"], "readOnly": True},
+                "virtual_size": {"type": ["null", "integer"], "readOnly": True},
+                "container_format": {"type": ["null", "string"]},
+                "disk_format": {"type": ["null", "string"]},
+                "created_at": {"type": "string", "readOnly": True},
+                "updated_at": {"type": "string", "readOnly": True},
+                "tags": {"type": "array", "items": {"type": "string", "maxLength": 255}},
+                "min_ram": {"type": "integer"},
+                "min_disk": {"type": "integer"},
+                "self": {"type": "string", "readOnly": True},
+                "file": {"type": "string", "readOnly": True},
+                "schema": {"type": "string", "readOnly": True},
+            },
+            "additionalProperties": {"type": "string"},
+            "links": [
+                {"rel": "self", "href": "{self}"},
+                {"rel": "enclosure", "href": "{file}"},
+                {"rel": "describedby", "href": "{schema}"},
+            ],
+        }
+        if not self.collection:
+            return Response(image_schema)
+        return Response(
+            {
+                "name": "images",
+                "properties": {
+                    "images": {"type": "array", "items": image_schema},
+                    "schema": {"type": "string"},
+                    "first": {"type": "string"},
+                    "next": {"type": "string"},
+                },
+                "links": [
+                    {"rel": "first", "href": "{first}"},
+                    {"rel": "next", "href": "{next}"},
+                    {"rel": "describedby", "href": "{schema}"},
+                ],
+            }
+        )
+
+
+class ImportInfoView(ImageAPIMixin, APIView):
+    """``GET /image/v2/info/import``: no interoperable import methods are enabled."""
+
+    policy_actions = {"get": "image:get_images"}
+
+    def get(self, request: Request) -> Response:
+        return Response(
+            {
+                "import-methods": {
+                    "description": "Import methods available.",
+                    "type": "array",
+                    "value": [],
+                }
+            }
+        )
+
+
+class ImageViewSet(ImageAPIMixin, ViewSet):
+    """``/image/v2/images[/{id}]``: list, show, create, JSON-patch update, delete."""
+
+    lookup_field = "image_id"
+    lookup_value_regex = "[^/]+"
+    parser_classes = [JSONParser, ImagePatchV21Parser, ImagePatchV20Parser]
+    policy_actions = {
+        "list": "image:get_images",
+        "retrieve": "image:get_image",
+        "create": "image:add_image",
+        "partial_update": "image:modify_image",
+        "destroy": "image:delete_image",
+    }
+
+    def list(self, request: Request) -> Response:
+        context = _context(request)
+        params = request.query_params
+        filterset = ImageFilterSet(
+            params, queryset=Image.objects.visible_to(context), request=request
+        )
+        if not filterset.is_valid():
+            raise ImageInvalid(reason=_form_errors(filterset.errors))
+        limit = _limit(params.get("limit"))
+        order = _sort_order(params)
+        queryset = _ordered(filterset.qs, order)
+        marker = params.get("marker")
+        if marker is not None:
+            queryset = _after_marker(queryset, order, marker=marker, context=context)
+        page = list(queryset[: limit + 1])
+        body: dict[str, Any] = {
+            "images": images_body(page[:limit]),
+            "first": _list_link(params, marker=None),
+            "schema": "/v2/schemas/images",
+        }
+        if len(page) > limit and limit > 0:
+            body["next"] = _list_link(params, marker=str(page[limit - 1].pk))
+        return Response(body)
+
+    def retrieve(self, request: Request, image_id: str) -> Response:
+        image = services.find_visible_image(context=_context(request), image_id=image_id)
+        return Response(image_body(image))
+
+    def create(self, request: Request) -> Response:
+        context = _context(request)
+        serializer = ImageAttributesSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        attrs = dict(serializer.validated_data)
+        if attrs.get("visibility") == Visibility.PUBLIC:
+            authorize(context, "image:publicize_image")
+        owner = _owner_project(context, attrs.pop("owner", None))
+        image = services.create_image(
+            owner=owner,
+            image_id=attrs.pop("id", None),
+            **attrs,
+        )
+        response = Response(image_body(image), status=status.HTTP_201_CREATED)
+        response["Location"] = f"{settings.PUBLIC_URL}/image/v2/images/{image.pk}"
+        return response
+
+    def partial_update(self, request: Request, image_id: str) -> HttpResponseBase:
+        context = _context(request)
+        media_type = request.content_type.split(";")[0].strip()
+        if media_type not in PATCH_MEDIA_TYPES:
+            response = error_response(
+                self, 415, f"Unsupported media type {media_type!r}: use a JSON patch."
+            )
+            response["Accept-Patch"] = ", ".join(PATCH_MEDIA_TYPES)
+            return response
+        image = services.find_visible_image(context=context, image_id=image_id)
+        if not image.is_owned_by(context):
+            raise ImageNotOwned(action="modify", image_id=image.pk)
+        changes = parse_image_patch(request.data, media_type=media_type)
+        for change in changes:
+            if change.path == "visibility" and change.value == Visibility.PUBLIC:
+                authorize(context, "image:publicize_image")
+            if change.path == "owner" and change.op != "remove":
+                _owner_project(context, change.value)
+        image = services.update_image(image=image, changes=changes)
+        return Response(image_body(image))
+
+    def destroy(self, request: Request, image_id: str) -> Response:
+        context = _context(request)
+        image = services.find_visible_image(context=context, image_id=image_id)
+        if not image.is_owned_by(context):
+            raise ImageNotOwned(action="delete", image_id=image.pk)
+        services.delete_image(image=image)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SignedUrlOrPolicyPermission(PolicyPermission):
+    """Image data without a token for a request carrying a valid signature (``?expires=&sig=``
+    from `signed_download_url` / `signed_upload_url`); otherwise the usual policy gate."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if "sig" not in request.query_params:
+            return super().has_permission(request, view)
+        services.check_signed_url(
+            image_id=view.kwargs["image_id"],
+            purpose="upload" if request.method == "PUT" else "download",
+            expires=request.query_params.get("expires"),
+            signature=request.query_params.get("sig"),
+        )
+        view.signed = True
+        return True
+
+
+class ImageFileView(ImageAPIMixin, APIView):
+    """``/image/v2/images/{id}/file``: PUT streams data in, GET streams it out."""
+
+    permission_classes = [SignedUrlOrPolicyPermission]
+    policy_actions = {
+        "get": "image:download_image",
+        "head": "image:download_image",
+        "put": "image:upload_image",
+    }
+    signed = False
+
+    def _image(self, request: Request, image_id: str, *, verb: str) -> Image:
+        if self.signed:
+            image = Image.objects.filter(pk=_uuid_or_404(image_id)).first()
+            if image is None:
+                raise ImageNotFound(image_id=image_id)
+            return image
+        context = _context(request)
+        image = services.find_visible_image(context=context, image_id=image_id)
+        if verb == "upload" and not image.is_owned_by(context):
+            raise ImageNotOwned(action="upload data to", image_id=image.pk)
+        return image
+
+    def put(self, request: Request, image_id: str) -> Response:
+        media_type = request.content_type.split(";")[0].strip()
+        if media_type != "application/octet-stream":
+            raise UnsupportedMediaType(media_type)
+        image = self._image(request, image_id, verb="upload")
+        stream, declared_size = _body_stream(request)
+        services.upload_image_data(
+            image=image,
+            stream=stream,
+            expected_checksum=_expected_md5(request),
+            expected_size=declared_size,
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def get(self, request: Request, image_id: str) -> HttpResponseBase:
+        image = self._image(request, image_id, verb="download")
+        if image.status == ImageStatus.DEACTIVATED:
+            raise Forbidden(
+                message="The requested image has been deactivated. "
+                "Image data download is forbidden."
+            )
+        if image.status != ImageStatus.ACTIVE:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        try:
+            data = get_store().open(image.pk)
+        except ImageDataNotFound:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        response = FileResponse(data, content_type="application/octet-stream")
+        response.block_size = DOWNLOAD_BLOCK_SIZE
+        response["Content-Length"] = str(image.size)
+        if image.checksum:
+            response["Content-MD5"] = image.checksum
+        return response
+
+
+class ImageImportView(ImageAPIMixin, APIView):
+    """``POST /image/v2/images/{id}/import``: no import method is enabled (clients learn that
+    from the absent ``OpenStack-image-import-methods`` header and upload with PUT instead)."""
+
+    policy_actions = {"post": "image:upload_image"}
+
+    def post(self, request: Request, image_id: str) -> Response:
+        services.find_visible_image(context=_context(request), image_id=image_id)
+        body = request.data
+        method = body.get("method") if isinstance(body, dict) else None
+        if not isinstance(method, dict):
+            raise ImageInvalid(reason="Import request requires a 'method' field.")
+        name = method.get("name")
+        if not name:
+            raise ImageInvalid(reason="Import request requires a 'name' field.")
+        raise ImageInvalid(reason=f"Unknown import method name '{name}'.")
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def _owner_project(context: RequestContext, owner_id: str | None) -> Project:
+    """The project that will own the image: the caller's, or another one for an admin."""
+    if owner_id is None or owner_id == context.project_id:
+        owner_id = context.project_id
+    elif not context.is_admin:
+        raise Forbidden(message=f"You are not permitted to create images owned by '{owner_id}'.")
+    project = Project.objects.filter(pk=owner_id).first()
+    if project is None:
+        raise ImageInvalid(reason=f"Owner {owner_id} is not a known project.")
+    return project
+
+
+def _uuid_or_404(image_id: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(image_id)
+    except ValueError:
+        raise ImageNotFound(image_id=image_id) from None
+
+
+def _form_errors(errors: dict[str, Any]) -> str:
+    return "; ".join(f"{field}: {' '.join(map(str, msgs))}" for field, msgs in errors.items())
+
+
+def _limit(raw: str | None) -> int:
+    if raw is None:
+        return int(cc_settings.IMAGE_LIST_LIMIT_DEFAULT)
+    try:
+        limit = int(raw)
+    except ValueError:
+        raise ImageInvalid(reason="limit param must be an integer") from None
+    if limit < 0:
+        raise ImageInvalid(reason="limit param must be positive")
+    return min(limit, int(cc_settings.IMAGE_LIST_LIMIT_MAX))
+
+
+def _sort_order(params: Any) -> list[tuple[str, str]]:
+    """Glance's two syntaxes: ``sort=name:asc,size:desc``, or repeated ``sort_key`` with one
+    ``sort_dir`` for all or one per key. ``id`` closes the order so pages are stable."""
+    if "sort" in params:
+        if "sort_key" in params or "sort_dir" in params:
+            raise ImageInvalid(reason="Old and new sorting syntax cannot be combined")
+        order = []
+        for item in params["sort"].split(","):
+            key, _, direction = item.partition(":")
+            order.append((key.strip(), (direction or "desc").strip()))
+    else:
+        keys = [k.strip() for k in params.getlist("sort_key")] or [DEFAULT_SORT[0][0]]
+        dirs = [d.strip() for d in params.getlist("sort_dir")]
+        if len(dirs) > 1 and len(dirs) != len(keys):
+            raise ImageInvalid(reason="Number of sort dirs does not match the number of sort keys")
+        if not dirs:
+            dirs = [DEFAULT_SORT[0][1]]
+        if len(dirs) == 1:
+            dirs = dirs * len(keys)
+        order = list(zip(keys, dirs, strict=True))
+    for key, direction in order:
+        if key not in SORT_KEYS:
+            raise ImageInvalid(
+                reason=f"Invalid sort key: {key}. It must be one of the following: "
+                f"{', '.join(SORT_KEYS)}."
+            )
+        if direction not in ("asc", "desc"):
+            raise ImageInvalid(reason=f"Invalid sort direction: {direction}")
+    if "id" not in (key for key, _ in order):
+        order.append(("id", order[-1][1]))
+    return order
+
+
+# Nullable sort columns are compared through a non-null stand-in, so that keyset paging
+# (the marker) can use plain < and > comparisons.
+_SORT_NULL_STANDINS = {"name": "", "disk_format": "", "container_format": "", "size": -1}
+
+
+def _sort_expression(key: str) -> str:
+    return f"_sort_{key}" if key in _SORT_NULL_STANDINS else ("pk" if key == "id" else key)
+
+
+def _ordered(queryset: ImageQuerySet, order: list[tuple[str, str]]) -> ImageQuerySet:
+    annotations = {
+        f"_sort_{key}": Coalesce(key, Value(_SORT_NULL_STANDINS[key]))
+        for key, _ in order
+        if key in _SORT_NULL_STANDINS
+    }
+    fields = [
+        ("-" if direction == "desc" else "") + _sort_expression(key) for key, direction in order
+    ]
+    return queryset.annotate(**annotations).order_by(*fields)
+
+
+def _after_marker(
+    queryset: ImageQuerySet,
+    order: list[tuple[str, str]],
+    *,
+    marker: str,
+    context: RequestContext,
+) -> ImageQuerySet:
+    """Rows strictly after the marker image in `order` (keyset paging)."""
+    try:
+        marker_image = services.find_visible_image(context=context, image_id=marker)
+    except ImageNotFound:
+        raise ImageInvalid(reason=f"Invalid marker. Image {marker} could not be found.") from None
+    values = {
+        key: (
+            getattr(marker_image, key)
+            if getattr(marker_image, key) is not None or key not in _SORT_NULL_STANDINS
+            else _SORT_NULL_STANDINS[key]
+        )
+        for key, _ in order
+    }
+    after = Q()
+    equal_so_far = Q()
+    for key, direction in order:
+        field = _sort_expression(key)
+        lookup = "lt" if direction == "desc" else "gt"
+        after |= equal_so_far & Q(**{f"{field}__{lookup}": values[key]})
+        equal_so_far &= Q(**{field: values[key]})
+    return queryset.filter(after)
+
+
+def _list_link(params: Any, *, marker: str | None) -> str:
+    query = params.copy()
+    query.pop("marker", None)
+    if marker is not None:
+        query["marker"] = marker
+    encoded = query.urlencode()
+    return "/v2/images" + (f"?{encoded}" if encoded else "")
+
+
+def _body_stream(request: Request) -> tuple[Any, int | None]:
+    """The request body as a stream to read in chunks, and its declared length.
+
+    Content-Length bodies are read through Django's bounded stream; chunked bodies straight
+    from the WSGI input when the server has de-chunked and terminated it (gunicorn does)."""
+    raw_length = request.META.get("CONTENT_LENGTH")
+    if raw_length:
+        try:
+            length = int(raw_length)
+        except ValueError:
+            raise ImageInvalid(reason="Invalid Content-Length.") from None
+        return (request.stream or io.BytesIO(b"")), length
+    # Django's META is the WSGI environ: its input is the de-chunked body.
+    if request.META.get("wsgi.input_terminated"):
+        declared = request.META.get("HTTP_X_OPENSTACK_IMAGE_SIZE")
+        stream = request.META["wsgi.input"]
+        return stream, int(declared) if declared and declared.isdigit() else None
+    if "chunked" not in request.META.get("HTTP_TRANSFER_ENCODING", ""):
+        return io.BytesIO(b""), 0
+    raise LengthRequired()
+
+
+def _expected_md5(request: Request) -> str | None:
+    """The md5 the client vouches for: Content-MD5 (hex as Glance writes it, or RFC 1864
+    base64) or v1's X-Image-Meta-Checksum."""
+    value = request.headers.get("Content-MD5") or request.headers.get("X-Image-Meta-Checksum")
+    if not value:
+        return None
+    value = value.strip()
+    if len(value) == 32:
+        return value.lower()
+    try:
+        return base64.b64decode(value, validate=True).hex()
+    except (binascii.Error, ValueError):
+        raise ImageInvalid(reason="Content-MD5 is neither hex nor base64.") from None
