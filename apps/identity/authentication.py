@@ -46,4 +46,6 @@ def session_context(user: Any, request_id: str = "-") -> RequestContext | None:
     roles = project_roles(user_id=user.pk, project_id=project_id)
     if user.is_superuser:
         roles = roles | {"admin"}
-    return RequestContext(user_id=user.pk, project_id=project_id, roles=roles, request_id=request_id)
+    return RequestContext(
+        user_id=user.pk, project_id=project_id, roles=roles, request_id=request_id
+    )

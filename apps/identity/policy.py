@@ -4,13 +4,20 @@ Views name their actions (``policy_actions = {"list": "os_compute_api:servers:in
 by viewset action or HTTP method); `PolicyPermission` looks the action up here and evaluates
 its rule against the caller's `RequestContext`. An action with no entry is refused, so a new
 endpoint is closed until it is given a rule. Operators override rules in settings:
-``COMPUTECLOUD["POLICY_OVERRIDES"] = {"os_compute_api:servers:create": "admin_api"}``.
+``COMPUTECLOUD["POLICY_OVERRIDES"] = {"os_compute_api:servers:create": "admin_api"}`` (a rule
+name from `RULES`; an unknown name stops start-up, see `apps.identity.checks`).
+
+Rules read a *target*, as oslo.policy's ``project_id:%(project_id)s`` and
+``user_id:%(user_id)s`` do: the project and user the request acts on. `PolicyPermission`
+checks the caller's own project and user (Nova's default target); a view that acts on another
+project or user (``os-quota-sets/{project_id}``, ``os-keypairs?user_id=``) checks again with
+`authorize(context, action, target={...})` once it knows whose object it is.
 
 Which *objects* a caller sees is not policy's job: querysets are scoped to the caller's project
 (another project's server is a 404, not a 403), and admins widen that with ``all_tenants``.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from rest_framework.permissions import BasePermission
@@ -20,21 +27,47 @@ from apps.identity.context import RequestContext
 from computecloud.conf import cc_settings
 from computecloud.exceptions import NotAuthorized, PolicyNotAuthorized
 
-Rule = Callable[[RequestContext], bool]
+Target = Mapping[str, Any]
+Rule = Callable[[RequestContext, Target], bool]
 
+
+def _own_project(ctx: RequestContext, target: Target) -> bool:
+    """``project_id:%(project_id)s``: the caller's token is scoped to the target project."""
+    return ctx.project_id is not None and target.get("project_id", ctx.project_id) == ctx.project_id
+
+
+def _own_user(ctx: RequestContext, target: Target) -> bool:
+    """``user_id:%(user_id)s``: the target belongs to the caller."""
+    return target.get("user_id", ctx.user_id) == ctx.user_id
+
+
+# Nova's base rules (nova/policies/base.py). Nova's "context_is_admin" is "role:admin" in any
+# project, which is what `ctx.is_admin` says. Keystone's implied roles (admin ⊃ member ⊃
+# reader) are stored as explicit assignments, so "role:reader" is `ctx.is_reader`.
 RULES: dict[str, Rule] = {
-    "admin_api": lambda ctx: ctx.is_admin,
-    "project_member_or_admin": lambda ctx: ctx.is_member,
-    "project_reader_or_admin": lambda ctx: ctx.is_reader,
-    "any_authenticated": lambda ctx: True,
+    "admin_api": lambda ctx, target: ctx.is_admin,
+    "project_member_or_admin": lambda ctx, target: (
+        ctx.is_admin or (ctx.is_member and _own_project(ctx, target))
+    ),
+    "project_reader_or_admin": lambda ctx, target: (
+        ctx.is_admin or (ctx.is_reader and _own_project(ctx, target))
+    ),
+    # "(rule:context_is_admin) or user_id:%(user_id)s": Nova's keypairs, Keystone's
+    # token_subject (a user's own tokens) and identity:get_user.
+    "admin_or_owner": lambda ctx, target: ctx.is_admin or _own_user(ctx, target),
+    "any_authenticated": lambda ctx, target: True,
 }
 
 ADMIN = "admin_api"
 MEMBER = "project_member_or_admin"
 READER = "project_reader_or_admin"
+OWNER = "admin_or_owner"
 ANYONE = "any_authenticated"
 
-# Nova's defaults for the APIs we serve (nova/policies/*.py), plus our own.
+# Nova's defaults for the APIs we serve (nova/policies/*.py, reviewed against Nova 2026.1),
+# plus our own. Nova gives a few admin operations to the project "manager" persona too
+# (migrate, migrations:index); we have no manager role, so they stay admin-only, which was
+# Nova's default before the manager persona.
 DEFAULT_POLICIES: dict[str, str] = {
     # servers
     "os_compute_api:servers:index": READER,
@@ -44,8 +77,14 @@ DEFAULT_POLICIES: dict[str, str] = {
     "os_compute_api:servers:allow_all_filters": ADMIN,
     "os_compute_api:servers:show": READER,
     "os_compute_api:servers:show:host_status": ADMIN,
+    "os_compute_api:servers:show:host_status:unknown-only": ADMIN,
+    "os_compute_api:servers:show:flavor-extra-specs": READER,
     "os_compute_api:servers:create": MEMBER,
     "os_compute_api:servers:create:forced_host": ADMIN,
+    "os_compute_api:servers:create:attach_volume": MEMBER,
+    "os_compute_api:servers:create:attach_network": MEMBER,
+    "os_compute_api:servers:create:trusted_certs": MEMBER,
+    "os_compute_api:servers:create:zero_disk_flavor": ADMIN,
     "os_compute_api:servers:update": MEMBER,
     "os_compute_api:servers:delete": MEMBER,
     "os_compute_api:servers:reboot": MEMBER,
@@ -54,11 +93,29 @@ DEFAULT_POLICIES: dict[str, str] = {
     "os_compute_api:servers:revert_resize": MEMBER,
     "os_compute_api:servers:rebuild": MEMBER,
     "os_compute_api:servers:create_image": MEMBER,
+    "os_compute_api:servers:create_image:allow_volume_backed": MEMBER,
+    "os_compute_api:servers:trigger_crash_dump": MEMBER,
+    "os_compute_api:os-create-backup": MEMBER,
+    "os_compute_api:os-admin-password": MEMBER,
+    "os_compute_api:os-rescue": MEMBER,
+    "os_compute_api:os-unrescue": MEMBER,
+    "os_compute_api:os-shelve:shelve": MEMBER,
+    "os_compute_api:os-shelve:unshelve": MEMBER,
+    "os_compute_api:os-shelve:shelve_offload": ADMIN,
+    "os_compute_api:os-shelve:unshelve_to_host": ADMIN,
+    "os_compute_api:os-server-password:show": READER,
+    "os_compute_api:os-server-password:clear": MEMBER,
+    "os_compute_api:os-server-diagnostics": ADMIN,
+    "os_compute_api:os-evacuate": ADMIN,
     "os_compute_api:servers:start": MEMBER,
     "os_compute_api:servers:stop": MEMBER,
     "os_compute_api:servers:migrations:index": ADMIN,
+    "os_compute_api:servers:migrations:index:host": ADMIN,
+    "os_compute_api:servers:migrations:show": ADMIN,
+    "os_compute_api:servers:migrations:delete": ADMIN,
+    "os_compute_api:servers:migrations:force_complete": ADMIN,
     "os_compute_api:os-extended-server-attributes": ADMIN,
-    "os_compute_api:os-extended-status": READER,
+    "os_compute_api:os-extended-status": READER,  # gone from Nova; kept for callers
     "os_compute_api:os-pause-server:pause": MEMBER,
     "os_compute_api:os-pause-server:unpause": MEMBER,
     "os_compute_api:os-suspend-server:suspend": MEMBER,
@@ -67,8 +124,12 @@ DEFAULT_POLICIES: dict[str, str] = {
     "os_compute_api:os-lock-server:unlock": MEMBER,
     "os_compute_api:os-lock-server:unlock:unlock_override": ADMIN,
     "os_compute_api:os-migrate-server:migrate": ADMIN,
+    "os_compute_api:os-migrate-server:migrate:host": ADMIN,
+    "os_compute_api:os-migrate-server:migrate_live": ADMIN,
+    "os_compute_api:os-migrate-server:migrate_live:host": ADMIN,
     "os_compute_api:os-admin-actions:reset_state": ADMIN,
     "os_compute_api:os-deferred-delete:force": MEMBER,
+    "os_compute_api:os-deferred-delete:restore": MEMBER,
     "os_compute_api:os-console-output": MEMBER,
     "os_compute_api:os-remote-consoles": MEMBER,
     "os_compute_api:os-console-auth-tokens": ADMIN,
@@ -118,16 +179,19 @@ DEFAULT_POLICIES: dict[str, str] = {
     "image:upload_image": MEMBER,
     "image:download_image": READER,
     "image:publicize_image": ADMIN,
-    # keypairs, quotas, limits
-    "os_compute_api:os-keypairs:index": ANYONE,
-    "os_compute_api:os-keypairs:show": ANYONE,
-    "os_compute_api:os-keypairs:create": ANYONE,
-    "os_compute_api:os-keypairs:delete": ANYONE,
+    # keypairs (user-owned: admin, or the user named by ?user_id / the body, else the caller),
+    # quotas, limits
+    "os_compute_api:os-keypairs:index": OWNER,
+    "os_compute_api:os-keypairs:show": OWNER,
+    "os_compute_api:os-keypairs:create": OWNER,
+    "os_compute_api:os-keypairs:delete": OWNER,
     "os_compute_api:os-quota-sets:show": READER,
     "os_compute_api:os-quota-sets:update": ADMIN,
     "os_compute_api:os-quota-sets:defaults": ANYONE,
     "os_compute_api:os-quota-sets:detail": READER,
     "os_compute_api:os-quota-sets:delete": ADMIN,
+    "os_compute_api:os-quota-class-sets:show": ADMIN,
+    "os_compute_api:os-quota-class-sets:update": ADMIN,
     "os_compute_api:limits": ANYONE,
     "os_compute_api:limits:other_project": ADMIN,
     # admin resources
@@ -136,6 +200,8 @@ DEFAULT_POLICIES: dict[str, str] = {
     "os_compute_api:os-hypervisors:show": ADMIN,
     "os_compute_api:os-hypervisors:statistics": ADMIN,
     "os_compute_api:os-hypervisors:servers": ADMIN,
+    "os_compute_api:os-hypervisors:search": ADMIN,
+    "os_compute_api:os-hypervisors:uptime": ADMIN,
     "os_compute_api:os-services:list": ADMIN,
     "os_compute_api:os-services:update": ADMIN,
     "os_compute_api:os-services:delete": ADMIN,
@@ -152,15 +218,23 @@ DEFAULT_POLICIES: dict[str, str] = {
     "os_compute_api:os-simple-tenant-usage:show": READER,
     "os_compute_api:os-simple-tenant-usage:list": ADMIN,
     "os_compute_api:os-migrations:index": ADMIN,
+    "os_compute_api:os-migrations:index:all_projects": ADMIN,
+    "os_compute_api:os-migrations:index:host": ADMIN,
     # scheduler (ours)
     "computecloud:scheduler:dry_run": ADMIN,
-    # identity (Keystone's defaults for what we serve)
-    "identity:validate_token": ANYONE,
-    "identity:revoke_token": ANYONE,
+    # identity (Keystone's defaults for what we serve, in these rules): a user validates and
+    # revokes their own tokens (token_subject). Project and user reads are scoped instead of
+    # refused: non-admins see the projects they hold a role on and themselves, anything else
+    # is a 404 (Keystone answers 403, and refuses lists outright); that lets
+    # `openstack quota show NAME` resolve names for ordinary users.
+    "identity:validate_token": OWNER,
+    "identity:revoke_token": OWNER,
+    "identity:get_auth_projects": ANYONE,
+    "identity:get_auth_catalog": ANYONE,
     "identity:get_project": ANYONE,
-    "identity:list_projects": ADMIN,
+    "identity:list_projects": ANYONE,
     "identity:get_user": ANYONE,
-    "identity:list_users": ADMIN,
+    "identity:list_users": ANYONE,
 }
 
 
@@ -169,17 +243,18 @@ def rule_for(action: str) -> str | None:
     return overrides.get(action) or DEFAULT_POLICIES.get(action)
 
 
-def allowed(context: RequestContext, action: str) -> bool:
-    """Whether `context` may perform `action` (an unknown action is never allowed)."""
+def allowed(context: RequestContext, action: str, target: Target | None = None) -> bool:
+    """Whether `context` may perform `action` on `target` (by default the caller's own project
+    and user). An unknown action is never allowed."""
     rule_name = rule_for(action)
     if rule_name is None:
         return False
-    return RULES[rule_name](context)
+    return RULES[rule_name](context, target or {})
 
 
-def authorize(context: RequestContext, action: str) -> None:
-    """Raise 403 in Nova's words unless `context` may perform `action`."""
-    if not allowed(context, action):
+def authorize(context: RequestContext, action: str, target: Target | None = None) -> None:
+    """Raise 403 in Nova's words unless `context` may perform `action` on `target`."""
+    if not allowed(context, action, target):
         raise PolicyNotAuthorized(action=action)
 
 
