@@ -5,8 +5,8 @@ from typing import Any
 
 from django.utils import timezone
 
-from apps.hosts.choices import COMPUTE_BINARY
-from apps.hosts.models import ComputeNode, Service
+from apps.hosts.choices import AZ_METADATA_KEY, COMPUTE_BINARY
+from apps.hosts.models import Aggregate, AggregateHost, ComputeNode, Service
 from computecloud.queues import compute_queue
 
 logger = logging.getLogger(__name__)
@@ -45,3 +45,118 @@ def update_compute_node(*, host: str, facts: dict[str, Any]) -> ComputeNode:
     }
     node, _ = ComputeNode.objects.update_or_create(host=host, service=service, defaults=fields)
     return node
+
+
+# --- operator actions on services ---------------------------------------------------------------
+def set_service_status(
+    *,
+    service: Service,
+    disabled: bool | None = None,
+    reason: str | None = None,
+    forced_down: bool | None = None,
+) -> Service:
+    fields: dict[str, Any] = {}
+    if disabled is not None:
+        fields["disabled"] = disabled
+        fields["disabled_reason"] = (reason or "") if disabled else ""
+    if forced_down is not None:
+        fields["forced_down"] = forced_down
+    if fields:
+        Service.objects.filter(pk=service.pk).update(**fields)
+        service.refresh_from_db()
+        logger.warning("service %s set to %s", service, fields)
+    return service
+
+
+def delete_service(*, service: Service) -> None:
+    """Remove a compute service record; refused while instances are still placed on it."""
+    from computecloud.exceptions import Conflict
+
+    if service.binary == COMPUTE_BINARY and _instances_on(service.host):
+        raise Conflict(
+            f"Unable to delete compute service that is hosting instances: {service.host}"
+        )
+    service.delete()
+
+
+def _instances_on(host: str) -> bool:
+    from django.apps import apps
+
+    server_model = apps.get_model("servers", "Server")
+    return bool(server_model.objects.filter(host=host).exists())
+
+
+# --- aggregates ---------------------------------------------------------------------------------
+def create_aggregate(*, name: str, availability_zone: str | None) -> Aggregate:
+    from computecloud.exceptions import Conflict
+
+    if Aggregate.objects.filter(name=name).exists():
+        raise Conflict(f"Aggregate {name} already exists.")
+    metadata = {AZ_METADATA_KEY: availability_zone} if availability_zone else {}
+    return Aggregate.objects.create(name=name, metadata=metadata)
+
+
+def update_aggregate(
+    *, aggregate: Aggregate, name: str | None, availability_zone: str | None
+) -> Aggregate:
+    if name is not None:
+        aggregate.name = name
+    if availability_zone is not None:
+        aggregate.metadata = {**aggregate.metadata, AZ_METADATA_KEY: availability_zone}
+    aggregate.save()
+    return aggregate
+
+
+def set_aggregate_metadata(*, aggregate: Aggregate, metadata: dict[str, str | None]) -> Aggregate:
+    """Nova's set_metadata: a None value removes the key."""
+    merged = dict(aggregate.metadata)
+    for key, value in metadata.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    aggregate.metadata = merged
+    aggregate.save(update_fields=["metadata", "updated_at"])
+    return aggregate
+
+
+def add_aggregate_host(*, aggregate: Aggregate, host: str) -> Aggregate:
+    from computecloud.exceptions import Conflict, NotFound
+
+    if not Service.objects.filter(host=host, binary=COMPUTE_BINARY).exists():
+        raise NotFound(f"Compute host {host} could not be found.")
+    zone = aggregate.availability_zone
+    if zone:
+        other = (
+            AggregateHost.objects.filter(host=host)
+            .exclude(aggregate=aggregate)
+            .exclude(aggregate__metadata__availability_zone=zone)
+            .filter(aggregate__metadata__has_key=AZ_METADATA_KEY)
+            .first()
+        )
+        if other is not None:
+            raise Conflict(
+                f"Cannot add host {host} in aggregate {aggregate.pk}: host is already in "
+                f"availability zone {other.aggregate.availability_zone}"
+            )
+    _, created = AggregateHost.objects.get_or_create(aggregate=aggregate, host=host)
+    if not created:
+        raise Conflict(f"Aggregate {aggregate.pk} already has host {host}.")
+    return aggregate
+
+
+def remove_aggregate_host(*, aggregate: Aggregate, host: str) -> Aggregate:
+    from computecloud.exceptions import NotFound
+
+    deleted, _ = AggregateHost.objects.filter(aggregate=aggregate, host=host).delete()
+    if not deleted:
+        raise NotFound(f"Cannot remove host {host} in aggregate {aggregate.pk}")
+    return aggregate
+
+
+def delete_aggregate(*, aggregate: Aggregate) -> None:
+    from computecloud.exceptions import InvalidInput
+
+    if aggregate.hosts.exists():
+        raise InvalidInput(f"Aggregate {aggregate.pk} still has hosts.")
+    aggregate.delete()

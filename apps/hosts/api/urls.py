@@ -1,3 +1,10 @@
-from django.urls import URLPattern, URLResolver
+from apps.hosts.api import views
+from computecloud.api.routers import OpenStackRouter
 
-urlpatterns: list[URLPattern | URLResolver] = []
+router = OpenStackRouter()
+router.register("os-services", views.ServiceViewSet, basename="service")
+router.register("os-hypervisors", views.HypervisorViewSet, basename="hypervisor")
+router.register("os-availability-zone", views.AvailabilityZoneViewSet, basename="az")
+router.register("os-aggregates", views.AggregateViewSet, basename="aggregate")
+
+urlpatterns = router.urls

@@ -1,0 +1,432 @@
+"""Admin host resources: os-services, os-hypervisors, os-availability-zone, os-aggregates."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.db.models import Count, Q, Sum
+from rest_framework import serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from apps.hosts import services
+from apps.hosts.choices import AZ_METADATA_KEY, COMPUTE_BINARY, DEFAULT_AVAILABILITY_ZONE
+from apps.hosts.models import Aggregate, AggregateHost, ComputeNode, Service
+from apps.servers.api.serializers import iso_micro
+from computecloud.api.microversions import MicroversionedMixin
+from computecloud.api.serializers import StrictSerializer
+from computecloud.exceptions import InvalidInput, NotFound
+
+
+def _zones_by_host() -> dict[str, str]:
+    rows = AggregateHost.objects.filter(aggregate__metadata__has_key=AZ_METADATA_KEY).values_list(
+        "host", "aggregate__metadata__availability_zone"
+    )
+    return dict(rows)
+
+
+# --- os-services --------------------------------------------------------------------------------
+class ServiceUpdateSerializer(StrictSerializer):
+    status = serializers.ChoiceField(choices=["enabled", "disabled"], required=False)
+    disabled_reason = serializers.CharField(max_length=255, required=False)
+    forced_down = serializers.BooleanField(required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs:
+            raise serializers.ValidationError("Nothing to update.")
+        if "disabled_reason" in attrs and attrs.get("status") != "disabled":
+            raise serializers.ValidationError(
+                "Specifying 'disabled_reason' with status 'enabled' is invalid."
+            )
+        return attrs
+
+
+class ServiceViewSet(MicroversionedMixin, viewsets.ViewSet):
+    lookup_value_regex = "[^/]+"
+    policy_actions = {
+        "list": "os_compute_api:os-services:list",
+        "update": "os_compute_api:os-services:update",
+        "destroy": "os_compute_api:os-services:delete",
+    }
+
+    def _view(self, svc: Service, version: Any, zones: dict[str, str]) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "id": str(svc.uuid) if version >= (2, 53) else svc.pk,
+            "binary": svc.binary,
+            "host": svc.host,
+            "zone": zones.get(svc.host, DEFAULT_AVAILABILITY_ZONE)
+            if svc.binary == COMPUTE_BINARY
+            else "internal",
+            "status": "disabled" if svc.disabled else "enabled",
+            "state": "up" if svc.is_up else "down",
+            "updated_at": iso_micro(svc.last_seen_up or svc.updated_at),
+            "disabled_reason": svc.disabled_reason or None,
+        }
+        if version >= (2, 11):
+            body["forced_down"] = svc.forced_down
+        return body
+
+    def list(self, request: Request) -> Response:
+        queryset = Service.objects.all()
+        if host := request.query_params.get("host"):
+            queryset = queryset.filter(host=host)
+        if binary := request.query_params.get("binary"):
+            queryset = queryset.filter(binary=binary)
+        zones = _zones_by_host()
+        return Response({"services": [self._view(s, request.version, zones) for s in queryset]})
+
+    def _get(self, pk: str) -> Service:
+        try:
+            found = Service.objects.filter(uuid=uuid.UUID(pk)).first()
+        except ValueError:
+            found = None
+        if found is None:
+            raise NotFound(f"Service {pk} could not be found.")
+        return found
+
+    def update(self, request: Request, pk: str) -> Response:
+        if request.version < (2, 53):
+            raise NotFound("Use the /os-services/enable, disable or force-down actions.")
+        serializer = ServiceUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        service = services.set_service_status(
+            service=self._get(pk),
+            disabled=None if "status" not in data else data["status"] == "disabled",
+            reason=data.get("disabled_reason"),
+            forced_down=data.get("forced_down"),
+        )
+        return Response({"service": self._view(service, request.version, _zones_by_host())})
+
+    def destroy(self, request: Request, pk: str) -> Response:
+        services.delete_service(service=self._get(pk))
+        return Response(status=204)
+
+
+# --- os-hypervisors -----------------------------------------------------------------------------
+def _usage_by_host() -> dict[str, dict[str, int]]:
+    """Used resources per host, summed from the scheduler's allocations."""
+    from apps.scheduler.models import Allocation
+
+    usage: dict[str, dict[str, int]] = {}
+    rows = Allocation.objects.values("provider__name", "resource_class").annotate(used=Sum("used"))
+    for row in rows:
+        usage.setdefault(row["provider__name"], {})[row["resource_class"]] = int(row["used"])
+    return usage
+
+
+def _running_vms() -> dict[str, int]:
+    from apps.servers.models import Server
+
+    return dict(
+        Server.objects.filter(host__isnull=False)
+        .values_list("host")
+        .annotate(n=Count("id"))
+        .values_list("host", "n")
+    )
+
+
+class HypervisorViewSet(MicroversionedMixin, viewsets.ViewSet):
+    lookup_value_regex = "[^/]+"
+    policy_actions = {
+        "list": "os_compute_api:os-hypervisors:list",
+        "list_detail": "os_compute_api:os-hypervisors:list-detail",
+        "retrieve": "os_compute_api:os-hypervisors:show",
+        "statistics": "os_compute_api:os-hypervisors:statistics",
+    }
+
+    def _nodes(self, request: Request) -> Any:
+        queryset = ComputeNode.objects.select_related("service")
+        if pattern := request.query_params.get("hypervisor_hostname_pattern"):
+            queryset = queryset.filter(hypervisor_hostname__icontains=pattern)
+        return queryset
+
+    def _view(
+        self,
+        node: ComputeNode,
+        version: Any,
+        *,
+        detail: bool,
+        usage: dict[str, dict[str, int]],
+        vms: dict[str, int],
+    ) -> dict[str, Any]:
+        svc = node.service
+        body: dict[str, Any] = {
+            "id": str(node.uuid) if version >= (2, 53) else node.pk,
+            "hypervisor_hostname": node.hypervisor_hostname,
+            "state": "up" if svc.is_up else "down",
+            "status": "disabled" if svc.disabled else "enabled",
+        }
+        if not detail:
+            return body
+        used = usage.get(node.host, {})
+        body.update(
+            {
+                "host_ip": node.host_ip,
+                "hypervisor_type": node.hypervisor_type,
+                "hypervisor_version": node.hypervisor_version,
+                "service": {
+                    "host": node.host,
+                    "id": str(svc.uuid) if version >= (2, 53) else svc.pk,
+                    "disabled_reason": svc.disabled_reason or None,
+                },
+            }
+        )
+        if version < (2, 88):
+            memory_used = used.get("MEMORY_MB", 0)
+            disk_used = used.get("DISK_GB", 0)
+            body.update(
+                {
+                    "vcpus": node.vcpus,
+                    "memory_mb": node.memory_mb,
+                    "local_gb": node.local_gb,
+                    "vcpus_used": used.get("VCPU", 0),
+                    "memory_mb_used": memory_used,
+                    "local_gb_used": disk_used,
+                    "free_ram_mb": node.memory_mb - memory_used,
+                    "free_disk_gb": node.local_gb - disk_used,
+                    "current_workload": 0,
+                    "running_vms": vms.get(node.host, 0),
+                    "disk_available_least": node.local_gb - disk_used,
+                    "cpu_info": node.cpu_info,
+                }
+            )
+        else:
+            body["uptime"] = None
+        return body
+
+    def _render(self, request: Request, *, detail: bool) -> Response:
+        usage, vms = (_usage_by_host(), _running_vms()) if detail else ({}, {})
+        nodes = [
+            self._view(n, request.version, detail=detail, usage=usage, vms=vms)
+            for n in self._nodes(request)
+        ]
+        return Response({"hypervisors": nodes})
+
+    def list(self, request: Request) -> Response:
+        return self._render(request, detail=False)
+
+    @action(detail=False, methods=["get"], url_path="detail")
+    def list_detail(self, request: Request) -> Response:
+        return self._render(request, detail=True)
+
+    def retrieve(self, request: Request, pk: str) -> Response:
+        query = Q(uuid=pk) if _is_uuid(pk) else Q(pk=int(pk) if pk.isdigit() else -1)
+        node = ComputeNode.objects.select_related("service").filter(query).first()
+        if node is None:
+            raise NotFound(f"Hypervisor {pk} could not be found.")
+        body = self._view(
+            node, request.version, detail=True, usage=_usage_by_host(), vms=_running_vms()
+        )
+        return Response({"hypervisor": body})
+
+    @action(detail=False, methods=["get"], url_path="statistics")
+    def statistics(self, request: Request) -> Response:
+        if request.version >= (2, 88):
+            raise NotFound("The statistics API was removed in microversion 2.88.")
+        usage, vms = _usage_by_host(), _running_vms()
+        nodes = list(ComputeNode.objects.all())
+        used = lambda rc: sum(usage.get(n.host, {}).get(rc, 0) for n in nodes)  # noqa: E731
+        memory = sum(n.memory_mb for n in nodes)
+        disk = sum(n.local_gb for n in nodes)
+        stats = {
+            "count": len(nodes),
+            "vcpus": sum(n.vcpus for n in nodes),
+            "memory_mb": memory,
+            "local_gb": disk,
+            "vcpus_used": used("VCPU"),
+            "memory_mb_used": used("MEMORY_MB"),
+            "local_gb_used": used("DISK_GB"),
+            "free_ram_mb": memory - used("MEMORY_MB"),
+            "free_disk_gb": disk - used("DISK_GB"),
+            "current_workload": 0,
+            "running_vms": sum(vms.values()),
+            "disk_available_least": disk - used("DISK_GB"),
+        }
+        return Response({"hypervisor_statistics": stats})
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+# --- os-availability-zone -----------------------------------------------------------------------
+class AvailabilityZoneViewSet(MicroversionedMixin, viewsets.ViewSet):
+    policy_actions = {
+        "list": "os_compute_api:os-availability-zone:list",
+        "list_detail": "os_compute_api:os-availability-zone:detail",
+    }
+
+    def _zones(self) -> dict[str, list[Service]]:
+        zones_by_host = _zones_by_host()
+        result: dict[str, list[Service]] = {}
+        for svc in Service.objects.filter(binary=COMPUTE_BINARY):
+            zone = zones_by_host.get(svc.host, DEFAULT_AVAILABILITY_ZONE)
+            result.setdefault(zone, []).append(svc)
+        return result
+
+    def list(self, request: Request) -> Response:
+        info = [
+            {
+                "zoneName": zone,
+                "zoneState": {"available": any(s.is_up and not s.disabled for s in svcs)},
+                "hosts": None,
+            }
+            for zone, svcs in sorted(self._zones().items())
+        ]
+        return Response({"availabilityZoneInfo": info})
+
+    @action(detail=False, methods=["get"], url_path="detail")
+    def list_detail(self, request: Request) -> Response:
+        info = []
+        for zone, svcs in sorted(self._zones().items()):
+            hosts = {
+                s.host: {
+                    s.binary: {
+                        "available": s.is_up,
+                        "active": not s.disabled,
+                        "updated_at": iso_micro(s.last_seen_up),
+                    }
+                }
+                for s in svcs
+            }
+            info.append(
+                {
+                    "zoneName": zone,
+                    "zoneState": {"available": any(s.is_up and not s.disabled for s in svcs)},
+                    "hosts": hosts,
+                }
+            )
+        return Response({"availabilityZoneInfo": info})
+
+
+# --- os-aggregates ------------------------------------------------------------------------------
+class AggregateBody(StrictSerializer):
+    name = serializers.CharField(max_length=255)
+    availability_zone = serializers.CharField(max_length=255, required=False, allow_null=True)
+
+
+class AggregateCreateSerializer(StrictSerializer):
+    aggregate = AggregateBody()
+
+
+class AggregateUpdateBody(StrictSerializer):
+    name = serializers.CharField(max_length=255, required=False)
+    availability_zone = serializers.CharField(max_length=255, required=False, allow_null=True)
+
+
+class AggregateUpdateSerializer(StrictSerializer):
+    aggregate = AggregateUpdateBody()
+
+
+class HostArg(StrictSerializer):
+    host = serializers.CharField(max_length=255)
+
+
+class MetadataArg(StrictSerializer):
+    metadata = serializers.DictField(child=serializers.CharField(allow_null=True, max_length=255))
+
+
+class AggregateActionSerializer(StrictSerializer):
+    add_host = HostArg(required=False)
+    remove_host = HostArg(required=False)
+    set_metadata = MetadataArg(required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if len(attrs) != 1:
+            raise serializers.ValidationError("Exactly one action is expected.")
+        return attrs
+
+
+class AggregateViewSet(MicroversionedMixin, viewsets.ViewSet):
+    lookup_value_regex = "[^/]+"
+    policy_actions = {
+        "list": "os_compute_api:os-aggregates:index",
+        "create": "os_compute_api:os-aggregates:create",
+        "retrieve": "os_compute_api:os-aggregates:show",
+        "update": "os_compute_api:os-aggregates:update",
+        "destroy": "os_compute_api:os-aggregates:delete",
+        "aggregate_action": "os_compute_api:os-aggregates:index",
+    }
+
+    def _view(self, agg: Aggregate, version: Any) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "id": agg.pk,
+            "name": agg.name,
+            "availability_zone": agg.availability_zone,
+            "hosts": sorted(h.host for h in agg.hosts.all()),
+            "metadata": agg.metadata,
+            "created_at": iso_micro(agg.created_at),
+            "updated_at": iso_micro(agg.updated_at),
+            "deleted": False,
+            "deleted_at": None,
+        }
+        if version >= (2, 41):
+            body["uuid"] = str(agg.uuid)
+        return body
+
+    def _get(self, pk: str) -> Aggregate:
+        agg = Aggregate.objects.filter(pk=int(pk) if pk.isdigit() else -1).first()
+        if agg is None:
+            raise NotFound(f"Aggregate {pk} could not be found.")
+        return agg
+
+    def list(self, request: Request) -> Response:
+        aggs = Aggregate.objects.prefetch_related("hosts")
+        return Response({"aggregates": [self._view(a, request.version) for a in aggs]})
+
+    def create(self, request: Request) -> Response:
+        serializer = AggregateCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data["aggregate"]
+        agg = services.create_aggregate(
+            name=data["name"], availability_zone=data.get("availability_zone")
+        )
+        return Response({"aggregate": self._view(agg, request.version)})
+
+    def retrieve(self, request: Request, pk: str) -> Response:
+        return Response({"aggregate": self._view(self._get(pk), request.version)})
+
+    def update(self, request: Request, pk: str) -> Response:
+        serializer = AggregateUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data["aggregate"]
+        if not data:
+            raise InvalidInput("Nothing to update.")
+        agg = services.update_aggregate(
+            aggregate=self._get(pk),
+            name=data.get("name"),
+            availability_zone=data.get("availability_zone"),
+        )
+        return Response({"aggregate": self._view(agg, request.version)})
+
+    def destroy(self, request: Request, pk: str) -> Response:
+        services.delete_aggregate(aggregate=self._get(pk))
+        return Response(status=200)
+
+    @action(detail=True, methods=["post"], url_path="action")
+    def aggregate_action(self, request: Request, pk: str) -> Response:
+        from apps.identity.policy import authorize
+
+        serializer = AggregateActionSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        agg = self._get(pk)
+        if "add_host" in data:
+            authorize(request.auth, "os_compute_api:os-aggregates:add_host")
+            agg = services.add_aggregate_host(aggregate=agg, host=data["add_host"]["host"])
+        elif "remove_host" in data:
+            authorize(request.auth, "os_compute_api:os-aggregates:remove_host")
+            agg = services.remove_aggregate_host(aggregate=agg, host=data["remove_host"]["host"])
+        else:
+            authorize(request.auth, "os_compute_api:os-aggregates:set_metadata")
+            agg = services.set_aggregate_metadata(
+                aggregate=agg, metadata=data["set_metadata"]["metadata"]
+            )
+        return Response({"aggregate": self._view(agg, request.version)})
