@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -50,6 +50,10 @@ from apps.images.inspect import inspect_disk
 from apps.images.models import Image
 from apps.images.store import CHUNK_SIZE, Readable, StoredData, get_store
 from computecloud.conf import cc_settings
+from computecloud.exceptions import InvalidInput
+
+if TYPE_CHECKING:
+    from apps.servers.models import Server
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +89,14 @@ def find_visible_image(*, context: RequestContext, image_id: str | uuid.UUID) ->
     if image is None:
         raise ImageNotFound(image_id=image_id)
     return image
+
+
+def get_image_for_boot(*, context: RequestContext, image_id: str) -> Image:
+    """The image a server is built from: one `context` may see, else Nova's 400."""
+    try:
+        return find_visible_image(context=context, image_id=image_id)
+    except ImageNotFound:
+        raise InvalidInput(message="Can not find requested image") from None
 
 
 def image_meta(*, image: Image) -> dict[str, Any]:
@@ -221,6 +233,95 @@ def delete_image(*, image: Image) -> None:
         image_id = image.pk
         transaction.on_commit(lambda: get_store().delete(image_id))
     logger.info("image %s deleted", image_id)
+
+
+# --- images made by the compute fabric --------------------------------------------------------
+
+# Base-image properties a snapshot does not inherit: they describe the base image's own data.
+NOT_INHERITED_PROPERTIES = frozenset(
+    {OWNER_MD5_KEY, OWNER_SHA256_KEY, "owner_specified.openstack.object"}
+)
+
+
+def create_snapshot_image(
+    *,
+    context: RequestContext,
+    name: str,
+    server: "Server",
+    extra_properties: dict[str, str],
+) -> Image:
+    """The queued, private image a server snapshot (createImage) is uploaded into, as Nova
+    records it: the base image's properties, ``image_type=snapshot``, the instance and base
+    image ids, and the request's metadata; min_disk covers the server's root disk.
+
+    Runs inside the caller's transaction (the server's state change commits with it).
+    """
+    base = dict((server.image_meta or {}).get("properties") or {})
+    properties = {k: str(v) for k, v in base.items() if k not in NOT_INHERITED_PROPERTIES}
+    properties.update(
+        {
+            "image_type": "snapshot",
+            "instance_uuid": str(server.uuid),
+            "base_image_ref": server.image_ref,
+            "user_id": context.user_id,
+        }
+    )
+    for key, value in extra_properties.items():
+        if not isinstance(value, str):
+            raise ImageInvalid(reason=f"Property {key} must be a string, not {value!r}.")
+    properties.update(extra_properties)
+    meta = server.image_meta or {}
+    return create_image(
+        owner=server.project,
+        name=name,
+        disk_format="qcow2",
+        container_format="bare",
+        visibility="private",
+        min_disk=max(int(server.root_gb or 0), int(meta.get("min_disk") or 0)),
+        min_ram=int(meta.get("min_ram") or 0),
+        properties=properties,
+    )
+
+
+def mark_snapshot_failed(*, image_id: str) -> None:
+    """A snapshot the host could not finish is deleted with its data, as Nova does
+    (``delete_image_on_error``); an image that became active anyway stays."""
+    with transaction.atomic():
+        deleted, _ = (
+            Image.objects.filter(pk=_parse_uuid(image_id))
+            .exclude(status=ImageStatus.ACTIVE)
+            .delete()
+        )
+        if deleted:
+            transaction.on_commit(lambda: get_store().delete(image_id))
+    if deleted:
+        logger.info("snapshot image %s deleted after a failed snapshot", image_id)
+
+
+def create_transfer_image(*, server: "Server", migration_uuid: str) -> Image:
+    """A hidden, private image that carries a server's disk from the source host to the
+    destination during a resize or cold migration (uploaded and downloaded through signed
+    URLs, deleted by `delete_transfer_image` when the move ends)."""
+    return create_image(
+        owner=server.project,
+        name=f"transfer-{migration_uuid}",
+        disk_format="qcow2",
+        container_format="bare",
+        visibility="private",
+        os_hidden=True,
+        properties={
+            "image_type": "transfer",
+            "instance_uuid": str(server.uuid),
+            "migration_uuid": str(migration_uuid),
+        },
+    )
+
+
+def delete_transfer_image(*, image_id: str) -> None:
+    """Drop a transfer image and its data; absent is fine (idempotent)."""
+    with transaction.atomic():
+        Image.objects.filter(pk=_parse_uuid(image_id)).delete()
+        transaction.on_commit(lambda: get_store().delete(image_id))
 
 
 # --- data ----------------------------------------------------------------------------------
