@@ -1,0 +1,5 @@
+"""The hypervisor layer of a compute worker: the ComputeDriver contract and its drivers.
+
+Plain Python and libvirt: no Django, Celery or computecloud imports (import-linter
+contracts in pyproject.toml). See driver.py for the contract.
+"""

@@ -1,0 +1,255 @@
+"""The per-host cache of base images: download once, verify, share as qcow2 backing files.
+
+Layout under the cache directory (``IMAGE_CACHE_PATH``)::
+
+    <image id>                  a verified qcow2 base image (raw images are converted)
+    .<image id>.<random>.part   a download in progress (removed on failure)
+    .locks/<image id>.lock      the per-image flock
+
+Concurrency: every read or write of one image's base happens under an exclusive ``flock``
+on its lock file, so concurrent spawns (threads or processes) download it once; the
+second waits and then finds the file. ``flock`` (not ``lockf``) is used because its locks
+belong to the open file, so two threads of one process exclude each other too. Lock files
+are never deleted: unlinking a lock file others wait on would let two holders coexist.
+
+Security: a downloaded file is accepted only if its size and checksums match the image
+record, its probed format is the declared ``disk_format`` (a "raw" image that is really a
+qcow2 could name a host file as its backing file), and a qcow2 has no backing or external
+data file. Nothing here knows about instances: the driver says which bases are in use.
+"""
+
+import contextlib
+import fcntl
+import hashlib
+import logging
+import os
+import re
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from workers.virt import exceptions
+from workers.virt.driver import ImageSource
+from workers.virt.libvirt import qemuimg
+
+logger = logging.getLogger(__name__)
+
+SUPPORTED_DISK_FORMATS = frozenset({"qcow2", "raw"})
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
+_CHUNK = 1024 * 1024
+
+
+def redact_url(url: str) -> str:
+    """The URL without query or fragment: signed download URLs carry tokens there."""
+    parts = urllib.parse.urlsplit(url)
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
+def download(
+    url: str, dest: Path, *, algorithms: Iterable[str], timeout: float
+) -> tuple[int, dict[str, str]]:
+    """Stream ``url`` (http or https only) into ``dest``; return its size and hex digests.
+
+    Raises OSError, urllib.error.URLError or ValueError; callers turn them into their own
+    errors.
+    """
+    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+        raise ValueError(f"only http(s) URLs can be downloaded, not {redact_url(url)!r}")
+    hashers = {algo: hashlib.new(algo, usedforsecurity=False) for algo in algorithms}
+    size = 0
+    request = urllib.request.Request(url, headers={"Accept": "application/octet-stream"})  # noqa: S310 -- scheme checked above
+    with urllib.request.urlopen(request, timeout=timeout) as response, dest.open("wb") as out:  # noqa: S310
+        while chunk := response.read(_CHUNK):
+            out.write(chunk)
+            size += len(chunk)
+            for hasher in hashers.values():
+                hasher.update(chunk)
+        out.flush()
+        os.fsync(out.fileno())
+    return size, {algo: hasher.hexdigest() for algo, hasher in hashers.items()}
+
+
+class ImageCache:
+    """Base images of one host, fetched over HTTP and verified (see the module docstring)."""
+
+    def __init__(self, path: Path, *, download_timeout: float = 60.0) -> None:
+        self.path = Path(path)
+        # Seconds without a byte from the server before a download is abandoned.
+        self.download_timeout = download_timeout
+
+    def base_path(self, image_id: str) -> Path:
+        return self.path / self._name(image_id)
+
+    def fetch(self, image: ImageSource) -> Path:
+        """Return the verified qcow2 base of ``image``, downloading it on first use.
+
+        Raises ImageDownloadFailed, ImageChecksumMismatch or ImageUnacceptable; nothing is
+        left in the cache then.
+        """
+        if image.disk_format not in SUPPORTED_DISK_FORMATS:
+            raise exceptions.ImageUnacceptable(
+                image_id=image.image_id,
+                reason=f"disk_format {image.disk_format!r} is not one of "
+                f"{', '.join(sorted(SUPPORTED_DISK_FORMATS))}",
+            )
+        if not image.checksum and not image.os_hash_value:
+            raise exceptions.ImageUnacceptable(
+                image_id=image.image_id, reason="it has no checksum to verify its data against"
+            )
+        name = self._name(image.image_id)
+        base = self.path / name
+        with self._lock(name):
+            if base.exists():
+                os.utime(base)  # mtime = last use, for cleanup
+                return base
+            self._download_verified(image, name, base)
+        return base
+
+    def cleanup(self, in_use: Iterable[Path], *, min_unused_age: float) -> list[Path]:
+        """Remove bases not in ``in_use`` and untouched for ``min_unused_age`` seconds, and
+        abandoned partial downloads; return the removed paths. Images being fetched are
+        skipped (their lock is held)."""
+        if not self.path.is_dir():
+            return []
+        keep = {Path(p).resolve() for p in in_use}
+        cutoff = time.time() - min_unused_age
+        removed: list[Path] = []
+        for entry in sorted(self.path.iterdir()):
+            if not entry.is_file() or entry.resolve() in keep:
+                continue
+            partial = entry.name.startswith(".") and entry.name.endswith(".part")
+            if entry.name.startswith(".") and not partial:
+                continue
+            name = entry.name[1:].split(".", 1)[0] if partial else entry.name
+            with self._lock(name, blocking=False) as held:
+                if not held:
+                    continue  # being downloaded or used for a spawn right now
+                try:
+                    if entry.stat().st_mtime > cutoff:
+                        continue
+                    entry.unlink()
+                except FileNotFoundError:
+                    continue
+            removed.append(entry)
+            logger.info("removed unused cached image %s", entry)
+        return removed
+
+    # --- internals ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _name(image_id: str) -> str:
+        """The cache file name: the image id when it is path-safe (a uuid), else its sha1."""
+        if _SAFE_NAME.match(image_id):
+            return image_id
+        return hashlib.sha1(image_id.encode(), usedforsecurity=False).hexdigest()
+
+    @contextlib.contextmanager
+    def _lock(self, name: str, *, blocking: bool = True) -> Iterator[bool]:
+        locks = self.path / ".locks"
+        locks.mkdir(mode=0o755, parents=True, exist_ok=True)
+        fd = os.open(locks / f"{name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+            except BlockingIOError:
+                yield False
+                return
+            yield True
+        finally:
+            os.close(fd)  # closing the file releases the flock
+
+    def _download_verified(self, image: ImageSource, name: str, base: Path) -> None:
+        """Download, verify and install ``base``. Caller holds the image's lock."""
+        algorithms = ["md5"]
+        if image.os_hash_value:
+            algo = (image.os_hash_algo or "sha512").lower()
+            if algo not in hashlib.algorithms_guaranteed:
+                raise exceptions.ImageUnacceptable(
+                    image_id=image.image_id, reason=f"unknown hash algorithm {algo!r}"
+                )
+            algorithms.append(algo)
+        self.path.mkdir(mode=0o755, parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=self.path, prefix=f".{name}.", suffix=".part")
+        os.close(fd)
+        tmp = Path(tmp_name)
+        converted = tmp.with_name(tmp.name[: -len(".part")] + ".qcow2.part")
+        started = time.monotonic()
+        try:
+            try:
+                size, digests = download(
+                    image.url, tmp, algorithms=algorithms, timeout=self.download_timeout
+                )
+            except (OSError, urllib.error.URLError, ValueError) as exc:
+                raise exceptions.ImageDownloadFailed(
+                    image_id=image.image_id, reason=f"{redact_url(image.url)}: {exc}"
+                ) from exc
+            self._verify(image, size, digests)
+            self._check_format(image, tmp)
+            if image.disk_format == "raw":
+                # Bases are always qcow2, so every overlay names its backing format alike.
+                qemuimg.convert(tmp, converted, src_format="raw")
+                tmp.unlink()
+                final = converted
+            else:
+                final = tmp
+            final.chmod(0o644)
+            os.replace(final, base)
+        finally:
+            for leftover in (tmp, converted):
+                with contextlib.suppress(FileNotFoundError):
+                    leftover.unlink()
+        logger.info(
+            "cached image %s (%d bytes) in %.1f s",
+            image.image_id,
+            size,
+            time.monotonic() - started,
+        )
+
+    @staticmethod
+    def _verify(image: ImageSource, size: int, digests: dict[str, str]) -> None:
+        if image.size is not None and size != image.size:
+            raise exceptions.ImageChecksumMismatch(
+                image_id=image.image_id, algorithm="size", actual=size, expected=image.size
+            )
+        if image.checksum and digests["md5"] != image.checksum.lower():
+            raise exceptions.ImageChecksumMismatch(
+                image_id=image.image_id,
+                algorithm="md5",
+                actual=digests["md5"],
+                expected=image.checksum,
+            )
+        if image.os_hash_value:
+            algo = (image.os_hash_algo or "sha512").lower()
+            if digests[algo] != image.os_hash_value.lower():
+                raise exceptions.ImageChecksumMismatch(
+                    image_id=image.image_id,
+                    algorithm=algo,
+                    actual=digests[algo],
+                    expected=image.os_hash_value,
+                )
+
+    @staticmethod
+    def _check_format(image: ImageSource, path: Path) -> None:
+        try:
+            probed = qemuimg.info(path)
+        except exceptions.DiskOperationFailed as exc:
+            raise exceptions.ImageUnacceptable(image_id=image.image_id, reason=str(exc)) from exc
+        actual = probed.get("format")
+        if actual != image.disk_format:
+            raise exceptions.ImageUnacceptable(
+                image_id=image.image_id,
+                reason=f"its data is {actual}, but its disk_format says {image.disk_format}",
+            )
+        if probed.get("backing-filename"):
+            raise exceptions.ImageUnacceptable(
+                image_id=image.image_id, reason="it names a backing file"
+            )
+        specific = (probed.get("format-specific") or {}).get("data") or {}
+        if specific.get("data-file"):
+            raise exceptions.ImageUnacceptable(
+                image_id=image.image_id, reason="it names an external data file"
+            )
