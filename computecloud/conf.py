@@ -26,8 +26,20 @@ DEFAULTS: dict[str, Any] = {
     "CONSOLE_TOKEN_TTL": 600,
     # Base URL of the console proxy that noVNC pages are served from.
     "CONSOLE_PROXY_URL": "http://127.0.0.1:6080",
-    # Origins the console proxy accepts (host[:port]); empty means the proxy's own host.
+    # Origins the console proxy accepts besides its own host:port ("host" = any port of that
+    # host, "host:port" = exactly that one); the proxy's own page never needs listing.
     "CONSOLE_ALLOWED_ORIGINS": [],
+    # Address the console proxy (manage.py consoleproxy) listens on: host, and TCP port.
+    "CONSOLE_PROXY_HOST": "127.0.0.1",
+    "CONSOLE_PROXY_PORT": 6080,
+    # TLS for the console proxy: PEM certificate and key paths ("" = plain ws:// and http://);
+    # with CONSOLE_PROXY_SSL_ONLY the proxy refuses connections that are not TLS.
+    "CONSOLE_PROXY_CERT": "",
+    "CONSOLE_PROXY_KEY": "",
+    "CONSOLE_PROXY_SSL_ONLY": False,
+    # Directory holding noVNC's files (core/rfb.js, vendor/); the console proxy serves them.
+    # Debian's `novnc` package puts them in /usr/share/novnc.
+    "NOVNC_PATH": "/usr/share/novnc",
     # A compute service is "down" when its last heartbeat is older than this, seconds.
     "SERVICE_DOWN_TIME": 60,
     # Seconds between a compute worker's heartbeats (and inventory reports).
