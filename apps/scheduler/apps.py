@@ -1,6 +1,35 @@
+"""The scheduler app: placement data, filters, weighers, claims (docs/scheduler.md)."""
+
 from django.apps import AppConfig
 
 
 class SchedulerConfig(AppConfig):
     name = "apps.scheduler"
     label = "scheduler"
+    verbose_name = "Scheduler and placement"
+
+    def ready(self) -> None:
+        # Explicit registration of the built-in plug-ins (greppable, no directory scan) and
+        # of the system check that validates the configured names.
+        from apps.scheduler import checks  # noqa: F401
+        from apps.scheduler.filters import (  # noqa: F401
+            aggregate_instance_extra_specs,
+            aggregate_multitenancy_isolation,
+            availability_zone,
+            compute_capabilities,
+            compute_status,
+            different_host,
+            image_properties,
+            same_host,
+            server_group_affinity,
+            server_group_anti_affinity,
+        )
+        from apps.scheduler.weighers import (  # noqa: F401
+            build_failure,
+            cpu,
+            disk,
+            io_ops,
+            ram,
+            server_group_soft_affinity,
+            server_group_soft_anti_affinity,
+        )

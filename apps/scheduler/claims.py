@@ -1,0 +1,160 @@
+"""Claims: allocations written under row locks, in the caller's transaction.
+
+Locking order (every writer of allocations or inventories follows it, so no two can
+deadlock on these rows):
+
+1. the server group's advisory lock, if the request has an affinity or anti-affinity group
+   (`lock_group`; held to the end of the caller's transaction);
+2. resource-provider rows, ``SELECT ... FOR UPDATE`` of all the providers a claim touches in
+   one statement ordered by primary key.
+
+`claim` takes (2) inside a savepoint, then re-reads inventories and sums the allocations
+(committed by anyone who held the lock before: READ COMMITTED gives each statement a new
+snapshot), checks that every planned allocation still fits, and inserts them. If one does not
+fit, it raises `ClaimConflict` carrying what it read; the savepoint is rolled back, which in
+PostgreSQL also releases the row locks taken inside it, so the pass can re-plan and lock again
+in pk order without ever holding a lock while waiting for another one out of order.
+
+Precondition for callers: one scheduling pass per transaction. A transaction that claims
+twice still holds the first claim's locks while taking the second's; PostgreSQL would detect
+a resulting deadlock and abort one of the transactions.
+See docs/scheduler.md, "Locking".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from django.db import connection, transaction
+
+from apps.scheduler.host_state import ResourceView
+from apps.scheduler.models import Allocation, ResourceProvider
+
+# First key of the two-integer advisory lock: the scheduler's namespace ("sc" in ASCII).
+GROUP_LOCK_NAMESPACE = 0x7363
+
+
+@dataclass(frozen=True)
+class ClaimRequest:
+    provider_id: int
+    consumer_uuid: str
+    resources: Mapping[str, int]
+
+
+class ClaimConflict(Exception):
+    """A planned allocation no longer fits; `fresh` is what the locked read found."""
+
+    def __init__(self, fresh: dict[int, dict[str, ResourceView]], provider_ids: set[int]) -> None:
+        self.fresh = fresh
+        self.provider_ids = provider_ids
+        super().__init__(f"capacity changed on providers {sorted(provider_ids)}")
+
+
+def lock_group(group_uuid: str) -> None:
+    """Serialise scheduling passes of one server group until the transaction ends."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [GROUP_LOCK_NAMESPACE, group_uuid]
+        )
+
+
+def provider_views(
+    provider_ids: Iterable[int], classes: Iterable[str]
+) -> dict[int, dict[str, ResourceView]]:
+    """Inventories of `classes` on the providers, with usage summed from allocations."""
+    ids, rcs = list(provider_ids), list(classes)
+    if not ids or not rcs:
+        return {}
+    sql = """
+        SELECT i.provider_id, i.resource_class, i.total, i.reserved, i.allocation_ratio,
+               i.min_unit, i.max_unit, i.step_size,
+               COALESCE((SELECT sum(a.used) FROM scheduler_allocation a
+                         WHERE a.provider_id = i.provider_id
+                           AND a.resource_class = i.resource_class), 0)::bigint
+        FROM scheduler_inventory i
+        WHERE i.provider_id = ANY(%s) AND i.resource_class = ANY(%s)
+    """
+    views: dict[int, dict[str, ResourceView]] = {pid: {} for pid in ids}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [ids, rcs])
+        for pid, rc, total, reserved, ratio, mn, mx, step, used in cursor.fetchall():
+            views[pid][rc] = ResourceView(
+                total=total,
+                reserved=reserved,
+                allocation_ratio=ratio,
+                min_unit=mn,
+                max_unit=mx,
+                step_size=step,
+                used=used,
+            )
+    return views
+
+
+def _misfits(
+    requests: Sequence[ClaimRequest], views: dict[int, dict[str, ResourceView]]
+) -> set[int]:
+    """Providers on which the requests, added together, do not fit."""
+    wanted: dict[int, dict[str, list[int]]] = {}
+    for request in requests:
+        per_class = wanted.setdefault(request.provider_id, {})
+        for rc, amount in request.resources.items():
+            per_class.setdefault(rc, []).append(amount)
+    bad: set[int] = set()
+    for provider_id, per_class in wanted.items():
+        inventories = views.get(provider_id)
+        if inventories is None:
+            bad.add(provider_id)
+            continue
+        for rc, amounts in per_class.items():
+            view = inventories.get(rc)
+            if view is None or view.used + sum(amounts) > view.capacity:
+                bad.add(provider_id)
+                break
+            if not all(view.fits(amount) for amount in amounts):
+                bad.add(provider_id)
+                break
+    return bad
+
+
+def claim(requests: Sequence[ClaimRequest], *, project_id: str, user_id: str) -> None:
+    """Write the allocations of `requests`, all or none (raises `ClaimConflict`).
+
+    A consumer's allocations are *replaced* (Placement's PUT semantics): whatever it held
+    before (a failed host on a reschedule) goes in the same savepoint.
+    Precondition: inside the caller's transaction; the group lock, if any, already held.
+    """
+    if not requests:
+        return
+    provider_ids = sorted({r.provider_id for r in requests})
+    consumers = sorted({r.consumer_uuid for r in requests})
+    classes = sorted({rc for r in requests for rc in r.resources})
+    with transaction.atomic():
+        locked = list(
+            ResourceProvider.objects.filter(id__in=provider_ids)
+            .order_by("id")
+            .select_for_update()
+            .values_list("id", flat=True)
+        )
+        Allocation.objects.filter(consumer_uuid__in=consumers).delete()
+        fresh = provider_views(locked, classes)
+        bad = _misfits(requests, fresh) | (set(provider_ids) - set(locked))
+        if bad:
+            # Leaving the atomic block by an exception rolls the savepoint back: the row
+            # locks taken above and the deletion are undone.
+            raise ClaimConflict(fresh, bad)
+        Allocation.objects.bulk_create(
+            [
+                Allocation(
+                    provider_id=request.provider_id,
+                    consumer_uuid=request.consumer_uuid,
+                    resource_class=rc,
+                    used=amount,
+                    project_id=project_id,
+                    user_id=user_id,
+                )
+                for request in requests
+                for rc, amount in request.resources.items()
+                if amount > 0
+            ]
+        )

@@ -1,0 +1,13 @@
+"""CPUWeigher: free VCPUs (capacity with the allocation ratio minus allocations)."""
+
+from apps.scheduler.host_state import HostState
+from apps.scheduler.request_spec import RequestSpec
+from apps.scheduler.weighers import BaseHostWeigher, register_weigher
+
+
+@register_weigher
+class CPUWeigher(BaseHostWeigher):
+    """Prefer hosts with more free VCPUs (multiplier > 0: spread; < 0: stack)."""
+
+    def weigh(self, host: HostState, spec: RequestSpec) -> float:
+        return float(host.free_vcpus)
