@@ -484,26 +484,33 @@ class ComputeDriver(abc.ABC):
         Powers the guest off (clean shutdown up to ``timeout``), undefines it here and moves
         its files aside as the source copy (kept for `finish_revert_migration`, removed by
         `confirm_migration`). Returns a directory holding a transferable copy of the disks:
-        flattened qcow2 files that need no backing file at the destination, plus
-        ``manifest.json`` (names, sizes, sha256). The destination reads it by path (same
-        host, shared mount) or over HTTP. Idempotent for a redelivered task.
+        flattened qcow2 files that need no backing file at the destination (``disk``, and
+        ``disk.eph0`` if the flavor has ephemeral space) plus ``manifest.json`` (names,
+        sizes, sha256). Hosts that share nothing upload ``<dir>/disk`` to a transfer image
+        of the image service; others pass the directory itself. Idempotent for a
+        redelivered task.
         """
 
     @abc.abstractmethod
     def finish_migration(
         self,
         instance: InstanceSpec,
-        disk_source: str | Path,
+        disk_source: str | Path | ImageSource,
         image: ImageSource | None,
         power_on: bool = True,
     ) -> None:
-        """Second half, on the destination host: fetch the disks from ``disk_source`` (the
-        directory `migrate_disk_and_power_off` returned, as a path or an http(s) URL),
-        verify them, grow the root disk to the new flavor's ``root_gb`` (shrinking is
-        refused), define the guest with the new flavor's memory and vCPUs and start it if
-        ``power_on``. With ``image``, the root disk is re-based on the locally cached image
-        so only the guest's changes take space. On failure nothing is left here (the source
-        copy is untouched, so the resize can be reverted): MigrationFailed."""
+        """Second half, on the destination host.
+
+        ``disk_source`` is where the disks come from: an ImageSource (the transfer image:
+        downloaded and verified by its checksums; root disk only), the directory
+        `migrate_disk_and_power_off` returned (a path, or an http(s) URL serving it; every
+        file checked against the manifest), or a path to a single root disk file. Every
+        disk must be a qcow2 without backing file. The root disk is grown to the new
+        flavor's ``root_gb`` (shrinking is refused), the guest defined with the new
+        flavor's memory and vCPUs and started if ``power_on``. With ``image``, the root disk
+        is re-based on the locally cached image so only the guest's changes take space. On
+        failure nothing is left here (the source copy is untouched, so the resize can be
+        reverted): MigrationFailed."""
 
     @abc.abstractmethod
     def confirm_migration(self, instance_uuid: str) -> None:

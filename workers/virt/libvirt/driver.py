@@ -60,7 +60,13 @@ from workers.virt.libvirt.config import (
 from workers.virt.libvirt.configdrive import build_config_drive
 from workers.virt.libvirt.guest import Guest
 from workers.virt.libvirt.host import Host
-from workers.virt.libvirt.imagecache import ImageCache, download, redact_url
+from workers.virt.libvirt.imagecache import (
+    ImageCache,
+    check_format,
+    download,
+    fetch_verified,
+    redact_url,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -456,7 +462,7 @@ class LibvirtDriver(ComputeDriver):
     def finish_migration(
         self,
         instance: InstanceSpec,
-        disk_source: str | Path,
+        disk_source: str | Path | ImageSource,
         image: ImageSource | None,
         power_on: bool = True,
     ) -> None:
@@ -733,48 +739,65 @@ class LibvirtDriver(ComputeDriver):
             instance_uuid=guest.uuid, reason=f"no device of the domain uses {disk}"
         )
 
-    def _fetch_migration_disks(self, instance_uuid: str, source: str | Path, dest: Path) -> None:
-        """Copy (path) or download (http URL) an outbox into ``dest``, checking sha256."""
+    def _fetch_migration_disks(
+        self, instance_uuid: str, source: str | Path | ImageSource, dest: Path
+    ) -> None:
+        """Bring the migrated disks into ``dest`` and check them (see `finish_migration`)."""
+        if isinstance(source, ImageSource):
+            # The transfer image in the image service: verified by its checksums.
+            fetch_verified(source, dest / DISK, timeout=self.image_cache.download_timeout)
+            return
         source_text = str(source)
         remote = source_text.startswith(("http://", "https://"))
         try:
-            if remote:
-                base_url = source_text.rstrip("/") + "/"
-                download(base_url + MANIFEST, dest / MANIFEST, algorithms=(), timeout=60)
-                manifest = json.loads((dest / MANIFEST).read_text())
+            if not remote and Path(source).is_file():
+                shutil.copyfile(source, dest / DISK)
             else:
-                manifest = json.loads((Path(source) / MANIFEST).read_text())
-            if manifest.get("instance_uuid") != instance_uuid:
-                raise exceptions.MigrationFailed(
-                    instance_uuid=instance_uuid,
-                    reason=f"{redact_url(source_text)} holds another instance's disks",
-                )
-            files: dict[str, dict[str, Any]] = manifest["files"]
-            if DISK not in files:
-                raise exceptions.MigrationFailed(
-                    instance_uuid=instance_uuid, reason="the source sent no root disk"
-                )
-            for name, expected in files.items():
-                if name not in MIGRATED_DISKS:
-                    continue  # only names we know become files here
-                if remote:
-                    size, digests = download(
-                        base_url + name, dest / name, algorithms=("sha256",), timeout=60
-                    )
-                    got = {"size": size, "sha256": digests["sha256"]}
-                else:
-                    shutil.copyfile(Path(source) / name, dest / name)
-                    got = _file_digest(dest / name)
-                if got != {"size": expected["size"], "sha256": expected["sha256"]}:
-                    raise exceptions.MigrationFailed(
-                        instance_uuid=instance_uuid,
-                        reason=f"{name} arrived damaged: {got}, expected {expected}",
-                    )
+                self._fetch_outbox(instance_uuid, source_text, dest, remote=remote)
         except (OSError, urllib.error.URLError, ValueError, KeyError) as exc:
             raise exceptions.MigrationFailed(
                 instance_uuid=instance_uuid,
                 reason=f"fetching disks from {redact_url(source_text)} failed: {exc}",
             ) from exc
+        for name in MIGRATED_DISKS:
+            if (dest / name).is_file():
+                check_format(dest / name, expected="qcow2", image_id=f"{instance_uuid}/{name}")
+
+    @staticmethod
+    def _fetch_outbox(instance_uuid: str, source: str, dest: Path, *, remote: bool) -> None:
+        """Copy (path) or download (http URL) an outbox, checking each file's sha256."""
+        base_url = source.rstrip("/") + "/"
+        if remote:
+            download(base_url + MANIFEST, dest / MANIFEST, algorithms=(), timeout=60)
+            manifest = json.loads((dest / MANIFEST).read_text())
+        else:
+            manifest = json.loads((Path(source) / MANIFEST).read_text())
+        if manifest.get("instance_uuid") != instance_uuid:
+            raise exceptions.MigrationFailed(
+                instance_uuid=instance_uuid,
+                reason=f"{redact_url(source)} holds another instance's disks",
+            )
+        files: dict[str, dict[str, Any]] = manifest["files"]
+        if DISK not in files:
+            raise exceptions.MigrationFailed(
+                instance_uuid=instance_uuid, reason="the source sent no root disk"
+            )
+        for name, expected in files.items():
+            if name not in MIGRATED_DISKS:
+                continue  # only names we know become files here
+            if remote:
+                size, digests = download(
+                    base_url + name, dest / name, algorithms=("sha256",), timeout=60
+                )
+                got = {"size": size, "sha256": digests["sha256"]}
+            else:
+                shutil.copyfile(Path(source) / name, dest / name)
+                got = _file_digest(dest / name)
+            if got != {"size": expected["size"], "sha256": expected["sha256"]}:
+                raise exceptions.MigrationFailed(
+                    instance_uuid=instance_uuid,
+                    reason=f"{name} arrived damaged: {got}, expected {expected}",
+                )
 
     def _trim_console_log(self, log: Path) -> None:
         """Keep the newest half of a log past console_log_max_bytes, cut at a line start.

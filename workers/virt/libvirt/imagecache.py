@@ -164,14 +164,6 @@ class ImageCache:
 
     def _download_verified(self, image: ImageSource, name: str, base: Path) -> None:
         """Download, verify and install ``base``. Caller holds the image's lock."""
-        algorithms = ["md5"]
-        if image.os_hash_value:
-            algo = (image.os_hash_algo or "sha512").lower()
-            if algo not in hashlib.algorithms_guaranteed:
-                raise exceptions.ImageUnacceptable(
-                    image_id=image.image_id, reason=f"unknown hash algorithm {algo!r}"
-                )
-            algorithms.append(algo)
         self.path.mkdir(mode=0o755, parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(dir=self.path, prefix=f".{name}.", suffix=".part")
         os.close(fd)
@@ -179,16 +171,7 @@ class ImageCache:
         converted = tmp.with_name(tmp.name[: -len(".part")] + ".qcow2.part")
         started = time.monotonic()
         try:
-            try:
-                size, digests = download(
-                    image.url, tmp, algorithms=algorithms, timeout=self.download_timeout
-                )
-            except (OSError, urllib.error.URLError, ValueError) as exc:
-                raise exceptions.ImageDownloadFailed(
-                    image_id=image.image_id, reason=f"{redact_url(image.url)}: {exc}"
-                ) from exc
-            self._verify(image, size, digests)
-            self._check_format(image, tmp)
+            size = fetch_verified(image, tmp, timeout=self.download_timeout)
             if image.disk_format == "raw":
                 # Bases are always qcow2, so every overlay names its backing format alike.
                 qemuimg.convert(tmp, converted, src_format="raw")
@@ -209,47 +192,72 @@ class ImageCache:
             time.monotonic() - started,
         )
 
-    @staticmethod
-    def _verify(image: ImageSource, size: int, digests: dict[str, str]) -> None:
-        if image.size is not None and size != image.size:
-            raise exceptions.ImageChecksumMismatch(
-                image_id=image.image_id, algorithm="size", actual=size, expected=image.size
-            )
-        if image.checksum and digests["md5"] != image.checksum.lower():
-            raise exceptions.ImageChecksumMismatch(
-                image_id=image.image_id,
-                algorithm="md5",
-                actual=digests["md5"],
-                expected=image.checksum,
-            )
-        if image.os_hash_value:
-            algo = (image.os_hash_algo or "sha512").lower()
-            if digests[algo] != image.os_hash_value.lower():
-                raise exceptions.ImageChecksumMismatch(
-                    image_id=image.image_id,
-                    algorithm=algo,
-                    actual=digests[algo],
-                    expected=image.os_hash_value,
-                )
 
-    @staticmethod
-    def _check_format(image: ImageSource, path: Path) -> None:
-        try:
-            probed = qemuimg.info(path)
-        except exceptions.DiskOperationFailed as exc:
-            raise exceptions.ImageUnacceptable(image_id=image.image_id, reason=str(exc)) from exc
-        actual = probed.get("format")
-        if actual != image.disk_format:
+def fetch_verified(image: ImageSource, dest: Path, *, timeout: float) -> int:
+    """Download ``image`` into ``dest`` and prove it is what the record says: size, md5,
+    multihash, probed format, no backing or data file. Returns its size in bytes.
+
+    Raises ImageDownloadFailed, ImageChecksumMismatch or ImageUnacceptable (``dest`` may be
+    left behind for the caller to remove).
+    """
+    algorithms = ["md5"]
+    if image.os_hash_value:
+        algo = (image.os_hash_algo or "sha512").lower()
+        if algo not in hashlib.algorithms_guaranteed:
             raise exceptions.ImageUnacceptable(
+                image_id=image.image_id, reason=f"unknown hash algorithm {algo!r}"
+            )
+        algorithms.append(algo)
+    try:
+        size, digests = download(image.url, dest, algorithms=algorithms, timeout=timeout)
+    except (OSError, urllib.error.URLError, ValueError) as exc:
+        raise exceptions.ImageDownloadFailed(
+            image_id=image.image_id, reason=f"{redact_url(image.url)}: {exc}"
+        ) from exc
+    _verify(image, size, digests)
+    check_format(dest, expected=image.disk_format, image_id=image.image_id)
+    return size
+
+
+def _verify(image: ImageSource, size: int, digests: dict[str, str]) -> None:
+    if image.size is not None and size != image.size:
+        raise exceptions.ImageChecksumMismatch(
+            image_id=image.image_id, algorithm="size", actual=size, expected=image.size
+        )
+    if image.checksum and digests["md5"] != image.checksum.lower():
+        raise exceptions.ImageChecksumMismatch(
+            image_id=image.image_id,
+            algorithm="md5",
+            actual=digests["md5"],
+            expected=image.checksum,
+        )
+    if image.os_hash_value:
+        algo = (image.os_hash_algo or "sha512").lower()
+        if digests[algo] != image.os_hash_value.lower():
+            raise exceptions.ImageChecksumMismatch(
                 image_id=image.image_id,
-                reason=f"its data is {actual}, but its disk_format says {image.disk_format}",
+                algorithm=algo,
+                actual=digests[algo],
+                expected=image.os_hash_value,
             )
-        if probed.get("backing-filename"):
-            raise exceptions.ImageUnacceptable(
-                image_id=image.image_id, reason="it names a backing file"
-            )
-        specific = (probed.get("format-specific") or {}).get("data") or {}
-        if specific.get("data-file"):
-            raise exceptions.ImageUnacceptable(
-                image_id=image.image_id, reason="it names an external data file"
-            )
+
+
+def check_format(path: Path, *, expected: str, image_id: str) -> None:
+    """ImageUnacceptable unless ``path`` probes as ``expected`` with no backing file and no
+    external data file (either would let an image read host files)."""
+    try:
+        probed = qemuimg.info(path)
+    except exceptions.DiskOperationFailed as exc:
+        raise exceptions.ImageUnacceptable(image_id=image_id, reason=str(exc)) from exc
+    actual = probed.get("format")
+    if actual != expected:
+        raise exceptions.ImageUnacceptable(
+            image_id=image_id, reason=f"its data is {actual}, but its disk_format says {expected}"
+        )
+    if probed.get("backing-filename"):
+        raise exceptions.ImageUnacceptable(image_id=image_id, reason="it names a backing file")
+    specific = (probed.get("format-specific") or {}).get("data") or {}
+    if specific.get("data-file"):
+        raise exceptions.ImageUnacceptable(
+            image_id=image_id, reason="it names an external data file"
+        )
