@@ -76,12 +76,13 @@ def _move_spec(server: Server, migration: Migration) -> Any:
         project_id=server.project_id,
         user_id=server.user_id,
         availability_zone=server.requested_availability_zone,
-        group_uuid=str(group.group.uuid) if group is not None else None,
+        server_group=str(group.group.uuid) if group is not None else None,
         scheduler_hints=hints,
-        forced_host=migration.dest_host,
-        move_from_host=server.host,
+        requested_host=migration.dest_host,
+        is_move=True,
+        is_resize=migration.migration_type == Migration.Type.RESIZE,
+        source_host=server.host,
         migration_uuid=str(migration.uuid),
-        allow_same_host=migration.migration_type == Migration.Type.RESIZE,
     )
 
 

@@ -17,7 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from apps.conductor.payloads import image_payload, instance_payload
-from apps.hosts.services import record_heartbeat, update_compute_node
+from apps.hosts.services import update_compute_node
 from apps.servers import services as server_services
 from apps.servers.actions import SIMPLE_ACTIONS
 from apps.servers.models import Server
@@ -89,16 +89,16 @@ def request_spec_for(servers: list[Server]) -> Any:
     hints = dict(first.scheduler_hints or {})
     forced_host = hints.pop("_forced_host", None)
     group = getattr(first, "group_membership", None)
+    zone = first.requested_availability_zone or ""
     return RequestSpec.from_request(
         instance_uuids=[str(s.uuid) for s in servers],
         flavor=first.flavor,
         image_properties=(first.image_meta or {}).get("properties", {}),
         project_id=first.project_id,
         user_id=first.user_id,
-        availability_zone=first.requested_availability_zone,
-        group_uuid=str(group.group.uuid) if group is not None else None,
+        availability_zone=f"{zone}:{forced_host}" if forced_host else (zone or None),
+        server_group=str(group.group.uuid) if group is not None else None,
         scheduler_hints=hints,
-        forced_host=forced_host,
     )
 
 
@@ -133,9 +133,7 @@ def _build_payload(server: Server, request_id: str, alternates: list[Any]) -> di
 
 
 def _alternate_payload(alternate: Any) -> dict[str, Any]:
-    if isinstance(alternate, dict):
-        return alternate
-    return {"host": alternate.host, "node": alternate.node}
+    return alternate if isinstance(alternate, dict) else alternate.as_dict()
 
 
 def _send_build(host: str, payload: dict[str, Any]) -> None:
@@ -216,6 +214,7 @@ def build_server_failed(
     alternates: list[dict[str, Any]],
 ) -> None:
     """Reschedule to the next alternate that still has room, or give up with a fault."""
+    from apps.scheduler.selection import Alternate
     from apps.scheduler.services import claim_on_alternate, release_allocations
 
     max_attempts = int(cc_settings.SCHEDULER["MAX_ATTEMPTS"])
@@ -243,7 +242,9 @@ def build_server_failed(
         while remaining and server.attempts < max_attempts:
             alternate = remaining.pop(0)
             spec = spec or request_spec_for([server])
-            if claim_on_alternate(spec, str(server.uuid), alternate):
+            if claim_on_alternate(
+                spec, instance_uuid=str(server.uuid), alternate=Alternate(**alternate)
+            ):
                 logger.info(
                     "rescheduling %s from %s to %s (attempt %d)",
                     server_uuid,
@@ -519,8 +520,8 @@ def _recover_power_task(server: Server, power_state: int, host: str) -> None:
     )
 
 
-def compute_heartbeat(*, host: str, power_states: dict[str, int]) -> None:
-    record_heartbeat(host=host)
+def compute_heartbeat(*, host: str, facts: dict[str, Any], power_states: dict[str, int]) -> None:
+    update_compute_node(host=host, facts=facts)
     sync_power_states(host=host, power_states=power_states)
 
 

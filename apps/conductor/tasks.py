@@ -89,8 +89,8 @@ def compute_started(host: str, facts: dict[str, Any], power_states: dict[str, in
 
 
 @shared_task(name="conductor.compute_heartbeat")
-def compute_heartbeat(host: str, power_states: dict[str, int]) -> None:
-    services.compute_heartbeat(host=host, power_states=power_states)
+def compute_heartbeat(host: str, facts: dict[str, Any], power_states: dict[str, int]) -> None:
+    services.compute_heartbeat(host=host, facts=facts, power_states=power_states)
 
 
 @shared_task(name="conductor.expire_stuck_builds")

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from apps.hosts.choices import AZ_METADATA_KEY, COMPUTE_BINARY
 from apps.hosts.models import Aggregate, AggregateHost, ComputeNode, Service
+from computecloud.identifiers import compute_node_uuid
 from computecloud.queues import compute_queue
 
 logger = logging.getLogger(__name__)
@@ -43,7 +44,11 @@ def update_compute_node(*, host: str, facts: dict[str, Any]) -> ComputeNode:
         "local_gb": int(facts.get("local_gb") or 0),
         "capabilities": facts.get("capabilities") or {},
     }
-    node, _ = ComputeNode.objects.update_or_create(host=host, service=service, defaults=fields)
+    node, _ = ComputeNode.objects.update_or_create(
+        host=host,
+        defaults={**fields, "service": service},
+        create_defaults={**fields, "service": service, "uuid": compute_node_uuid(host)},
+    )
     return node
 
 

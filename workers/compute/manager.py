@@ -22,11 +22,14 @@ from typing import Any
 
 from celery import Celery
 
+from computecloud.identifiers import compute_node_uuid
 from computecloud.queues import CONDUCTOR_QUEUE, SCHEDULER_QUEUE
 from workers.compute.config import ComputeConfig
 from workers.virt.driver import ComputeDriver, ImageSource, InstanceSpec
 
 logger = logging.getLogger(__name__)
+
+RUNNING = 1  # Nova's power_state.RUNNING
 
 # Simple operations: compute task name → the driver call that performs it.
 SIMPLE_OPERATIONS: dict[str, Callable[[ComputeDriver, str, dict[str, Any]], None]] = {
@@ -78,34 +81,39 @@ class ComputeManager:
         self.report(
             "conductor.compute_started",
             facts=self.driver.get_host_facts().to_payload(),
-            power_states=self.driver.get_all_power_states(),
+            power_states=self._power_states(),
         )
         self.report_inventory()
         logger.info("compute host %s started (%s)", self.host, self.config.libvirt_uri)
 
     def report_inventory(self) -> None:
-        facts = self.driver.get_host_facts()
         self.app.send_task(
             "scheduler.update_inventory",
             kwargs={
+                "compute_node_uuid": compute_node_uuid(self.host),
                 "host": self.host,
-                "facts": facts.to_payload(),
                 "inventories": self.driver.get_inventory(),
+                "traits": [],
             },
             queue=SCHEDULER_QUEUE,
         )
 
     def send_heartbeat(self) -> None:
-        self.report("conductor.compute_heartbeat", power_states=self.driver.get_all_power_states())
+        """Liveness, power states and inventory: cheap, and it heals any report that was lost."""
+        self.report(
+            "conductor.compute_heartbeat",
+            facts=self.driver.get_host_facts().to_payload(),
+            power_states=self._power_states(),
+        )
+        self.report_inventory()
+
+    def _power_states(self) -> dict[str, int]:
+        return {uuid: int(state) for uuid, state in self.driver.get_all_power_states().items()}
 
     def heartbeat_loop(self, stop: threading.Event) -> None:
-        beats = 0
         while not stop.wait(self.config.report_interval):
             try:
                 self.send_heartbeat()
-                beats += 1
-                if beats % 6 == 0:  # inventory changes rarely: every sixth beat
-                    self.report_inventory()
             except Exception:
                 logger.exception("heartbeat of %s failed; retrying next interval", self.host)
 
@@ -115,7 +123,10 @@ class ComputeManager:
         request_id = payload.get("request_id")
         log = self._log(instance.uuid, request_id)
         try:
-            if self.driver.get_power_state(instance.uuid) == 1:
+            if (
+                self.driver.instance_exists(instance.uuid)
+                and self.driver.get_power_state(instance.uuid) == RUNNING
+            ):
                 log.info("already running here (redelivered build); reporting it")
             else:
                 # A partial instance from an interrupted attempt is removed before we start.
@@ -128,7 +139,7 @@ class ComputeManager:
                 "conductor.build_server_done",
                 server_uuid=instance.uuid,
                 request_id=request_id,
-                power_state=self.driver.get_power_state(instance.uuid),
+                power_state=self._power_state(instance.uuid),
                 console=console,
             )
             log.info("built on %s", self.host)
@@ -186,7 +197,7 @@ class ComputeManager:
 
     def _power_state(self, server_uuid: str) -> int:
         try:
-            return self.driver.get_power_state(server_uuid)
+            return int(self.driver.get_power_state(server_uuid))
         except Exception:
             return 0
 
