@@ -12,6 +12,7 @@ import logging
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 from apps.images.exceptions import ImageInvalid
 
@@ -34,7 +35,7 @@ QEMU_IMG_CPU_SECONDS = 30
 QEMU_IMG_TIMEOUT = 120  # seconds of wall time
 
 
-def _qemu_img_info(path: Path) -> dict | None:
+def _qemu_img_info(path: Path) -> dict[str, Any] | None:
     qemu_img = shutil.which("qemu-img")
     if qemu_img is None:
         logger.warning("qemu-img is not installed: image %s stored without inspection", path.name)
@@ -58,7 +59,7 @@ def _qemu_img_info(path: Path) -> dict | None:
     if result.returncode != 0:
         logger.info("qemu-img info failed on %s: %s", path.name, result.stderr.strip())
         raise ImageInvalid(reason="Image data could not be inspected as a disk image.")
-    info: dict = json.loads(result.stdout)
+    info: dict[str, Any] = json.loads(result.stdout)
     return info
 
 

@@ -210,7 +210,7 @@ def _apply_change(image: Image, change: ImageChange) -> None:
             raise ImageAttributeReadOnly(
                 message=f"Attribute {path} can be only replaced for a queued image."
             )
-        value = _unique(change.value) if path == "tags" else change.value
+        value: Any = _unique(change.value) if path == "tags" else change.value
         if path == "owner":
             image.owner_id = value
         else:

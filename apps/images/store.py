@@ -116,5 +116,5 @@ class FilesystemStore(ImageStore):
 def get_store() -> ImageStore:
     """The configured store (built on each call: stores are cheap and settings may change in
     tests)."""
-    store_class = import_string(cc_settings.IMAGE_STORE)
+    store_class: type[ImageStore] = import_string(cc_settings.IMAGE_STORE)
     return store_class()

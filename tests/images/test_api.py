@@ -496,3 +496,9 @@ def test_import_is_refused_as_an_unknown_method(member, make_image):
     )
     assert response.status_code == 400
     assert error_message(response) == "Unknown import method name 'glance-direct'."
+
+
+def test_put_on_an_image_is_405(member, make_image):
+    image = make_image(member)
+    response = member.client.put(f"{IMAGES}/{image.pk}", {"name": "x"}, format="json")
+    assert response.status_code == 405

@@ -90,6 +90,8 @@ def parse_image_patch(body: Any, *, media_type: str) -> list[ImageChange]:
 
 
 def _operation(raw: dict[str, Any], *, draft4: bool) -> tuple[Any, str]:
+    op: Any
+    pointer: Any
     if draft4:
         named = [op for op in PATCH_OPERATIONS if op in raw]
         if len(named) != 1:

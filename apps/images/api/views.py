@@ -10,16 +10,16 @@ import base64
 import binascii
 import io
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Q, Value
-from django.db.models.functions import Coalesce
 from django.http import FileResponse, HttpResponseBase
 from rest_framework import status
 from rest_framework.exceptions import UnsupportedMediaType
 from rest_framework.negotiation import BaseContentNegotiation
-from rest_framework.parsers import JSONParser
+from rest_framework.parsers import BaseParser, JSONParser
+from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -29,6 +29,7 @@ from apps.identity.context import RequestContext
 from apps.identity.models import Project
 from apps.identity.policy import PolicyPermission, authorize
 from apps.images import services
+from apps.images.api import paging
 from apps.images.api.parsers import (
     PATCH_MEDIA_TYPES,
     ImagePatchV20Parser,
@@ -40,7 +41,7 @@ from apps.images.api.serializers import (
     images_body,
     parse_image_patch,
 )
-from apps.images.choices import DEFAULT_SORT, SORT_KEYS, ImageStatus, Visibility
+from apps.images.choices import ImageStatus, Visibility
 from apps.images.exceptions import (
     ImageInvalid,
     ImageNotFound,
@@ -48,10 +49,9 @@ from apps.images.exceptions import (
     LengthRequired,
 )
 from apps.images.filtersets import ImageFilterSet
-from apps.images.models import Image, ImageQuerySet
+from apps.images.models import Image
 from apps.images.store import ImageDataNotFound, get_store
 from computecloud.api.errors import error_response
-from computecloud.conf import cc_settings
 from computecloud.exceptions import Forbidden
 
 # Glance's version history; clients pick the highest CURRENT/SUPPORTED v2 entry.
@@ -72,19 +72,23 @@ class AnyAcceptNegotiation(BaseContentNegotiation):
     """Glance ignores Accept (clients send ``application/octet-stream`` or nothing to the data
     endpoints): answer with the first renderer instead of a 406."""
 
-    def select_parser(self, request: Request, parsers: list[Any]) -> Any:
+    def select_parser(self, request: Request, parsers: Iterable[BaseParser]) -> BaseParser | None:
         content_type = request.content_type.split(";")[0].strip()
         return next((p for p in parsers if p.media_type == content_type), None)
 
     def select_renderer(
-        self, request: Request, renderers: list[Any], format_suffix: str | None = None
-    ) -> tuple[Any, str]:
-        return renderers[0], renderers[0].media_type
+        self,
+        request: Request,
+        renderers: Iterable[BaseRenderer],
+        format_suffix: str | None = None,
+    ) -> tuple[BaseRenderer, str]:
+        first = next(iter(renderers))
+        return first, first.media_type
 
 
 class ImageAPIMixin:
     error_style = "keystone"
-    content_negotiation_class = AnyAcceptNegotiation
+    content_negotiation_class: type[BaseContentNegotiation] = AnyAcceptNegotiation
 
 
 def _context(request: Request) -> RequestContext:
@@ -205,6 +209,9 @@ class ImageViewSet(ImageAPIMixin, ViewSet):
         "create": "image:add_image",
         "partial_update": "image:modify_image",
         "destroy": "image:delete_image",
+        # Methods Glance does not serve on these paths pass policy to get their 405.
+        "put": "image:modify_image",
+        "delete": "image:delete_image",
     }
 
     def list(self, request: Request) -> Response:
@@ -215,20 +222,14 @@ class ImageViewSet(ImageAPIMixin, ViewSet):
         )
         if not filterset.is_valid():
             raise ImageInvalid(reason=_form_errors(filterset.errors))
-        limit = _limit(params.get("limit"))
-        order = _sort_order(params)
-        queryset = _ordered(filterset.qs, order)
-        marker = params.get("marker")
-        if marker is not None:
-            queryset = _after_marker(queryset, order, marker=marker, context=context)
-        page = list(queryset[: limit + 1])
+        images, more = paging.page(filterset.qs, params, context=context)
         body: dict[str, Any] = {
-            "images": images_body(page[:limit]),
-            "first": _list_link(params, marker=None),
+            "images": images_body(images),
+            "first": paging.list_link(params),
             "schema": "/v2/schemas/images",
         }
-        if len(page) > limit and limit > 0:
-            body["next"] = _list_link(params, marker=str(page[limit - 1].pk))
+        if more:
+            body["next"] = paging.list_link(params, marker=str(images[-1].pk))
         return Response(body)
 
     def retrieve(self, request: Request, image_id: str) -> Response:
@@ -399,111 +400,6 @@ def _uuid_or_404(image_id: str) -> uuid.UUID:
 
 def _form_errors(errors: dict[str, Any]) -> str:
     return "; ".join(f"{field}: {' '.join(map(str, msgs))}" for field, msgs in errors.items())
-
-
-def _limit(raw: str | None) -> int:
-    if raw is None:
-        return int(cc_settings.IMAGE_LIST_LIMIT_DEFAULT)
-    try:
-        limit = int(raw)
-    except ValueError:
-        raise ImageInvalid(reason="limit param must be an integer") from None
-    if limit < 0:
-        raise ImageInvalid(reason="limit param must be positive")
-    return min(limit, int(cc_settings.IMAGE_LIST_LIMIT_MAX))
-
-
-def _sort_order(params: Any) -> list[tuple[str, str]]:
-    """Glance's two syntaxes: ``sort=name:asc,size:desc``, or repeated ``sort_key`` with one
-    ``sort_dir`` for all or one per key. ``id`` closes the order so pages are stable."""
-    if "sort" in params:
-        if "sort_key" in params or "sort_dir" in params:
-            raise ImageInvalid(reason="Old and new sorting syntax cannot be combined")
-        order = []
-        for item in params["sort"].split(","):
-            key, _, direction = item.partition(":")
-            order.append((key.strip(), (direction or "desc").strip()))
-    else:
-        keys = [k.strip() for k in params.getlist("sort_key")] or [DEFAULT_SORT[0][0]]
-        dirs = [d.strip() for d in params.getlist("sort_dir")]
-        if len(dirs) > 1 and len(dirs) != len(keys):
-            raise ImageInvalid(reason="Number of sort dirs does not match the number of sort keys")
-        if not dirs:
-            dirs = [DEFAULT_SORT[0][1]]
-        if len(dirs) == 1:
-            dirs = dirs * len(keys)
-        order = list(zip(keys, dirs, strict=True))
-    for key, direction in order:
-        if key not in SORT_KEYS:
-            raise ImageInvalid(
-                reason=f"Invalid sort key: {key}. It must be one of the following: "
-                f"{', '.join(SORT_KEYS)}."
-            )
-        if direction not in ("asc", "desc"):
-            raise ImageInvalid(reason=f"Invalid sort direction: {direction}")
-    if "id" not in (key for key, _ in order):
-        order.append(("id", order[-1][1]))
-    return order
-
-
-# Nullable sort columns are compared through a non-null stand-in, so that keyset paging
-# (the marker) can use plain < and > comparisons.
-_SORT_NULL_STANDINS = {"name": "", "disk_format": "", "container_format": "", "size": -1}
-
-
-def _sort_expression(key: str) -> str:
-    return f"_sort_{key}" if key in _SORT_NULL_STANDINS else ("pk" if key == "id" else key)
-
-
-def _ordered(queryset: ImageQuerySet, order: list[tuple[str, str]]) -> ImageQuerySet:
-    annotations = {
-        f"_sort_{key}": Coalesce(key, Value(_SORT_NULL_STANDINS[key]))
-        for key, _ in order
-        if key in _SORT_NULL_STANDINS
-    }
-    fields = [
-        ("-" if direction == "desc" else "") + _sort_expression(key) for key, direction in order
-    ]
-    return queryset.annotate(**annotations).order_by(*fields)
-
-
-def _after_marker(
-    queryset: ImageQuerySet,
-    order: list[tuple[str, str]],
-    *,
-    marker: str,
-    context: RequestContext,
-) -> ImageQuerySet:
-    """Rows strictly after the marker image in `order` (keyset paging)."""
-    try:
-        marker_image = services.find_visible_image(context=context, image_id=marker)
-    except ImageNotFound:
-        raise ImageInvalid(reason=f"Invalid marker. Image {marker} could not be found.") from None
-    values = {
-        key: (
-            getattr(marker_image, key)
-            if getattr(marker_image, key) is not None or key not in _SORT_NULL_STANDINS
-            else _SORT_NULL_STANDINS[key]
-        )
-        for key, _ in order
-    }
-    after = Q()
-    equal_so_far = Q()
-    for key, direction in order:
-        field = _sort_expression(key)
-        lookup = "lt" if direction == "desc" else "gt"
-        after |= equal_so_far & Q(**{f"{field}__{lookup}": values[key]})
-        equal_so_far &= Q(**{field: values[key]})
-    return queryset.filter(after)
-
-
-def _list_link(params: Any, *, marker: str | None) -> str:
-    query = params.copy()
-    query.pop("marker", None)
-    if marker is not None:
-        query["marker"] = marker
-    encoded = query.urlencode()
-    return "/v2/images" + (f"?{encoded}" if encoded else "")
 
 
 def _body_stream(request: Request) -> tuple[Any, int | None]:
