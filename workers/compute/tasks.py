@@ -7,7 +7,7 @@ from typing import Any
 
 from celery import shared_task
 
-from workers.compute.manager import SIMPLE_OPERATIONS, get_manager
+from workers.compute.manager import get_manager
 
 
 @shared_task(name="compute.build_server")
@@ -15,17 +15,39 @@ def build_server(payload: dict[str, Any]) -> None:
     get_manager().build_server(payload)
 
 
-def _simple(name: str) -> Any:
-    @shared_task(name=name)
-    def run(payload: dict[str, Any]) -> None:
-        get_manager().simple_operation(name, payload)
-
-    run.__name__ = name.split(".", 1)[1]
-    return run
+@shared_task(name="compute.reboot_server")
+def reboot_server(payload: dict[str, Any]) -> None:
+    get_manager().simple_operation("compute.reboot_server", payload)
 
 
-for _name in SIMPLE_OPERATIONS:
-    globals()[_name.split(".", 1)[1]] = _simple(_name)
+@shared_task(name="compute.stop_server")
+def stop_server(payload: dict[str, Any]) -> None:
+    get_manager().simple_operation("compute.stop_server", payload)
+
+
+@shared_task(name="compute.start_server")
+def start_server(payload: dict[str, Any]) -> None:
+    get_manager().simple_operation("compute.start_server", payload)
+
+
+@shared_task(name="compute.pause_server")
+def pause_server(payload: dict[str, Any]) -> None:
+    get_manager().simple_operation("compute.pause_server", payload)
+
+
+@shared_task(name="compute.unpause_server")
+def unpause_server(payload: dict[str, Any]) -> None:
+    get_manager().simple_operation("compute.unpause_server", payload)
+
+
+@shared_task(name="compute.suspend_server")
+def suspend_server(payload: dict[str, Any]) -> None:
+    get_manager().simple_operation("compute.suspend_server", payload)
+
+
+@shared_task(name="compute.resume_server")
+def resume_server(payload: dict[str, Any]) -> None:
+    get_manager().simple_operation("compute.resume_server", payload)
 
 
 @shared_task(name="compute.delete_server")

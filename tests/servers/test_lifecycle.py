@@ -1,0 +1,59 @@
+"""A server's whole life through the API, with real workers on libvirt's test hypervisor."""
+
+import pytest
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+V = {"HTTP_OPENSTACK_API_VERSION": "compute 2.96"}
+
+
+def create(client, image_id, name="vm", **extra):
+    body = {
+        "server": {
+            "name": name,
+            "imageRef": image_id,
+            "flavorRef": "0",
+            "networks": "none",
+            **extra,
+        }
+    }
+    response = client.post("/compute/v2.1/servers", body, format="json", **V)
+    assert response.status_code == 202, response.content
+    return response.json()["server"]["id"]
+
+
+def test_server_builds_to_active_on_a_registered_host(cloud, member):
+    # when
+    server_id = create(member.client, cloud.image_id)
+    server = cloud.wait_for_server(member.client, server_id, {"ACTIVE", "ERROR"})
+    # then
+    assert server["status"] == "ACTIVE", server.get("fault")
+    assert server["OS-EXT-STS:power_state"] == 1
+    assert server["OS-EXT-STS:vm_state"] == "active"
+    assert server["hostId"]
+    events = member.client.get(f"/compute/v2.1/servers/{server_id}/os-instance-actions").json()
+    assert [a["action"] for a in events["instanceActions"]] == ["create"]
+
+
+def test_stop_start_reboot_and_delete(cloud, member):
+    server_id = create(member.client, cloud.image_id)
+    cloud.wait_for_server(member.client, server_id, {"ACTIVE"})
+    url = f"/compute/v2.1/servers/{server_id}/action"
+
+    assert member.client.post(url, {"os-stop": None}, format="json").status_code == 202
+    stopped = cloud.wait_for_server(member.client, server_id, {"SHUTOFF"})
+    assert stopped["OS-EXT-STS:power_state"] == 4
+
+    assert member.client.post(url, {"os-start": None}, format="json").status_code == 202
+    cloud.wait_for_server(member.client, server_id, {"ACTIVE"})
+
+    reboot = member.client.post(url, {"reboot": {"type": "HARD"}}, format="json")
+    assert reboot.status_code == 202
+    cloud.wait_for_server(member.client, server_id, {"ACTIVE"})
+
+    assert member.client.delete(f"/compute/v2.1/servers/{server_id}").status_code == 204
+    cloud.wait_for_server(member.client, server_id, {"DELETED"})
+    actions = member.client.get(
+        f"/compute/v2.1/servers/{server_id}/os-instance-actions", **V
+    ).json()["instanceActions"]
+    assert {a["action"] for a in actions} == {"create", "stop", "start", "reboot", "delete"}
