@@ -1,1 +1,1 @@
-
+"""Key pairs: users' SSH public keys (and x509 certificates), Nova's os-keypairs."""

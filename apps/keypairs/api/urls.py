@@ -1,3 +1,7 @@
-from django.urls import URLPattern, URLResolver
+from apps.keypairs.api import views
+from computecloud.api.routers import OpenStackRouter
 
-urlpatterns: list[URLPattern | URLResolver] = []
+router = OpenStackRouter()
+router.register("os-keypairs", views.KeypairViewSet, basename="keypair")
+
+urlpatterns = router.urls

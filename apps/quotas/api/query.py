@@ -1,0 +1,18 @@
+"""Query-string checks shared by the quota, limits and key pair views."""
+
+from rest_framework.request import Request
+
+from computecloud.exceptions import InvalidInput
+
+
+def check_query(request: Request, allowed: set[str]) -> None:
+    """From 2.75 Nova refuses query parameters it does not know (before, it ignored them)."""
+    if request.version < (2, 75):
+        return
+    unknown = sorted(set(request.query_params) - allowed)
+    if unknown:
+        raise InvalidInput(
+            f"Invalid input for query parameters {', '.join(unknown)}. Additional properties "
+            f"are not allowed ({', '.join(repr(u) for u in unknown)} "
+            f"{'was' if len(unknown) == 1 else 'were'} unexpected)"
+        )

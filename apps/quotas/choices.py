@@ -1,0 +1,37 @@
+"""The quota resources, by Nova's names."""
+
+from django.db import models
+
+
+class QuotaResource(models.TextChoices):
+    INSTANCES = "instances"
+    CORES = "cores"
+    RAM = "ram"
+    KEY_PAIRS = "key_pairs"
+    SERVER_GROUPS = "server_groups"
+    SERVER_GROUP_MEMBERS = "server_group_members"
+    METADATA_ITEMS = "metadata_items"
+    INJECTED_FILES = "injected_files"
+    INJECTED_FILE_CONTENT_BYTES = "injected_file_content_bytes"
+    INJECTED_FILE_PATH_BYTES = "injected_file_path_bytes"
+    # nova-network's, kept by Nova (always -1, never enforced) so that responses before 2.36
+    # keep their keys.
+    FIXED_IPS = "fixed_ips"
+    FLOATING_IPS = "floating_ips"
+    SECURITY_GROUPS = "security_groups"
+    SECURITY_GROUP_RULES = "security_group_rules"
+
+
+# Removed from os-quota-sets and limits responses from microversion 2.36 ...
+NETWORK_RESOURCES = (
+    QuotaResource.FIXED_IPS,
+    QuotaResource.FLOATING_IPS,
+    QuotaResource.SECURITY_GROUPS,
+    QuotaResource.SECURITY_GROUP_RULES,
+)
+# ... and these too from 2.57 (personality files went away).
+INJECTED_FILE_RESOURCES = (
+    QuotaResource.INJECTED_FILES,
+    QuotaResource.INJECTED_FILE_CONTENT_BYTES,
+    QuotaResource.INJECTED_FILE_PATH_BYTES,
+)

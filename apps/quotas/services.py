@@ -1,0 +1,255 @@
+"""Quota limits, usage and checks (Nova's DbQuotaDriver semantics, without reservations).
+
+- Limits: ``QUOTA_DEFAULTS`` from settings, overridden per project by `ProjectQuota` rows;
+  -1 means unlimited.
+- Usage is counted, never stored: instances, cores and RAM from the live (not deleted) servers
+  of the project; server groups from the project's groups; key pairs per user; server group
+  members per group.
+- Checks raise 403s in Nova's words. A check is only as good as the lock around it: callers
+  creating servers or server groups hold the Project row lock (`lock_project`) from the check
+  until the rows are inserted, in one transaction, so that concurrent creates queue up behind
+  each other and cannot both pass a check that only one of them fits. Key pair creation locks
+  the owning User row instead (key pairs are counted per user).
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Count, Sum
+
+from apps.identity.models import Project
+from apps.keypairs.models import KeyPair
+from apps.quotas.choices import QuotaResource
+from apps.quotas.models import ProjectQuota
+from apps.servers.models import Server, ServerGroup, ServerGroupMember
+from computecloud.conf import cc_settings
+from computecloud.exceptions import InvalidInput, NotFound, QuotaExceeded
+
+# The database column's bound (Nova's MAX_INT).
+MAX_LIMIT = 0x7FFFFFFF
+UNLIMITED = -1
+
+
+class KeypairLimitExceeded(QuotaExceeded):
+    msg_fmt = "Quota exceeded, too many key pairs."
+
+
+class ServerGroupLimitExceeded(QuotaExceeded):
+    msg_fmt = "Quota exceeded, too many server groups."
+
+
+class ServerGroupMemberLimitExceeded(QuotaExceeded):
+    msg_fmt = "Quota exceeded, too many servers in group"
+
+
+class MetadataLimitExceeded(QuotaExceeded):
+    msg_fmt = "Maximum number of metadata items exceeds %(allowed)d"
+
+
+class ProjectNotFoundForQuota(NotFound):
+    msg_fmt = "Project %(project_id)s could not be found."
+
+
+# --- limits ----------------------------------------------------------------------------------
+
+
+def default_limits() -> dict[str, int]:
+    """The limits a project without overrides has, for every resource Nova reports."""
+    defaults: dict[str, int] = dict.fromkeys(QuotaResource.values, UNLIMITED)
+    defaults.update({k: int(v) for k, v in cc_settings.QUOTA_DEFAULTS.items()})
+    return defaults
+
+
+def get_limits(project_id: str) -> dict[str, int]:
+    """The project's limit for every resource: its overrides over the defaults."""
+    limits = default_limits()
+    limits.update(
+        ProjectQuota.objects.filter(project_id=project_id).values_list("resource", "hard_limit")
+    )
+    return limits
+
+
+# --- usage -----------------------------------------------------------------------------------
+
+
+def count_key_pairs(user_id: str) -> int:
+    return KeyPair.objects.filter(user_id=user_id).count()
+
+
+def count_server_group_members(group: Any, user_id: str | None = None) -> int:
+    """Members of `group`, only those `user_id` created when given (Nova counts per user)."""
+    members = ServerGroupMember.objects.filter(group=group, server__deleted=False)
+    if user_id is not None:
+        members = members.filter(server__user_id=user_id)
+    return members.count()
+
+
+def get_usage(project_id: str, user_id: str | None = None) -> dict[str, int]:
+    """What the project uses now, by resource. ``key_pairs`` counts `user_id`'s key pairs (0
+    without a user, as Nova reports it for a project); ``server_group_members`` is per group
+    and reported as 0 here, as Nova does; resources that are limits, not counts, are 0."""
+    servers = Server.objects.filter(project_id=project_id).aggregate(
+        instances=Count("id"), cores=Sum("vcpus"), ram=Sum("memory_mb")
+    )
+    usage = dict.fromkeys(QuotaResource.values, 0)
+    usage["instances"] = servers["instances"] or 0
+    usage["cores"] = servers["cores"] or 0
+    usage["ram"] = servers["ram"] or 0
+    usage["server_groups"] = ServerGroup.objects.filter(project_id=project_id).count()
+    if user_id is not None:
+        usage["key_pairs"] = count_key_pairs(user_id)
+    return usage
+
+
+# --- the lock and the checks -----------------------------------------------------------------
+
+
+def lock_project(project_id: str) -> Project:
+    """Lock the project's row (SELECT ... FOR UPDATE) until the transaction ends.
+
+    Every quota-checked create of servers (and server groups) in a project takes this lock
+    first, then checks, then inserts, then commits; so they are serialised per project and
+    the count each one checks includes everything committed before it.
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError("lock_project() must be called inside transaction.atomic()")
+    project = Project.objects.select_for_update().filter(pk=project_id).first()
+    if project is None:
+        raise ProjectNotFoundForQuota(project_id=project_id)
+    return project
+
+
+def _over(limit: int, used: int, requested: int) -> bool:
+    return limit != UNLIMITED and used + requested > limit
+
+
+def _raise_too_many_instances(
+    overs: list[str],
+    requested: Mapping[str, int | str],
+    used: Mapping[str, int],
+    limits: Mapping[str, int],
+) -> None:
+    """Nova's TooManyInstances message, several resources joined by ', '."""
+    raise QuotaExceeded(
+        resources=", ".join(overs),
+        req=", ".join(str(requested[r]) for r in overs),
+        used=", ".join(str(used[r]) for r in overs),
+        allowed=", ".join(str(limits[r]) for r in overs),
+    )
+
+
+def check_server_quota(*, project: Project, instances: int, cores: int, ram: int) -> None:
+    """Raise `QuotaExceeded` (403, "Quota exceeded for instances: Requested 1, but already
+    used 10 of 10 instances") unless the project can take `instances` more servers using
+    `cores` more vCPUs and `ram` more MiB in total.
+
+    Precondition: the caller holds the Project row lock (`lock_project`, select_for_update)
+    inside the transaction that inserts the servers (or commits the resize), so that no
+    concurrent create can slip in between this check and that insert.
+    """
+    limits = get_limits(project.pk)
+    used = get_usage(project.pk)
+    requested = {"instances": instances, "cores": cores, "ram": ram}
+    overs = sorted(r for r, n in requested.items() if n and _over(limits[r], used[r], n))
+    if overs:
+        _raise_too_many_instances(overs, requested, used, limits)
+
+
+def allowed_server_count(
+    *, project: Project, min_count: int, max_count: int, cores: int, ram: int
+) -> int:
+    """How many servers of `cores` vCPUs and `ram` MiB each to create: `max_count` if they
+    fit, else as many as fit if at least `min_count` do (Nova's multi-create rule); else raise
+    `QuotaExceeded` naming what is over.
+
+    Precondition: as for `check_server_quota`, the caller holds the Project row lock inside the
+    transaction that inserts the servers.
+    """
+    limits = get_limits(project.pk)
+    used = get_usage(project.pk)
+    per_server = {"instances": 1, "cores": cores, "ram": ram}
+    fits = max_count
+    for resource, each in per_server.items():
+        if each and limits[resource] != UNLIMITED:
+            fits = min(fits, max(0, limits[resource] - used[resource]) // each)
+    if fits >= min_count:
+        return fits
+    requested_total = {r: max_count * each for r, each in per_server.items()}
+    overs = sorted(r for r, n in requested_total.items() if n and _over(limits[r], used[r], n))
+    shown: dict[str, int | str] = dict(requested_total)
+    shown["instances"] = str(min_count) if min_count == max_count else f"{min_count}-{max_count}"
+    _raise_too_many_instances(overs, shown, used, limits)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def check_server_group_quota(*, project: Project, adding: int = 1) -> None:
+    """Precondition: the caller holds the Project row lock inside the transaction that inserts
+    the group."""
+    limit = get_limits(project.pk)["server_groups"]
+    if _over(limit, ServerGroup.objects.filter(project=project).count(), adding):
+        raise ServerGroupLimitExceeded()
+
+
+def check_server_group_members(*, group: Any, adding: int, user_id: str | None = None) -> None:
+    """Raise unless `adding` more servers fit in `group` (per `user_id` when given, as Nova
+    counts). Precondition: the caller holds the Project row lock of the group's project inside
+    the transaction that adds the members."""
+    limit = get_limits(group.project_id)["server_group_members"]
+    if _over(limit, count_server_group_members(group, user_id), adding):
+        raise ServerGroupMemberLimitExceeded()
+
+
+def check_metadata_items(*, project: Project, count: int) -> None:
+    """A server may carry at most ``metadata_items`` metadata items (a limit, not a count)."""
+    limit = get_limits(project.pk)["metadata_items"]
+    if _over(limit, 0, count):
+        raise MetadataLimitExceeded(allowed=limit)
+
+
+def check_key_pair_quota(*, user_id: str, project_id: str | None, adding: int = 1) -> None:
+    """Raise unless the user may own `adding` more key pairs; the limit is the caller's
+    project's ``key_pairs`` (the default when unscoped), the count is per user.
+    Precondition: the caller holds the User row lock inside the transaction that inserts."""
+    limits = get_limits(project_id) if project_id else default_limits()
+    if _over(limits["key_pairs"], count_key_pairs(user_id), adding):
+        raise KeypairLimitExceeded()
+
+
+# --- writes ----------------------------------------------------------------------------------
+
+
+def update_quotas(
+    *, project: Project, limits: Mapping[str, int], force: bool = False
+) -> dict[str, int]:
+    """Set the project's limits for the resources in `limits`; returns all its limits.
+
+    Without `force`, a limit below what the project already uses is refused (400), as Nova
+    does; -1 is always accepted. The project row is locked, so the check and the write see the
+    same usage as any concurrent create.
+    """
+    with transaction.atomic():
+        lock_project(project.pk)
+        usage = get_usage(project.pk)
+        for resource, limit in limits.items():
+            if resource not in QuotaResource.values:
+                raise InvalidInput(f"Unknown quota resource {resource}.")
+            if limit < UNLIMITED or limit > MAX_LIMIT:
+                raise InvalidInput(
+                    f"Quota limit {limit} for {resource} must be between -1 and {MAX_LIMIT}."
+                )
+            if not force and limit != UNLIMITED and limit < usage[resource]:
+                raise InvalidInput(
+                    f"Quota limit {limit} for {resource} must be greater than or equal to "
+                    f"already used and reserved {usage[resource]}."
+                )
+        for resource, limit in limits.items():
+            ProjectQuota.objects.update_or_create(
+                project=project, resource=resource, defaults={"hard_limit": limit}
+            )
+    return get_limits(project.pk)
+
+
+def revert_quotas(*, project: Project) -> None:
+    """Drop the project's overrides: it is back to the defaults."""
+    ProjectQuota.objects.filter(project=project).delete()
