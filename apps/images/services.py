@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -327,13 +328,21 @@ def delete_transfer_image(*, image_id: str) -> None:
 # --- data ----------------------------------------------------------------------------------
 
 
-class _MeteredReader:
-    """Wraps the incoming stream: counts bytes, refuses more than the cap, and computes the
-    extra digests the store does not (sha256, when the owner stated one)."""
+# How often a running upload marks its image as still alive (updated_at), seconds; well
+# under IMAGE_UPLOAD_STALE_AFTER so that `reset_stale_uploads` never takes a live one.
+UPLOAD_HEARTBEAT_INTERVAL = 30
 
-    def __init__(self, stream: Readable, *, cap: int, sha256: bool) -> None:
+
+class _MeteredReader:
+    """Wraps the incoming stream: counts bytes, refuses more than the cap, computes the extra
+    digest the store does not (sha256, when the owner stated one), and keeps the image's
+    updated_at fresh while data flows."""
+
+    def __init__(self, stream: Readable, *, image: Image, cap: int, sha256: bool) -> None:
         self._stream = stream
+        self._image = image
         self._cap = cap
+        self._beat_at = time.monotonic() + UPLOAD_HEARTBEAT_INTERVAL
         self.count = 0
         self.sha256 = hashlib.sha256() if sha256 else None
 
@@ -345,6 +354,11 @@ class _MeteredReader:
             raise ImageTooLarge(cap=self._cap)
         if self.sha256 is not None:
             self.sha256.update(chunk)
+        if time.monotonic() >= self._beat_at:
+            self._beat_at = time.monotonic() + UPLOAD_HEARTBEAT_INTERVAL
+            Image.objects.filter(pk=self._image.pk, status=ImageStatus.SAVING).update(
+                updated_at=timezone.now()
+            )
         return chunk
 
 
@@ -380,7 +394,9 @@ def upload_image_data(
     store = get_store()
     owner_md5 = (image.properties.get(OWNER_MD5_KEY) or "").lower()
     owner_sha256 = (image.properties.get(OWNER_SHA256_KEY) or "").lower()
-    reader = _MeteredReader(stream, cap=cc_settings.IMAGE_SIZE_CAP, sha256=bool(owner_sha256))
+    reader = _MeteredReader(
+        stream, image=image, cap=cc_settings.IMAGE_SIZE_CAP, sha256=bool(owner_sha256)
+    )
     try:
         stored = store.put(image.pk, reader)
         _verify_upload(
@@ -444,6 +460,30 @@ def _restore_queued(image: Image) -> None:
     Image.objects.filter(pk=image.pk, status=ImageStatus.SAVING).update(
         status=ImageStatus.QUEUED, updated_at=timezone.now()
     )
+
+
+def reset_stale_uploads(*, older_than: int | None = None) -> int:
+    """Put back to queued every image still "saving" whose upload shows no sign of life for
+    `older_than` seconds (default ``IMAGE_UPLOAD_STALE_AFTER``): its process died (a killed
+    web worker runs no clean-up), so the owner may upload again. Returns how many.
+
+    A periodic job for the conductor's beat; live uploads refresh updated_at every
+    `UPLOAD_HEARTBEAT_INTERVAL` seconds, so they are never taken.
+    """
+    cutoff = timezone.now() - timedelta(
+        seconds=older_than if older_than is not None else cc_settings.IMAGE_UPLOAD_STALE_AFTER
+    )
+    store = get_store()
+    reset = 0
+    stale = Image.objects.filter(status=ImageStatus.SAVING, updated_at__lt=cutoff)
+    for image_id in stale.values_list("pk", flat=True):
+        if Image.objects.filter(
+            pk=image_id, status=ImageStatus.SAVING, updated_at__lt=cutoff
+        ).update(status=ImageStatus.QUEUED, updated_at=timezone.now()):
+            store.discard_partial(image_id)
+            logger.warning("image %s: stale upload abandoned, back to queued", image_id)
+            reset += 1
+    return reset
 
 
 def ensure_image_from_file(

@@ -61,6 +61,13 @@ class ImageStore(ABC):
     def delete(self, image_id: uuid.UUID | str) -> None:
         """Drop the data; absent data is not an error."""
 
+    def discard_partial(self, image_id: uuid.UUID | str) -> None:
+        """Drop what an interrupted `put` left behind when its process died before cleaning
+        up (a killed web worker). Only for puts known to be dead: a live one would fail.
+
+        Stores whose puts leave nothing behind keep this default."""
+        return
+
     def local_path(self, image_id: uuid.UUID | str) -> Path | None:
         """A local file path to the data, for tools such as qemu-img; None if the store has
         no local files."""
@@ -108,6 +115,11 @@ class FilesystemStore(ImageStore):
 
     def delete(self, image_id: uuid.UUID | str) -> None:
         self._path(image_id).unlink(missing_ok=True)
+
+    def discard_partial(self, image_id: uuid.UUID | str) -> None:
+        name = self._path(image_id).name
+        for partial in self.root.glob(f".{name}.*.part"):
+            partial.unlink(missing_ok=True)
 
     def local_path(self, image_id: uuid.UUID | str) -> Path | None:
         return self._path(image_id)

@@ -4,10 +4,12 @@ cap, and the images the compute fabric makes (snapshots, resize transfers)."""
 import io
 import threading
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from apps.images import services
 from apps.images.exceptions import (
@@ -323,3 +325,43 @@ def test_local_path_is_the_stored_file(tmp_path):
     image_id = uuid.uuid4()
     store.put(image_id, io.BytesIO(b"bytes"))
     assert store.local_path(image_id) == Path(tmp_path) / str(image_id)
+
+
+def test_stale_upload_is_reset_to_queued_and_its_partial_file_dropped(
+    member, make_image, image_state_dir
+):
+    # given: an image left "saving" by a process that died, with its temporary file
+    image = make_image(member)
+    live = make_image(member)
+    Image.objects.filter(pk__in=[image.pk, live.pk]).update(status="saving")
+    Image.objects.filter(pk=image.pk).update(updated_at=timezone.now() - timedelta(hours=1))
+    image_state_dir.mkdir(parents=True)
+    partial = image_state_dir / f".{image.pk}.abc123.part"
+    partial.write_bytes(b"half")
+    # when
+    reset = services.reset_stale_uploads()
+    # then
+    assert reset == 1
+    assert Image.objects.get(pk=image.pk).status == "queued"
+    assert Image.objects.get(pk=live.pk).status == "saving"
+    assert not partial.exists()
+    services.upload_image_data(image=image, stream=io.BytesIO(b"retried"))
+    assert Image.objects.get(pk=image.pk).status == "active"
+
+
+def test_running_upload_keeps_its_image_alive(member, make_image, monkeypatch):
+    # given: a heartbeat on every read, and an image last touched long ago
+    monkeypatch.setattr(services, "UPLOAD_HEARTBEAT_INTERVAL", 0)
+    image = make_image(member)
+    Image.objects.filter(pk=image.pk).update(updated_at=timezone.now() - timedelta(hours=1))
+    seen: list[object] = []
+
+    class Observing(io.BytesIO):
+        def read(self, size: int = -1, /) -> bytes:
+            seen.append(Image.objects.get(pk=image.pk).updated_at)
+            return super().read(size)
+
+    # when
+    services.upload_image_data(image=image, stream=Observing(b"x" * 3000))
+    # then: by the second read the first heartbeat had refreshed updated_at
+    assert seen[1] > timezone.now() - timedelta(minutes=1)
