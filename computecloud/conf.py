@@ -98,6 +98,8 @@ DEFAULTS: dict[str, Any] = {
     # Images per page when a list names no limit, and the most a limit may ask for.
     "IMAGE_LIST_LIMIT_DEFAULT": 25,
     "IMAGE_LIST_LIMIT_MAX": 1000,
+    # An upload still "saving" with no progress for this long is reset to queued, seconds.
+    "IMAGE_UPLOAD_STALE_AFTER": 600,
     # Default quota limits per project (-1 is unlimited).
     "QUOTA_DEFAULTS": {
         "instances": 10,
