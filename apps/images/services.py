@@ -299,15 +299,25 @@ def mark_snapshot_failed(*, image_id: str) -> None:
         logger.info("snapshot image %s deleted after a failed snapshot", image_id)
 
 
-def create_transfer_image(*, server: "Server", migration_uuid: str) -> Image:
+def create_transfer_image(
+    *,
+    server: "Server",
+    migration_uuid: str,
+    disk_format: str = "qcow2",
+    container_format: str = "bare",
+) -> Image:
     """A hidden, private image that carries a server's disk from the source host to the
     destination during a resize or cold migration (uploaded and downloaded through signed
-    URLs, deleted by `delete_transfer_image` when the move ends)."""
+    URLs, deleted by `delete_transfer_image` when the move ends).
+
+    The default is one flattened qcow2 file, checked on upload like any image (no backing
+    file). Several files packed as a tar go as ``container_format="ova"``: not inspected.
+    """
     return create_image(
         owner=server.project,
         name=f"transfer-{migration_uuid}",
-        disk_format="qcow2",
-        container_format="bare",
+        disk_format=disk_format,
+        container_format=container_format,
         visibility="private",
         os_hidden=True,
         properties={
