@@ -183,14 +183,16 @@ def make_config(tmp_path: Path, name: str = "host-a", **changes: Any) -> Compute
 
 @contextlib.contextmanager
 def running_driver(config: ComputeConfig) -> Iterator[LibvirtDriver]:
-    """An initialised driver; every guest it can see is destroyed when the block ends."""
+    """An initialised driver; guests that appeared while the block ran are destroyed when
+    it ends (others' guests on the shared in-memory hypervisor are left alone)."""
     driver = LibvirtDriver(config)
     driver.init_host()
+    before = set(driver.list_instance_uuids())
     try:
         yield driver
     finally:
         driver.register_event_listener(None)
-        for instance_uuid in driver.list_instance_uuids():
+        for instance_uuid in set(driver.list_instance_uuids()) - before:
             driver.destroy(instance_uuid)
         driver.cleanup_host()
 

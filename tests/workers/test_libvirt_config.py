@@ -21,6 +21,13 @@ from workers.virt.libvirt.config import (
 from workers.virt.libvirt.driver import LibvirtDriver
 
 
+def node(root: ET.Element, path: str) -> ET.Element:
+    """``root.find(path)``, failing the test if it is missing."""
+    found = root.find(path)
+    assert found is not None, f"{path} is missing"
+    return found
+
+
 def test_guest_config_round_trips_through_xml() -> None:
     # given
     config = GuestConfig(
@@ -73,19 +80,19 @@ def test_rendered_xml_has_the_shape_known_to_boot_here() -> None:
 
     # then
     assert root.get("type") == "qemu"
-    assert root.find("./os/type").attrib == {"arch": "x86_64", "machine": "pc"}
+    assert node(root, "./os/type").attrib == {"arch": "x86_64", "machine": "pc"}
     assert root.find("./features/acpi") is not None
-    assert root.find("./devices/serial/source").attrib == {
+    assert node(root, "./devices/serial/source").attrib == {
         "path": "/i/console.log",
         "append": "on",
     }
-    assert root.find("./devices/console/target").get("type") == "serial"
-    assert root.find("./devices/graphics").attrib == {
+    assert node(root, "./devices/console/target").get("type") == "serial"
+    assert node(root, "./devices/graphics").attrib == {
         "type": "vnc",
         "autoport": "yes",
         "listen": "127.0.0.1",
     }
-    owner = root.find(f"./metadata/{{{METADATA_NS}}}instance/{{{METADATA_NS}}}owner")
+    owner = node(root, f"./metadata/{{{METADATA_NS}}}instance/{{{METADATA_NS}}}owner")
     assert owner.get("project_id") == "p1"
 
 
@@ -110,10 +117,10 @@ def test_spawned_domain_matches_the_instance_spec(
     assert GuestConfig.from_xml(ET.tostring(root, encoding="unicode")).memory_mb == 384
     assert root.findtext("vcpu") == "2"
     disks = {
-        d.find("target").get("dev"): (
+        node(d, "target").get("dev"): (
             d.get("device"),
-            d.find("target").get("bus"),
-            d.find("source").get("file"),
+            node(d, "target").get("bus"),
+            node(d, "source").get("file"),
             d.find("readonly") is not None,
         )
         for d in root.iterfind("./devices/disk")
@@ -124,7 +131,7 @@ def test_spawned_domain_matches_the_instance_spec(
         "vdc": ("disk", "virtio", str(inst_dir / "disk.swap"), False),
         "hdc": ("cdrom", "ide", str(inst_dir / "disk.config"), True),
     }
-    assert root.find("./devices/serial/source").get("path") == str(inst_dir / "console.log")
+    assert node(root, "./devices/serial/source").get("path") == str(inst_dir / "console.log")
     metadata = GuestConfig.from_xml(ET.tostring(root, encoding="unicode")).metadata
     assert metadata is not None
     assert (metadata.instance_name, metadata.flavor_name, metadata.project_id) == (
@@ -162,7 +169,9 @@ def test_image_properties_choose_buses_models_and_machine(
     # then
     root = _domain(driver, instance)
     targets = {
-        d.find("target").get("dev"): (d.find("source").get("file") or d.find("source").get("dev"))
+        node(d, "target").get("dev"): (
+            node(d, "source").get("file") or node(d, "source").get("dev")
+        )
         for d in root.iterfind("./devices/disk")
     }
     inst_dir = driver.config.instances_path / instance.uuid
@@ -173,13 +182,13 @@ def test_image_properties_choose_buses_models_and_machine(
         "hdc": str(inst_dir / "disk.config"),
         "hdd": "/dev/null",
     }
-    assert root.find("./os/type").get("machine") == "pc-i440fx-7.2"
-    assert root.find("./devices/video/model").get("type") == "vga"
-    interface = root.find("./devices/interface")
+    assert node(root, "./os/type").get("machine") == "pc-i440fx-7.2"
+    assert node(root, "./devices/video/model").get("type") == "vga"
+    interface = node(root, "./devices/interface")
     assert interface.get("type") == "bridge"
-    assert interface.find("source").get("bridge") == "br-test"
-    assert interface.find("model").get("type") == "e1000"
-    assert interface.find("mac").get("address") == "52:54:00:aa:bb:cc"
+    assert node(interface, "source").get("bridge") == "br-test"
+    assert node(interface, "model").get("type") == "e1000"
+    assert node(interface, "mac").get("address") == "52:54:00:aa:bb:cc"
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -94,7 +95,7 @@ def test_a_cached_image_is_not_downloaded_again(
     ],
 )
 def test_checksum_mismatch_raises_and_caches_nothing(
-    cache: ImageCache, served_image: ServedImage, change: dict[str, object], algorithm: str
+    cache: ImageCache, served_image: ServedImage, change: dict[str, Any], algorithm: str
 ) -> None:
     # given
     image = served_image.source(**change)

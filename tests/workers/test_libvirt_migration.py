@@ -19,6 +19,7 @@ from tests.workers.conftest import (
     running_driver,
     write_pattern,
 )
+from tests.workers.test_libvirt_config import node
 from workers.virt import exceptions
 from workers.virt.driver import ImageSource, InstanceSpec, PowerState
 from workers.virt.libvirt.driver import LibvirtDriver
@@ -106,7 +107,7 @@ def test_resize_to_another_host_by_path_then_confirm(
     # then: the new flavor, the guest's data, the base shared from B's own cache
     assert host_b.get_power_state(instance.uuid) == PowerState.RUNNING
     root = domain_xml(host_b, instance.uuid)
-    assert root.find("memory").text == str(512 * 1024)
+    assert node(root, "memory").text == str(512 * 1024)
     assert root.findtext("vcpu") == "2"
     disk = host_b.config.instances_path / instance.uuid / "disk"
     info = qemu_img_info(disk)
@@ -218,7 +219,7 @@ def test_revert_brings_the_guest_back_on_the_source_with_its_old_flavor(
     # then
     inst_dir = driver.config.instances_path / instance.uuid
     assert driver.get_power_state(instance.uuid) == PowerState.RUNNING
-    assert domain_xml(driver, instance.uuid).find("memory").text == str(256 * 1024)
+    assert node(domain_xml(driver, instance.uuid), "memory").text == str(256 * 1024)
     assert has_pattern(inst_dir / "disk", GUEST_DATA, offset=8 * 1024**2, length=65536)
     assert not (driver.config.instances_path / f"{instance.uuid}_resize").exists()
     assert not (inst_dir / "outbox").exists()

@@ -20,7 +20,7 @@ import uuid as uuid_lib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, NamedTuple, NotRequired, TypedDict
+from typing import Any, ClassVar, NamedTuple, NotRequired, TypedDict, cast
 
 
 class PowerState(enum.IntEnum):
@@ -149,7 +149,7 @@ class VifSpec:
         return cls(**values)
 
     def to_payload(self) -> VifPayload:
-        return VifPayload(**dataclasses.asdict(self))  # type: ignore[typeddict-item]
+        return cast(VifPayload, dataclasses.asdict(self))
 
 
 @dataclass(frozen=True)
@@ -169,7 +169,7 @@ class BlockDeviceSpec:
         return cls(**_known_fields(cls, data))
 
     def to_payload(self) -> BlockDevicePayload:
-        return BlockDevicePayload(**dataclasses.asdict(self))  # type: ignore[typeddict-item]
+        return cast(BlockDevicePayload, dataclasses.asdict(self))
 
 
 @dataclass(frozen=True)
@@ -226,7 +226,7 @@ class InstanceSpec:
         return cls(**values)
 
     def to_payload(self) -> InstancePayload:
-        return InstancePayload(**dataclasses.asdict(self))  # type: ignore[typeddict-item]
+        return cast(InstancePayload, dataclasses.asdict(self))
 
     def image_property(self, name: str, default: str | None = None) -> str | None:
         """One of the image's ``properties`` (hw_disk_bus, ...), as a string, or ``default``."""
@@ -256,7 +256,7 @@ class ImageSource:
         return cls(**_known_fields(cls, data))
 
     def to_payload(self) -> ImagePayload:
-        return ImagePayload(**dataclasses.asdict(self))  # type: ignore[typeddict-item]
+        return cast(ImagePayload, dataclasses.asdict(self))
 
 
 @dataclass(frozen=True)

@@ -101,15 +101,12 @@ class Host:
             raise exceptions.HypervisorUnavailable(uri=self.uri, reason=str(exc)) from exc
         self._closed_by_daemon = False
         # Keepalives let a dead daemon be noticed without waiting for a call to time out;
-        # the test driver and local drivers may not support them.
-        for setup in (
-            lambda: conn.setKeepAlive(5, 3),
-            lambda: conn.registerCloseCallback(self._on_close, None),
-        ):
-            try:
-                setup()
-            except libvirt.libvirtError:
-                logger.debug("%s does not support keepalive/close callbacks", self.uri)
+        # the test driver and local drivers support neither them nor close callbacks.
+        try:
+            conn.setKeepAlive(5, 3)
+            conn.registerCloseCallback(self._on_close, None)
+        except libvirt.libvirtError:
+            logger.debug("%s does not support keepalive/close callbacks", self.uri)
         conn.domainEventRegisterAny(
             None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, self._on_lifecycle, None
         )
