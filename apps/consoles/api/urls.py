@@ -1,3 +1,14 @@
-from django.urls import URLPattern, URLResolver
+from apps.consoles.api import views
+from computecloud.api.routers import OpenStackRouter
 
-urlpatterns: list[URLPattern | URLResolver] = []
+router = OpenStackRouter()
+# POST /servers/{id}/remote-consoles (2.6+)
+router.register(
+    r"servers/(?P<server_id>[^/]+)/remote-consoles",
+    views.RemoteConsoleViewSet,
+    basename="remote-console",
+)
+# GET /os-console-auth-tokens/{token} (admin)
+router.register("os-console-auth-tokens", views.ConsoleAuthTokenViewSet, basename="console-token")
+
+urlpatterns = router.urls
