@@ -218,16 +218,18 @@ def test_guest_life_on_real_qemu(
     a.destroy(clone.uuid)
 
     # --- resize to the other host with more memory and a bigger disk
-    outbox = timed(
+    transfer_file = timed(
         figures, "migrate_disk_and_power_off_s", lambda: a.migrate_disk_and_power_off(instance.uuid)
     )
     assert not a.instance_exists(instance.uuid)
+    # As between hosts that share nothing: the disk travels as a transfer image over HTTP.
+    transfer = serve(hosts, transfer_file, "transfer.qcow2")
     resized = dataclasses.replace(instance, memory_mb=384, root_gb=2, flavor_name="bigger")
     hosts.spawned.append((b, instance.uuid))
     timed(
         figures,
         "finish_migration_s",
-        lambda: b.finish_migration(resized, outbox, image, power_on=True),
+        lambda: b.finish_migration(resized, transfer, image, power_on=True),
     )
     figures["finish_migration_to_login_s"] = wait_for_console(b, instance.uuid, LOGIN_RE)
     domain = GuestConfig.from_xml(b.host.lookup(instance.uuid).xml())

@@ -192,6 +192,11 @@ def test_unsupported_disk_formats_are_refused(cache: ImageCache, served_image: S
         cache.fetch(served_image.source(disk_format="vmdk"))
 
 
+def test_container_images_cannot_be_booted(cache: ImageCache, served_image: ServedImage) -> None:
+    with pytest.raises(exceptions.ImageUnacceptable, match="ova"):
+        cache.fetch(served_image.source(container_format="ova"))
+
+
 def test_cleanup_removes_only_unused_bases_past_their_age(
     cache: ImageCache, image_server: ImageServer, tmp_path: Path
 ) -> None:

@@ -97,6 +97,7 @@ class ImagePayload(TypedDict):
     os_hash_value: NotRequired[str | None]
     size: NotRequired[int | None]
     disk_format: NotRequired[str]
+    container_format: NotRequired[str]
 
 
 def _known_fields(cls: type, data: Mapping[str, Any]) -> dict[str, Any]:
@@ -241,6 +242,8 @@ class ImageSource:
     ``url`` is an HTTP(S) download URL; it may carry a short-lived signed token, so it is
     never logged whole. ``checksum`` is Glance's md5 hex; ``os_hash_algo``/``os_hash_value``
     its multihash (sha512 by default). At least one of them must be present.
+    ``container_format`` "bare" means the data is the disk itself; "ova" a tar of several
+    (only used for migration transfers).
     """
 
     image_id: str
@@ -250,6 +253,7 @@ class ImageSource:
     os_hash_value: str | None = None
     size: int | None = None
     disk_format: str = "qcow2"
+    container_format: str = "bare"
 
     @classmethod
     def from_payload(cls, data: Mapping[str, Any]) -> "ImageSource":
@@ -483,12 +487,16 @@ class ComputeDriver(abc.ABC):
 
         Powers the guest off (clean shutdown up to ``timeout``), undefines it here and moves
         its files aside as the source copy (kept for `finish_revert_migration`, removed by
-        `confirm_migration`). Returns a directory holding a transferable copy of the disks:
-        flattened qcow2 files that need no backing file at the destination (``disk``, and
-        ``disk.eph0`` if the flavor has ephemeral space) plus ``manifest.json`` (names,
-        sizes, sha256). Hosts that share nothing upload ``<dir>/disk`` to a transfer image
-        of the image service; others pass the directory itself. Idempotent for a
-        redelivered task.
+        `confirm_migration`). Returns the one file to hand to the destination, in a
+        directory that also holds the flattened disks and ``manifest.json`` (names, sizes,
+        sha256), which the destination may be given instead (same host, shared mount):
+
+        - a guest with only a root disk: that disk, a standalone qcow2 (no backing file);
+          upload it as a qcow2/bare transfer image;
+        - a guest with an ephemeral disk too: an uncompressed tar of the manifest and both
+          flattened disks; upload it with container_format "ova".
+
+        Idempotent: a redelivered task gets the same file back.
         """
 
     @abc.abstractmethod
@@ -501,20 +509,23 @@ class ComputeDriver(abc.ABC):
     ) -> None:
         """Second half, on the destination host.
 
-        ``disk_source`` is where the disks come from: an ImageSource (the transfer image:
-        downloaded and verified by its checksums; root disk only), the directory
-        `migrate_disk_and_power_off` returned (a path, or an http(s) URL serving it; every
-        file checked against the manifest), or a path to a single root disk file. Every
-        disk must be a qcow2 without backing file. The root disk is grown to the new
-        flavor's ``root_gb`` (shrinking is refused), the guest defined with the new
-        flavor's memory and vCPUs and started if ``power_on``. With ``image``, the root disk
-        is re-based on the locally cached image so only the guest's changes take space. On
-        failure nothing is left here (the source copy is untouched, so the resize can be
-        reverted): MigrationFailed."""
+        ``disk_source`` is what `migrate_disk_and_power_off` produced, reached as: an
+        ImageSource (the transfer image, downloaded and verified by its checksums), an
+        http(s) URL or a local path of that file, or the local directory holding it. A tar
+        or directory is checked file by file against its manifest; every disk must be a
+        qcow2 without backing file. The root disk is grown to the new flavor's ``root_gb``
+        (shrinking is refused), missing ephemeral/swap disks are made blank, the config
+        drive is rebuilt, and the guest is defined with the new flavor's memory and vCPUs
+        and started if ``power_on``. With ``image``, the root disk is re-based on the
+        locally cached image so only the guest's changes take space. On failure nothing is
+        left here (the source copy is untouched, so the resize can be reverted):
+        MigrationFailed. A redelivered task finds the guest defined and only powers it on.
+        """
 
     @abc.abstractmethod
     def confirm_migration(self, instance_uuid: str) -> None:
-        """On the source host: drop the source copy. Idempotent."""
+        """On the source host: drop the source copy. Idempotent. Also needed after a
+        resize on the same host: it never touches the resized guest, only the copy."""
 
     @abc.abstractmethod
     def finish_revert_migration(self, instance: InstanceSpec, power_on: bool = True) -> None:

@@ -26,6 +26,7 @@ import os
 import re
 import shutil
 import string
+import tarfile
 import time
 import urllib.error
 import uuid as uuid_lib
@@ -81,7 +82,7 @@ DISK, EPHEMERAL, SWAP, CONFIG_DRIVE, CONSOLE_LOG = (
     "console.log",
 )
 RESIZE_SUFFIX = "_resize"
-OUTBOX, MANIFEST = "outbox", "manifest.json"
+OUTBOX, MANIFEST, TRANSFER_TAR = "outbox", "manifest.json", "disks.tar"
 #: Disks carried to the destination of a migration; swap is recreated blank and the config
 #: drive rebuilt from the instance, as Nova does.
 MIGRATED_DISKS = (DISK, EPHEMERAL)
@@ -420,7 +421,9 @@ class LibvirtDriver(ComputeDriver):
         guest = self.host.find(instance_uuid)
         if guest is None:
             if (outbox / MANIFEST).is_file() and not inst_dir.exists():
-                return outbox  # redelivered task: the work is done
+                # Redelivered task: the work is done.
+                transfer: str = json.loads((outbox / MANIFEST).read_text())["transfer"]
+                return outbox / transfer
             raise exceptions.InstanceNotFound(instance_uuid=instance_uuid)
         started = time.monotonic()
         self.power_off(instance_uuid, timeout)
@@ -429,18 +432,7 @@ class LibvirtDriver(ComputeDriver):
         _rmtree(resize_dir)
         os.rename(inst_dir, resize_dir)
         try:
-            outbox.mkdir(mode=0o755)
-            outbox.chmod(0o755)
-            files: dict[str, dict[str, Any]] = {}
-            for name in MIGRATED_DISKS:
-                if (resize_dir / name).is_file():
-                    # Flattened: the destination needs no backing file.
-                    qemuimg.convert(resize_dir / name, outbox / name, src_format="qcow2")
-                    (outbox / name).chmod(0o644)
-                    files[name] = _file_digest(outbox / name)
-            manifest = {"instance_uuid": instance_uuid, "files": files}
-            (outbox / MANIFEST).write_text(json.dumps(manifest, indent=1))
-            (outbox / MANIFEST).chmod(0o644)
+            transfer_path = self._fill_outbox(instance_uuid, resize_dir, outbox)
             guest.undefine()
         except Exception as exc:
             # Put the instance back as it was: stopped, defined, files in place.
@@ -454,10 +446,35 @@ class LibvirtDriver(ComputeDriver):
         logger.info(
             "[instance %s] disks ready for migration in %s (%.2f s)",
             instance_uuid,
-            outbox,
+            transfer_path,
             time.monotonic() - started,
         )
-        return outbox
+        return transfer_path
+
+    @staticmethod
+    def _fill_outbox(instance_uuid: str, resize_dir: Path, outbox: Path) -> Path:
+        """Write the flattened disks, their manifest and the one file to hand over."""
+        outbox.mkdir(mode=0o755)
+        outbox.chmod(0o755)
+        files: dict[str, dict[str, Any]] = {}
+        for name in MIGRATED_DISKS:
+            if (resize_dir / name).is_file():
+                # Flattened: the destination needs no backing file.
+                qemuimg.convert(resize_dir / name, outbox / name, src_format="qcow2")
+                (outbox / name).chmod(0o644)
+                files[name] = _file_digest(outbox / name)
+        # One disk travels as itself (a plain qcow2 image); several as an uncompressed tar
+        # with the manifest (an "ova" container in image-service terms).
+        transfer = DISK if list(files) == [DISK] else TRANSFER_TAR
+        manifest = {"instance_uuid": instance_uuid, "files": files, "transfer": transfer}
+        (outbox / MANIFEST).write_text(json.dumps(manifest, indent=1))
+        (outbox / MANIFEST).chmod(0o644)
+        if transfer == TRANSFER_TAR:
+            with tarfile.open(outbox / TRANSFER_TAR, "w", format=tarfile.PAX_FORMAT) as tar:
+                for name in (MANIFEST, *files):
+                    tar.add(outbox / name, arcname=name)
+            (outbox / TRANSFER_TAR).chmod(0o644)
+        return outbox / transfer
 
     def finish_migration(
         self,
@@ -742,19 +759,29 @@ class LibvirtDriver(ComputeDriver):
     def _fetch_migration_disks(
         self, instance_uuid: str, source: str | Path | ImageSource, dest: Path
     ) -> None:
-        """Bring the migrated disks into ``dest`` and check them (see `finish_migration`)."""
-        if isinstance(source, ImageSource):
-            # The transfer image in the image service: verified by its checksums.
-            fetch_verified(source, dest / DISK, timeout=self.image_cache.download_timeout)
-            return
-        source_text = str(source)
-        remote = source_text.startswith(("http://", "https://"))
+        """Bring the migrated disks into ``dest`` as DISK (and EPHEMERAL) and check them:
+        see `finish_migration` for the accepted sources."""
+        source_text = str(source.url if isinstance(source, ImageSource) else source)
+        transfer = dest / "transfer"
         try:
-            if not remote and Path(source).is_file():
-                shutil.copyfile(source, dest / DISK)
+            if isinstance(source, ImageSource):
+                # A transfer image of the image service: verified by its checksums.
+                fetch_verified(source, transfer, timeout=self.image_cache.download_timeout)
+            elif source_text.startswith(("http://", "https://")):
+                download(source_text, transfer, algorithms=(), timeout=60)
+            elif Path(source).is_dir():
+                manifest = json.loads((Path(source) / MANIFEST).read_text())
+                for name in self._expected_files(instance_uuid, manifest, source_text):
+                    shutil.copyfile(Path(source) / name, dest / name)
+                self._check_files(instance_uuid, manifest, dest)
             else:
-                self._fetch_outbox(instance_uuid, source_text, dest, remote=remote)
-        except (OSError, urllib.error.URLError, ValueError, KeyError) as exc:
+                shutil.copyfile(source, transfer)
+            if transfer.is_file():
+                if tarfile.is_tarfile(transfer):
+                    self._unpack_transfer(instance_uuid, transfer, dest, source_text)
+                else:
+                    transfer.rename(dest / DISK)
+        except (OSError, urllib.error.URLError, ValueError, KeyError, tarfile.TarError) as exc:
             raise exceptions.MigrationFailed(
                 instance_uuid=instance_uuid,
                 reason=f"fetching disks from {redact_url(source_text)} failed: {exc}",
@@ -763,36 +790,44 @@ class LibvirtDriver(ComputeDriver):
             if (dest / name).is_file():
                 check_format(dest / name, expected="qcow2", image_id=f"{instance_uuid}/{name}")
 
+    def _unpack_transfer(self, instance_uuid: str, tar_path: Path, dest: Path, what: str) -> None:
+        """Extract the manifest's regular files by name only (no paths, links or devices
+        from the archive reach the filesystem) and check them against the manifest."""
+        with tarfile.open(tar_path) as tar:
+            members = {m.name: m for m in tar.getmembers() if m.isreg()}
+            manifest_file = tar.extractfile(members[MANIFEST])
+            if manifest_file is None:
+                raise KeyError(MANIFEST)
+            manifest = json.load(manifest_file)
+            for name in self._expected_files(instance_uuid, manifest, what):
+                data = tar.extractfile(members[name])
+                if data is None:
+                    raise KeyError(name)
+                with data, (dest / name).open("wb") as out:
+                    shutil.copyfileobj(data, out, _CHUNK)
+        tar_path.unlink()
+        self._check_files(instance_uuid, manifest, dest)
+
     @staticmethod
-    def _fetch_outbox(instance_uuid: str, source: str, dest: Path, *, remote: bool) -> None:
-        """Copy (path) or download (http URL) an outbox, checking each file's sha256."""
-        base_url = source.rstrip("/") + "/"
-        if remote:
-            download(base_url + MANIFEST, dest / MANIFEST, algorithms=(), timeout=60)
-            manifest = json.loads((dest / MANIFEST).read_text())
-        else:
-            manifest = json.loads((Path(source) / MANIFEST).read_text())
+    def _expected_files(instance_uuid: str, manifest: dict[str, Any], what: str) -> list[str]:
         if manifest.get("instance_uuid") != instance_uuid:
             raise exceptions.MigrationFailed(
                 instance_uuid=instance_uuid,
-                reason=f"{redact_url(source)} holds another instance's disks",
+                reason=f"{redact_url(what)} holds another instance's disks",
             )
-        files: dict[str, dict[str, Any]] = manifest["files"]
-        if DISK not in files:
+        names = [name for name in manifest["files"] if name in MIGRATED_DISKS]
+        if DISK not in names:
             raise exceptions.MigrationFailed(
                 instance_uuid=instance_uuid, reason="the source sent no root disk"
             )
-        for name, expected in files.items():
+        return names
+
+    @staticmethod
+    def _check_files(instance_uuid: str, manifest: dict[str, Any], dest: Path) -> None:
+        for name, expected in manifest["files"].items():
             if name not in MIGRATED_DISKS:
-                continue  # only names we know become files here
-            if remote:
-                size, digests = download(
-                    base_url + name, dest / name, algorithms=("sha256",), timeout=60
-                )
-                got = {"size": size, "sha256": digests["sha256"]}
-            else:
-                shutil.copyfile(Path(source) / name, dest / name)
-                got = _file_digest(dest / name)
+                continue
+            got = _file_digest(dest / name)
             if got != {"size": expected["size"], "sha256": expected["sha256"]}:
                 raise exceptions.MigrationFailed(
                     instance_uuid=instance_uuid,

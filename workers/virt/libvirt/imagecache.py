@@ -90,6 +90,11 @@ class ImageCache:
         Raises ImageDownloadFailed, ImageChecksumMismatch or ImageUnacceptable; nothing is
         left in the cache then.
         """
+        if image.container_format != "bare":
+            raise exceptions.ImageUnacceptable(
+                image_id=image.image_id,
+                reason=f"container_format {image.container_format!r} cannot boot a guest",
+            )
         if image.disk_format not in SUPPORTED_DISK_FORMATS:
             raise exceptions.ImageUnacceptable(
                 image_id=image.image_id,
@@ -215,7 +220,9 @@ def fetch_verified(image: ImageSource, dest: Path, *, timeout: float) -> int:
             image_id=image.image_id, reason=f"{redact_url(image.url)}: {exc}"
         ) from exc
     _verify(image, size, digests)
-    check_format(dest, expected=image.disk_format, image_id=image.image_id)
+    if image.container_format == "bare":
+        # A container (a migration's tar) is not a disk: its members are checked unpacked.
+        check_format(dest, expected=image.disk_format, image_id=image.image_id)
     return size
 
 
