@@ -133,10 +133,11 @@ class ConsoleProxy:
     host: str
     port: int
     log: Path
+    scheme: str = "http"
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     @property
     def origin(self) -> str:
@@ -163,14 +164,17 @@ def _listening(host: str, port: int) -> bool:
         return False
 
 
-def start_console_proxy(log_dir: Path, *extra_args: str) -> ConsoleProxy:
-    """Run ``manage.py consoleproxy`` on a free port against this test process's database."""
+def start_console_proxy(log_dir: Path, *extra_args: str, scheme: str = "http") -> ConsoleProxy:
+    """Run ``manage.py consoleproxy`` on a free port against this test process's database.
+
+    `scheme` is that of the console URLs it is meant for (https with ``--cert``).
+    """
     port = free_port()
     log = log_dir / f"consoleproxy-{port}.log"
     env = {
         **os.environ,
         "DATABASE_URL": database_url(),
-        "CONSOLE_PROXY_URL": f"http://127.0.0.1:{port}",
+        "CONSOLE_PROXY_URL": f"{scheme}://127.0.0.1:{port}",
         "DB_CONN_MAX_AGE": "0",
         "PYTHONUNBUFFERED": "1",
     }
@@ -193,7 +197,7 @@ def start_console_proxy(log_dir: Path, *extra_args: str) -> ConsoleProxy:
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    proxy = ConsoleProxy(process=process, host="127.0.0.1", port=port, log=log)
+    proxy = ConsoleProxy(process=process, host="127.0.0.1", port=port, log=log, scheme=scheme)
 
     def ready() -> bool:
         if process.poll() is not None:

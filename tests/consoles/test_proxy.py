@@ -5,9 +5,11 @@ Tokens are made through the service, so they are real rows the proxy's own proce
 """
 
 import secrets
+import subprocess
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +24,7 @@ from tests.consoles.conftest import (
     ConsoleProxy,
     FakeVncServer,
     caller_context,
+    start_console_proxy,
 )
 from tests.harness import wait_until
 
@@ -242,3 +245,61 @@ def test_proxy_serves_the_console_page_and_novnc_but_no_listings(
     with pytest.raises(urllib.error.HTTPError) as listing:
         urllib.request.urlopen(f"{console_proxy.url}/core/", timeout=10)  # noqa: S310
     assert listing.value.code == 404
+
+
+@pytest.fixture(scope="module")
+def tls_console_proxy(
+    django_db_setup: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[ConsoleProxy, Path]]:
+    """A proxy with a self-signed certificate for 127.0.0.1, TLS only; and that certificate."""
+    directory = tmp_path_factory.mktemp("consoleproxy-tls")
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+            "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+            "-addext", "subjectAltName=IP:127.0.0.1",
+            "-keyout", str(key), "-out", str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )  # fmt: skip
+    proxy = start_console_proxy(
+        directory, "--cert", str(cert), "--key", str(key), "--ssl-only", scheme="https"
+    )
+    try:
+        yield proxy, cert
+    finally:
+        proxy.stop()
+
+
+def test_proxy_with_a_certificate_serves_consoles_over_tls_only(
+    tls_console_proxy: tuple[ConsoleProxy, Path],
+    member: Caller,
+    fake_vnc: Callable[[], FakeVncServer],
+    make_console_server: Callable[..., Server],
+) -> None:
+    # given
+    proxy, cert = tls_console_proxy
+    vnc = fake_vnc()
+    token = token_for(member, make_console_server(member.project, console=vnc.console))
+
+    # when
+    secure = wsclient.connect(
+        proxy.host, proxy.port, f"/?token={token}", origin=proxy.origin, tls_ca=cert
+    )
+    plain = wsclient.connect(proxy.host, proxy.port, f"/?token={token}", origin=proxy.origin)
+    http_page = wsclient.connect(
+        proxy.host, proxy.port, f"/?token={token}", origin=f"http://127.0.0.1:{proxy.port}",
+        tls_ca=cert,
+    )  # fmt: skip
+
+    # then: wss:// works; plain ws:// gets no answer; an http:// page may not use a TLS console
+    assert secure.status == 101, secure.body
+    assert secure.ws is not None
+    assert secure.ws.recv_message() == RFB_VERSION
+    secure.ws.close()
+    assert plain.status == 0
+    assert http_page.status == 403
+    assert vnc.accepted == 1

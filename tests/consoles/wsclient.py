@@ -12,8 +12,10 @@ import contextlib
 import hashlib
 import os
 import socket
+import ssl
 import struct
 from dataclasses import dataclass, field
+from pathlib import Path
 
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -91,10 +93,22 @@ class WebSocket:
 
 
 def connect(
-    host: str, port: int, path: str, *, origin: str | None = None, timeout: float = 10
+    host: str,
+    port: int,
+    path: str,
+    *,
+    origin: str | None = None,
+    timeout: float = 10,
+    tls_ca: Path | None = None,
 ) -> WebSocketResponse:
-    """Send a websocket upgrade for `path` (e.g. ``/?token=...``) and read the answer."""
+    """Send a websocket upgrade for `path` (e.g. ``/?token=...``) and read the answer.
+
+    With `tls_ca` the connection is TLS (wss://), verified against that CA certificate.
+    """
     sock = socket.create_connection((host, port), timeout=timeout)
+    if tls_ca is not None:
+        context = ssl.create_default_context(cafile=str(tls_ca))
+        sock = context.wrap_socket(sock, server_hostname=host)
     key = base64.b64encode(os.urandom(16)).decode()
     lines = [
         f"GET {path} HTTP/1.1",
@@ -110,8 +124,12 @@ def connect(
     sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
     received = b""
     while b"\r\n\r\n" not in received:
-        chunk = sock.recv(65536)
+        try:
+            chunk = sock.recv(65536)
+        except ConnectionResetError:
+            chunk = b""
         if not chunk:
+            # Closed without an HTTP answer (e.g. plain text sent to a TLS-only proxy).
             sock.close()
             return WebSocketResponse(status=0, headers={}, body=received)
         received += chunk
