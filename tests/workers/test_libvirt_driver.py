@@ -542,3 +542,43 @@ def test_snapshot_of_an_unknown_guest_raises_and_writes_nothing(
     with pytest.raises(exceptions.InstanceNotFound):
         driver.snapshot("6c0b2b3e-1111-4c3e-9a1e-000000000000", tmp_path / "x.qcow2")
     assert not (tmp_path / "x.qcow2").exists()
+
+
+# --- housekeeping ------------------------------------------------------------------------------
+
+
+def test_image_cache_cleanup_keeps_bases_that_guests_use(
+    driver: LibvirtDriver,
+    make_instance: Callable[..., InstanceSpec],
+    image_server: ImageServer,
+    tmp_path: Path,
+) -> None:
+    # given: two cached images; only the first backs a guest, and both are old
+    used = image_server.serve(make_qcow2(tmp_path / "used.qcow2")).source()
+    unused = image_server.serve(make_qcow2(tmp_path / "unused.qcow2")).source()
+    driver.spawn(make_instance(), used)
+    driver.image_cache.fetch(unused)
+
+    # when
+    removed = driver.manage_image_cache(min_unused_age=0)
+
+    # then
+    assert removed == [driver.image_cache.base_path(unused.image_id)]
+    assert driver.image_cache.base_path(used.image_id).exists()
+
+
+def test_trim_console_logs_caps_every_log(
+    tmp_path: Path, make_instance: Callable[..., InstanceSpec], served_image: ServedImage
+) -> None:
+    # given
+    with running_driver(make_config(tmp_path, console_log_max_bytes=1024)) as drv:
+        instance = make_instance()
+        drv.spawn(instance, served_image.source())
+        log = _write_console(drv, instance, "x" * 99 + "\n" * 1 + ("y" * 99 + "\n") * 30)
+
+        # when
+        drv.trim_console_logs()
+
+        # then
+        assert log.stat().st_size <= 1024
+        assert log.read_text().endswith("y" * 99 + "\n")

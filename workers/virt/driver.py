@@ -549,5 +549,9 @@ class ComputeDriver(abc.ABC):
 
     def manage_image_cache(self, *, min_unused_age: float) -> list[Path]:
         """Remove cached base images no guest here uses and that nobody used for
-        ``min_unused_age`` seconds; return what was removed. Optional."""
+        ``min_unused_age`` seconds; return what was removed. Optional (periodic)."""
         return []
+
+    def trim_console_logs(self) -> None:  # noqa: B027 -- optional hook
+        """Cap every guest's console log at its configured size. Optional (periodic); a
+        driver also caps a log whenever it starts the guest or reads the log."""
