@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 from apps.keypairs.models import KeyPair
 from apps.quotas import services as quotas
 from tests.conftest import Caller
-from tests.keypairs.conftest import Certificate, SshKey
+from tests.keypairs.keys import Certificate, SshKey
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,7 @@ from apps.keypairs.models import KeyPair
 from apps.quotas import services as quotas
 from computecloud.exceptions import QuotaExceeded
 from tests.factories import ProjectFactory, UserFactory
-from tests.keypairs.conftest import SshKey
+from tests.keypairs.keys import SshKey
 
 THREADS = 12
 

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from apps.keypairs import crypto
-from tests.keypairs.conftest import Certificate, SshKey
+from tests.keypairs.keys import Certificate, SshKey
 
 
 @pytest.mark.parametrize("key_type", ["ed25519", "rsa", "ecdsa"])
