@@ -89,6 +89,9 @@ DEFAULTS: dict[str, Any] = {
     },
     # Policy: action name → rule name, over the defaults in apps/identity/policy.py.
     "POLICY_OVERRIDES": {},
+    # Attach a config drive to every instance, asked for or not (Nova's force_config_drive).
+    # On by default: until project networks exist, no guest can reach a metadata service.
+    "FORCE_CONFIG_DRIVE": True,
     # Metadata service: shared secret that signs X-Instance-ID from a proxy; empty disables.
     "METADATA_SHARED_SECRET": "",
     # Image data store: dotted path to an apps.images.store.ImageStore subclass.

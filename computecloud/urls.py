@@ -7,7 +7,7 @@
 """
 
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from computecloud.api.versions import ComputeVersionsView, ComputeVersionView
@@ -23,7 +23,8 @@ compute_v21 = [
 ]
 
 urlpatterns = [
-    path("identity/", include("apps.identity.api.urls")),
+    # Clients GET the service roots exactly as typed: ".../identity" and ".../identity/".
+    re_path(r"^identity(?=/|$)/?", include("apps.identity.api.urls")),
     path("compute", ComputeVersionsView.as_view()),
     path("compute/", ComputeVersionsView.as_view(), name="compute-versions"),
     path("compute/v2.1", ComputeVersionView.as_view()),
@@ -32,7 +33,7 @@ urlpatterns = [
     path("compute/v2/", ComputeVersionView.as_view(version_id="v2.0")),
     path("compute/v2.1/", include(compute_v21)),
     path("compute/v2/", include(compute_v21)),
-    path("image/", include("apps.images.api.urls")),
+    re_path(r"^image(?=/|$)/?", include("apps.images.api.urls")),
     path("", include("apps.metadata.api.urls")),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

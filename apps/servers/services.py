@@ -12,7 +12,7 @@ import logging
 import re
 import secrets
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.db import transaction
@@ -37,6 +37,7 @@ from apps.servers.models import (
     ServerTag,
 )
 from apps.servers.states import TaskState, VmState
+from computecloud.conf import cc_settings
 from computecloud.exceptions import Conflict, Forbidden, InvalidInput
 from computecloud.tasking import enqueue_on_commit
 
@@ -297,6 +298,25 @@ def _validate_key(context: RequestContext, key_name: str | None) -> str | None:
     return key_data
 
 
+def local_image_bdm(mappings: list[dict[str, Any]]) -> str | None:
+    """The image of a mapping list that only says "boot this image on a local disk" (what the
+    openstack CLI sends with --image); None for an empty list. Anything else (volumes, blank
+    or snapshot sources, several devices) is a volume request we cannot serve: 400."""
+    if not mappings:
+        return None
+    if len(mappings) == 1:
+        bdm = mappings[0]
+        is_local_image = (
+            bdm.get("source_type") == "image"
+            and bdm.get("destination_type", "local") == "local"
+            and str(bdm.get("boot_index", 0)) == "0"
+            and bdm.get("uuid")
+        )
+        if is_local_image:
+            return str(bdm["uuid"])
+    raise InvalidInput(VOLUMES_NOT_SUPPORTED)
+
+
 def create_servers(
     *, context: RequestContext, request: CreateRequest, request_id: str
 ) -> tuple[list[Server], str]:
@@ -304,8 +324,12 @@ def create_servers(
     conductor. Returns the servers and the reservation id."""
     if request.networks not in ("auto", "none"):
         raise InvalidInput(NETWORKS_NOT_SUPPORTED)
-    if request.block_device_mapping:
-        raise InvalidInput(VOLUMES_NOT_SUPPORTED)
+    bdm_image = local_image_bdm(request.block_device_mapping)
+    if bdm_image and request.image_ref and bdm_image != request.image_ref.rsplit("/", 1)[-1]:
+        raise InvalidInput("The image in block_device_mapping_v2 differs from imageRef.")
+    request = replace(request, image_ref=request.image_ref or bdm_image or "")
+    if not request.image_ref:
+        raise InvalidInput("An image is required: booting from volume is not supported yet.")
     if request.min_count > request.max_count:
         raise InvalidInput("min_count must be <= max_count")
     flavor = _resolve_flavor(context, request.flavor_ref)
@@ -353,7 +377,7 @@ def create_servers(
                 key_name=request.key_name,
                 key_data=key_data,
                 user_data=request.user_data,
-                config_drive=request.config_drive,
+                config_drive=request.config_drive or bool(cc_settings.FORCE_CONFIG_DRIVE),
                 access_ip_v4=request.access_ip_v4,
                 access_ip_v6=request.access_ip_v6,
                 requested_networks=request.networks,

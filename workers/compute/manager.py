@@ -327,8 +327,8 @@ class ComputeManager:
     def confirm_resize(self, payload: dict[str, Any]) -> None:
         """Source host: the resize is kept; remove the copy left here."""
         server_uuid = payload["server_uuid"]
-        if not payload.get("same_host"):
-            self.driver.confirm_migration(server_uuid)
+        # Also on the same host: it removes the source copy and never touches the new guest.
+        self.driver.confirm_migration(server_uuid)
         self.report(
             "conductor.resize_confirmed",
             server_uuid=server_uuid,

@@ -196,15 +196,10 @@ class ServerViewSet(MicroversionedMixin, viewsets.ViewSet):
                     "property from microversion 2.37."
                 )
             networks = "auto"
-        if not data.get("imageRef"):
-            raise InvalidInput(
-                "Invalid input for field/attribute imageRef. Booting from volume is not "
-                "supported yet: give an image."
-            )
         create = services.CreateRequest(
             name=data["name"],
             flavor_ref=data["flavorRef"],
-            image_ref=data["imageRef"],
+            image_ref=data.get("imageRef", ""),
             min_count=data["min_count"],
             max_count=data["max_count"],
             key_name=data.get("key_name"),

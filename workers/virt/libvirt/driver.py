@@ -270,6 +270,8 @@ class LibvirtDriver(ComputeDriver):
                 guest.undefine()
         if delete_files:
             _rmtree(self._instance_dir(instance_uuid))
+            # A resize's source copy belongs to the instance too: deleting it removes both.
+            _rmtree(self._resize_dir(instance_uuid))
         logger.info("[instance %s] destroyed", instance_uuid)
 
     def reboot(self, instance_uuid: str, hard: bool = False) -> None:
