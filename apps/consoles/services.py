@@ -68,12 +68,12 @@ def _console_address(console: Any) -> tuple[str, int] | None:
     """(host, port) from ``Server.console`` as the host reported it, or None if unusable."""
     if not isinstance(console, dict):
         return None
-    host, port = console.get("host"), console.get("port")
-    if not isinstance(host, str) or not host:
+    host, raw_port = console.get("host"), console.get("port")
+    if not isinstance(host, str) or not host or not isinstance(raw_port, int | str):
         return None
     try:
-        port = int(port)
-    except (TypeError, ValueError):
+        port = int(raw_port)
+    except ValueError:
         return None
     if not 0 < port < 65536:
         return None

@@ -31,10 +31,10 @@ class _Versioned(MicroversionedMixin, viewsets.ViewSet):
     min_version: tuple[int, int] = (2, 1)
 
     def check_permissions(self, request: Request) -> None:
-        # After authentication (an anonymous caller still gets its 401), before policy.
-        if request.auth is not None and request.version < self.min_version:
-            raise NotFound("The resource could not be found.")
+        # After authentication and policy (an anonymous caller still gets its 401).
         super().check_permissions(request)
+        if request.version < self.min_version:
+            raise NotFound("The resource could not be found.")
 
 
 class RemoteConsoleViewSet(_Versioned):
