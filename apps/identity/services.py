@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, transaction
-from django.db.models import ProtectedError
+from django.db.models import ProtectedError, Q
 from django.utils import timezone
 
 from apps.identity import throttle
@@ -129,10 +129,9 @@ def find_project(
     if not name:
         return None
     if domain:
-        return (
-            queryset.filter(name=name, domain_id=domain).first()
-            or queryset.filter(name=name, domain__name=domain).first()
-        )
+        # One query for "domain by id or by name"; an id match wins over a name match.
+        candidates = queryset.filter(Q(domain_id=domain) | Q(domain__name=domain), name=name)
+        return min(candidates, key=lambda p: p.domain_id != domain, default=None)
     return queryset.filter(name=name, domain_id=DEFAULT_DOMAIN_ID).first()
 
 
