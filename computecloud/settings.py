@@ -180,5 +180,13 @@ COMPUTECLOUD = {
     "BUILD_TIMEOUT": env.int("BUILD_TIMEOUT", default=600),
     "RESIZE_CONFIRM_WINDOW": env.int("RESIZE_CONFIRM_WINDOW", default=0),
     "CONSOLE_PROXY_URL": env.str("CONSOLE_PROXY_URL", default="http://127.0.0.1:6080"),
+    "CONSOLE_ALLOWED_ORIGINS": env.list("CONSOLE_ALLOWED_ORIGINS", default=[]),
+    "CONSOLE_PROXY_HOST": env.str("CONSOLE_PROXY_HOST", default="127.0.0.1"),
+    "CONSOLE_PROXY_PORT": env.int("CONSOLE_PROXY_PORT", default=6080),
+    "CONSOLE_PROXY_CERT": env.str("CONSOLE_PROXY_CERT", default=""),
+    "CONSOLE_PROXY_KEY": env.str("CONSOLE_PROXY_KEY", default=""),
+    "CONSOLE_PROXY_SSL_ONLY": env.bool("CONSOLE_PROXY_SSL_ONLY", default=False),
+    "NOVNC_PATH": env.str("NOVNC_PATH", default="/usr/share/novnc"),
+    "FORCE_CONFIG_DRIVE": env.bool("FORCE_CONFIG_DRIVE", default=True),
     "METADATA_SHARED_SECRET": env.str("METADATA_SHARED_SECRET", default=""),
 }

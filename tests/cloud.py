@@ -40,6 +40,20 @@ def cloud_processes(
         yield processes
     finally:
         processes.stop_all()
+        with django_db_blocker.unblock():
+            disconnect_others()
+
+
+def disconnect_others() -> None:
+    """End every other session on the test database (a worker that died mid-query, a live
+    server thread) so that pytest-django can drop it."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
 
 
 def tiny_qcow2(directory: Path) -> Path:

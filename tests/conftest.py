@@ -12,6 +12,14 @@ from apps.identity.tokens import issue_token
 from tests.factories import ProjectFactory, UserFactory
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _state_dir(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Image data and other control-plane files of the tests go to a temporary directory."""
+    from django.conf import settings
+
+    settings.STATE_DIR = tmp_path_factory.mktemp("state")
+
+
 @dataclass
 class Caller:
     """A user with a role on a project, a token and an API client that sends it."""

@@ -20,6 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.conductor.payloads import image_payload, instance_payload
+from apps.consoles.services import revoke_server_tokens
 from apps.servers import services as server_services
 from apps.servers.models import Migration, Server
 from apps.servers.states import PowerState, TaskState, VmState
@@ -266,6 +267,7 @@ def resize_finished(
             **_server_flavor_columns(migration.new_flavor),
         )
         Migration.objects.filter(pk=migration.pk).update(status=Migration.Status.FINISHED)
+        revoke_server_tokens(server_uuid=server_uuid)  # its console moved with it
         server_services.finish_event(
             server=server, request_id=request_id, event=_event(action), ok=True, host=host
         )
@@ -435,6 +437,7 @@ def resize_reverted(
             **_server_flavor_columns(migration.old_flavor),
         )
         Migration.objects.filter(pk=migration.pk).update(status=Migration.Status.REVERTED)
+        revoke_server_tokens(server_uuid=server_uuid)
         server_services.finish_event(
             server=server,
             request_id=request_id,

@@ -93,6 +93,15 @@ def compute_heartbeat(host: str, facts: dict[str, Any], power_states: dict[str, 
     services.compute_heartbeat(host=host, facts=facts, power_states=power_states)
 
 
+@shared_task(name="conductor.reset_stale_image_uploads")
+def reset_stale_image_uploads() -> None:
+    from apps.images.services import reset_stale_uploads
+
+    count = reset_stale_uploads()
+    if count:
+        logger.warning("%d image uploads abandoned mid-stream put back to queued", count)
+
+
 @shared_task(name="conductor.expire_stuck_builds")
 def expire_stuck_builds() -> None:
     count = services.expire_stuck_builds()

@@ -14,6 +14,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from apps.consoles.api.views import get_vnc_console_action
 from apps.hosts.choices import COMPUTE_BINARY
 from apps.hosts.models import Service
 from apps.identity.policy import allowed, authorize
@@ -444,6 +445,7 @@ ACTION_HANDLERS: dict[str, Any] = {
     "confirmResize": _confirm_resize,
     "revertResize": _revert_resize,
     "migrate": _migrate,
+    "os-getVNCConsole": get_vnc_console_action,
 }
 
 
