@@ -7,6 +7,7 @@ helpers). Token storage itself is `apps.identity.tokens`; failed-attempt countin
 """
 
 from dataclasses import dataclass
+from typing import TypeGuard
 
 from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, transaction
@@ -332,7 +333,7 @@ def _roles_on(user: User, project: Project) -> list[Role]:
     )
 
 
-def _usable(project: Project | None) -> bool:
+def _usable(project: Project | None) -> TypeGuard[Project]:
     return project is not None and project.enabled and project.domain.enabled
 
 
@@ -374,8 +375,10 @@ def issue_password_token(
         roles = _roles_on(account, scope)
         if not roles:
             raise NotAuthorized()
-    elif _usable(account.default_project):
-        roles = _roles_on(account, account.default_project)
-        scope = account.default_project if roles else None
+    else:
+        default = account.default_project
+        if _usable(default):
+            roles = _roles_on(account, default)
+            scope = default if roles else None
     issued = issue_token(user=account, project=scope, methods=["password"])
     return TokenGrant(issued=issued, roles=roles)

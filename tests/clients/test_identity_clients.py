@@ -294,9 +294,15 @@ def test_sdk_token_keypairs_quotas_and_limits(
     token = conn.auth_token
     project_id = conn.current_project_id
 
+    project = conn.identity.get_project(project_id)
+    found = conn.identity.find_project(openstack_env.project.name, ignore_missing=False)
+    me = conn.identity.get_user(openstack_env.user.pk)
+
     # then
     assert token
     assert project_id == openstack_env.project.pk
+    assert (project.name, found.id) == (openstack_env.project.name, project_id)
+    assert me.name == openstack_env.user.username
     assert _get(openstack_env, "/identity/v3/auth/projects", token).status_code == 200
 
     # when: key pairs
