@@ -4,10 +4,12 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from apps.identity.models import Project, RoleAssignment, Token, User
 from apps.identity.passwords import verify_password
-from apps.identity.tokens import find_valid_token, issue_token
+from apps.identity.tasks import purge_identity_tokens
+from apps.identity.tokens import find_valid_token, hash_token, issue_token
 
 pytestmark = pytest.mark.django_db
 
@@ -168,3 +170,21 @@ def test_token_purge_deletes_revoked_tokens() -> None:
     # then
     assert "purged 1 tokens" in out
     assert not Token.objects.filter(user=alice).exists()
+
+
+def test_purge_task_deletes_expired_and_revoked_tokens_only() -> None:
+    # given
+    run("identity_user", "create", "alice", "--password", "pw")
+    alice = User.objects.get(username="alice")
+    live = issue_token(user=alice, project=None, methods=["password"]).token
+    issue_token(user=alice, project=None, methods=["password"])
+    Token.objects.filter(user=alice).exclude(token_hash=hash_token(live)).update(
+        revoked_at=timezone.now()  # set-up: one token revoked
+    )
+
+    # when
+    deleted = purge_identity_tokens()
+
+    # then
+    assert deleted == 1
+    assert find_valid_token(live) is not None

@@ -1,0 +1,17 @@
+"""Periodic identity-token housekeeping, run by the conductor worker (beat schedules it)."""
+
+import logging
+
+from celery import shared_task
+
+from apps.identity.tokens import purge_tokens
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="conductor.purge_identity_tokens")
+def purge_identity_tokens() -> int:
+    deleted = purge_tokens()
+    if deleted:
+        logger.info("purged %s expired or revoked identity token(s)", deleted)
+    return deleted
