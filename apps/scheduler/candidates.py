@@ -1,38 +1,87 @@
-"""The candidate query: which resource providers could take one instance of a request.
+"""The candidate queries: which resource providers could take one instance of a request.
 
-One SQL statement returns, for each candidate provider, its inventories of the requested
-classes (plus VCPU/MEMORY_MB/DISK_GB, which the weighers read) with the usage summed from
-allocations. Two forms:
+Two statements, whatever the number of hosts:
 
-- the *fast* form keeps only providers with room for every requested class
-  (``floor((total - reserved) * allocation_ratio) - used >= amount`` and the
-  min_unit/max_unit/step_size rules), that have the required traits and none of the
-  forbidden ones, and that the request does not ignore;
-  with a `limit` it looks at a random sample of that many providers (Nova's
-  ``max_placement_results`` with randomised candidates), so its cost does not grow with the
-  fleet;
+1. *inventories*: for a set of providers, their inventories of the requested classes (plus
+   VCPU/MEMORY_MB/DISK_GB, which the weighers read) with the usage summed from allocations;
+   providers that cannot give one instance of every requested class are dropped here
+   (``floor((total - reserved) * allocation_ratio) - used >= amount`` and the
+   min_unit/max_unit/step_size rules, the same `ResourceView.fits` the pass uses);
+2. *facts* of the remaining ones: the compute service's status, the compute node's facts,
+   aggregate ids, traits and instance counts.
+
+Two forms:
+
+- the *fast* form looks at `limit` providers from a random window of ids among those whose compute
+  service is enabled and up, that have the required traits and none of the forbidden ones,
+  that the request does not ignore and, if it names an availability zone or an affinity
+  group with members, in that zone or on those hosts (Nova's ``max_placement_results`` with
+  randomised candidates and its placement prefilters): its cost does not grow with the
+  fleet, and concurrent requests spread out. These prefilters repeat checks the pass makes
+  anyway, so they change the cost, never the answer;
 - the *full* form (`prefilter=False`) returns every provider, so that the pass can say why
   each one was rejected (the "No valid host" explanation) and cannot miss a host the sample
   left out.
 
 Both forms keep only the forced or requested host when the request names one.
 
+The SQL names the tables of apps.scheduler, apps.hosts and apps.servers literally (greppable);
+only constant text is put into it, every value is a parameter.
 Must not: lock anything or write (claims.py does that).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection
 
+from apps.hosts.choices import AZ_METADATA_KEY, COMPUTE_BINARY, DEFAULT_AVAILABILITY_ZONE
 from apps.scheduler.choices import WEIGHED_RESOURCE_CLASSES
-from apps.scheduler.host_state import CandidateRow, ResourceView
-from apps.scheduler.request_spec import RequestSpec
+from apps.scheduler.host_state import ResourceView
+from apps.scheduler.request_spec import AFFINITY, RequestSpec
+from computecloud.conf import cc_settings
 
-# The SQL below names apps.scheduler.models' tables literally (greppable, and only constant
-# text is ever put into it: every value is a query parameter).
+# Instances in these task states count as I/O-heavy work on their host (Nova's num_io_ops).
+IO_TASK_STATES: tuple[str, ...] = (
+    "spawning",
+    "networking",
+    "block_device_mapping",
+    "resize_migrating",
+    "resize_prep",
+    "resize_finish",
+    "rebuilding",
+    "rebuild_spawning",
+    "image_snapshot",
+    "image_uploading",
+    "migrating",
+)
+
+
+@dataclass(slots=True)
+class CandidateRow:
+    """One candidate provider: its resources (usage included) and its host's facts."""
+
+    provider_id: int
+    resources: dict[str, ResourceView]
+    provider_uuid: str = ""
+    host: str = ""
+    node: str = ""
+    failed_builds: int = 0
+    has_service: bool = False
+    service_up: bool = False
+    disabled: bool = False
+    disabled_reason: str = ""
+    hypervisor_type: str | None = None
+    hypervisor_version: int | None = None
+    cpu_info: dict[str, Any] = field(default_factory=dict)
+    capabilities: dict[str, Any] = field(default_factory=dict)
+    aggregate_ids: list[int] = field(default_factory=list)
+    traits: list[str] = field(default_factory=list)
+    num_instances: int = 0
+    num_io_ops: int = 0
 
 
 def classes_for(spec: RequestSpec) -> list[str]:
@@ -55,17 +104,45 @@ def _host_restrictions(spec: RequestSpec, params: dict[str, Any]) -> list[str]:
     return where
 
 
-def _restrictions(spec: RequestSpec, params: dict[str, Any]) -> list[str]:
+_IN_ZONE = (
+    "EXISTS (SELECT 1 FROM hosts_aggregatehost ah JOIN hosts_aggregate a"
+    " ON a.id = ah.aggregate_id WHERE ah.host = p.name AND a.metadata ->> %(az_key)s = %(az)s)"
+)
+_IN_NO_ZONE = (
+    "NOT EXISTS (SELECT 1 FROM hosts_aggregatehost ah JOIN hosts_aggregate a"
+    " ON a.id = ah.aggregate_id WHERE ah.host = p.name AND a.metadata ->> %(az_key)s IS NOT NULL)"
+)
+
+
+def _prefilters(spec: RequestSpec, params: dict[str, Any]) -> list[str]:
     """What the fast form leaves out and the full form lets the pass explain."""
     where: list[str] = []
+    if not spec.force_host:
+        # ComputeFilter's rule (forced hosts skip the filters, so they skip this too).
+        where.append(
+            "EXISTS (SELECT 1 FROM hosts_service sv WHERE sv.host = p.name"
+            " AND sv.binary = %(binary)s AND NOT sv.disabled AND NOT sv.forced_down"
+            " AND sv.last_seen_up >= now() - make_interval(secs => %(down_time)s))"
+        )
+        params["binary"] = COMPUTE_BINARY
+        params["down_time"] = float(cc_settings.SERVICE_DOWN_TIME)
+    if spec.availability_zone and not spec.force_host:
+        # AvailabilityZoneFilter's rule: an AZ aggregate names it, or it is the default zone
+        # and no AZ aggregate holds the host.
+        in_zone = _IN_ZONE
+        if spec.availability_zone == DEFAULT_AVAILABILITY_ZONE:
+            in_zone = f"({_IN_ZONE} OR {_IN_NO_ZONE})"
+        where.append(in_zone)
+        params["az_key"] = AZ_METADATA_KEY
+        params["az"] = spec.availability_zone
     if spec.ignore_hosts:
-        where.append("NOT (p.name = ANY(%(ignore)s))")
+        where.append("NOT (p.name = ANY(%(ignore)s::text[]))")
         params["ignore"] = sorted(spec.ignore_hosts)
     if spec.required_traits:
         where.append(
             "(SELECT count(*) FROM scheduler_resourceprovider_traits pt"
             " JOIN scheduler_trait t ON t.id = pt.trait_id"
-            " WHERE pt.resourceprovider_id = p.id AND t.name = ANY(%(required)s))"
+            " WHERE pt.resourceprovider_id = p.id AND t.name = ANY(%(required)s::text[]))"
             " = %(n_required)s"
         )
         params["required"] = sorted(spec.required_traits)
@@ -74,96 +151,181 @@ def _restrictions(spec: RequestSpec, params: dict[str, Any]) -> list[str]:
         where.append(
             "NOT EXISTS (SELECT 1 FROM scheduler_resourceprovider_traits pt"
             " JOIN scheduler_trait t ON t.id = pt.trait_id"
-            " WHERE pt.resourceprovider_id = p.id AND t.name = ANY(%(forbidden)s))"
+            " WHERE pt.resourceprovider_id = p.id AND t.name = ANY(%(forbidden)s::text[]))"
         )
         params["forbidden"] = sorted(spec.forbidden_traits)
+    if spec.group is not None and spec.group.policy == AFFINITY and spec.group.member_hosts:
+        # ServerGroupAffinityFilter's rule: later members go where the first ones are.
+        where.append("p.name = ANY(%(group_hosts)s::text[])")
+        params["group_hosts"] = sorted(spec.group.member_hosts)
+    if spec.same_host:
+        # SameHostFilter's rule: the hosts of the named instances (by host column or claim).
+        where.append(
+            "(p.name IN (SELECT s.host FROM servers_server s WHERE s.uuid = ANY(%(same)s::uuid[]))"
+            " OR p.id IN (SELECT a.provider_id FROM scheduler_allocation a"
+            " WHERE a.consumer_uuid = ANY(%(same)s::uuid[])))"
+        )
+        params["same"] = list(spec.same_host)
     return where
+
+
+# Usage is summed per inventory row from the allocation_usage index (provider, class,
+# INCLUDE used), for the chosen providers only: never the whole allocation table.
+_INVENTORIES_SQL = """
+    WITH {start} chosen AS MATERIALIZED ({chosen})
+    SELECT i.provider_id, i.resource_class, i.total, i.reserved, i.allocation_ratio,
+           i.min_unit, i.max_unit, i.step_size,
+           COALESCE((SELECT sum(a.used) FROM scheduler_allocation a
+                     WHERE a.provider_id = i.provider_id
+                       AND a.resource_class = i.resource_class), 0)::bigint
+    FROM chosen c JOIN scheduler_inventory i ON i.provider_id = c.id
+    WHERE i.resource_class = ANY(%(classes)s::text[])
+"""
+
+# One row per provider; the per-row subqueries are index lookups.
+_FACTS_SQL = """
+    SELECT p.id, p.uuid, p.name, p.node, p.failed_builds,
+           sv.id IS NOT NULL,
+           COALESCE(NOT sv.forced_down AND sv.last_seen_up IS NOT NULL
+                    AND now() - sv.last_seen_up <= make_interval(secs => %(down_time)s), false),
+           COALESCE(sv.disabled, false), COALESCE(sv.disabled_reason, ''),
+           n.hypervisor_type, n.hypervisor_version, n.cpu_info::text, n.capabilities::text,
+           ARRAY(SELECT ah.aggregate_id FROM hosts_aggregatehost ah WHERE ah.host = p.name),
+           ARRAY(SELECT t.name FROM scheduler_resourceprovider_traits pt
+                 JOIN scheduler_trait t ON t.id = pt.trait_id
+                 WHERE pt.resourceprovider_id = p.id),
+           (SELECT count(*) FROM servers_server s WHERE s.host = p.name AND NOT s.deleted),
+           (SELECT count(*) FROM servers_server s WHERE s.host = p.name AND NOT s.deleted
+              AND s.task_state = ANY(%(io_states)s::text[]))
+    FROM scheduler_resourceprovider p
+    LEFT JOIN hosts_service sv ON sv.host = p.name AND sv.binary = %(binary)s
+    LEFT JOIN hosts_computenode n ON n.host = p.name
+    WHERE p.id = ANY(%(ids)s::bigint[])
+"""
+
+
+def _fetchall(sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
+
+
+_ALL_PROVIDERS_SQL = "SELECT p.id FROM scheduler_resourceprovider p"
+
+# A random window of the provider-id space, wrapping around: `limit` providers that pass
+# the prefilters, starting at a random id. Read through the primary key, so its cost is the
+# window's, not the fleet's; every provider is equally likely to be in a window.
+_WINDOW_SQL = """
+    SELECT w.id FROM (
+        (SELECT p.id FROM scheduler_resourceprovider p
+         WHERE p.id >= (SELECT start FROM window_start){and_where}
+         ORDER BY p.id LIMIT %(limit)s)
+        UNION ALL
+        (SELECT p.id FROM scheduler_resourceprovider p
+         WHERE p.id < (SELECT start FROM window_start){and_where}
+         ORDER BY p.id LIMIT %(limit)s)
+    ) w LIMIT %(limit)s
+"""
+_WINDOW_START_SQL = """
+    window_start AS MATERIALIZED (
+        SELECT min(id) + floor(random() * (max(id) - min(id) + 1))::bigint AS start
+        FROM scheduler_resourceprovider
+    ),
+"""
 
 
 def find_candidates(
     spec: RequestSpec, *, prefilter: bool = True, limit: int | None = None
 ) -> list[CandidateRow]:
-    """Candidate providers for `spec` (see the module docstring for the two forms)."""
-    classes = classes_for(spec)
-    params: dict[str, Any] = {"classes": classes}
+    """Candidate providers for `spec`, in provider id order (see the module docstring)."""
+    params: dict[str, Any] = {"classes": classes_for(spec)}
     where = _host_restrictions(spec, params)
     if prefilter:
-        where += _restrictions(spec, params)
-    sample_sql = "SELECT p.id FROM scheduler_resourceprovider p"
-    if where:
-        sample_sql += " WHERE " + " AND ".join(where)
+        where += _prefilters(spec, params)
     if prefilter and limit:
-        # A random sample spreads concurrent requests over the fleet and bounds the cost.
-        sample_sql += " ORDER BY random() LIMIT %(limit)s"
         params["limit"] = limit
-
-    # Usage is summed per inventory row by an index-only scan of allocation_usage; only
-    # the sampled providers' rows are summed, never the whole allocation table.
-    inv_sql = """
-        SELECT i.provider_id, i.resource_class, i.total, i.reserved, i.allocation_ratio,
-               i.min_unit, i.max_unit, i.step_size,
-               COALESCE((SELECT sum(a.used) FROM scheduler_allocation a
-                         WHERE a.provider_id = i.provider_id
-                           AND a.resource_class = i.resource_class), 0)::bigint AS used
-        FROM scheduler_inventory i JOIN sample s ON s.id = i.provider_id
-        WHERE i.resource_class = ANY(%(classes)s)
-    """
-    if prefilter and spec.resources:
-        params["req_classes"] = list(spec.resources)
-        params["req_amounts"] = [spec.resources[rc] for rc in spec.resources]
-        params["n_req"] = len(spec.resources)
-        ok_sql = """
-            SELECT inv.provider_id FROM inv
-            JOIN unnest(%(req_classes)s::text[], %(req_amounts)s::bigint[]) AS req(rc, amount)
-              ON req.rc = inv.resource_class
-            WHERE floor((inv.total - inv.reserved) * inv.allocation_ratio) - inv.used >= req.amount
-              AND req.amount >= inv.min_unit
-              AND req.amount <= inv.max_unit
-              AND req.amount %% inv.step_size = 0
-            GROUP BY inv.provider_id
-            HAVING count(*) = %(n_req)s
-        """
+        and_where = "".join(f" AND {clause}" for clause in where)
+        chosen = _WINDOW_SQL.format(and_where=and_where)
+        start = _WINDOW_START_SQL
     else:
-        ok_sql = "SELECT s.id AS provider_id FROM sample s"
-    sql = f"""
-        WITH sample AS MATERIALIZED ({sample_sql}),
-             inv AS MATERIALIZED ({inv_sql}),
-             ok AS ({ok_sql})
-        SELECT p.id, p.uuid, p.name, p.node, p.failed_builds,
-               inv.resource_class, inv.total, inv.reserved, inv.allocation_ratio,
-               inv.min_unit, inv.max_unit, inv.step_size, inv.used
-        FROM ok JOIN scheduler_resourceprovider p ON p.id = ok.provider_id
-        LEFT JOIN inv ON inv.provider_id = p.id
-        ORDER BY p.id
-    """  # noqa: S608 (constant fragments only; values are parameters)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    return _rows_to_candidates(rows)
+        chosen = _ALL_PROVIDERS_SQL + _where(where)
+        start = ""
+    rows = _fetchall(_INVENTORIES_SQL.format(start=start, chosen=chosen), params)
+
+    resources: dict[int, dict[str, ResourceView]] = {}
+    for pid, rc, total, reserved, ratio, mn, mx, step, used in rows:
+        resources.setdefault(pid, {})[rc] = ResourceView(
+            total=total,
+            reserved=reserved,
+            allocation_ratio=ratio,
+            min_unit=mn,
+            max_unit=mx,
+            step_size=step,
+            used=used,
+        )
+    if prefilter:
+        ids = [
+            pid
+            for pid, views in resources.items()
+            if all(rc in views and views[rc].fits(n) for rc, n in spec.resources.items())
+        ]
+    else:
+        # Providers without inventory of these classes are candidates too (to be explained).
+        ids = [pid for (pid,) in _fetchall(_ALL_PROVIDERS_SQL + _where(where), params)]
+    return _with_facts(sorted(ids), resources)
 
 
-def _rows_to_candidates(rows: Sequence[tuple[Any, ...]]) -> list[CandidateRow]:
-    candidates: list[CandidateRow] = []
-    current: CandidateRow | None = None
-    for pid, puuid, name, node, failed, rc, total, reserved, ratio, mn, mx, step, used in rows:
-        if current is None or current.provider_id != pid:
-            current = CandidateRow(
+def _where(where: list[str]) -> str:
+    return (" WHERE " + " AND ".join(where)) if where else ""
+
+
+def _with_facts(
+    ids: list[int], resources: dict[int, dict[str, ResourceView]]
+) -> list[CandidateRow]:
+    if not ids:
+        return []
+    params = {
+        "ids": ids,
+        "binary": COMPUTE_BINARY,
+        "down_time": float(cc_settings.SERVICE_DOWN_TIME),
+        "io_states": list(IO_TASK_STATES),
+    }
+    parsed: dict[str, Any] = {}
+    candidates = []
+    for row in _fetchall(_FACTS_SQL, params):
+        (pid, puuid, name, node, failed, has_service, up, disabled, reason, hv_type, hv_version,
+         cpu_info, capabilities, aggregate_ids, traits, n_inst, n_io) = row  # fmt: skip
+        candidates.append(
+            CandidateRow(
                 provider_id=pid,
+                resources=resources.get(pid, {}),
                 provider_uuid=str(puuid),
                 host=name,
                 node=node or name,
                 failed_builds=failed,
-                resources={},
+                has_service=has_service,
+                service_up=up,
+                disabled=disabled,
+                disabled_reason=reason,
+                hypervisor_type=hv_type,
+                hypervisor_version=hv_version,
+                cpu_info=_json(cpu_info, parsed),
+                capabilities=_json(capabilities, parsed),
+                aggregate_ids=aggregate_ids,
+                traits=traits,
+                num_instances=n_inst,
+                num_io_ops=n_io,
             )
-            candidates.append(current)
-        if rc is not None:
-            current.resources[rc] = ResourceView(
-                total=total,
-                reserved=reserved,
-                allocation_ratio=ratio,
-                min_unit=mn,
-                max_unit=mx,
-                step_size=step,
-                used=used,
-            )
+        )
+    candidates.sort(key=lambda c: c.provider_id)
     return candidates
+
+
+def _json(text: str | None, parsed: dict[str, Any]) -> Any:
+    """Decode a JSON column once per distinct text (hosts of a fleet share their facts)."""
+    if not text:
+        return {}
+    value = parsed.get(text)
+    if value is None:
+        value = parsed[text] = json.loads(text)
+    return value

@@ -73,21 +73,22 @@ def provider_views(
                          WHERE a.provider_id = i.provider_id
                            AND a.resource_class = i.resource_class), 0)::bigint
         FROM scheduler_inventory i
-        WHERE i.provider_id = ANY(%s) AND i.resource_class = ANY(%s)
+        WHERE i.provider_id = ANY(%s::bigint[]) AND i.resource_class = ANY(%s::text[])
     """
     views: dict[int, dict[str, ResourceView]] = {pid: {} for pid in ids}
     with connection.cursor() as cursor:
         cursor.execute(sql, [ids, rcs])
-        for pid, rc, total, reserved, ratio, mn, mx, step, used in cursor.fetchall():
-            views[pid][rc] = ResourceView(
-                total=total,
-                reserved=reserved,
-                allocation_ratio=ratio,
-                min_unit=mn,
-                max_unit=mx,
-                step_size=step,
-                used=used,
-            )
+        rows = cursor.fetchall()
+    for pid, rc, total, reserved, ratio, mn, mx, step, used in rows:
+        views[pid][rc] = ResourceView(
+            total=total,
+            reserved=reserved,
+            allocation_ratio=ratio,
+            min_unit=mn,
+            max_unit=mx,
+            step_size=step,
+            used=used,
+        )
     return views
 
 

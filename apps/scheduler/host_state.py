@@ -1,43 +1,29 @@
 """HostState: what the scheduling pass knows about one candidate host, in memory.
 
-`build_host_states` makes them for every candidate provider from a constant number of
-queries (services, compute nodes, aggregates, instance counts, traits, and only when the
-request refers to instances: those instances' hosts), using ``values()`` rows, never model
-instances. After that, filters and weighers read HostState only (no ORM), and the pass
-changes it only through `HostState.consume` after a pick (Nova's consume_from_request), so
-later instances of the same request see the capacity the earlier ones took.
+`build_host_states` makes them for every candidate provider from the candidate queries'
+rows (apps/scheduler/candidates.py: resources, service, node facts, aggregate ids, traits,
+instance counts) plus a constant number of queries (the aggregates; and only when the
+request names instances, those instances' hosts), never from model instances. After that,
+filters and weighers read HostState only (no ORM), and the pass changes it only through
+`HostState.consume` after a pick (Nova's consume_from_request), so later instances of the
+same request see the capacity the earlier ones took.
 
 See docs/scheduler.md.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Iterable, Mapping, Sequence
+import copy
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from apps.hosts.choices import AZ_METADATA_KEY, COMPUTE_BINARY, DEFAULT_AVAILABILITY_ZONE
+from apps.hosts.choices import AZ_METADATA_KEY, DEFAULT_AVAILABILITY_ZONE
 from apps.scheduler.choices import DISK_GB, MEMORY_MB, VCPU
 from apps.scheduler.request_spec import RequestSpec
 
-# Instances in these task states count as I/O-heavy work on their host (Nova's num_io_ops).
-IO_TASK_STATES: frozenset[str] = frozenset(
-    {
-        "spawning",
-        "networking",
-        "block_device_mapping",
-        "resize_migrating",
-        "resize_prep",
-        "resize_finish",
-        "rebuilding",
-        "rebuild_spawning",
-        "image_snapshot",
-        "image_uploading",
-        "migrating",
-    }
-)
+if TYPE_CHECKING:
+    from apps.scheduler.candidates import CandidateRow
 
 
 @dataclass(slots=True)
@@ -140,8 +126,8 @@ class HostState:
 
     def copy(self) -> HostState:
         """A copy whose mutable parts (usage, instance set) can be consumed independently."""
-        clone = dataclasses.replace(self)
-        clone.resources = {rc: dataclasses.replace(v) for rc, v in self.resources.items()}
+        clone = copy.copy(self)
+        clone.resources = {rc: copy.copy(v) for rc, v in self.resources.items()}
         clone.instance_uuids = set(self.instance_uuids)
         return clone
 
@@ -167,119 +153,61 @@ class HostState:
 
 
 # --- building from the database ----------------------------------------------------------
-@dataclass(slots=True)
-class CandidateRow:
-    """One candidate provider as the candidate query returns it."""
-
-    provider_id: int
-    provider_uuid: str
-    host: str
-    node: str
-    failed_builds: int
-    resources: dict[str, ResourceView]
-
-
-def service_is_up(*, forced_down: bool, last_seen_up: datetime | None, now: datetime) -> bool:
-    """The rule of `apps.hosts.models.Service.is_up`, on plain values (tested to agree)."""
-    from computecloud.conf import cc_settings
-
-    if forced_down or last_seen_up is None:
-        return False
-    return now - last_seen_up <= timedelta(seconds=cc_settings.SERVICE_DOWN_TIME)
-
-
 def build_host_states(candidates: Sequence[CandidateRow], spec: RequestSpec) -> list[HostState]:
-    """HostStates for `candidates`, from at most six queries whatever their number."""
-    from django.db.models import Count, Q
-    from django.utils import timezone
-
-    from apps.hosts.models import AggregateHost, ComputeNode, Service
-    from apps.scheduler.models import ResourceProvider
-    from apps.servers.models import Server
+    """HostStates for `candidates` (the candidate queries' rows, which carry the per-host
+    facts) plus at most three queries whatever their number: the aggregates they belong to,
+    and, only when the request names instances (same_host/different_host), where those are."""
+    from apps.hosts.models import Aggregate
 
     if not candidates:
         return []
-    hosts = [c.host for c in candidates]
-    provider_ids = [c.provider_id for c in candidates]
-    now = timezone.now()
-
-    services = {
-        row["host"]: row
-        for row in Service.objects.filter(host__in=hosts, binary=COMPUTE_BINARY).values(
-            "host", "disabled", "disabled_reason", "forced_down", "last_seen_up"
-        )
-    }
-    nodes = {
-        row["host"]: row
-        for row in ComputeNode.objects.filter(host__in=hosts).values(
-            "host", "hypervisor_type", "hypervisor_version", "cpu_info", "capabilities"
-        )
-    }
-    aggregates: dict[str, list[AggregateInfo]] = {}
-    for row in AggregateHost.objects.filter(host__in=hosts).values(
-        "host", "aggregate__uuid", "aggregate__name", "aggregate__metadata"
-    ):
-        aggregates.setdefault(row["host"], []).append(
-            AggregateInfo(
-                uuid=str(row["aggregate__uuid"]),
-                name=row["aggregate__name"],
-                metadata={str(k): str(v) for k, v in (row["aggregate__metadata"] or {}).items()},
+    aggregate_ids = {agg_id for c in candidates for agg_id in c.aggregate_ids}
+    aggregates: dict[int, AggregateInfo] = {}
+    if aggregate_ids:
+        for row in Aggregate.objects.filter(id__in=aggregate_ids).values(
+            "id", "uuid", "name", "metadata"
+        ):
+            aggregates[row["id"]] = AggregateInfo(
+                uuid=str(row["uuid"]),
+                name=row["name"],
+                metadata={str(k): str(v) for k, v in (row["metadata"] or {}).items()},
             )
-        )
-    counts = {
-        row["host"]: row
-        for row in Server.objects.filter(host__in=hosts)
-        .values("host")
-        .annotate(
-            num_instances=Count("id"),
-            num_io_ops=Count("id", filter=Q(task_state__in=IO_TASK_STATES)),
-        )
-        .order_by()
-    }
-    traits: dict[int, set[str]] = {}
-    through = ResourceProvider.traits.through
-    for provider_id, name in through.objects.filter(
-        resourceprovider_id__in=provider_ids
-    ).values_list("resourceprovider_id", "trait__name"):
-        traits.setdefault(provider_id, set()).add(name)
+    # Hosts share aggregate sets: their zones are worked out once per distinct set.
+    zones_of: dict[tuple[int, ...], tuple[tuple[AggregateInfo, ...], frozenset[str]]] = {}
     referred = _referred_instances(spec)
 
     states = []
     for c in candidates:
-        service = services.get(c.host)
-        node = nodes.get(c.host) or {}
-        host_aggregates = tuple(aggregates.get(c.host, ()))
-        zones = frozenset(
-            agg.metadata[AZ_METADATA_KEY]
-            for agg in host_aggregates
-            if AZ_METADATA_KEY in agg.metadata
-        ) or frozenset({DEFAULT_AVAILABILITY_ZONE})
-        count = counts.get(c.host, {})
+        key = tuple(c.aggregate_ids)
+        known = zones_of.get(key)
+        if known is None:
+            host_aggregates = tuple(aggregates[a] for a in key if a in aggregates)
+            zones = frozenset(
+                agg.metadata[AZ_METADATA_KEY]
+                for agg in host_aggregates
+                if AZ_METADATA_KEY in agg.metadata
+            ) or frozenset({DEFAULT_AVAILABILITY_ZONE})
+            known = zones_of[key] = (host_aggregates, zones)
         states.append(
             HostState(
                 host=c.host,
-                node=c.node or c.host,
+                node=c.node,
                 provider_id=c.provider_id,
                 provider_uuid=c.provider_uuid,
                 resources=c.resources,
-                has_service=service is not None,
-                service_up=service is not None
-                and service_is_up(
-                    forced_down=service["forced_down"],
-                    last_seen_up=service["last_seen_up"],
-                    now=now,
-                ),
-                service_disabled=bool(service and service["disabled"]),
-                disabled_reason=(service or {}).get("disabled_reason") or "",
-                availability_zones=zones,
-                aggregates=host_aggregates,
-                traits=frozenset(traits.get(c.provider_id, ())),
-                hypervisor_type=node.get("hypervisor_type") or "QEMU",
-                hypervisor_version=node.get("hypervisor_version") or 0,
-                cpu_info=node.get("cpu_info") or {},
-                capabilities=node.get("capabilities") or {},
-                num_instances=count.get("num_instances", 0),
-                num_io_ops=count.get("num_io_ops", 0),
+                has_service=c.has_service,
+                service_up=c.service_up,
+                service_disabled=c.disabled,
+                disabled_reason=c.disabled_reason,
+                availability_zones=known[1],
+                aggregates=known[0],
+                traits=frozenset(c.traits),
+                hypervisor_type=c.hypervisor_type or "QEMU",
+                hypervisor_version=c.hypervisor_version or 0,
+                cpu_info=c.cpu_info,
+                capabilities=c.capabilities,
+                num_instances=c.num_instances,
+                num_io_ops=c.num_io_ops,
                 instance_uuids=set(referred.get(c.host, ())),
                 failed_builds=c.failed_builds,
             )
@@ -288,7 +216,7 @@ def build_host_states(candidates: Sequence[CandidateRow], spec: RequestSpec) -> 
 
 
 def _referred_instances(spec: RequestSpec) -> dict[str, set[str]]:
-    """Host → the hinted instances (same_host/different_host) on it: one query, if any."""
+    """Host → the hinted instances (same_host/different_host) on it: two queries, if any."""
     from apps.scheduler.models import Allocation
     from apps.servers.models import Server
 
@@ -308,7 +236,3 @@ def _referred_instances(spec: RequestSpec) -> dict[str, set[str]]:
     ):
         by_host.setdefault(host, set()).add(str(uuid))
     return by_host
-
-
-def clone_all(states: Iterable[HostState]) -> list[HostState]:
-    return [state.copy() for state in states]

@@ -17,7 +17,8 @@ Before that, once per request: hosts the request excludes (ignore_hosts) and hos
 required trait or having a forbidden one are rejected (the fast candidate query has already
 left them out; the full one has not, so that they are explained).
 
-The caller passes HostStates it does not mind being consumed (copies). See docs/scheduler.md.
+The caller's HostStates are left unchanged (a picked host is copied before it consumes), so
+a re-plan after a claim conflict starts from them. See docs/scheduler.md.
 """
 
 from __future__ import annotations
@@ -124,8 +125,10 @@ def plan_instances(
     host_subset_size: int = 1,
     max_alternates: int = 2,
 ) -> Plan:
-    """Place as many of `spec`'s instances as possible on `hosts` (consumed in place).
+    """Place as many of `spec`'s instances as possible on `hosts`.
 
+    The given HostStates are not changed: a host is copied the first time the pass places an
+    instance on it, and the copy consumes.
     Stops at the first instance that fits nowhere; the explanation then says why, for that
     instance.
     """
@@ -134,6 +137,8 @@ def plan_instances(
     active_filters = [] if spec.force_host else [f for f in filters if f.applies_to(spec)]
     active_weighers = [w for w in weighers if w.applies_to(spec)]
     once: dict[tuple[int, int], str | None] = {}
+    position = {host.provider_id: index for index, host in enumerate(pool)}
+    consumed: set[int] = set()
     placements: list[Placement] = []
     current = spec
     failed: Explanation | None = None
@@ -178,6 +183,11 @@ def plan_instances(
         best = weighed[: max(1, host_subset_size)]
         chosen = best[0] if len(best) == 1 else _rng.choice(best)
         alternates = [host for host in weighed if host is not chosen][:max_alternates]
+        if chosen.provider_id not in consumed:
+            # Copy on first use: the caller's HostStates stay as they were read.
+            chosen = chosen.copy()
+            consumed.add(chosen.provider_id)
+            pool[position[chosen.provider_id]] = chosen
         chosen.consume(current, instance_uuid)
         if current.group is not None:
             current = current.with_group(current.group.with_member_on(chosen.host))

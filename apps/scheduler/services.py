@@ -33,7 +33,7 @@ from apps.scheduler import candidates, claims
 from apps.scheduler.choices import is_valid_resource_class, is_valid_trait
 from apps.scheduler.exceptions import NoValidHost
 from apps.scheduler.filters import load_filters
-from apps.scheduler.host_state import HostState, build_host_states, clone_all
+from apps.scheduler.host_state import HostState, build_host_states
 from apps.scheduler.models import (
     Allocation,
     Inventory,
@@ -67,7 +67,7 @@ def _plan(spec: RequestSpec, states: list[HostState]) -> Plan:
     conf = cc_settings.SCHEDULER
     return plan_instances(
         spec,
-        clone_all(states),
+        states,
         filters=load_filters(list(conf["ENABLED_FILTERS"])),
         weighers=load_weighers(list(conf["WEIGHERS"])),
         host_subset_size=int(conf.get("HOST_SUBSET_SIZE", 1)),
@@ -102,6 +102,12 @@ def _place(spec: RequestSpec, *, need: int, claim: bool) -> Plan:
     while True:
         plan = _plan(spec, states)
         if len(plan.placements) < spec.num_instances and not full:
+            logger.debug(
+                "fast pass placed %d of %d for %s; full pass",
+                len(plan.placements),
+                spec.num_instances,
+                ",".join(spec.instance_uuids),
+            )
             full = True
             states = _host_states(spec, full=True)
             continue

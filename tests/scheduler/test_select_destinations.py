@@ -11,7 +11,7 @@ from apps.hosts.models import Service
 from apps.scheduler import claims, services
 from apps.scheduler.candidates import find_candidates
 from apps.scheduler.exceptions import NoValidHost
-from apps.scheduler.host_state import build_host_states, service_is_up
+from apps.scheduler.host_state import build_host_states
 from apps.scheduler.models import Allocation, ResourceProvider
 from apps.scheduler.request_spec import RequestSpec
 from tests.scheduler.helpers import create_group, create_host, create_server, make_spec
@@ -317,28 +317,33 @@ def test_a_claim_that_no_longer_fits_writes_nothing():
 
 
 def test_host_states_take_a_constant_number_of_queries(django_assert_num_queries):
-    # given
+    # given: hosts in aggregates, and a hint that names an instance
     for i in range(3):
-        create_host(f"few{i}")
+        create_host(f"few{i}", availability_zone=f"az{i}")
     spec = make_spec(scheduler_hints={"different_host": [str(uuid.uuid4())]})
-    with django_assert_num_queries(8):
+    # candidates 2 (inventories, facts), aggregates 1, hinted instances 2
+    with django_assert_num_queries(5):
         build_host_states(find_candidates(spec), spec)
     for i in range(30):
-        create_host(f"many{i}")
-    # then: ten times the hosts, the same queries (candidates 1, host states 7)
-    with django_assert_num_queries(8):
+        create_host(f"many{i}", availability_zone=f"az{i}")
+    # then: ten times the hosts, the same queries
+    with django_assert_num_queries(5):
         states = build_host_states(find_candidates(spec), spec)
     assert len(states) == 33
+    assert {s.host: s.availability_zones for s in states}["many7"] == frozenset({"az7"})
 
 
-@pytest.mark.parametrize(
-    ("forced_down", "age", "expected"),
-    [(False, 5, True), (False, 3600, False), (True, 5, False)],
-)
-def test_host_state_liveness_agrees_with_the_service_model(forced_down, age, expected):
-    now = timezone.now()
-    service = Service(host="x", forced_down=forced_down, last_seen_up=now - timedelta(seconds=age))
-    assert service.is_up is expected
-    assert service_is_up(forced_down=forced_down, last_seen_up=service.last_seen_up, now=now) is (
-        expected
-    )
+def test_host_state_liveness_agrees_with_the_service_model():
+    # given: hosts whose heartbeats are recent, stale, or recent but forced down
+    create_host("fresh")
+    create_host("stale", up=False)
+    create_host("forced")
+    Service.objects.filter(host="forced").update(forced_down=True)
+    Service.objects.filter(host="fresh").update(last_seen_up=timezone.now() - timedelta(seconds=5))
+    spec = make_spec()
+    # when
+    states = build_host_states(find_candidates(spec, prefilter=False), spec)
+    # then
+    expected = {s.host: s.is_up for s in Service.objects.all()}
+    assert {s.host: s.service_up for s in states} == expected
+    assert expected == {"fresh": True, "stale": False, "forced": False}
