@@ -7,8 +7,9 @@ import pytest
 from pytest_django.fixtures import Settings as SettingsWrapper
 from rest_framework.test import APIClient
 
+from apps.identity import throttle
 from apps.identity.models import Project, User
-from apps.identity.services import assign_roles
+from apps.identity.services import UserRef, assign_roles
 from tests.factories import ProjectFactory, UserFactory
 from tests.identity.helpers import issue, password_body
 
@@ -121,14 +122,15 @@ def test_a_success_before_the_lock_clears_the_count(user: User, project: Project
 def test_the_lock_ends_with_the_window(
     settings: SettingsWrapper, user: User, project: Project
 ) -> None:
-    # given: a one-second window, used up
-    settings.COMPUTECLOUD = {**settings.COMPUTECLOUD, "AUTH_FAILURE_WINDOW": 1}
+    # given: a two-second window, used up (counted directly: three hashes could outlast it)
+    settings.COMPUTECLOUD = {**settings.COMPUTECLOUD, "AUTH_FAILURE_WINDOW": 2}
+    user_ref = UserRef(name=user.username, domain_name="Default").describe()
     for _ in range(3):
-        _attempt(user, project, "wrong")
+        throttle.record_failure(user_ref=user_ref, source="10.0.0.1")
     assert _attempt(user, project, "secret-password").status_code == 429
 
     # when: polled until the window has passed (deadline well beyond it)
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 20
     response = _attempt(user, project, "secret-password")
     while response.status_code == 429 and time.monotonic() < deadline:
         time.sleep(0.2)
