@@ -5,6 +5,7 @@ from functools import partial
 from pathlib import Path
 
 import pytest
+from pytest_django.fixtures import Settings as SettingsWrapper
 
 from tests.keypairs.keys import Certificate, SshKey, make_certificate, make_ssh_key
 
@@ -20,3 +21,9 @@ def ssh_key(tmp_path: Path) -> Callable[..., SshKey]:
 @pytest.fixture
 def certificate(tmp_path: Path) -> Certificate:
     return make_certificate(tmp_path)
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings: SettingsWrapper) -> None:
+    """Users here never log in by password; PBKDF2's deliberate 0.3 s per user is waste."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -53,3 +53,9 @@ def quota_defaults(settings: SettingsWrapper) -> Callable[..., None]:
         }
 
     return set_defaults
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings: SettingsWrapper) -> None:
+    """Users here never log in by password; PBKDF2's deliberate 0.3 s per user is waste."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
