@@ -52,22 +52,23 @@ RULES: dict[str, Rule] = {
     "project_reader_or_admin": lambda ctx, target: (
         ctx.is_admin or (ctx.is_reader and _own_project(ctx, target))
     ),
-    # "(rule:context_is_admin) or user_id:%(user_id)s": Nova's keypairs, Keystone's
-    # token_subject (a user's own tokens) and identity:get_user.
-    "admin_or_owner": lambda ctx, target: ctx.is_admin or _own_user(ctx, target),
+    # "(rule:context_is_admin) or user_id:%(user_id)s": Nova's keypairs and Keystone's
+    # token_subject (a user's own tokens). Not Nova's deprecated "admin_or_owner", which
+    # meant the *project*: that is project_reader_or_admin here.
+    "admin_or_user": lambda ctx, target: ctx.is_admin or _own_user(ctx, target),
     "any_authenticated": lambda ctx, target: True,
 }
 
 ADMIN = "admin_api"
 MEMBER = "project_member_or_admin"
 READER = "project_reader_or_admin"
-OWNER = "admin_or_owner"
+OWNER = "admin_or_user"
 ANYONE = "any_authenticated"
 
-# Nova's defaults for the APIs we serve (nova/policies/*.py, reviewed against Nova 2026.1),
-# plus our own. Nova gives a few admin operations to the project "manager" persona too
-# (migrate, migrations:index); we have no manager role, so they stay admin-only, which was
-# Nova's default before the manager persona.
+# Nova's defaults for the APIs we serve (nova/policies/*.py, reviewed against Nova master of
+# 2026-08), plus our own. Nova gives a few admin operations to the project "manager" persona
+# too (migrate, live migrate, migrations:index); we have no manager role, so they stay
+# admin-only, which was Nova's default before the manager persona.
 DEFAULT_POLICIES: dict[str, str] = {
     # servers
     "os_compute_api:servers:index": READER,
