@@ -183,13 +183,21 @@ def _run(requests: int, concurrency: int, rng: random.Random) -> dict[str, float
     latencies: list[float] = []
     outcome = {"claimed": 0, "no_valid_host": 0}
     lock = threading.Lock()
-    cursor = iter(specs)
+    pending = iter(specs)
+
+    backend_cpu: list[float] = []
 
     def worker() -> None:
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            (backend_pid,) = cursor.fetchone()
+        cpu_before = _process_cpu(backend_pid)
         try:
             while True:
                 with lock:
-                    spec = next(cursor, None)
+                    spec = next(pending, None)
                 if spec is None:
                     return
                 started = time.perf_counter()
@@ -204,15 +212,38 @@ def _run(requests: int, concurrency: int, rng: random.Random) -> dict[str, float
                     latencies.append(elapsed)
                     outcome[key] += 1
         finally:
+            with lock:
+                backend_cpu.append(_process_cpu(backend_pid) - cpu_before)
             connections.close_all()
 
+    stop = threading.Event()
+
+    def heartbeats() -> None:
+        """The compute hosts' heartbeats, as in production: no host goes down mid-run."""
+        from django.utils import timezone
+
+        from apps.hosts.models import Service
+        from computecloud.conf import cc_settings
+
+        try:
+            while not stop.wait(cc_settings.REPORT_INTERVAL):
+                Service.objects.update(last_seen_up=timezone.now())
+        finally:
+            connections.close_all()
+
+    beat = threading.Thread(target=heartbeats, daemon=True)
+    beat.start()
     threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    python_cpu = time.process_time()
     started = time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     wall = time.perf_counter() - started
+    python_cpu = time.process_time() - python_cpu
+    stop.set()
+    beat.join()
     latencies.sort()
     return {
         "wall": wall,
@@ -222,7 +253,19 @@ def _run(requests: int, concurrency: int, rng: random.Random) -> dict[str, float
         "claims_per_s": outcome["claimed"] / wall,
         "p50_ms": statistics.median(latencies) * 1000,
         "p95_ms": latencies[int(len(latencies) * 0.95) - 1] * 1000,
+        # CPU spent per decision, independent of what else the machine runs.
+        "python_cpu_ms": python_cpu / len(latencies) * 1000,
+        "postgres_cpu_ms": sum(backend_cpu) / len(latencies) * 1000,
     }
+
+
+def _process_cpu(pid: int) -> float:
+    """User + system CPU seconds of a local process (a PostgreSQL backend), from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0  # PostgreSQL on another machine: not measured
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> int:
@@ -279,7 +322,8 @@ def main() -> int:
 
         print(
             f"hosts={args.hosts} requests={args.requests} concurrency={args.concurrency} "
-            f"existing/host={args.existing} max_candidates={cc_settings.SCHEDULER['MAX_CANDIDATES']}"
+            f"existing/host={args.existing} "
+            f"max_candidates={cc_settings.SCHEDULER['MAX_CANDIDATES']}"
         )
         print(f"fleet set-up          {setup:8.1f} s")
         print(f"wall time             {result['wall']:8.2f} s")
@@ -289,6 +333,11 @@ def main() -> int:
         print(f"claims/s              {result['claims_per_s']:8.1f}")
         print(f"latency p50           {result['p50_ms']:8.1f} ms")
         print(f"latency p95           {result['p95_ms']:8.1f} ms")
+        print(f"python CPU/decision   {result['python_cpu_ms']:8.2f} ms (all threads)")
+        print(f"postgres CPU/decision {result['postgres_cpu_ms']:8.2f} ms (the workers' backends)")
+        cpu = result["python_cpu_ms"] + result["postgres_cpu_ms"]
+        ceiling = 1000 / max(result["python_cpu_ms"], cpu / 2)
+        print(f"CPU-bound ceiling     {ceiling:8.1f} decisions/s on 2 idle cores")
         print(
             f"peak RSS              {peak / 1024:8.1f} MiB (after set-up {rss_before / 1024:.1f})"
         )

@@ -78,7 +78,9 @@ class CandidateRow:
     hypervisor_version: int | None = None
     cpu_info: dict[str, Any] = field(default_factory=dict)
     capabilities: dict[str, Any] = field(default_factory=dict)
-    aggregate_ids: list[int] = field(default_factory=list)
+    # The host's aggregates as JSON text, [[uuid, name, metadata], ...] (hosts in the same
+    # aggregates share the text, so it is decoded once per pass).
+    aggregates: str | None = None
     traits: list[str] = field(default_factory=list)
     num_instances: int = 0
     num_io_ops: int = 0
@@ -169,47 +171,6 @@ def _prefilters(spec: RequestSpec, params: dict[str, Any]) -> list[str]:
     return where
 
 
-# Usage is summed per inventory row from the allocation_usage index (provider, class,
-# INCLUDE used), for the chosen providers only: never the whole allocation table.
-_INVENTORIES_SQL = """
-    WITH {start} chosen AS MATERIALIZED ({chosen})
-    SELECT i.provider_id, i.resource_class, i.total, i.reserved, i.allocation_ratio,
-           i.min_unit, i.max_unit, i.step_size,
-           COALESCE((SELECT sum(a.used) FROM scheduler_allocation a
-                     WHERE a.provider_id = i.provider_id
-                       AND a.resource_class = i.resource_class), 0)::bigint
-    FROM chosen c JOIN scheduler_inventory i ON i.provider_id = c.id
-    WHERE i.resource_class = ANY(%(classes)s::text[])
-"""
-
-# One row per provider; the per-row subqueries are index lookups.
-_FACTS_SQL = """
-    SELECT p.id, p.uuid, p.name, p.node, p.failed_builds,
-           sv.id IS NOT NULL,
-           COALESCE(NOT sv.forced_down AND sv.last_seen_up IS NOT NULL
-                    AND now() - sv.last_seen_up <= make_interval(secs => %(down_time)s), false),
-           COALESCE(sv.disabled, false), COALESCE(sv.disabled_reason, ''),
-           n.hypervisor_type, n.hypervisor_version, n.cpu_info::text, n.capabilities::text,
-           ARRAY(SELECT ah.aggregate_id FROM hosts_aggregatehost ah WHERE ah.host = p.name),
-           ARRAY(SELECT t.name FROM scheduler_resourceprovider_traits pt
-                 JOIN scheduler_trait t ON t.id = pt.trait_id
-                 WHERE pt.resourceprovider_id = p.id),
-           (SELECT count(*) FROM servers_server s WHERE s.host = p.name AND NOT s.deleted),
-           (SELECT count(*) FROM servers_server s WHERE s.host = p.name AND NOT s.deleted
-              AND s.task_state = ANY(%(io_states)s::text[]))
-    FROM scheduler_resourceprovider p
-    LEFT JOIN hosts_service sv ON sv.host = p.name AND sv.binary = %(binary)s
-    LEFT JOIN hosts_computenode n ON n.host = p.name
-    WHERE p.id = ANY(%(ids)s::bigint[])
-"""
-
-
-def _fetchall(sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return list(cursor.fetchall())
-
-
 _ALL_PROVIDERS_SQL = "SELECT p.id FROM scheduler_resourceprovider p"
 
 # A random window of the provider-id space, wrapping around: `limit` providers that pass
@@ -233,12 +194,56 @@ _WINDOW_START_SQL = """
     ),
 """
 
+# One row per chosen provider, every part an index lookup from it:
+# - its inventories of the classes, with usage summed from the allocation_usage index
+#   (provider, class, INCLUDE used), as one text "class total reserved ratio min max step
+#   used" per class, ";"-separated (cheaper to return and parse than JSON or arrays);
+# - the service (is it up: the rule of Service.is_up, on the database clock), the node's
+#   facts, its aggregates with their metadata (JSON), traits and instance counts.
+_CANDIDATES_SQL = """
+    WITH {start} chosen AS MATERIALIZED ({chosen})
+    SELECT p.id, p.uuid, p.name, p.node, p.failed_builds,
+           (SELECT string_agg(concat_ws(' ', i.resource_class, i.total, i.reserved,
+                                        i.allocation_ratio, i.min_unit, i.max_unit,
+                                        i.step_size,
+                                        COALESCE((SELECT sum(a.used) FROM scheduler_allocation a
+                                                  WHERE a.provider_id = i.provider_id
+                                                    AND a.resource_class = i.resource_class),
+                                                 0)), ';')
+              FROM scheduler_inventory i
+             WHERE i.provider_id = p.id AND i.resource_class = ANY(%(classes)s::text[])),
+           sv.id IS NOT NULL,
+           COALESCE(NOT sv.forced_down AND sv.last_seen_up IS NOT NULL
+                    AND now() - sv.last_seen_up <= make_interval(secs => %(down_time)s), false),
+           COALESCE(sv.disabled, false), COALESCE(sv.disabled_reason, ''),
+           n.hypervisor_type, n.hypervisor_version, n.cpu_info::text, n.capabilities::text,
+           (SELECT json_agg(json_build_array(a.uuid, a.name, a.metadata) ORDER BY a.id)::text
+              FROM hosts_aggregatehost ah JOIN hosts_aggregate a ON a.id = ah.aggregate_id
+             WHERE ah.host = p.name),
+           ARRAY(SELECT t.name FROM scheduler_resourceprovider_traits pt
+                 JOIN scheduler_trait t ON t.id = pt.trait_id
+                 WHERE pt.resourceprovider_id = p.id),
+           (SELECT count(*) FROM servers_server s WHERE s.host = p.name AND NOT s.deleted),
+           (SELECT count(*) FROM servers_server s WHERE s.host = p.name AND NOT s.deleted
+              AND s.task_state = ANY(%(io_states)s::text[]))
+    FROM chosen c
+    JOIN scheduler_resourceprovider p ON p.id = c.id
+    LEFT JOIN hosts_service sv ON sv.host = p.name AND sv.binary = %(binary)s
+    LEFT JOIN hosts_computenode n ON n.host = p.name
+    ORDER BY p.id
+"""
+
 
 def find_candidates(
     spec: RequestSpec, *, prefilter: bool = True, limit: int | None = None
 ) -> list[CandidateRow]:
     """Candidate providers for `spec`, in provider id order (see the module docstring)."""
-    params: dict[str, Any] = {"classes": classes_for(spec)}
+    params: dict[str, Any] = {
+        "classes": classes_for(spec),
+        "binary": COMPUTE_BINARY,
+        "down_time": float(cc_settings.SERVICE_DOWN_TIME),
+        "io_states": list(IO_TASK_STATES),
+    }
     where = _host_restrictions(spec, params)
     if prefilter:
         where += _prefilters(spec, params)
@@ -250,55 +255,25 @@ def find_candidates(
     else:
         chosen = _ALL_PROVIDERS_SQL + _where(where)
         start = ""
-    rows = _fetchall(_INVENTORIES_SQL.format(start=start, chosen=chosen), params)
+    with connection.cursor() as cursor:
+        cursor.execute(_CANDIDATES_SQL.format(start=start, chosen=chosen), params)
+        rows = cursor.fetchall()
 
-    resources: dict[int, dict[str, ResourceView]] = {}
-    for pid, rc, total, reserved, ratio, mn, mx, step, used in rows:
-        resources.setdefault(pid, {})[rc] = ResourceView(
-            total=total,
-            reserved=reserved,
-            allocation_ratio=ratio,
-            min_unit=mn,
-            max_unit=mx,
-            step_size=step,
-            used=used,
-        )
-    if prefilter:
-        ids = [
-            pid
-            for pid, views in resources.items()
-            if all(rc in views and views[rc].fits(n) for rc, n in spec.resources.items())
-        ]
-    else:
-        # Providers without inventory of these classes are candidates too (to be explained).
-        ids = [pid for (pid,) in _fetchall(_ALL_PROVIDERS_SQL + _where(where), params)]
-    return _with_facts(sorted(ids), resources)
-
-
-def _where(where: list[str]) -> str:
-    return (" WHERE " + " AND ".join(where)) if where else ""
-
-
-def _with_facts(
-    ids: list[int], resources: dict[int, dict[str, ResourceView]]
-) -> list[CandidateRow]:
-    if not ids:
-        return []
-    params = {
-        "ids": ids,
-        "binary": COMPUTE_BINARY,
-        "down_time": float(cc_settings.SERVICE_DOWN_TIME),
-        "io_states": list(IO_TASK_STATES),
-    }
     parsed: dict[str, Any] = {}
     candidates = []
-    for row in _fetchall(_FACTS_SQL, params):
-        (pid, puuid, name, node, failed, has_service, up, disabled, reason, hv_type, hv_version,
-         cpu_info, capabilities, aggregate_ids, traits, n_inst, n_io) = row  # fmt: skip
+    for row in rows:
+        (pid, puuid, name, node, failed, inventories, has_service, up, disabled, reason,
+         hv_type, hv_version, cpu_info, capabilities, aggregates, traits, n_inst,
+         n_io) = row  # fmt: skip
+        resources = _resources(inventories)
+        if prefilter and not all(
+            rc in resources and resources[rc].fits(n) for rc, n in spec.resources.items()
+        ):
+            continue
         candidates.append(
             CandidateRow(
                 provider_id=pid,
-                resources=resources.get(pid, {}),
+                resources=resources,
                 provider_uuid=str(puuid),
                 host=name,
                 node=node or name,
@@ -311,14 +286,34 @@ def _with_facts(
                 hypervisor_version=hv_version,
                 cpu_info=_json(cpu_info, parsed),
                 capabilities=_json(capabilities, parsed),
-                aggregate_ids=aggregate_ids,
+                aggregates=aggregates,
                 traits=traits,
                 num_instances=n_inst,
                 num_io_ops=n_io,
             )
         )
-    candidates.sort(key=lambda c: c.provider_id)
     return candidates
+
+
+def _where(where: list[str]) -> str:
+    return (" WHERE " + " AND ".join(where)) if where else ""
+
+
+def _resources(text: str | None) -> dict[str, ResourceView]:
+    resources = {}
+    for item in (text or "").split(";"):
+        if item:
+            rc, total, reserved, ratio, mn, mx, step, used = item.split(" ")
+            resources[rc] = ResourceView(
+                total=int(total),
+                reserved=int(reserved),
+                allocation_ratio=float(ratio),
+                min_unit=int(mn),
+                max_unit=int(mx),
+                step_size=int(step),
+                used=int(used),
+            )
+    return resources
 
 
 def _json(text: str | None, parsed: dict[str, Any]) -> Any:

@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 
 from apps.scheduler.host_state import ResourceView
-from apps.scheduler.models import Allocation, ResourceProvider
 
 # First key of the two-integer advisory lock: the scheduler's namespace ("sc" in ASCII).
 GROUP_LOCK_NAMESPACE = 0x7363
@@ -118,44 +117,91 @@ def _misfits(
     return bad
 
 
+# Lock the providers (pk order) and drop the consumers' earlier allocations, in one round
+# trip. The DELETE in the WITH runs whatever the SELECT returns.
+_LOCK_SQL = """
+    WITH replaced AS (
+        DELETE FROM scheduler_allocation WHERE consumer_uuid = ANY(%(consumers)s::uuid[])
+    )
+    SELECT p.id FROM scheduler_resourceprovider p
+    WHERE p.id = ANY(%(providers)s::bigint[])
+    ORDER BY p.id
+    FOR UPDATE
+"""
+
+# Insert every wanted allocation if, summed per provider and class with the current usage,
+# they all fit (and each respects min_unit/max_unit/step_size); else insert nothing. This
+# statement starts after the lock statement returned, so its snapshot holds everything
+# committed by earlier lock holders (READ COMMITTED).
+_INSERT_IF_FITS_SQL = """
+    WITH want(provider_id, consumer_uuid, resource_class, amount) AS (
+        SELECT * FROM unnest(%(providers)s::bigint[], %(consumers)s::uuid[],
+                             %(classes)s::text[], %(amounts)s::bigint[])
+    ),
+    misfit AS (
+        SELECT w.provider_id
+        FROM want w
+        LEFT JOIN scheduler_inventory i
+          ON i.provider_id = w.provider_id AND i.resource_class = w.resource_class
+        GROUP BY w.provider_id, w.resource_class, i.id, i.total, i.reserved,
+                 i.allocation_ratio
+        HAVING i.id IS NULL
+            OR bool_or(w.amount < i.min_unit OR w.amount > i.max_unit
+                       OR w.amount %% i.step_size <> 0)
+            OR sum(w.amount) + COALESCE((
+                   SELECT sum(a.used) FROM scheduler_allocation a
+                   WHERE a.provider_id = w.provider_id
+                     AND a.resource_class = w.resource_class), 0)
+               > floor((i.total - i.reserved) * i.allocation_ratio)
+    )
+    INSERT INTO scheduler_allocation
+        (provider_id, consumer_uuid, resource_class, used, project_id, user_id, created_at)
+    SELECT w.provider_id, w.consumer_uuid, w.resource_class, w.amount,
+           %(project_id)s, %(user_id)s, now()
+    FROM want w
+    WHERE NOT EXISTS (SELECT 1 FROM misfit)
+"""
+
+
 def claim(requests: Sequence[ClaimRequest], *, project_id: str, user_id: str) -> None:
     """Write the allocations of `requests`, all or none (raises `ClaimConflict`).
 
     A consumer's allocations are *replaced* (Placement's PUT semantics): whatever it held
     before (a failed host on a reschedule) goes in the same savepoint.
     Precondition: inside the caller's transaction; the group lock, if any, already held.
+    Four round trips: savepoint, lock (and replace), insert-if-it-fits, release.
     """
-    if not requests:
+    rows = [
+        (request.provider_id, request.consumer_uuid, rc, amount)
+        for request in requests
+        for rc, amount in request.resources.items()
+        if amount > 0
+    ]
+    if not rows:
         return
     provider_ids = sorted({r.provider_id for r in requests})
-    consumers = sorted({r.consumer_uuid for r in requests})
-    classes = sorted({rc for r in requests for rc in r.resources})
-    with transaction.atomic():
-        locked = list(
-            ResourceProvider.objects.filter(id__in=provider_ids)
-            .order_by("id")
-            .select_for_update()
-            .values_list("id", flat=True)
+    params = {
+        "providers": provider_ids,
+        "consumers": sorted({r.consumer_uuid for r in requests}),
+    }
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(_LOCK_SQL, params)
+        locked = {pid for (pid,) in cursor.fetchall()}
+        cursor.execute(
+            _INSERT_IF_FITS_SQL,
+            {
+                "providers": [r[0] for r in rows],
+                "consumers": [r[1] for r in rows],
+                "classes": [r[2] for r in rows],
+                "amounts": [r[3] for r in rows],
+                "project_id": project_id,
+                "user_id": user_id,
+            },
         )
-        Allocation.objects.filter(consumer_uuid__in=consumers).delete()
-        fresh = provider_views(locked, classes)
-        bad = _misfits(requests, fresh) | (set(provider_ids) - set(locked))
-        if bad:
-            # Leaving the atomic block by an exception rolls the savepoint back: the row
-            # locks taken above and the deletion are undone.
-            raise ClaimConflict(fresh, bad)
-        Allocation.objects.bulk_create(
-            [
-                Allocation(
-                    provider_id=request.provider_id,
-                    consumer_uuid=request.consumer_uuid,
-                    resource_class=rc,
-                    used=amount,
-                    project_id=project_id,
-                    user_id=user_id,
-                )
-                for request in requests
-                for rc, amount in request.resources.items()
-                if amount > 0
-            ]
-        )
+        if cursor.rowcount != len(rows) or locked != set(provider_ids):
+            # What did not fit, for the pass to re-plan with. Leaving the atomic block by
+            # an exception rolls the savepoint back: the row locks taken above and the
+            # replaced allocations are restored.
+            fresh = provider_views(locked, sorted({r[2] for r in rows}))
+            bad = _misfits(requests, fresh) | (set(provider_ids) - locked)
+            raise ClaimConflict(fresh, bad or set(provider_ids))

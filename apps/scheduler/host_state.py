@@ -2,8 +2,8 @@
 
 `build_host_states` makes them for every candidate provider from the candidate queries'
 rows (apps/scheduler/candidates.py: resources, service, node facts, aggregate ids, traits,
-instance counts) plus a constant number of queries (the aggregates; and only when the
-request names instances, those instances' hosts), never from model instances. After that,
+instance counts) plus, only when the request names instances, two queries for their hosts;
+never from model instances. After that,
 filters and weighers read HostState only (no ORM), and the pass changes it only through
 `HostState.consume` after a pick (Nova's consume_from_request), so later instances of the
 same request see the capacity the earlier ones took.
@@ -14,6 +14,7 @@ See docs/scheduler.md.
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -155,39 +156,19 @@ class HostState:
 # --- building from the database ----------------------------------------------------------
 def build_host_states(candidates: Sequence[CandidateRow], spec: RequestSpec) -> list[HostState]:
     """HostStates for `candidates` (the candidate queries' rows, which carry the per-host
-    facts) plus at most three queries whatever their number: the aggregates they belong to,
-    and, only when the request names instances (same_host/different_host), where those are."""
-    from apps.hosts.models import Aggregate
-
+    facts); queries only when the request names instances (same_host/different_host): two,
+    to find where those are, whatever the number of candidates."""
     if not candidates:
         return []
-    aggregate_ids = {agg_id for c in candidates for agg_id in c.aggregate_ids}
-    aggregates: dict[int, AggregateInfo] = {}
-    if aggregate_ids:
-        for row in Aggregate.objects.filter(id__in=aggregate_ids).values(
-            "id", "uuid", "name", "metadata"
-        ):
-            aggregates[row["id"]] = AggregateInfo(
-                uuid=str(row["uuid"]),
-                name=row["name"],
-                metadata={str(k): str(v) for k, v in (row["metadata"] or {}).items()},
-            )
-    # Hosts share aggregate sets: their zones are worked out once per distinct set.
-    zones_of: dict[tuple[int, ...], tuple[tuple[AggregateInfo, ...], frozenset[str]]] = {}
+    # Hosts share aggregate sets: each distinct set is decoded, and its zones worked out, once.
+    known: dict[str | None, tuple[tuple[AggregateInfo, ...], frozenset[str]]] = {}
     referred = _referred_instances(spec)
 
     states = []
     for c in candidates:
-        key = tuple(c.aggregate_ids)
-        known = zones_of.get(key)
-        if known is None:
-            host_aggregates = tuple(aggregates[a] for a in key if a in aggregates)
-            zones = frozenset(
-                agg.metadata[AZ_METADATA_KEY]
-                for agg in host_aggregates
-                if AZ_METADATA_KEY in agg.metadata
-            ) or frozenset({DEFAULT_AVAILABILITY_ZONE})
-            known = zones_of[key] = (host_aggregates, zones)
+        aggregates = known.get(c.aggregates)
+        if aggregates is None:
+            aggregates = known[c.aggregates] = _aggregates(c.aggregates)
         states.append(
             HostState(
                 host=c.host,
@@ -199,8 +180,8 @@ def build_host_states(candidates: Sequence[CandidateRow], spec: RequestSpec) -> 
                 service_up=c.service_up,
                 service_disabled=c.disabled,
                 disabled_reason=c.disabled_reason,
-                availability_zones=known[1],
-                aggregates=known[0],
+                availability_zones=aggregates[1],
+                aggregates=aggregates[0],
                 traits=frozenset(c.traits),
                 hypervisor_type=c.hypervisor_type or "QEMU",
                 hypervisor_version=c.hypervisor_version or 0,
@@ -213,6 +194,21 @@ def build_host_states(candidates: Sequence[CandidateRow], spec: RequestSpec) -> 
             )
         )
     return states
+
+
+def _aggregates(text: str | None) -> tuple[tuple[AggregateInfo, ...], frozenset[str]]:
+    infos = tuple(
+        AggregateInfo(
+            uuid=str(agg_uuid),
+            name=name,
+            metadata={str(k): str(v) for k, v in (metadata or {}).items()},
+        )
+        for agg_uuid, name, metadata in (json.loads(text) if text else ())
+    )
+    zones = frozenset(
+        agg.metadata[AZ_METADATA_KEY] for agg in infos if AZ_METADATA_KEY in agg.metadata
+    )
+    return infos, zones or frozenset({DEFAULT_AVAILABILITY_ZONE})
 
 
 def _referred_instances(spec: RequestSpec) -> dict[str, set[str]]:

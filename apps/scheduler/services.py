@@ -19,6 +19,7 @@ here. Signatures (stable; see docs/scheduler.md for the whole story):
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid as uuid_lib
 from collections import Counter
@@ -196,7 +197,11 @@ def select_destinations(spec: RequestSpec, *, min_count: int | None = None) -> l
         raise InvalidInput(reason=f"min_count must be between 1 and {count}")
     if spec.is_move and (count != 1 or not spec.migration_uuid):
         raise InvalidInput(reason="a move schedules one instance and needs its migration uuid")
-    with transaction.atomic():
+    # A savepoint only when something must be undone on NoValidHost (the moved source
+    # allocation) or held to the end of the caller's transaction (the group lock): it costs
+    # two round trips.
+    needs_block = spec.is_move or (spec.group is not None and spec.group.policy in HARD_POLICIES)
+    with transaction.atomic() if needs_block else contextlib.nullcontext():
         spec = _with_fresh_group(spec)
         if spec.is_move:
             move_allocations(from_consumer=spec.instance_uuids[0], to_consumer=spec.migration_uuid)
