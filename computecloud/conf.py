@@ -83,9 +83,10 @@ DEFAULTS: dict[str, Any] = {
         "HOST_SUBSET_SIZE": 1,
         # Build attempts per instance (the first host plus alternates).
         "MAX_ATTEMPTS": 3,
-        # Candidate hosts sampled at random per pass (count; 0 = every host): bounds the
-        # pass's cost on large fleets; a request that does not fit in the sample gets a full pass.
-        "MAX_CANDIDATES": 1000,
+        # Candidate hosts per pass, a random window of the fleet (count, at least twice the
+        # request's instances; 0 = every host): bounds the pass's cost on large fleets; a
+        # request that fits none of them gets a pass over every host (docs/scheduler.md).
+        "MAX_CANDIDATES": 50,
     },
     # Policy: action name → rule name, over the defaults in apps/identity/policy.py.
     "POLICY_OVERRIDES": {},
