@@ -52,8 +52,9 @@ class ResourceProvider(models.Model):
 
 
 class Inventory(models.Model):
+    # No index of its own: the (provider, class) unique constraint leads with it.
     provider = models.ForeignKey(
-        ResourceProvider, on_delete=models.CASCADE, related_name="inventories"
+        ResourceProvider, on_delete=models.CASCADE, related_name="inventories", db_index=False
     )
     resource_class = models.CharField(max_length=255)
     total = models.PositiveBigIntegerField()
@@ -92,8 +93,9 @@ class Inventory(models.Model):
 class Allocation(models.Model):
     """`used` units of one class on one provider, held by one consumer (instance or migration)."""
 
+    # No index of its own: (provider, class) below leads with it.
     provider = models.ForeignKey(
-        ResourceProvider, on_delete=models.PROTECT, related_name="allocations"
+        ResourceProvider, on_delete=models.PROTECT, related_name="allocations", db_index=False
     )
     consumer_uuid = models.UUIDField()
     resource_class = models.CharField(max_length=255)
@@ -105,8 +107,9 @@ class Allocation(models.Model):
     class Meta:
         ordering = ["provider_id", "consumer_uuid", "resource_class"]
         constraints = [
+            # Leads with the consumer: it is also the index of release/move by consumer.
             models.UniqueConstraint(
-                fields=["provider", "consumer_uuid", "resource_class"],
+                fields=["consumer_uuid", "provider", "resource_class"],
                 name="allocation_unique_consumer_class",
             ),
             models.CheckConstraint(condition=models.Q(used__gt=0), name="allocation_used_positive"),
@@ -118,7 +121,6 @@ class Allocation(models.Model):
                 include=["used"],
                 name="allocation_usage",
             ),
-            models.Index(fields=["consumer_uuid"], name="allocation_consumer"),
         ]
 
     def __str__(self) -> str:

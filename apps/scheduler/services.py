@@ -59,7 +59,12 @@ REFRESH_EVERY = 3
 
 # --- the scheduling pass --------------------------------------------------------------------
 def _host_states(spec: RequestSpec, *, full: bool) -> list[HostState]:
-    limit = None if full else (cc_settings.SCHEDULER.get("MAX_CANDIDATES") or None)
+    limit: int | None = cc_settings.SCHEDULER.get("MAX_CANDIDATES") or None
+    if full:
+        limit = None
+    elif limit is not None:
+        # A batch needs room to spread (anti-affinity needs one host per instance).
+        limit = max(limit, 2 * spec.num_instances)
     rows = candidates.find_candidates(spec, prefilter=not full, limit=limit)
     return build_host_states(rows, spec)
 
