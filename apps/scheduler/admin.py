@@ -4,7 +4,7 @@ Read-only except an inventory's allocation ratio and reserved amount, which are 
 `services.set_inventory_overrides` (so they survive the host's next report).
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
 from django.http import HttpRequest
@@ -12,8 +12,18 @@ from django.http import HttpRequest
 from apps.scheduler import services
 from apps.scheduler.models import Allocation, Inventory, ResourceProvider, Trait
 
+if TYPE_CHECKING:  # the admin classes are generic only for the type checker
+    _TabularInline = admin.TabularInline[Inventory, ResourceProvider]
+    _ResourceProviderAdmin = admin.ModelAdmin[ResourceProvider]
+    _InventoryAdmin = admin.ModelAdmin[Inventory]
+    _AllocationAdmin = admin.ModelAdmin[Allocation]
+    _TraitAdmin = admin.ModelAdmin[Trait]
+else:
+    _TabularInline = admin.TabularInline
+    _ResourceProviderAdmin = _InventoryAdmin = _AllocationAdmin = _TraitAdmin = admin.ModelAdmin
 
-class InventoryInline(admin.TabularInline):
+
+class InventoryInline(_TabularInline):
     model = Inventory
     extra = 0
     can_delete = False
@@ -35,7 +45,7 @@ class InventoryInline(admin.TabularInline):
 
 
 @admin.register(ResourceProvider)
-class ResourceProviderAdmin(admin.ModelAdmin):
+class ResourceProviderAdmin(_ResourceProviderAdmin):
     list_display = ("name", "node", "uuid", "generation", "failed_builds", "usage")
     search_fields = ("name", "node", "uuid")
     readonly_fields = ("uuid", "name", "node", "generation", "failed_builds", "traits", "usage")
@@ -56,7 +66,7 @@ class ResourceProviderAdmin(admin.ModelAdmin):
 
 
 @admin.register(Inventory)
-class InventoryAdmin(admin.ModelAdmin):
+class InventoryAdmin(_InventoryAdmin):
     list_display = ("provider", "resource_class", "total", "reserved", "allocation_ratio")
     list_filter = ("resource_class", "allocation_ratio_overridden", "reserved_overridden")
     search_fields = ("provider__name",)
@@ -100,7 +110,7 @@ class InventoryAdmin(admin.ModelAdmin):
 
 
 @admin.register(Allocation)
-class AllocationAdmin(admin.ModelAdmin):
+class AllocationAdmin(_AllocationAdmin):
     list_display = (
         "consumer_uuid",
         "provider",
@@ -124,6 +134,6 @@ class AllocationAdmin(admin.ModelAdmin):
 
 
 @admin.register(Trait)
-class TraitAdmin(admin.ModelAdmin):
+class TraitAdmin(_TraitAdmin):
     list_display = ("name",)
     search_fields = ("name",)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import connection, transaction
 
@@ -180,24 +181,22 @@ def claim(requests: Sequence[ClaimRequest], *, project_id: str, user_id: str) ->
     if not rows:
         return
     provider_ids = sorted({r.provider_id for r in requests})
-    params = {
+    params: dict[str, Any] = {
         "providers": provider_ids,
         "consumers": sorted({r.consumer_uuid for r in requests}),
     }
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(_LOCK_SQL, params)
         locked = {pid for (pid,) in cursor.fetchall()}
-        cursor.execute(
-            _INSERT_IF_FITS_SQL,
-            {
-                "providers": [r[0] for r in rows],
-                "consumers": [r[1] for r in rows],
-                "classes": [r[2] for r in rows],
-                "amounts": [r[3] for r in rows],
-                "project_id": project_id,
-                "user_id": user_id,
-            },
-        )
+        insert: dict[str, Any] = {
+            "providers": [r[0] for r in rows],
+            "consumers": [r[1] for r in rows],
+            "classes": [r[2] for r in rows],
+            "amounts": [r[3] for r in rows],
+            "project_id": project_id,
+            "user_id": user_id,
+        }
+        cursor.execute(_INSERT_IF_FITS_SQL, insert)
         if cursor.rowcount != len(rows) or locked != set(provider_ids):
             # What did not fit, for the pass to re-plan with. Leaving the atomic block by
             # an exception rolls the savepoint back: the row locks taken above and the

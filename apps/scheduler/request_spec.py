@@ -355,12 +355,13 @@ def load_group(group_ref: Any, *, exclude: Iterable[str] = ()) -> GroupSpec:
     from apps.scheduler.models import Allocation
     from apps.servers.models import Server, ServerGroup
 
-    if isinstance(group_ref, ServerGroup):
-        group = group_ref
-    else:
-        group = ServerGroup.objects.filter(uuid=_uuid_str(group_ref)).first()
-        if group is None:
-            raise InvalidInput(reason=f"server group {group_ref} not found")
+    group: ServerGroup | None = (
+        group_ref
+        if isinstance(group_ref, ServerGroup)
+        else ServerGroup.objects.filter(uuid=_uuid_str(group_ref)).first()
+    )
+    if group is None:
+        raise InvalidInput(reason=f"server group {group_ref} not found")
     excluded = {str(u) for u in exclude}
     members = Server.objects.filter(group_membership__group=group).values_list("uuid", "host")
     hosts_by_member: dict[str, set[str]] = {}

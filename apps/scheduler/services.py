@@ -208,7 +208,7 @@ def select_destinations(spec: RequestSpec, *, min_count: int | None = None) -> l
     needs_block = spec.is_move or (spec.group is not None and spec.group.policy in HARD_POLICIES)
     with transaction.atomic() if needs_block else contextlib.nullcontext():
         spec = _with_fresh_group(spec)
-        if spec.is_move:
+        if spec.migration_uuid is not None:  # a move (checked above)
             move_allocations(from_consumer=spec.instance_uuids[0], to_consumer=spec.migration_uuid)
         plan = _place(spec, need=need, claim=True)
         if len(plan.placements) < need:
@@ -398,7 +398,7 @@ def _clean_inventory(resource_class: str, data: Mapping[str, Any]) -> dict[str, 
         raise InvalidInput(reason=f"invalid resource class {resource_class!r}")
     try:
         total = int(data["total"])
-        cleaned = {
+        cleaned: dict[str, Any] = {
             "total": total,
             "min_unit": int(data.get("min_unit", 1)),
             "max_unit": int(data.get("max_unit", total)),

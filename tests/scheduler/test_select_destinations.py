@@ -7,13 +7,14 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from apps.hosts.models import Service
+from apps.hosts.models import Aggregate, AggregateHost, Service
 from apps.scheduler import claims, services
 from apps.scheduler.candidates import find_candidates
 from apps.scheduler.exceptions import NoValidHost
 from apps.scheduler.host_state import build_host_states
 from apps.scheduler.models import Allocation, ResourceProvider
 from apps.scheduler.request_spec import RequestSpec
+from apps.scheduler.selection import Alternate
 from tests.scheduler.helpers import create_group, create_host, create_server, make_spec
 
 pytestmark = pytest.mark.django_db
@@ -174,6 +175,33 @@ def test_claim_on_alternate_refuses_a_full_host_and_changes_nothing():
     assert [e["host"] for e in services.get_allocations(selection.instance_uuid).values()] == ["a"]
 
 
+def test_claim_on_alternate_rechecks_anti_affinity_under_the_group_lock():
+    # given: a member was placed on "a" meanwhile; the alternate offered earlier is "a"
+    create_host("a", memory_mb=8192)
+    create_host("b", memory_mb=4096)
+    group = create_group("anti-affinity")
+    member = create_server(host=None, group=group)
+    other = create_server(host="a", group=group)
+    spec = RequestSpec.from_request(
+        flavor={"vcpus": 1, "memory_mb": 512},
+        project_id="p",
+        instance_uuids=[member.uuid],
+        server_group=group,
+    )
+    alternate = Alternate(
+        host="a",
+        node="a.node",
+        provider_uuid=str(ResourceProvider.objects.get(name="a").uuid),
+        allocation=dict(spec.resources),
+    )
+    # when
+    ok = services.claim_on_alternate(spec, instance_uuid=str(member.uuid), alternate=alternate)
+    # then
+    assert not ok
+    assert services.get_allocations(member.uuid) == {}
+    assert other.host == "a"
+
+
 def test_ignored_hosts_are_not_picked():
     create_host("a", memory_mb=8192)
     create_host("b", memory_mb=4096)
@@ -226,16 +254,35 @@ def test_custom_resource_classes_and_required_traits_are_matched():
     assert "Traits: 1 host lacks required traits CUSTOM_FPGA_V2" in raised.value.message
 
 
-def test_a_small_candidate_sample_falls_back_to_every_host(settings):
-    # given: one candidate per pass, and only one of five hosts is in the zone
+def test_a_small_candidate_window_falls_back_to_every_host(settings):
+    # given: a window of two hosts, and only one of five hosts has the aggregate metadata
+    # the flavor asks for (a filter the candidate query cannot apply)
     settings.COMPUTECLOUD = {"SCHEDULER": {"MAX_CANDIDATES": 1}}
     for i in range(4):
         create_host(f"other{i}", memory_mb=65536)
-    create_host("wanted", memory_mb=2048, availability_zone="az9")
+    create_host("wanted", memory_mb=8192)
+    agg = Aggregate.objects.create(name="ssd", metadata={"disk": "ssd"})
+    AggregateHost.objects.create(aggregate=agg, host="wanted")
+    extra = {"aggregate_instance_extra_specs:disk": "ssd"}
     # when
-    placed = [services.select_destinations(make_spec(availability_zone="az9"))[0] for _ in range(3)]
+    placed = [services.select_destinations(make_spec(extra_specs=extra))[0] for _ in range(5)]
     # then
     assert {s.host for s in placed} == {"wanted"}
+
+
+def test_host_subset_size_picks_at_random_among_the_best(settings):
+    # given: three hosts with much more RAM than the other three, weighed by RAM only
+    settings.COMPUTECLOUD = {
+        "SCHEDULER": {"HOST_SUBSET_SIZE": 3, "MAX_CANDIDATES": 0, "WEIGHERS": ["RAMWeigher"]}
+    }
+    for i in range(3):
+        create_host(f"big{i}", vcpus=64, memory_mb=262144)
+        create_host(f"small{i}", vcpus=64, memory_mb=8192)
+    # when
+    picked = {services.select_destinations(make_spec())[0].host for _ in range(20)}
+    # then: only the best three, and (with overwhelming likelihood) more than one of them
+    assert picked <= {"big0", "big1", "big2"}
+    assert len(picked) > 1
 
 
 def test_same_host_hint_follows_the_named_instance():

@@ -5,6 +5,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.flavors.models import Flavor
+from apps.identity.context import RequestContext
 from apps.scheduler import services
 from apps.scheduler.api.serializers import DryRunRequestSerializer
 from apps.scheduler.request_spec import RequestSpec
@@ -25,6 +26,7 @@ class DryRunView(APIView):
         if flavor is None:
             raise InvalidInput(reason=f"flavor {flavor_id} could not be found")
         context = request.auth
+        assert isinstance(context, RequestContext)  # PolicyPermission let the request in
         spec = RequestSpec.from_request(
             flavor=flavor,
             project_id=context.project_id or "",
