@@ -43,7 +43,13 @@ from apps.scheduler.models import (
     Trait,
 )
 from apps.scheduler.planner import Placement, Plan, plan_instances
-from apps.scheduler.request_spec import HARD_POLICIES, RequestSpec, load_group
+from apps.scheduler.request_spec import (
+    AFFINITY,
+    ANTI_AFFINITY,
+    HARD_POLICIES,
+    RequestSpec,
+    load_group,
+)
 from apps.scheduler.selection import Alternate, Selection
 from apps.scheduler.weighers import load_weighers
 from computecloud.conf import cc_settings
@@ -81,15 +87,22 @@ def _plan(spec: RequestSpec, states: list[HostState]) -> Plan:
     )
 
 
-def _refresh(states: list[HostState], conflict: claims.ClaimConflict) -> list[HostState]:
-    """Replace what the pass believed about the conflicting providers by what it locked."""
+def _refresh(
+    states: list[HostState], conflict: claims.ClaimConflict, spec: RequestSpec
+) -> list[HostState]:
+    """Replace what the pass believed about the claimed providers by what it read locked."""
     kept = []
     for state in states:
-        if state.provider_id in conflict.provider_ids and state.provider_id not in conflict.fresh:
-            continue  # the provider is gone
         fresh = conflict.fresh.get(state.provider_id)
-        if fresh:
-            state.resources.update(fresh)
+        if fresh is None:
+            if state.provider_id in conflict.provider_ids:
+                continue  # the provider is gone
+        else:
+            for resource_class in spec.resources:
+                if resource_class in fresh:
+                    state.resources[resource_class] = fresh[resource_class]
+                else:
+                    state.resources.pop(resource_class, None)  # its inventory is gone
         kept.append(state)
     return kept
 
@@ -97,9 +110,10 @@ def _refresh(states: list[HostState], conflict: claims.ClaimConflict) -> list[Ho
 def _place(spec: RequestSpec, *, need: int, claim: bool) -> Plan:
     """Plan (and if `claim`, claim) at least `need` of the spec's instances, as many as fit.
 
-    Fast pass on the prefiltered, sampled candidates first; if it places fewer than all the
-    instances, one full pass over every provider (which finds hosts the sample missed and
-    explains the rejections). Claim conflicts refresh the providers concerned and re-plan.
+    Fast pass on the prefiltered window of candidates first; if it places fewer than all
+    the instances, one full pass over every provider (which finds hosts the window missed and
+    explains the rejections). A claim conflict refreshes the providers it locked and
+    re-plans; every third one re-reads the candidates.
     Returns the plan; the caller decides whether `placed < need` is an error.
     """
     full = False
@@ -148,7 +162,7 @@ def _place(spec: RequestSpec, *, need: int, claim: bool) -> Plan:
             if conflicts % REFRESH_EVERY == 0:
                 states = _host_states(spec, full=full)
             else:
-                states = _refresh(states, conflict)
+                states = _refresh(states, conflict, spec)
             continue
         return plan
 
@@ -246,10 +260,10 @@ def claim_on_alternate(spec: RequestSpec, *, instance_uuid: str, alternate: Alte
             claims.lock_group(spec.group.uuid)
             group = load_group(spec.group.uuid, exclude=[instance_uuid])
             members = group.member_hosts
-            if spec.group.policy == "affinity" and members and alternate.host not in members:
+            if spec.group.policy == AFFINITY and members and alternate.host not in members:
                 return False
             if (
-                spec.group.policy == "anti-affinity"
+                spec.group.policy == ANTI_AFFINITY
                 and members.get(alternate.host, 0) >= group.max_server_per_host
             ):
                 return False
