@@ -8,12 +8,13 @@ deadlock on these rows):
 2. resource-provider rows, ``SELECT ... FOR UPDATE`` of all the providers a claim touches in
    one statement ordered by primary key.
 
-`claim` takes (2) inside a savepoint, then re-reads inventories and sums the allocations
+`claim` takes (2) inside a savepoint, then, in a later statement, sums the allocations
 (committed by anyone who held the lock before: READ COMMITTED gives each statement a new
-snapshot), checks that every planned allocation still fits, and inserts them. If one does not
-fit, it raises `ClaimConflict` carrying what it read; the savepoint is rolled back, which in
-PostgreSQL also releases the row locks taken inside it, so the pass can re-plan and lock again
-in pk order without ever holding a lock while waiting for another one out of order.
+snapshot), checks that every planned allocation still fits with the inventories, and inserts
+them, all or none. If one does not fit, it reads what the providers hold, rolls back to the
+savepoint, which in PostgreSQL also releases the row locks taken after it, and raises
+`ClaimConflict` with what it read: the pass re-plans and locks again in pk order without ever
+holding a lock while waiting for another one out of order.
 
 Precondition for callers: one scheduling pass per transaction. A transaction that claims
 twice still holds the first claim's locks while taking the second's; PostgreSQL would detect
@@ -27,6 +28,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from django.db import connection, transaction
 
 from apps.scheduler.host_state import ResourceView
@@ -136,8 +138,8 @@ _LOCK_SQL = """
 # committed by earlier lock holders (READ COMMITTED).
 _INSERT_IF_FITS_SQL = """
     WITH want(provider_id, consumer_uuid, resource_class, amount) AS (
-        SELECT * FROM unnest(%(providers)s::bigint[], %(consumers)s::uuid[],
-                             %(classes)s::text[], %(amounts)s::bigint[])
+        SELECT * FROM unnest(%(w_providers)s::bigint[], %(w_consumers)s::uuid[],
+                             %(w_classes)s::text[], %(w_amounts)s::bigint[])
     ),
     misfit AS (
         SELECT w.provider_id
@@ -164,14 +166,30 @@ _INSERT_IF_FITS_SQL = """
 """
 
 
+# A savepoint of our own around the lock and the insert: rolling back to it releases the row
+# locks (and restores replaced allocations) when a claim does not fit.
+_SAVEPOINT = "scheduler_claim"
+
+
 def claim(requests: Sequence[ClaimRequest], *, project_id: str, user_id: str) -> None:
     """Write the allocations of `requests`, all or none (raises `ClaimConflict`).
 
     A consumer's allocations are *replaced* (Placement's PUT semantics): whatever it held
     before (a failed host on a reschedule) goes in the same savepoint.
-    Precondition: inside the caller's transaction; the group lock, if any, already held.
-    Four round trips: savepoint, lock (and replace), insert-if-it-fits, release.
+    Precondition: inside the caller's transaction (one is opened if there is none); the
+    group lock, if any, already held.
+
+    One round trip when it fits: ``SAVEPOINT; lock (and replace); insert-if-it-fits`` sent
+    together (three statements, each with its own snapshot, run in order: the insert sees
+    what earlier lock holders committed). The savepoint is left to the transaction's end
+    rather than spending a round trip on releasing it; a conflict rolls back to it and
+    releases it. With a server-binding cursor (``OPTIONS["server_side_binding"]``), which
+    cannot send several statements at once, the same statements go one by one.
     """
+    if not connection.in_atomic_block:
+        with transaction.atomic():
+            claim(requests, project_id=project_id, user_id=user_id)
+        return
     rows = [
         (request.provider_id, request.consumer_uuid, rc, amount)
         for request in requests
@@ -184,23 +202,30 @@ def claim(requests: Sequence[ClaimRequest], *, project_id: str, user_id: str) ->
     params: dict[str, Any] = {
         "providers": provider_ids,
         "consumers": sorted({r.consumer_uuid for r in requests}),
+        "w_providers": [r[0] for r in rows],
+        "w_consumers": [r[1] for r in rows],
+        "w_classes": [r[2] for r in rows],
+        "w_amounts": [r[3] for r in rows],
+        "project_id": project_id,
+        "user_id": user_id,
     }
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(_LOCK_SQL, params)
-        locked = {pid for (pid,) in cursor.fetchall()}
-        insert: dict[str, Any] = {
-            "providers": [r[0] for r in rows],
-            "consumers": [r[1] for r in rows],
-            "classes": [r[2] for r in rows],
-            "amounts": [r[3] for r in rows],
-            "project_id": project_id,
-            "user_id": user_id,
-        }
-        cursor.execute(_INSERT_IF_FITS_SQL, insert)
-        if cursor.rowcount != len(rows) or locked != set(provider_ids):
-            # What did not fit, for the pass to re-plan with. Leaving the atomic block by
-            # an exception rolls the savepoint back: the row locks taken above and the
-            # replaced allocations are restored.
-            fresh = provider_views(locked, sorted({r[2] for r in rows}))
-            bad = _misfits(requests, fresh) | (set(provider_ids) - locked)
-            raise ClaimConflict(fresh, bad or set(provider_ids))
+    with connection.cursor() as cursor:
+        if isinstance(cursor.cursor, psycopg.ClientCursor):
+            cursor.execute(f"SAVEPOINT {_SAVEPOINT}; {_LOCK_SQL}; {_INSERT_IF_FITS_SQL}", params)
+            cursor.nextset()
+            locked = {pid for (pid,) in cursor.fetchall()}
+            cursor.nextset()
+        else:
+            cursor.execute(f"SAVEPOINT {_SAVEPOINT}")
+            cursor.execute(_LOCK_SQL, params)
+            locked = {pid for (pid,) in cursor.fetchall()}
+            cursor.execute(_INSERT_IF_FITS_SQL, params)
+        if cursor.rowcount == len(rows) and locked == set(provider_ids):
+            return
+        # What did not fit, read under the locks, for the pass to re-plan with; then the
+        # rollback releases the locks and restores the replaced allocations.
+        fresh = provider_views(locked, sorted({r[2] for r in rows}))
+        cursor.execute(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
+        cursor.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}")
+    bad = _misfits(requests, fresh) | (set(provider_ids) - locked)
+    raise ClaimConflict(fresh, bad or set(provider_ids))
