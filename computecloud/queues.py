@@ -58,6 +58,10 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "conductor.reset_stale_image_uploads",
         "schedule": timedelta(minutes=5),
     },
+    "purge-identity-tokens": {
+        "task": "conductor.purge_identity_tokens",
+        "schedule": timedelta(hours=1),
+    },
     "purge-console-tokens": {
         "task": "conductor.purge_console_tokens",
         "schedule": timedelta(minutes=10),

@@ -62,7 +62,9 @@ def _drf_message(detail: Any) -> str:
 
 def error_response(view: Any, code: int, message: str) -> Response:
     style = getattr(view, "error_style", "compute")
-    body = _nova_body(code, message) if style == "compute" else _keystone_body(code, message)
+    # keystonemiddleware answers every 401 in Keystone's shape, in front of any service.
+    keystone = style != "compute" or code == 401
+    body = _keystone_body(code, message) if keystone else _nova_body(code, message)
     response = Response(body, status=code)
     if code == 401:
         from apps.identity.catalog import identity_public_url  # identity owns its URL
@@ -100,6 +102,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         "unexpected error serving %s %s",
         getattr(request, "method", "?"),
         getattr(request, "path", "?"),
+        exc_info=exc,
     )
     set_rollback()
     return error_response(
