@@ -29,6 +29,11 @@ class NotAuthorized(ComputecloudError):
     msg_fmt = "The request you have made requires authentication."
 
 
+class AuthenticationRequired(NotAuthorized):
+    """No valid token: answered in Keystone's shape by every service, as keystonemiddleware
+    answers in front of Nova and Glance."""
+
+
 class PolicyNotAuthorized(ComputecloudError):
     code = 403
     msg_fmt = "Policy doesn't allow %(action)s to be performed."

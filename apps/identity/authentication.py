@@ -8,7 +8,7 @@ from rest_framework.request import Request
 from apps.identity.context import RequestContext
 from apps.identity.models import User
 from apps.identity.tokens import context_for_token, find_valid_token
-from computecloud.exceptions import NotAuthorized
+from computecloud.exceptions import AuthenticationRequired
 
 
 class KeystoneTokenAuthentication(BaseAuthentication):
@@ -27,7 +27,7 @@ class KeystoneTokenAuthentication(BaseAuthentication):
         if token is not None:
             context = context_for_token(token, request_id=getattr(request, "request_id", "-"))
         if token is None or context is None:
-            raise NotAuthorized()
+            raise AuthenticationRequired()
         return token.user, context
 
     def authenticate_header(self, request: Request) -> str:

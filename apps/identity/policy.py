@@ -25,7 +25,7 @@ from rest_framework.request import Request
 
 from apps.identity.context import RequestContext
 from computecloud.conf import cc_settings
-from computecloud.exceptions import NotAuthorized, PolicyNotAuthorized
+from computecloud.exceptions import AuthenticationRequired, PolicyNotAuthorized
 
 Target = Mapping[str, Any]
 Rule = Callable[[RequestContext, Target], bool]
@@ -277,7 +277,7 @@ class PolicyPermission(BasePermission):
             if context is not None:
                 request.auth = context
         if not isinstance(context, RequestContext):
-            raise NotAuthorized()
+            raise AuthenticationRequired()
         action = view_action(request, view)
         if action is None:
             raise PolicyNotAuthorized(action=f"{request.method} {request.path}")

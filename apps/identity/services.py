@@ -19,7 +19,12 @@ from apps.identity.choices import DEFAULT_DOMAIN_ID, DEFAULT_DOMAIN_NAME, RoleNa
 from apps.identity.models import Domain, Project, Role, RoleAssignment, Token, User
 from apps.identity.passwords import forget, verify_password
 from apps.identity.tokens import IssuedToken, issue_token
-from computecloud.exceptions import Conflict, InvalidInput, NotAuthorized, NotFound
+from computecloud.exceptions import (
+    AuthenticationRequired,
+    Conflict,
+    InvalidInput,
+    NotFound,
+)
 
 # Roles that imply others, as Keystone's default implied roles do. Stored as explicit
 # assignments so that reading a caller's roles stays one query.
@@ -357,7 +362,7 @@ def issue_password_token(
         verified = verify_password(account, password)
     if account is None or not verified or not account.is_active or not account.domain.enabled:
         throttle.record_failure(user_ref=user_key, source=source)
-        raise NotAuthorized()
+        raise AuthenticationRequired()
     if failures:
         throttle.clear_failures(user_ref=user_key, source=source)
 
@@ -371,10 +376,10 @@ def issue_password_token(
         else:
             raise InvalidInput("Expecting to find id or name in project.")
         if not _usable(scope):
-            raise NotAuthorized()
+            raise AuthenticationRequired()
         roles = _roles_on(account, scope)
         if not roles:
-            raise NotAuthorized()
+            raise AuthenticationRequired()
     else:
         default = account.default_project
         if _usable(default):

@@ -17,7 +17,7 @@ from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from computecloud.exceptions import ComputecloudError
+from computecloud.exceptions import AuthenticationRequired, ComputecloudError
 
 logger = logging.getLogger(__name__)
 
@@ -60,10 +60,11 @@ def _drf_message(detail: Any) -> str:
     return str(detail)
 
 
-def error_response(view: Any, code: int, message: str) -> Response:
+def error_response(view: Any, code: int, message: str, *, authentication: bool = False) -> Response:
     style = getattr(view, "error_style", "compute")
-    # keystonemiddleware answers every 401 in Keystone's shape, in front of any service.
-    keystone = style != "compute" or code == 401
+    # A missing or bad token is answered in Keystone's shape whatever the service
+    # (keystonemiddleware does so in front of Nova); other 401s stay the service's own.
+    keystone = style != "compute" or authentication
     body = _keystone_body(code, message) if keystone else _nova_body(code, message)
     response = Response(body, status=code)
     if code == 401:
@@ -82,18 +83,23 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
 
     if isinstance(exc, ComputecloudError):
         set_rollback()
-        return error_response(view, exc.code, exc.message)
+        return error_response(
+            view, exc.code, exc.message, authentication=isinstance(exc, AuthenticationRequired)
+        )
     if isinstance(exc, drf_exceptions.APIException):
         set_rollback()
         code = exc.status_code
-        if isinstance(exc, drf_exceptions.NotAuthenticated | drf_exceptions.AuthenticationFailed):
+        authentication = isinstance(
+            exc, drf_exceptions.NotAuthenticated | drf_exceptions.AuthenticationFailed
+        )
+        if authentication:
             code = 401
             message = "The request you have made requires authentication."
         elif isinstance(exc, drf_exceptions.ValidationError):
             message = "Invalid input for field/attribute " + _drf_message(exc.detail)
         else:
             message = _drf_message(exc.detail)
-        response = error_response(view, code, message)
+        response = error_response(view, code, message, authentication=authentication)
         if getattr(exc, "wait", None):
             response["Retry-After"] = str(int(exc.wait))  # type: ignore[attr-defined]
         return response

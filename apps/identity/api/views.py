@@ -24,7 +24,12 @@ from apps.identity.models import Project, Role, Token, User
 from apps.identity.policy import PolicyPermission, authorize
 from apps.identity.throttle import TooManyAuthFailures
 from apps.identity.tokens import context_for_token, find_valid_token, revoke_token
-from computecloud.exceptions import Forbidden, InvalidInput, NotAuthorized, NotFound
+from computecloud.exceptions import (
+    AuthenticationRequired,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+)
 
 
 class TokenNotFound(NotFound):
@@ -103,7 +108,7 @@ class TokensView(KeystoneView):
         identity = auth["identity"]
         # Only the password method is served; token, application credentials, TOTP... are not.
         if identity["methods"] != ["password"]:
-            raise NotAuthorized()
+            raise AuthenticationRequired()
         if "password" not in identity:
             raise InvalidInput("Expecting to find password in identity.")
         project = self._project_scope(auth.get("scope"))
@@ -132,7 +137,7 @@ class TokensView(KeystoneView):
             raise InvalidInput("Invalid input for field 'scope': expecting an object.")
         if set(scope) != {"project"} or not isinstance(scope["project"], dict):
             # Domain, system and trust scopes are not served.
-            raise NotAuthorized()
+            raise AuthenticationRequired()
         project = s.ProjectScopeSerializer(data=scope["project"])
         project.is_valid(raise_exception=True)
         return s.project_ref(project.validated_data)
