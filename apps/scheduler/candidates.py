@@ -43,21 +43,25 @@ from apps.hosts.choices import AZ_METADATA_KEY, COMPUTE_BINARY, DEFAULT_AVAILABI
 from apps.scheduler.choices import WEIGHED_RESOURCE_CLASSES
 from apps.scheduler.host_state import ResourceView
 from apps.scheduler.request_spec import AFFINITY, RequestSpec
+from apps.servers.states import TaskState
 from computecloud.conf import cc_settings
 
 # Instances in these task states count as I/O-heavy work on their host (Nova's num_io_ops).
-IO_TASK_STATES: tuple[str, ...] = (
-    "spawning",
-    "networking",
-    "block_device_mapping",
-    "resize_migrating",
-    "resize_prep",
-    "resize_finish",
-    "rebuilding",
-    "rebuild_spawning",
-    "image_snapshot",
-    "image_uploading",
-    "migrating",
+IO_TASK_STATES: tuple[str, ...] = tuple(
+    state.value
+    for state in (
+        TaskState.SPAWNING,
+        TaskState.NETWORKING,
+        TaskState.BLOCK_DEVICE_MAPPING,
+        TaskState.RESIZE_MIGRATING,
+        TaskState.RESIZE_PREP,
+        TaskState.RESIZE_FINISH,
+        TaskState.REBUILDING,
+        TaskState.REBUILD_SPAWNING,
+        TaskState.IMAGE_SNAPSHOT,
+        TaskState.IMAGE_UPLOADING,
+        TaskState.MIGRATING,
+    )
 )
 
 
