@@ -450,9 +450,10 @@ def sync_compute_node_inventory(
     override of allocation_ratio or reserved (`set_inventory_overrides`) wins over the report.
     A class no longer reported is removed unless allocations still use it (then kept, with a
     warning, as Placement refuses to delete inventory in use). Unknown trait names are
-    ignored with a warning. The provider is created on first report; the generation is bumped
-    when anything changed; the provider row is locked meanwhile, so a concurrent claim sees
-    the old or the new inventory, never half of it.
+    ignored with a warning. The provider is created on first report. A report that changes
+    nothing (the usual heartbeat) is recognised without locks or writes; otherwise the
+    provider row is locked while the report is applied, so a concurrent claim sees the old or
+    the new inventory, never half of it, and the generation is bumped.
     """
     node_uuid = uuid_lib.UUID(str(compute_node_uuid))
     cleaned = {rc: _clean_inventory(rc, data) for rc, data in inventories.items()}
@@ -463,6 +464,10 @@ def sync_compute_node_inventory(
         else:
             logger.warning("host %s reported unknown trait %s; ignored", host, name)
     node_name = _node_name(node_uuid, host)
+    if _report_is_known(node_uuid, host, node_name, cleaned, wanted_traits):
+        # Hosts report on every heartbeat: the usual report changes nothing and must not
+        # take the provider lock that claims wait on.
+        return
 
     with transaction.atomic():
         provider = _provider_for_report(node_uuid, host, node_name)
@@ -508,6 +513,48 @@ def sync_compute_node_inventory(
             provider.generation = F("generation") + 1
             provider.save(update_fields=["name", "node", "generation", "updated_at"])
             logger.info("inventory of host %s updated", host)
+
+
+def _report_is_known(
+    node_uuid: uuid_lib.UUID,
+    host: str,
+    node_name: str,
+    cleaned: dict[str, dict[str, Any]],
+    wanted_traits: set[str],
+) -> bool:
+    """Whether the report matches what is recorded (read without locks, writes nothing)."""
+    from apps.hosts.models import AggregateHost
+
+    provider = ResourceProvider.objects.filter(uuid=node_uuid).values("id", "name", "node").first()
+    if provider is None or provider["name"] != host or provider["node"] != node_name:
+        return False
+    recorded = {
+        row["resource_class"]: row
+        for row in Inventory.objects.filter(provider_id=provider["id"]).values()
+    }
+    if set(recorded) != set(cleaned):
+        return False
+    for rc, values in cleaned.items():
+        row = recorded[rc]
+        wanted = dict(values)
+        if row["allocation_ratio_overridden"]:
+            wanted["allocation_ratio"] = row["allocation_ratio"]
+        if row["reserved_overridden"]:
+            wanted["reserved"] = row["reserved"]
+        if any(row[key] != value for key, value in wanted.items()):
+            return False
+    traits = set(Trait.objects.filter(providers=provider["id"]).values_list("name", flat=True))
+    if traits != wanted_traits:
+        return False
+    aggregates = set(
+        AggregateHost.objects.filter(host=host).values_list("aggregate__uuid", flat=True)
+    )
+    mirrored = set(
+        ProviderAggregate.objects.filter(provider_id=provider["id"]).values_list(
+            "aggregate_uuid", flat=True
+        )
+    )
+    return aggregates == mirrored
 
 
 def _node_name(node_uuid: uuid_lib.UUID, host: str) -> str:

@@ -43,13 +43,15 @@ def test_first_report_creates_the_provider_with_default_ratios_and_reserved(sett
     assert ram.capacity == int((16384 - 512) * 1.5)
 
 
-def test_an_unchanged_report_does_not_bump_the_generation():
+def test_an_unchanged_report_writes_nothing_and_takes_no_lock(django_assert_num_queries):
     # given
     node_uuid = uuid.uuid4()
-    _report(node_uuid)
-    # when
-    _report(node_uuid)
+    _report(node_uuid, traits=["CUSTOM_A"])
+    # when: node name, provider, inventories, traits, aggregates (2); no lock, no write
+    with django_assert_num_queries(6) as captured:
+        _report(node_uuid, traits=["CUSTOM_A"])
     # then
+    assert not any("FOR UPDATE" in q["sql"] for q in captured.captured_queries)
     assert ResourceProvider.objects.get(uuid=node_uuid).generation == 1
 
 
