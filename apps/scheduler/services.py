@@ -528,8 +528,8 @@ def _report_is_known(
     provider = ResourceProvider.objects.filter(uuid=node_uuid).values("id", "name", "node").first()
     if provider is None or provider["name"] != host or provider["node"] != node_name:
         return False
-    recorded = {
-        row["resource_class"]: row
+    recorded: dict[str, dict[str, Any]] = {
+        row["resource_class"]: dict(row)
         for row in Inventory.objects.filter(provider_id=provider["id"]).values()
     }
     if set(recorded) != set(cleaned):
