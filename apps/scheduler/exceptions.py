@@ -10,12 +10,16 @@ if TYPE_CHECKING:
     from apps.scheduler.explanation import Explanation
 
 
+MAX_NAMED_HOSTS = 20
+
+
 class NoValidHost(ComputecloudError):
     """No host can take the request (or not `min_count` of its instances).
 
     Nova keeps this as the instance's fault (code 500) rather than answering a request with
     it. `explanation` is the structured record (per step, which hosts and why); the message
-    is "No valid host was found. " followed by its summary.
+    is "No valid host was found. " followed by its summary (it may exceed the fault message's
+    255 characters: `details` has all of it, with the host names).
     """
 
     code = 500
@@ -28,3 +32,18 @@ class NoValidHost(ComputecloudError):
         if reason is None:
             reason = explanation.summary() if explanation is not None else ""
         super().__init__(reason=reason)
+
+    @property
+    def details(self) -> str:
+        """For the instance fault's details (admins see them): the message, then each
+        rejection with the hosts it removed (20 named at most per line)."""
+        if self.explanation is None:
+            return self.message
+        lines = [self.message]
+        for rejection in self.explanation.rejections:
+            named = ", ".join(rejection.hosts[:MAX_NAMED_HOSTS])
+            more = len(rejection.hosts) - MAX_NAMED_HOSTS
+            if more > 0:
+                named += f" and {more} more"
+            lines.append(f"{rejection.step} ({rejection.reason}): {named}")
+        return "\n".join(lines)

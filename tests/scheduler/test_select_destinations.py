@@ -115,6 +115,11 @@ def test_no_valid_host_explains_resources_and_filters():
         "ComputeFilter: 1 host is down, 1 host is disabled."
     )
     assert raised.value.explanation.as_dict()["rejections"][0]["hosts"] == ["tiny"]
+    assert raised.value.details.splitlines()[1:] == [
+        "RAM (has less than 4096 MB free): tiny",
+        "ComputeFilter (is down): down",
+        "ComputeFilter (is disabled): off",
+    ]
 
 
 def test_no_valid_host_without_any_host():
