@@ -1,4 +1,4 @@
-from apps.servers.api import views
+from apps.servers.api import groups, migrations_api, usage, views
 from computecloud.api.routers import OpenStackRouter
 
 router = OpenStackRouter()
@@ -13,5 +13,15 @@ router.register(
     views.InstanceActionViewSet,
     basename="server-action",
 )
+router.register(
+    r"servers/(?P<server_id>[^/]+)/migrations",
+    migrations_api.ServerMigrationViewSet,
+    basename="server-migration",
+)
+router.register("os-server-groups", groups.ServerGroupViewSet, basename="server-group")
+router.register(
+    "os-simple-tenant-usage", usage.SimpleTenantUsageViewSet, basename="simple-tenant-usage"
+)
+router.register("os-migrations", migrations_api.MigrationViewSet, basename="migration")
 
 urlpatterns = router.urls
