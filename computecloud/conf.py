@@ -95,6 +95,13 @@ DEFAULTS: dict[str, Any] = {
     "FORCE_CONFIG_DRIVE": True,
     # Metadata service: shared secret that signs X-Instance-ID from a proxy; empty disables.
     "METADATA_SHARED_SECRET": "",
+    # Address the metadata service (manage.py metadata_server) listens on: host, and TCP port.
+    "METADATA_HOST": "127.0.0.1",
+    "METADATA_PORT": 8775,
+    # Proxies (addresses or CIDRs) whose X-Forwarded-For the metadata service believes: a
+    # request from one of them is identified by the last address that header names. Empty:
+    # X-Forwarded-For is never honoured (any guest could forge it).
+    "METADATA_TRUSTED_PROXIES": [],
     # Image data store: dotted path to an apps.images.store.ImageStore subclass.
     "IMAGE_STORE": "apps.images.store.FilesystemStore",
     # Largest image upload accepted, bytes (Glance's image_size_cap, 1 TiB).
