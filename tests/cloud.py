@@ -18,16 +18,20 @@ from rest_framework.test import APIClient
 
 from apps.flavors.services import ensure_standard_flavors
 from apps.identity.models import Project
-from tests.harness import CloudProcesses, purge_broker, wait_until
+from tests.harness import SERVICE_DOWN_TIME, CloudProcesses, purge_broker, wait_until
 
 BUILD_TIMEOUT = 90.0
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def cloud_processes(
     django_db_setup: None, django_db_blocker: Any, live_server: Any
 ) -> Iterator[CloudProcesses]:
-    """A conductor worker and two compute hosts on libvirt's test:///default, for the session."""
+    """A conductor worker and two compute hosts on libvirt's test:///default, for one module.
+
+    Afterwards the workers are stopped and their hosts' records removed, so that no other
+    test sees hosts that no longer run (a last heartbeat may land after the last flush).
+    """
     purge_broker()
     workdir = Path(tempfile.mkdtemp(prefix="cc-cloud-", dir="/var/lib/computecloud"))
     workdir.chmod(0o755)
@@ -39,9 +43,21 @@ def cloud_processes(
             processes.start_compute()
         yield processes
     finally:
+        hosts = list(processes.hosts)
         processes.stop_all()
         with django_db_blocker.unblock():
-            disconnect_others()
+            forget_hosts(hosts)
+
+
+def forget_hosts(hosts: list[str]) -> None:
+    """Remove stopped hosts' services, nodes, providers and what is allocated on them."""
+    from apps.hosts.models import ComputeNode, Service
+    from apps.scheduler.models import Allocation, ResourceProvider
+
+    Allocation.objects.filter(provider__name__in=hosts).delete()
+    ResourceProvider.objects.filter(name__in=hosts).delete()
+    ComputeNode.objects.filter(host__in=hosts).delete()
+    Service.objects.filter(host__in=hosts).delete()
 
 
 def disconnect_others() -> None:
@@ -110,6 +126,7 @@ def cloud(
     from apps.images.services import ensure_image_from_file
 
     settings.PUBLIC_URL = live_server.url
+    settings.COMPUTECLOUD = {**settings.COMPUTECLOUD, "SERVICE_DOWN_TIME": SERVICE_DOWN_TIME}
     ensure_standard_flavors()
     owner: Project = ensure_project(name="images")
     image = ensure_image_from_file(

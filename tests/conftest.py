@@ -2,6 +2,7 @@
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from rest_framework.test import APIClient
@@ -18,6 +19,17 @@ def _state_dir(tmp_path_factory: pytest.TempPathFactory) -> None:
     from django.conf import settings
 
     settings.STATE_DIR = tmp_path_factory.mktemp("state")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _release_test_database(django_db_setup: None, django_db_blocker: Any) -> Any:
+    """At the end, end other sessions on the test database (worker processes, the live
+    server thread) so that pytest-django can drop it."""
+    yield
+    from tests.cloud import disconnect_others
+
+    with django_db_blocker.unblock():
+        disconnect_others()
 
 
 @dataclass

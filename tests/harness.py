@@ -24,6 +24,9 @@ from django.conf import settings
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parent.parent
+# Tests' hosts are "down" this many seconds after their last heartbeat (they beat every
+# second): short enough for failure tests to wait for, long enough for a loaded machine.
+SERVICE_DOWN_TIME = 15
 CELERY = str(Path(sys.executable).parent / "celery")
 
 
@@ -104,7 +107,11 @@ class CloudProcesses:
         log = self.workdir / f"{name}.log"
         handle = log.open("wb")
         process = subprocess.Popen(
-            [CELERY, *args], cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT,
+            [CELERY, *args],
+            cwd=ROOT,
+            env=env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         worker = Worker(name=name, process=process, log=log)
@@ -118,22 +125,39 @@ class CloudProcesses:
                 "SECRET_KEY": settings.SECRET_KEY,
                 "PUBLIC_URL": self.public_url,
                 "DB_CONN_MAX_AGE": "0",
+                "SERVICE_DOWN_TIME": str(SERVICE_DOWN_TIME),
             }
         )
         return self._start(
             "conductor",
             [
-                "-A", "computecloud", "worker", "-Q", "conductor,scheduler",
-                "-n", f"conductor-{self.run_id}@%h", "--pool", "threads",
-                "-c", str(concurrency), "--without-gossip", "--without-mingle",
-                "--without-heartbeat", "-l", "INFO",
+                "-A",
+                "computecloud",
+                "worker",
+                "-Q",
+                "conductor,scheduler",
+                "-n",
+                f"conductor-{self.run_id}@%h",
+                "--pool",
+                "threads",
+                "-c",
+                str(concurrency),
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "-l",
+                "INFO",
             ],
             env,
         )
 
     def start_compute(
-        self, host: str | None = None, *, libvirt_uri: str = "test:///default",
-        virt_type: str = "qemu", concurrency: int = 4,
+        self,
+        host: str | None = None,
+        *,
+        libvirt_uri: str = "test:///default",
+        virt_type: str = "qemu",
+        concurrency: int = 4,
     ) -> str:
         host = host or f"cc-test-{self.run_id}-{len(self.hosts) + 1}"
         base = self.workdir / host
@@ -154,9 +178,22 @@ class CloudProcesses:
         self._start(
             f"compute-{host}",
             [
-                "-A", "workers.compute.app", "worker", "-Q", f"compute.{host}",
-                "-n", f"compute@{host}", "--pool", "threads", "-c", str(concurrency),
-                "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO",
+                "-A",
+                "workers.compute.app",
+                "worker",
+                "-Q",
+                f"compute.{host}",
+                "-n",
+                f"compute@{host}",
+                "--pool",
+                "threads",
+                "-c",
+                str(concurrency),
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "-l",
+                "INFO",
             ],
             env,
         )
@@ -200,7 +237,8 @@ class CloudProcesses:
         for worker in self.workers.values():
             worker.stop()
         self.workers.clear()
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        if not os.environ.get("CC_KEEP_WORKER_LOGS"):  # set it to read the logs afterwards
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 def purge_broker() -> None:

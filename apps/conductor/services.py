@@ -440,9 +440,20 @@ def server_delete_failed(
 
 
 # --- host life and reconciliation ---------------------------------------------------------------
-def compute_started(*, host: str, facts: dict[str, Any], power_states: dict[str, int]) -> None:
+def compute_started(
+    *,
+    host: str,
+    facts: dict[str, Any],
+    power_states: dict[str, int],
+    interrupted_builds: list[str] | None = None,
+) -> None:
     """A compute host (re)started: record it, then reconcile what the database says is there
-    with what the hypervisor has."""
+    with what the hypervisor has.
+
+    A build the host reports as interrupted fails (and frees its claim); one the host never
+    started is left alone: its message is still queued and runs now (or the build timeout
+    ends it)."""
+    interrupted = set(interrupted_builds or [])
     update_compute_node(host=host, facts=facts)
     on_host = Server.with_deleted.filter(
         Q(host=host) & (Q(deleted=False) | Q(uuid__in=list(power_states)))
@@ -466,7 +477,7 @@ def compute_started(*, host: str, facts: dict[str, Any], power_states: dict[str,
                     request_id=_last_request_id(server),
                     power_state=PowerState.RUNNING,
                 )
-            else:
+            elif uuid in interrupted:
                 build_server_failed(
                     host=host,
                     server_uuid=uuid,

@@ -84,8 +84,15 @@ def server_delete_failed(
 
 
 @shared_task(name="conductor.compute_started")
-def compute_started(host: str, facts: dict[str, Any], power_states: dict[str, int]) -> None:
-    services.compute_started(host=host, facts=facts, power_states=power_states)
+def compute_started(
+    host: str,
+    facts: dict[str, Any],
+    power_states: dict[str, int],
+    interrupted_builds: list[str] | None = None,
+) -> None:
+    services.compute_started(
+        host=host, facts=facts, power_states=power_states, interrupted_builds=interrupted_builds
+    )
 
 
 @shared_task(name="conductor.compute_heartbeat")

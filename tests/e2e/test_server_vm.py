@@ -20,7 +20,7 @@ from typing import Any
 import libvirt
 import pytest
 
-from tests.cloud import Cloud, cloud, cloud_processes  # noqa: F401 - fixtures
+from tests.cloud import Cloud, cloud, cloud_processes, forget_hosts  # noqa: F401 - fixtures
 from tests.consoles.conftest import ConsoleProxy, start_console_proxy
 from tests.e2e.guest_helpers import build_image
 from tests.e2e.test_console_browser import MIN_LIT_PIXELS, canvas_stats, chromium_page, type_text
@@ -50,17 +50,7 @@ def qemu_host(
     finally:
         cloud_processes.compute_worker(host).stop()
         with django_db_blocker.unblock():
-            _forget_host(host)
-
-
-def _forget_host(host: str) -> None:
-    """A stopped worker's last heartbeat may have re-created its rows: remove them."""
-    from apps.hosts.models import ComputeNode, Service
-    from apps.scheduler.models import ResourceProvider
-
-    ResourceProvider.objects.filter(name=host).delete()
-    ComputeNode.objects.filter(host=host).delete()
-    Service.objects.filter(host=host).delete()
+            forget_hosts([host])
 
 
 @pytest.fixture

@@ -78,13 +78,44 @@ class ComputeManager:
         """Start-up: prepare the driver, then tell the conductor what this host has, so it can
         reconcile instances left in a transitional state by a crash."""
         self.driver.init_host()
+        interrupted = self._interrupted_builds()
         self.report(
             "conductor.compute_started",
             facts=self.driver.get_host_facts().to_payload(),
             power_states=self._power_states(),
+            interrupted_builds=interrupted,
         )
         self.report_inventory()
         logger.info("compute host %s started (%s)", self.host, self.config.libvirt_uri)
+
+    # A marker per build in progress: after a crash, the builds that were under way are
+    # told apart from those still waiting in the queue (which will run normally).
+    @property
+    def _building_dir(self) -> Path:
+        return Path(self.config.instances_path) / ".building"
+
+    def _mark_building(self, server_uuid: str) -> Path:
+        self._building_dir.mkdir(parents=True, exist_ok=True)
+        marker = self._building_dir / server_uuid
+        marker.touch()
+        return marker
+
+    def _interrupted_builds(self) -> list[str]:
+        """Builds a previous run of this worker started and never finished; their partial
+        guests are removed here, the conductor decides what becomes of the instances."""
+        if not self._building_dir.is_dir():
+            return []
+        interrupted = []
+        for marker in self._building_dir.iterdir():
+            try:
+                self.driver.destroy(marker.name, delete_files=True)
+            except Exception:
+                logger.exception("cleanup of interrupted build %s failed", marker.name)
+            marker.unlink(missing_ok=True)
+            interrupted.append(marker.name)
+        if interrupted:
+            logger.warning("builds interrupted by the last stop: %s", ", ".join(interrupted))
+        return interrupted
 
     def report_inventory(self) -> None:
         self.app.send_task(
@@ -122,6 +153,14 @@ class ComputeManager:
         instance = InstanceSpec.from_payload(payload["instance"])
         request_id = payload.get("request_id")
         log = self._log(instance.uuid, request_id)
+        marker = self._mark_building(instance.uuid)
+        try:
+            self._build(instance, payload, log)
+        finally:
+            marker.unlink(missing_ok=True)
+
+    def _build(self, instance: InstanceSpec, payload: dict[str, Any], log: InstanceLog) -> None:
+        request_id = payload.get("request_id")
         try:
             if (
                 self.driver.instance_exists(instance.uuid)

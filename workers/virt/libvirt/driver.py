@@ -263,6 +263,14 @@ class LibvirtDriver(ComputeDriver):
             instance_uuid = self._uuid(instance_uuid)
         except exceptions.InstanceNotFound:
             return
+        self._destroy_guest(instance_uuid, delete_files=delete_files)
+        if delete_files:
+            # A resize's source copy belongs to the instance too: deleting it removes both.
+            _rmtree(self._resize_dir(instance_uuid))
+        logger.info("[instance %s] destroyed", instance_uuid)
+
+    def _destroy_guest(self, instance_uuid: str, *, delete_files: bool) -> None:
+        """The guest and its directory, leaving a resize's source copy alone."""
         guest = self.host.find(instance_uuid)
         if guest is not None:
             with contextlib.suppress(exceptions.InstanceNotFound):  # gone meanwhile: fine
@@ -270,9 +278,6 @@ class LibvirtDriver(ComputeDriver):
                 guest.undefine()
         if delete_files:
             _rmtree(self._instance_dir(instance_uuid))
-            # A resize's source copy belongs to the instance too: deleting it removes both.
-            _rmtree(self._resize_dir(instance_uuid))
-        logger.info("[instance %s] destroyed", instance_uuid)
 
     def reboot(self, instance_uuid: str, hard: bool = False) -> None:
         guest = self._lookup(instance_uuid)
@@ -716,9 +721,10 @@ class LibvirtDriver(ComputeDriver):
         inst_dir.chmod(0o755)  # QEMU must traverse it; mkdir's mode is umask-filtered
 
     def _remove_instance(self, instance_uuid: str) -> None:
-        """Best-effort removal of a guest and its directory (after a failure)."""
+        """Best-effort removal of a guest and its directory (after a failure); a resize's
+        source copy stays, so that the resize can still be reverted."""
         try:
-            self.destroy(instance_uuid, delete_files=True)
+            self._destroy_guest(self._uuid(instance_uuid), delete_files=True)
         except Exception:
             logger.exception("[instance %s] cleanup failed", instance_uuid)
 
