@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",
     "rest_framework",
     "django_filters",
     "drf_spectacular",
@@ -188,5 +189,8 @@ COMPUTECLOUD = {
     "CONSOLE_PROXY_SSL_ONLY": env.bool("CONSOLE_PROXY_SSL_ONLY", default=False),
     "NOVNC_PATH": env.str("NOVNC_PATH", default="/usr/share/novnc"),
     "FORCE_CONFIG_DRIVE": env.bool("FORCE_CONFIG_DRIVE", default=True),
+    "METADATA_HOST": env.str("METADATA_HOST", default="127.0.0.1"),
+    "METADATA_PORT": env.int("METADATA_PORT", default=8775),
+    "METADATA_TRUSTED_PROXIES": env.list("METADATA_TRUSTED_PROXIES", default=[]),
     "METADATA_SHARED_SECRET": env.str("METADATA_SHARED_SECRET", default=""),
 }

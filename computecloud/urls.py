@@ -4,6 +4,7 @@
 - ``/compute/``    Compute API v2.1 (flavors, servers, keypairs, quotas, hosts, consoles, ...)
 - ``/image/``      Glance v2 subset (apps.images)
 - ``/admin/``      Django admin, ``/api/schema/`` OpenAPI, ``/`` the dashboard
+The metadata service has its own listener and URLconf (apps.metadata.urls).
 """
 
 from django.contrib import admin
@@ -34,7 +35,6 @@ urlpatterns = [
     path("compute/v2.1/", include(compute_v21)),
     path("compute/v2/", include(compute_v21)),
     re_path(r"^image(?=/|$)/?", include("apps.images.api.urls")),
-    path("", include("apps.metadata.api.urls")),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

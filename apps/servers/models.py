@@ -6,6 +6,7 @@ no `save()` side effects, no signals.
 
 import uuid
 
+from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 
 from apps.identity.models import Project
@@ -105,6 +106,8 @@ class Server(models.Model):
             models.Index(
                 fields=["project", "deleted", "-created_at"], name="server_project_recent"
             ),
+            # The metadata service finds the calling guest by its fixed address.
+            GinIndex(fields=["addresses"], name="server_addresses_gin"),
         ]
 
     def __str__(self) -> str:
@@ -218,6 +221,9 @@ class Migration(models.Model):
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     server = models.ForeignKey(Server, on_delete=models.CASCADE, related_name="migrations")
     migration_type = models.CharField(max_length=16, choices=Type.choices)
+    # Who asked for it (os-migrations shows them from 2.80).
+    user_id = models.CharField(max_length=64, blank=True)
+    project_id = models.CharField(max_length=64, blank=True)
     status = models.CharField(max_length=32, choices=Status.choices, default=Status.PRE_MIGRATING)
     source_host = models.CharField(max_length=255)
     source_node = models.CharField(max_length=255, blank=True)

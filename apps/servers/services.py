@@ -764,6 +764,8 @@ def _start_move(
             dest_host=target_host,
             old_flavor=server.flavor,
             new_flavor=new_flavor,
+            user_id=context.user_id,
+            project_id=context.project_id or "",
         )
         record_action(server=server, action=action, context=context, request_id=request_id)
         enqueue_on_commit(

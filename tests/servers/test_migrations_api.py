@@ -57,6 +57,8 @@ def make_migration(
 ) -> Migration:
     migration = Migration.objects.create(
         server=server,
+        user_id=server.user_id,  # the owner started it
+        project_id=server.project_id,
         migration_type=migration_type,
         status=status,
         source_host=source,
@@ -190,7 +192,8 @@ def test_the_resize_service_records_what_os_migrations_lists(admin, member):
     assert body["status"] == "pre-migrating"
     assert body["source_compute"] == "src-host"
     assert body["new_instance_type_id"] == bigger.pk
-    assert body["user_id"] == "owner-user"
+    assert body["user_id"] == member.user.pk  # who asked for the resize
+    assert body["project_id"] == member.project.pk
 
 
 @pytest.mark.django_db

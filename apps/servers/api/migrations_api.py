@@ -10,8 +10,7 @@ deleted servers are not listed (Nova soft-deletes them with the instance).
 Our names → Nova's: ``source_host`` is ``source_compute``, ``dest_host`` is ``dest_compute``,
 Nova's ``dest_host`` is the destination's IP (its compute node's ``host_ip``);
 ``old/new_instance_type_id`` are the flavors' database ids (null once a flavor is deleted).
-A migration's ``user_id``/``project_id`` are its server's owner's (the model does not record
-who started it). Live migration does not exist yet, so a server's in-progress live migrations
+A migration's ``user_id``/``project_id`` are those of whoever started it. Live migration does not exist yet, so a server's in-progress live migrations
 are always none; the query is written for when it does. Nothing is written here.
 """
 
@@ -120,9 +119,9 @@ def filter_migrations(
         queryset = queryset.filter(updated_at__lte=before)
     if version >= (2, 80):
         if "user_id" in params:
-            queryset = queryset.filter(server__user_id=params["user_id"])
+            queryset = queryset.filter(user_id=params["user_id"])
         if "project_id" in params:
-            queryset = queryset.filter(server__project_id=params["project_id"])
+            queryset = queryset.filter(project_id=params["project_id"])
     return queryset
 
 
@@ -187,8 +186,8 @@ class MigrationPresenter:
         if version >= (2, 59):
             body["uuid"] = str(migration.uuid)
         if version >= (2, 80):
-            body["user_id"] = server.user_id
-            body["project_id"] = server.project_id
+            body["user_id"] = migration.user_id
+            body["project_id"] = migration.project_id
         return body
 
     def server_view(self, migration: Migration, version: APIVersion) -> dict[str, Any]:
@@ -212,8 +211,8 @@ class MigrationPresenter:
         if version >= (2, 59):
             body["uuid"] = str(migration.uuid)
         if version >= (2, 80):
-            body["user_id"] = server.user_id
-            body["project_id"] = server.project_id
+            body["user_id"] = migration.user_id
+            body["project_id"] = migration.project_id
         return body
 
 
