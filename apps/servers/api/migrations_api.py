@@ -10,8 +10,9 @@ deleted servers are not listed (Nova soft-deletes them with the instance).
 Our names → Nova's: ``source_host`` is ``source_compute``, ``dest_host`` is ``dest_compute``,
 Nova's ``dest_host`` is the destination's IP (its compute node's ``host_ip``);
 ``old/new_instance_type_id`` are the flavors' database ids (null once a flavor is deleted).
-A migration's ``user_id``/``project_id`` are those of whoever started it. Live migration does not exist yet, so a server's in-progress live migrations
-are always none; the query is written for when it does. Nothing is written here.
+A migration's ``user_id``/``project_id`` are those of whoever started it. Live migration
+does not exist yet, so a server's in-progress live migrations are always none; the query is
+written for when it does. Nothing is written here.
 """
 
 from __future__ import annotations
