@@ -54,6 +54,10 @@ COMMON_CONFIG: dict[str, Any] = {
 # last heartbeat whenever it is read.)
 BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "build-timeout": {"task": "conductor.expire_stuck_builds", "schedule": timedelta(seconds=60)},
+    "auto-confirm-resizes": {
+        "task": "conductor.confirm_expired_resizes",
+        "schedule": timedelta(seconds=60),
+    },
     "stale-image-uploads": {
         "task": "conductor.reset_stale_image_uploads",
         "schedule": timedelta(minutes=5),

@@ -24,6 +24,7 @@ from apps.servers.models import Server
 from apps.servers.states import PowerState, TaskState, VmState
 from computecloud.celery import app
 from computecloud.conf import cc_settings
+from computecloud.exceptions import Conflict
 from workers.compute import rpcapi
 
 logger = logging.getLogger(__name__)
@@ -590,3 +591,41 @@ def expire_stuck_builds() -> int:
             )
         count += 1
     return count
+
+
+def confirm_expired_resizes() -> int:
+    """Confirm resizes left unconfirmed longer than RESIZE_CONFIRM_WINDOW (0 disables), through
+    the same service a user's confirmResize goes through, as the system."""
+    from apps.identity.choices import RoleName
+    from apps.identity.context import RequestContext
+    from apps.servers.models import Migration
+
+    window = int(cc_settings.RESIZE_CONFIRM_WINDOW)
+    if window <= 0:
+        return 0
+    cutoff = timezone.now() - timedelta(seconds=window)
+    due = Migration.objects.filter(
+        status=Migration.Status.FINISHED,
+        updated_at__lt=cutoff,
+        server__vm_state=VmState.RESIZED,
+        server__task_state__isnull=True,
+        server__deleted=False,
+    ).select_related("server")
+    confirmed = 0
+    for migration in due:
+        server = migration.server
+        system = RequestContext(
+            user_id=migration.user_id or server.user_id,
+            project_id=server.project_id,
+            roles=frozenset({RoleName.ADMIN}),
+        )
+        try:
+            server_services.confirm_resize(
+                context=system, server=server, request_id=f"req-auto-confirm-{migration.uuid}"
+            )
+        except Conflict as exc:  # acted on meanwhile: nothing to do
+            logger.info("automatic confirmation of %s skipped: %s", server.uuid, exc)
+            continue
+        logger.info("resize of %s confirmed automatically after %d s", server.uuid, window)
+        confirmed += 1
+    return confirmed

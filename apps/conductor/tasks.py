@@ -166,3 +166,8 @@ def resize_reverted_on_dest(**kwargs: Any) -> None:
 @shared_task(name="conductor.resize_reverted")
 def resize_reverted(**kwargs: Any) -> None:
     moves.resize_reverted(**kwargs)
+
+
+@shared_task(name="conductor.confirm_expired_resizes")
+def confirm_expired_resizes() -> None:
+    services.confirm_expired_resizes()

@@ -38,7 +38,7 @@ from apps.servers.models import (
 )
 from apps.servers.states import TaskState, VmState
 from computecloud.conf import cc_settings
-from computecloud.exceptions import Conflict, Forbidden, InvalidInput
+from computecloud.exceptions import Conflict, InvalidInput
 from computecloud.tasking import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
@@ -621,18 +621,6 @@ def delete_tag(*, server: Server, tag: str) -> None:
         from computecloud.exceptions import NotFound
 
         raise NotFound(f"Tag '{tag}' could not be found.")
-
-
-__all__ = [
-    "Conflict",
-    "CreateRequest",
-    "Forbidden",
-    "create_servers",
-    "delete_server",
-    "get_server",
-    "run_simple_action",
-    "visible_servers",
-]
 
 
 # --- console output -----------------------------------------------------------------------------
