@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 from typing import Any
 
 from django.conf import settings
 from rest_framework import serializers
 
-from apps.servers.models import InstanceAction, Server
+from apps.servers.models import InstanceAction
 from apps.servers.services import host_id
 from apps.servers.states import api_status
 from computecloud.api.microversions import APIVersion
@@ -237,15 +238,18 @@ def _links(kind: str, ident: str) -> list[dict[str, str]]:
     ]
 
 
+# Both format the datetime's own fields (no conversion; the database hands out UTC), as
+# strftime("%Y-%m-%dT%H:%M:%SZ") and ("...%S.%f") would, in half the time: a page of servers
+# formats three per row.
 def iso(value: Any) -> str | None:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+    return value.isoformat(timespec="seconds")[:19] + "Z" if value else None
 
 
 def iso_micro(value: Any) -> str | None:
-    return value.strftime("%Y-%m-%dT%H:%M:%S.%f") if value else None
+    return value.isoformat(timespec="microseconds")[:26] if value else None
 
 
-def server_summary(server: Server) -> dict[str, Any]:
+def server_summary(server: Any) -> dict[str, Any]:
     return {
         "id": str(server.uuid),
         "name": server.name,
@@ -253,94 +257,157 @@ def server_summary(server: Server) -> dict[str, Any]:
     }
 
 
-def _flavor_view(server: Server, version: APIVersion) -> dict[str, Any]:
+# The columns of Server that `server_detail` reads: `views.prefetched` fetches only these
+# (and the RELATED_FIELDS), as named tuples.
+DETAIL_COLUMNS = (
+    "uuid",
+    "name",
+    "description",
+    "project_id",
+    "user_id",
+    "flavor_id",
+    "flavor",
+    "vcpus",
+    "memory_mb",
+    "root_gb",
+    "image_ref",
+    "host",
+    "node",
+    "availability_zone",
+    "requested_availability_zone",
+    "vm_state",
+    "task_state",
+    "power_state",
+    "progress",
+    "hostname",
+    "key_name",
+    "user_data",
+    "config_drive",
+    "access_ip_v4",
+    "access_ip_v6",
+    "addresses",
+    "locked",
+    "locked_reason",
+    "reservation_id",
+    "launch_index",
+)
+# What `views.prefetched` annotates each row with, read by `server_detail`: the timestamps
+# as the API shows them (api_created, api_updated: `iso`; api_launched_at, api_terminated_at:
+# `iso_micro`; formatted by PostgreSQL), api_metadata_keys/api_metadata_values (parallel
+# lists, by key), api_tags (by tag), api_fault (the latest fault: code, message, details,
+# created as `iso` text; or None) and api_group_uuid (the server group's uuid, or None).
+RELATED_FIELDS = (
+    "api_created",
+    "api_updated",
+    "api_launched_at",
+    "api_terminated_at",
+    "api_metadata_keys",
+    "api_metadata_values",
+    "api_tags",
+    "api_fault",
+    "api_group_uuid",
+)
+
+# host_id is a pure function of (project, host); a page repeats few pairs.
+_host_id = functools.lru_cache(maxsize=4096)(host_id)
+
+
+def shows_user_data(version: APIVersion, context: Any) -> bool:
+    """Whether a server body for `context` at `version` carries OS-EXT-SRV-ATTR:user_data."""
+    return bool(context.is_admin) and version >= (2, 3)
+
+
+def _flavor_view(server: Any, version: tuple[int, int], base: str) -> dict[str, Any]:
     flavor = server.flavor or {}
     if version >= (2, 47):
-        body = {
+        return {
             "vcpus": flavor.get("vcpus", server.vcpus),
             "ram": flavor.get("ram", server.memory_mb),
             "disk": flavor.get("disk", server.root_gb),
             "ephemeral": flavor.get("ephemeral", 0),
             "swap": flavor.get("swap", 0),
             "original_name": flavor.get("name", ""),
+            "extra_specs": flavor.get("extra_specs", {}),
         }
-        body["extra_specs"] = flavor.get("extra_specs", {})
-        return body
     return {
         "id": server.flavor_id,
-        "links": [
-            {"rel": "bookmark", "href": f"{settings.PUBLIC_URL}/compute/flavors/{server.flavor_id}"}
-        ],
+        "links": [{"rel": "bookmark", "href": f"{base}/compute/flavors/{server.flavor_id}"}],
     }
 
 
-def _fault_view(server: Server, is_admin: bool) -> dict[str, Any] | None:
-    faults = getattr(server, "latest_faults", None)
-    fault = faults[0] if faults else None
+def _fault_view(fault: dict[str, Any] | None, is_admin: bool) -> dict[str, Any] | None:
     if fault is None:
         return None
     body: dict[str, Any] = {
-        "code": fault.code,
-        "created": iso(fault.created_at),
-        "message": fault.message,
+        "code": fault["code"],
+        "created": fault["created"],
+        "message": fault["message"],
     }
     # Nova shows the details (a trace) to admins, and to everyone when it is not a 500.
-    if is_admin or fault.code != 500:
-        body["details"] = fault.details
+    if is_admin or fault["code"] != 500:
+        body["details"] = fault["details"]
     return body
 
 
 def server_detail(
-    server: Server, version: APIVersion, *, is_admin: bool, host_up: bool | None = None
+    server: Any, version: APIVersion, *, is_admin: bool, host_up: bool | None = None
 ) -> dict[str, Any]:
+    """Nova's server body for a row of `views.prefetched` (DETAIL_COLUMNS and RELATED_FIELDS).
+
+    Called once per row of a page of up to 1000: keep per-row work to plain dict building
+    (the version as a tuple, the public URL read once, timestamps formatted by the database).
+    """
+    v = (version.major, version.minor)
+    base = settings.PUBLIC_URL
+    uuid = str(server.uuid)
     status = api_status(server.vm_state, server.task_state)
+    image_ref = server.image_ref
     body: dict[str, Any] = {
-        "id": str(server.uuid),
+        "id": uuid,
         "name": server.name,
         "status": status,
         "tenant_id": server.project_id,
         "user_id": server.user_id,
-        "metadata": {m.key: m.value for m in server.metadata_items.all()},
-        "hostId": host_id(server.project_id, server.host),
+        "metadata": dict(zip(server.api_metadata_keys, server.api_metadata_values, strict=True)),
+        "hostId": _host_id(server.project_id, server.host),
         "image": {
-            "id": server.image_ref,
-            "links": [
-                {
-                    "rel": "bookmark",
-                    "href": f"{settings.PUBLIC_URL}/compute/images/{server.image_ref}",
-                }
-            ],
+            "id": image_ref,
+            "links": [{"rel": "bookmark", "href": f"{base}/compute/images/{image_ref}"}],
         }
-        if server.image_ref
+        if image_ref
         else "",
-        "flavor": _flavor_view(server, version),
-        "created": iso(server.created_at),
-        "updated": iso(server.updated_at),
+        "flavor": _flavor_view(server, v, base),
+        "created": server.api_created,
+        "updated": server.api_updated,
         "addresses": server.addresses or {},
         "accessIPv4": server.access_ip_v4 or "",
         "accessIPv6": server.access_ip_v6 or "",
-        "links": _links("servers", str(server.uuid)),
+        "links": [
+            {"rel": "self", "href": f"{base}/compute/v2.1/servers/{uuid}"},
+            {"rel": "bookmark", "href": f"{base}/compute/servers/{uuid}"},
+        ],
         "OS-DCF:diskConfig": "MANUAL",
         "progress": server.progress if status in ("BUILD", "ACTIVE") else 0,
         "OS-EXT-AZ:availability_zone": server.availability_zone or "",
         "config_drive": "True" if server.config_drive else "",
         "key_name": server.key_name,
-        "OS-SRV-USG:launched_at": iso_micro(server.launched_at),
-        "OS-SRV-USG:terminated_at": iso_micro(server.terminated_at),
+        "OS-SRV-USG:launched_at": server.api_launched_at,
+        "OS-SRV-USG:terminated_at": server.api_terminated_at,
         "OS-EXT-STS:task_state": server.task_state,
         "OS-EXT-STS:vm_state": server.vm_state,
         "OS-EXT-STS:power_state": server.power_state,
         "os-extended-volumes:volumes_attached": [],
         "security_groups": [{"name": "default"}],
     }
-    fault = _fault_view(server, is_admin) if status in ("ERROR", "DELETED") else None
-    if fault is not None:
-        body["fault"] = fault
+    if status in ("ERROR", "DELETED"):
+        fault = _fault_view(server.api_fault, is_admin)
+        if fault is not None:
+            body["fault"] = fault
     if is_admin:
         body["OS-EXT-SRV-ATTR:host"] = server.host
-        body["OS-EXT-SRV-ATTR:instance_name"] = f"instance-{server.uuid}"
+        body["OS-EXT-SRV-ATTR:instance_name"] = f"instance-{uuid}"
         body["OS-EXT-SRV-ATTR:hypervisor_hostname"] = server.node
-        if version >= (2, 3):
+        if v >= (2, 3):
             body["OS-EXT-SRV-ATTR:reservation_id"] = server.reservation_id
             body["OS-EXT-SRV-ATTR:launch_index"] = server.launch_index
             body["OS-EXT-SRV-ATTR:hostname"] = server.hostname
@@ -348,27 +415,27 @@ def server_detail(
             body["OS-EXT-SRV-ATTR:ramdisk_id"] = ""
             body["OS-EXT-SRV-ATTR:root_device_name"] = "/dev/vda"
             body["OS-EXT-SRV-ATTR:user_data"] = server.user_data
-    elif version >= (2, 90):
+    elif v >= (2, 90):
         body["OS-EXT-SRV-ATTR:hostname"] = server.hostname
-    if version >= (2, 9):
+    if v >= (2, 9):
         body["locked"] = server.locked
-    if version >= (2, 73):
+    if v >= (2, 73):
         body["locked_reason"] = server.locked_reason
-    if version >= (2, 16) and is_admin and host_up is not None:
+    if v >= (2, 16) and is_admin and host_up is not None:
         body["host_status"] = _host_status(server, host_up)
-    if version >= (2, 19):
+    if v >= (2, 19):
         body["description"] = server.description
-    if version >= (2, 26):
-        body["tags"] = [t.tag for t in server.tags.all()]
-    if version >= (2, 71):
-        membership = getattr(server, "group_membership", None)
-        body["server_groups"] = [str(membership.group.uuid)] if membership else []
-    if version >= (2, 96):
+    if v >= (2, 26):
+        body["tags"] = server.api_tags
+    if v >= (2, 71):
+        group = server.api_group_uuid
+        body["server_groups"] = [str(group)] if group else []
+    if v >= (2, 96):
         body["pinned_availability_zone"] = server.requested_availability_zone
     return body
 
 
-def _host_status(server: Server, host_up: bool) -> str:
+def _host_status(server: Any, host_up: bool) -> str:
     if not server.host:
         return ""
     return "UP" if host_up else "DOWN"

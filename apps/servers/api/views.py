@@ -9,7 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.postgres.expressions import ArraySubquery
-from django.db.models import JSONField, OuterRef, QuerySet, Subquery
+from django.db.models import CharField, F, Func, JSONField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import JSONObject
 from rest_framework import viewsets
 from rest_framework.decorators import action
@@ -78,6 +78,22 @@ SORT_COLUMNS = {
 }
 
 
+# to_char patterns of the API's two timestamp shapes (serializers.iso and iso_micro).
+SECONDS = 'YYYY-MM-DD"T"HH24:MI:SS"Z"'
+MICROSECONDS = 'YYYY-MM-DD"T"HH24:MI:SS.US'
+
+
+def _utc_text(column: str, pattern: str) -> Func:
+    """`column` (a timestamptz) as UTC text in `pattern`, formatted by PostgreSQL: parsing
+    three timestamps a row into datetimes and formatting them again costs about 18 ms per
+    1000 rows in Python (Django's time-zone loader is pure Python)."""
+    return Func(
+        F(column),
+        template=f"to_char(%(expressions)s AT TIME ZONE 'UTC', '{pattern}')",
+        output_field=CharField(),
+    )
+
+
 def prefetched(queryset: QuerySet[Server], *, user_data: bool = True) -> QuerySet[Any]:
     """Everything a server body needs, as rows for `serializers.server_detail`, in one statement
     whatever the page size.
@@ -91,6 +107,10 @@ def prefetched(queryset: QuerySet[Server], *, user_data: bool = True) -> QuerySe
     by_server = {"server": OuterRef("pk")}
     columns = [c for c in s.DETAIL_COLUMNS if user_data or c != "user_data"]
     return queryset.annotate(
+        api_created=_utc_text("created_at", SECONDS),
+        api_updated=_utc_text("updated_at", SECONDS),
+        api_launched_at=_utc_text("launched_at", MICROSECONDS),
+        api_terminated_at=_utc_text("terminated_at", MICROSECONDS),
         api_metadata_keys=ArraySubquery(
             ServerMetadata.objects.filter(**by_server).order_by("key").values("key")
         ),
@@ -103,7 +123,10 @@ def prefetched(queryset: QuerySet[Server], *, user_data: bool = True) -> QuerySe
             .order_by("-created_at", "-id")
             .values(
                 fault=JSONObject(
-                    code="code", message="message", details="details", created="created_at"
+                    code="code",
+                    message="message",
+                    details="details",
+                    created=_utc_text("created_at", SECONDS),
                 )
             )[:1],
             output_field=JSONField(),
