@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -80,15 +81,24 @@ def _fit_exactly(host: str, servers: int, memory_mb: int) -> None:
 
 
 def test_two_hundred_concurrent_creates_for_a_hundred_slots(admin: Any, cloud: Cloud) -> None:
-    # given: two hosts that fit 50 m1.nano each, and room in the quota for everything
+    # given: two hosts that fit 50 servers of a 16 MiB flavor each (memory is the binding
+    # resource), and room in the quota for everything
+    from apps.flavors.services import create_flavor
+
+    create_flavor(name="micro", flavorid="micro", memory_mb=16, vcpus=1, root_gb=1)
     for host in cloud.processes.hosts:
-        _fit_exactly(host, 50, 128)
+        _fit_exactly(host, 50, 16)
     update_quotas(
         project=admin.project,
         limits={"instances": 1000, "cores": 1000, "ram": 10**6},
     )
     body = {
-        "server": {"name": "c", "imageRef": cloud.image_id, "flavorRef": "0", "networks": "none"}
+        "server": {
+            "name": "c",
+            "imageRef": cloud.image_id,
+            "flavorRef": "micro",
+            "networks": "none",
+        }
     }
 
     # when: 200 creates, 24 at a time (the database allows ~100 connections, shared)
@@ -104,7 +114,10 @@ def test_two_hundred_concurrent_creates_for_a_hundred_slots(admin: Any, cloud: C
 
     # then
     servers = Server.objects.filter(project=admin.project)
-    assert servers.filter(vm_state="active").count() == 100
+    faults = Counter(
+        f.message[:300] for s in servers.filter(vm_state="error") for f in s.faults.all()
+    )
+    assert servers.filter(vm_state="active").count() == 100, faults
     errored = servers.filter(vm_state="error")
     assert errored.count() == 100
     for server in errored:
