@@ -62,12 +62,18 @@ def visible_servers(context: RequestContext, *, all_tenants: bool = False) -> An
     return queryset.for_project(context.project_id)
 
 
+def is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
 def get_server(context: RequestContext, server_id: str, *, for_update: bool = False) -> Server:
     """One visible server by uuid; another project's is a 404, as a missing one is."""
-    try:
-        uuid.UUID(str(server_id))
-    except ValueError:
-        raise ServerNotFound(uuid=server_id) from None
+    if not is_uuid(server_id):
+        raise ServerNotFound(uuid=server_id)
     queryset = Server.objects.all()
     if not context.is_admin:
         queryset = queryset.for_project(context.project_id)

@@ -12,6 +12,7 @@ from http import HTTPStatus
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
+from django.db import DataError
 from django.http import Http404
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
@@ -74,6 +75,11 @@ def error_response(view: Any, code: int, message: str, *, authentication: bool =
     return response
 
 
+def _is_unstorable_input(exc: Exception) -> bool:
+    """Text PostgreSQL cannot hold (a NUL byte): the client's input, not our fault."""
+    return isinstance(exc, ValueError | DataError) and "NUL" in str(exc)
+
+
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     view = context.get("view")
     if isinstance(exc, Http404):
@@ -103,6 +109,9 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         if getattr(exc, "wait", None):
             response["Retry-After"] = str(int(exc.wait))  # type: ignore[attr-defined]
         return response
+    if _is_unstorable_input(exc):
+        set_rollback()
+        return error_response(view, 400, "Invalid input: NUL characters are not allowed.")
     request = context.get("request")
     logger.error(
         "unexpected error serving %s %s",

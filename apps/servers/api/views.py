@@ -649,7 +649,7 @@ class InstanceActionViewSet(_ServerChild):
         try:
             return services.get_server(request.auth, server_id)
         except NotFound:
-            if request.version < (2, 21):
+            if request.version < (2, 21) or not services.is_uuid(server_id):
                 raise
             query = Server.with_deleted.filter(uuid=server_id)
             if not request.auth.is_admin:
