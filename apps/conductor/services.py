@@ -323,7 +323,14 @@ def server_action_done(
         server = Server.objects.filter(uuid=server_uuid).first()
         if server is None:
             return
-        if action == "createImage":
+        if action == "rebuild":
+            query = Server.objects.filter(pk=server.pk, task_state=TaskState.REBUILD_SPAWNING)
+            fields = {
+                "power_state": power_state,
+                "vm_state": VmState.ACTIVE if ok else VmState.ERROR,
+                "console": console,
+            }
+        elif action == "createImage":
             _finish_snapshot(server, ok=ok, image_id=(extra or {}).get("image_id"))
             fields: dict[str, Any] = {"power_state": power_state}
             query = Server.objects.filter(
@@ -629,3 +636,39 @@ def confirm_expired_resizes() -> int:
         logger.info("resize of %s confirmed automatically after %d s", server.uuid, window)
         confirmed += 1
     return confirmed
+
+
+# --- rebuild ------------------------------------------------------------------------------------
+REBUILD_EVENT = "compute_rebuild_instance"
+
+
+def rebuild_server(*, server_uuid: str, request_id: str) -> None:
+    """Carry a rebuild to the server's host: recreate its disk from the new image."""
+    with transaction.atomic():
+        updated = Server.objects.filter(uuid=server_uuid, task_state=TaskState.REBUILDING).update(
+            task_state=TaskState.REBUILD_SPAWNING, updated_at=timezone.now()
+        )
+        if not updated:
+            return
+        server = Server.objects.get(uuid=server_uuid)
+        if not server.host:
+            Server.objects.filter(pk=server.pk).update(task_state=None, vm_state=VmState.ERROR)
+            server_services.add_fault(server=server, message="Instance has no host to rebuild on")
+            server_services.finish_event(
+                server=server, request_id=request_id, event=REBUILD_EVENT, ok=False
+            )
+            return
+        server_services.start_event(
+            server=server, request_id=request_id, event=REBUILD_EVENT, host=server.host
+        )
+        payload = {
+            "instance": instance_payload(server),
+            "image": image_payload(server),
+            "request_id": request_id,
+        }
+        host = server.host
+        transaction.on_commit(
+            lambda: rpcapi.server_action(
+                app, host, operation="compute.rebuild_server", payload=payload
+            )
+        )

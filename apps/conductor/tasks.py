@@ -171,3 +171,8 @@ def resize_reverted(**kwargs: Any) -> None:
 @shared_task(name="conductor.confirm_expired_resizes")
 def confirm_expired_resizes() -> None:
     services.confirm_expired_resizes()
+
+
+@shared_task(name="conductor.rebuild_server")
+def rebuild_server(server_uuid: str, request_id: str) -> None:
+    services.rebuild_server(server_uuid=server_uuid, request_id=request_id)

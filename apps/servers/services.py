@@ -831,3 +831,55 @@ def _pending_migration(server: Server) -> Any:
     if migration is None:
         raise InvalidInput(f"Instance {server.uuid} has not been resized.")
     return migration
+
+
+# --- rebuild ------------------------------------------------------------------------------------
+def rebuild_server(
+    *,
+    context: RequestContext,
+    server: Server,
+    image_ref: str,
+    changes: dict[str, Any],
+    request_id: str,
+) -> Server:
+    """Rebuild on the same host from `image_ref` (the disk is recreated; the flavor stays).
+
+    `changes` may hold name, description, metadata (replaces all), user_data, key_name.
+    """
+    check_not_locked(server, context)
+    flavor = Flavor(
+        flavorid=server.flavor_id,
+        memory_mb=server.memory_mb,
+        root_gb=server.root_gb,
+        vcpus=server.vcpus,
+    )
+    image = _resolve_image(context, image_ref, flavor)
+    fields: dict[str, Any] = {"image_ref": image["id"], "image_meta": image}
+    for key in ("name", "description", "user_data"):
+        if key in changes:
+            fields[key] = changes[key]
+    if "key_name" in changes:
+        fields["key_name"] = changes["key_name"]
+        fields["key_data"] = _validate_key(context, changes["key_name"])
+    with transaction.atomic():
+        states.transition(
+            server,
+            action="rebuild",
+            allowed=states.ALLOW_REBUILD,
+            task_state=TaskState.REBUILDING,
+        )
+        Server.objects.filter(pk=server.pk).update(**fields)
+        if "metadata" in changes:
+            server.metadata_items.all().delete()
+            ServerMetadata.objects.bulk_create(
+                ServerMetadata(server=server, key=k, value=v)
+                for k, v in changes["metadata"].items()
+            )
+        record_action(server=server, action="rebuild", context=context, request_id=request_id)
+        enqueue_on_commit(
+            "conductor.rebuild_server",
+            kwargs={"server_uuid": str(server.uuid), "request_id": request_id},
+        )
+    server.refresh_from_db()
+    logger.info("rebuild of server %s from image %s requested", server.uuid, image["id"])
+    return server

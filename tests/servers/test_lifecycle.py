@@ -57,3 +57,51 @@ def test_stop_start_reboot_and_delete(cloud, member):
         f"/compute/v2.1/servers/{server_id}/os-instance-actions", **V
     ).json()["instanceActions"]
     assert {a["action"] for a in actions} == {"create", "stop", "start", "reboot", "delete"}
+
+
+def test_rebuild_recreates_the_server_from_another_image(cloud, member, tmp_path):
+    from apps.identity.services import ensure_project
+    from apps.images.services import ensure_image_from_file
+    from tests.cloud import tiny_qcow2
+
+    # given: an active server and a second image
+    server_id = create(member.client, cloud.image_id)
+    cloud.wait_for_server(member.client, server_id, {"ACTIVE"})
+    other = ensure_image_from_file(
+        name="other",
+        path=tiny_qcow2(tmp_path),
+        owner=ensure_project(name="images"),
+        visibility="public",
+        properties={"purpose": "rebuild"},
+    )
+    # when
+    response = member.client.post(
+        f"/compute/v2.1/servers/{server_id}/action",
+        {"rebuild": {"imageRef": str(other.id), "name": "rebuilt", "metadata": {"k": "v"}}},
+        format="json",
+        **V,
+    )
+    # then
+    assert response.status_code == 202, response.content
+    assert response.json()["server"]["status"] == "REBUILD"
+    server = cloud.wait_for_server(member.client, server_id, {"ACTIVE", "ERROR"})
+    assert server["status"] == "ACTIVE", server.get("fault")
+    assert server["image"]["id"] == str(other.id)
+    assert server["name"] == "rebuilt"
+    assert server["metadata"] == {"k": "v"}
+    actions = member.client.get(f"/compute/v2.1/servers/{server_id}/os-instance-actions").json()
+    assert actions["instanceActions"][0]["action"] == "rebuild"
+
+
+def test_rebuild_of_a_locked_server_is_refused_to_its_owner(cloud, member, admin):
+    server_id = create(member.client, cloud.image_id)
+    cloud.wait_for_server(member.client, server_id, {"ACTIVE"})
+    url = f"/compute/v2.1/servers/{server_id}/action"
+    assert member.client.post(url, {"lock": None}, format="json").status_code == 202
+    # when
+    refused = member.client.post(url, {"rebuild": {"imageRef": cloud.image_id}}, format="json")
+    # then
+    assert refused.status_code == 409
+    assert refused.json()["conflictingRequest"]["message"] == f"Instance {server_id} is locked"
+    shown = member.client.get(f"/compute/v2.1/servers/{server_id}", **V).json()["server"]
+    assert shown["status"] == "ACTIVE"

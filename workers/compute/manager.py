@@ -240,6 +240,30 @@ class ComputeManager:
         except Exception:
             return 0
 
+    # --- rebuild --------------------------------------------------------------------------------
+    def rebuild_server(self, payload: dict[str, Any]) -> None:
+        """Recreate the guest from the (new) image on this host; the flavor stays."""
+        instance = InstanceSpec.from_payload(payload["instance"])
+        request_id = payload.get("request_id")
+        log = self._log(instance.uuid, request_id)
+        ok, fault = True, None
+        try:
+            self.driver.destroy(instance.uuid, delete_files=True)
+            self.driver.spawn(instance, ImageSource.from_payload(payload["image"]))
+        except Exception as exc:
+            log.exception("rebuild failed on %s", self.host)
+            ok, fault = False, fault_from(exc)
+        self.report(
+            "conductor.server_action_done",
+            server_uuid=instance.uuid,
+            action="rebuild",
+            request_id=request_id,
+            ok=ok,
+            power_state=self._power_state(instance.uuid),
+            fault=fault,
+            console=self._vnc(instance.uuid) if ok else None,
+        )
+
     # --- delete ---------------------------------------------------------------------------------
     def delete_server(self, payload: dict[str, Any]) -> None:
         server_uuid = payload["server_uuid"]

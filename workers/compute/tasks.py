@@ -93,3 +93,8 @@ def revert_resize(payload: dict[str, Any]) -> None:
 @shared_task(name="compute.finish_revert_resize")
 def finish_revert_resize(payload: dict[str, Any]) -> None:
     get_manager().finish_revert_resize(payload)
+
+
+@shared_task(name="compute.rebuild_server")
+def rebuild_server(payload: dict[str, Any]) -> None:
+    get_manager().rebuild_server(payload)

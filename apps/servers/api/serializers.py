@@ -198,6 +198,31 @@ class ConsoleOutputBody(StrictSerializer):
         return None if length == -1 else length
 
 
+class RebuildBody(StrictSerializer):
+    imageRef = serializers.CharField(max_length=255)  # noqa: N815
+    name = serializers.CharField(max_length=255, required=False)
+    adminPass = serializers.CharField(max_length=255, required=False)  # noqa: N815
+    metadata = MetadataField(required=False)
+    accessIPv4 = serializers.IPAddressField(protocol="IPv4", required=False)  # noqa: N815
+    accessIPv6 = serializers.IPAddressField(protocol="IPv6", required=False)  # noqa: N815
+    preserve_ephemeral = serializers.BooleanField(required=False)
+    description = serializers.CharField(
+        max_length=255, required=False, allow_null=True, allow_blank=True
+    )
+    key_name = serializers.CharField(max_length=255, required=False, allow_null=True)
+    user_data = serializers.CharField(required=False, allow_null=True, trim_whitespace=False)
+
+    def get_fields(self) -> dict[str, Any]:
+        fields = super().get_fields()
+        fields["OS-DCF:diskConfig"] = serializers.ChoiceField(
+            choices=["AUTO", "MANUAL"], required=False
+        )
+        return fields
+
+    def validate_user_data(self, value: str | None) -> str | None:
+        return None if value is None else _validate_user_data(value)
+
+
 class ResetStateBody(StrictSerializer):
     state = serializers.ChoiceField(choices=["active", "error"])
 

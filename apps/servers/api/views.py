@@ -484,6 +484,29 @@ def _migrate(view: ServerViewSet, request: Request, server: Server, args: Any) -
     return Response(status=202)
 
 
+def _rebuild(view: ServerViewSet, request: Request, server: Server, args: Any) -> Response:
+    authorize(request.auth, "os_compute_api:servers:rebuild")
+    data = _validated(s.RebuildBody, args)
+    gates = {"description": (2, 19), "key_name": (2, 54), "user_data": (2, 57)}
+    for key, minimum in gates.items():
+        if key in data and request.version < minimum:
+            raise InvalidInput(
+                f"{key} is not allowed before microversion {minimum[0]}.{minimum[1]}"
+            )
+    server = services.rebuild_server(
+        context=request.auth,
+        server=server,
+        image_ref=data["imageRef"],
+        changes={k: v for k, v in data.items() if k in REBUILD_CHANGES},
+        request_id=request.request_id,
+    )
+    body = view._show(request, server)
+    body["adminPass"] = data.get("adminPass") or _password()
+    return Response({"server": body}, status=202)
+
+
+REBUILD_CHANGES = {"name", "description", "metadata", "user_data", "key_name"}
+
 ACTION_HANDLERS: dict[str, Any] = {
     "reboot": _reboot,
     "os-stop": _simple("stop"),
@@ -502,6 +525,7 @@ ACTION_HANDLERS: dict[str, Any] = {
     "confirmResize": _confirm_resize,
     "revertResize": _revert_resize,
     "migrate": _migrate,
+    "rebuild": _rebuild,
     "os-getVNCConsole": get_vnc_console_action,
 }
 
