@@ -85,6 +85,8 @@ class CloudProcesses:
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:6])
     workers: dict[str, Worker] = field(default_factory=dict)
     hosts: list[str] = field(default_factory=list)
+    # Another broker than the tests' own (the broker-restart test runs a private Redis).
+    broker_url: str | None = None
 
     def _env(self, extra: dict[str, str]) -> dict[str, str]:
         env = {
@@ -92,10 +94,12 @@ class CloudProcesses:
             for k, v in os.environ.items()
             if k not in ("DATABASE_URL", "SECRET_KEY", "DB_PASSWORD")
         }
+        broker = self.broker_url or settings.CELERY_BROKER_URL
         env.update(
             {
-                "REDIS_URL": settings.REDIS_URL,
-                "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+                "REDIS_URL": self.broker_url or settings.REDIS_URL,
+                "CELERY_BROKER_URL": broker,
+                "CELERY_RESULT_BACKEND": broker,
                 "PYTHONUNBUFFERED": "1",
                 "LOG_LEVEL": "INFO",
             }
@@ -103,11 +107,13 @@ class CloudProcesses:
         env.update(extra)
         return env
 
-    def _start(self, name: str, args: list[str], env: dict[str, str]) -> Worker:
+    def _start(
+        self, name: str, args: list[str], env: dict[str, str], program: str = CELERY
+    ) -> Worker:
         log = self.workdir / f"{name}.log"
         handle = log.open("wb")
         process = subprocess.Popen(
-            [CELERY, *args],
+            [program, *args],
             cwd=ROOT,
             env=env,
             stdout=handle,
@@ -149,6 +155,37 @@ class CloudProcesses:
                 "INFO",
             ],
             env,
+        )
+
+    def start_api(self, port: int) -> Worker:
+        """The API as its own gunicorn process (for tests that run a private broker)."""
+        env = self._env(
+            {
+                "DATABASE_URL": database_url(),
+                "SECRET_KEY": settings.SECRET_KEY,
+                "PUBLIC_URL": self.public_url,
+                "STATE_DIR": str(settings.STATE_DIR),
+                "SERVICE_DOWN_TIME": str(SERVICE_DOWN_TIME),
+                "DB_CONN_MAX_AGE": "0",
+            }
+        )
+        gunicorn = str(Path(sys.executable).parent / "gunicorn")
+        return self._start(
+            "api",
+            [
+                "computecloud.wsgi",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "2",
+                "--worker-class",
+                "gthread",
+                "--threads",
+                "4",
+                "--no-control-socket",
+            ],
+            env,
+            program=gunicorn,
         )
 
     def start_compute(
