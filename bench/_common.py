@@ -90,14 +90,39 @@ def child_env(extra: dict[str, str]) -> dict[str, str]:
     return env
 
 
+# A gunicorn configuration that moves everything a worker loaded at start-up to the garbage
+# collector's permanent generation (gc.freeze), so that collections during a request walk only
+# that request's objects: the experiment behind `--gc-freeze` (see bench/README.md).
+GC_FREEZE_CONFIG = """
+import gc
+
+
+def post_worker_init(worker):
+    gc.freeze()
+"""
+
+
 def start_gunicorn(
-    *, port: int, workers: int, threads: int, env: dict[str, str], log: Path
+    *,
+    port: int,
+    workers: int,
+    threads: int,
+    env: dict[str, str],
+    log: Path,
+    gc_freeze: bool = False,
 ) -> subprocess.Popen[bytes]:
-    """gunicorn computecloud.wsgi as the Procfile runs it (gthread), on 127.0.0.1:`port`."""
+    """gunicorn computecloud.wsgi as the Procfile runs it (gthread), on 127.0.0.1:`port`;
+    with `gc_freeze`, plus GC_FREEZE_CONFIG."""
     handle = log.open("wb")
+    config: list[str] = []
+    if gc_freeze:
+        path = log.with_name("gunicorn-gc-freeze.conf.py")
+        path.write_text(GC_FREEZE_CONFIG)
+        config = ["--config", str(path)]
     return subprocess.Popen(
         [
             str(BIN / "gunicorn"),
+            *config,
             "computecloud.wsgi",
             "--bind",
             f"127.0.0.1:{port}",
@@ -420,6 +445,34 @@ def tree_cpu_seconds(pid: int) -> float:
             continue
         total += times.user + times.system
     return total
+
+
+def postgres_backends(database: str) -> list[int]:
+    """The pids of the PostgreSQL backends serving `database` (by their process title)."""
+    import psutil
+
+    pids = []
+    for proc in psutil.process_iter(["name", "cmdline"]):
+        cmdline = " ".join(proc.info.get("cmdline") or [])
+        if cmdline.startswith("postgres:") and f" {database} " in f"{cmdline} ":
+            pids.append(proc.pid)
+    return pids
+
+
+def cpu_by_kind(roots: dict[str, list[int]], database: str) -> dict[str, float]:
+    """CPU seconds used so far by each kind of process tree, the bench's own database
+    backends ("postgres", those alive now) and this process ("client")."""
+    import psutil
+
+    totals = {kind: sum(tree_cpu_seconds(pid) for pid in pids) for kind, pids in roots.items()}
+    totals["postgres"] = sum(tree_cpu_seconds(pid) for pid in postgres_backends(database))
+    own = psutil.Process().cpu_times()
+    totals["client"] = own.user + own.system
+    machine = psutil.cpu_times()
+    totals["machine busy"] = (
+        machine.user + machine.nice + machine.system + machine.irq + (machine.softirq)
+    )
+    return totals
 
 
 def load_average() -> str:

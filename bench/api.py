@@ -276,6 +276,9 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=50, help="measured requests per URL")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--profile", action="store_true", help="cProfile one request")
+    parser.add_argument(
+        "--gc-freeze", action="store_true", help="gunicorn workers gc.freeze() after loading"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args()
 
@@ -300,7 +303,8 @@ def main() -> int:
         print(
             f"servers/detail benchmark: {args.servers} servers inserted in "
             f"{time.perf_counter() - started:.1f} s; limit {args.limit}, {args.requests} "
-            f"requests per URL, gunicorn {args.workers} workers; {load_average()}"
+            f"requests per URL, gunicorn {args.workers} workers"
+            f"{' (gc.freeze after start-up)' if args.gc_freeze else ''}; {load_average()}"
         )
         marker = _deep_marker(member, args.limit)
         urls = [
@@ -325,7 +329,9 @@ def main() -> int:
         base = f"http://127.0.0.1:{port}"
         log = state_dir / "gunicorn.log"
         env = child_env({"DATABASE_URL": database_url, "PUBLIC_URL": base})
-        server = start_gunicorn(port=port, workers=args.workers, threads=4, env=env, log=log)
+        server = start_gunicorn(
+            port=port, workers=args.workers, threads=4, env=env, log=log, gc_freeze=args.gc_freeze
+        )
         try:
             wait_http(f"{base}/compute/", process=server, log=log)
             for label, who, path in urls:

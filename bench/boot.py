@@ -59,6 +59,7 @@ from bench._common import (
     BenchCloud,
     MemorySampler,
     bench_database,
+    cpu_by_kind,
     load_average,
     make_caller,
     percentile,
@@ -114,6 +115,18 @@ def _session(token: str) -> Any:
     return session
 
 
+def _warm_up(base: str, token: str, parallel: int) -> None:
+    """Load every API worker's code paths and connections before anything is measured."""
+
+    def get(_: int) -> None:
+        with _session(token) as session:
+            for path in ("servers/detail", "flavors/detail", "limits"):
+                session.get(f"{base}/compute/v2.1/{path}", timeout=120)
+
+    with ThreadPoolExecutor(max_workers=parallel) as pool:
+        list(pool.map(get, range(parallel * 2)))
+
+
 # --- one round ----------------------------------------------------------------------------------
 @dataclass
 class Round:
@@ -126,6 +139,8 @@ class Round:
     delete_started: float = 0.0
     delete_done: float = 0.0
     polls: int = 0
+    # CPU seconds per process kind while creating (POSTs until the last is ACTIVE).
+    create_cpu: dict[str, float] = field(default_factory=dict)
 
 
 def _epoch(text: str) -> float:
@@ -228,9 +243,13 @@ def _run_round(
     base = cloud.public_url
     result = Round(n=n)
     session = _session(caller.token)
+    roots = cloud.memory_roots()
+    before = cpu_by_kind(roots, BENCH_DB)
     result.create_started = time.time()
     _post_all(base, caller.token, image_id, result, args.clients)
     _poll(cloud, session, base, result, until="active", timeout=args.timeout, interval=args.poll)
+    after = cpu_by_kind(roots, BENCH_DB)
+    result.create_cpu = {kind: after[kind] - before.get(kind, 0.0) for kind in after}
     result.delete_started = time.time()
     _delete_all(base, caller.token, result, args.clients)
     _poll(cloud, session, base, result, until="deleted", timeout=args.timeout, interval=args.poll)
@@ -248,6 +267,15 @@ def _report(result: Round) -> None:
         f"p95 {percentile(to_active, 0.95):5.2f} s  max {max(to_active):5.2f} s; "
         f"POST latency p50 {statistics.median(result.post_latency) * 1000:5.0f} ms  "
         f"p95 {percentile(result.post_latency, 0.95) * 1000:5.0f} ms"
+    )
+    cpu = dict(result.create_cpu)
+    machine = cpu.pop("machine busy", 0.0)
+    ours = sum(cpu.values())
+    per_server = "  ".join(f"{kind} {sec / result.n * 1000:5.1f}" for kind, sec in cpu.items())
+    print(
+        f"        CPU ms per server created: {per_server}; the machine was "
+        f"{machine / (create_s * (os.cpu_count() or 1)) * 100:3.0f} % busy, "
+        f"{ours / (create_s * (os.cpu_count() or 1)) * 100:3.0f} % by this benchmark"
     )
     print(
         f"        delete: {delete_s:6.2f} s to all gone, {result.n / delete_s:6.1f} servers/s "
@@ -375,7 +403,7 @@ def main() -> int:
     parser.add_argument("--conductor-concurrency", type=int, default=4)
     parser.add_argument("--compute-concurrency", type=int, default=8)
     parser.add_argument("--qemu", action="store_true", help="the real-QEMU measurement instead")
-    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--keep", action="store_true", help="keep the database and the logs")
     args = parser.parse_args()
 
     os.environ["REDIS_URL"] = REDIS_URL
@@ -414,6 +442,7 @@ def main() -> int:
                 for index in range(args.hosts):
                     cloud.start_compute(f"bench-{index:02d}", concurrency=args.compute_concurrency)
                 cloud.wait_hosts_ready()
+                _warm_up(cloud.public_url, caller.token, args.api_workers * args.api_threads)
                 print(
                     f"boot benchmark: {args.hosts} hosts (test:///default), {args.clients} "
                     f"clients, API {args.api_workers}x{args.api_threads} gthread, conductor "
@@ -431,7 +460,10 @@ def main() -> int:
                 cloud.stop_all()
     finally:
         _flush_redis()
-        shutil.rmtree(workdir, ignore_errors=True)
+        if args.keep:
+            print(f"kept: database {BENCH_DB}, logs in {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
 
