@@ -14,7 +14,7 @@ admin's ``all_tenants=1`` first page, and the summary list ``/servers``. Prints 
 mean, bytes per response and the SQL statements one request runs (counted once in-process).
 `--profile` also prints the top functions of one in-process request (cProfile).
 
-The database is dropped at the end, even on failure, unless `--keep`.
+The database is dropped at the end, even on failure, unless `--keep`. Redis: database 12.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import io
 import os
 import pstats
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -282,67 +283,79 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args()
 
+    # The benchmarks' own Redis database (nothing is enqueued here; the cache lives there).
+    for name in ("REDIS_URL", "CELERY_BROKER_URL", "CACHE_URL"):
+        os.environ[name] = "redis://127.0.0.1:6379/12"
     os.environ["CACHE_KEY_PREFIX"] = "bench-api"
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     state_dir = Path(tempfile.mkdtemp(prefix="cc-bench-api-"))
     os.environ["STATE_DIR"] = str(state_dir)
-    with bench_database(BENCH_DB, keep=args.keep) as database_url:
-        from django.conf import settings
+    try:
+        with bench_database(BENCH_DB, keep=args.keep) as database_url:
+            from django.conf import settings
 
-        settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
-        from apps.identity.services import create_project
+            settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
+            from apps.identity.services import create_project
 
-        projects = [create_project(name="bench-a"), create_project(name="bench-b")]
-        member = make_caller(project=projects[0], username="bench-member", role="member")
-        other = make_caller(project=projects[1], username="bench-other", role="member")
-        admin = make_caller(
-            project=create_project(name="bench-admin"), username="bench-admin", role="admin"
-        )
-        started = time.perf_counter()
-        _insert_servers(projects, [member.user_id, other.user_id], args.servers)
-        print(
-            f"servers/detail benchmark: {args.servers} servers inserted in "
-            f"{time.perf_counter() - started:.1f} s; limit {args.limit}, {args.requests} "
-            f"requests per URL, gunicorn {args.workers} workers"
-            f"{' (gc.freeze after start-up)' if args.gc_freeze else ''}; {load_average()}"
-        )
-        marker = _deep_marker(member, args.limit)
-        urls = [
-            ("detail, first page", member, f"/compute/v2.1/servers/detail?limit={args.limit}"),
-            (
-                "detail, deep page",
-                member,
-                f"/compute/v2.1/servers/detail?limit={args.limit}&marker={marker}",
-            ),
-            (
-                "detail, admin all_tenants",
-                admin,
-                f"/compute/v2.1/servers/detail?limit={args.limit}&all_tenants=1",
-            ),
-            ("list (summary)", member, f"/compute/v2.1/servers?limit={args.limit}"),
-        ]
-        queries = {label: _queries_per_request(who, path) for label, who, path in urls}
-        if args.profile:
-            _profile(member, urls[0][2])
+            projects = [create_project(name="bench-a"), create_project(name="bench-b")]
+            member = make_caller(project=projects[0], username="bench-member", role="member")
+            other = make_caller(project=projects[1], username="bench-other", role="member")
+            admin = make_caller(
+                project=create_project(name="bench-admin"), username="bench-admin", role="admin"
+            )
+            started = time.perf_counter()
+            _insert_servers(projects, [member.user_id, other.user_id], args.servers)
+            print(
+                f"servers/detail benchmark: {args.servers} servers inserted in "
+                f"{time.perf_counter() - started:.1f} s; limit {args.limit}, {args.requests} "
+                f"requests per URL, gunicorn {args.workers} workers"
+                f"{' (gc.freeze after start-up)' if args.gc_freeze else ''}; {load_average()}"
+            )
+            marker = _deep_marker(member, args.limit)
+            urls = [
+                ("detail, first page", member, f"/compute/v2.1/servers/detail?limit={args.limit}"),
+                (
+                    "detail, deep page",
+                    member,
+                    f"/compute/v2.1/servers/detail?limit={args.limit}&marker={marker}",
+                ),
+                (
+                    "detail, admin all_tenants",
+                    admin,
+                    f"/compute/v2.1/servers/detail?limit={args.limit}&all_tenants=1",
+                ),
+                ("list (summary)", member, f"/compute/v2.1/servers?limit={args.limit}"),
+            ]
+            queries = {label: _queries_per_request(who, path) for label, who, path in urls}
+            if args.profile:
+                _profile(member, urls[0][2])
 
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        log = state_dir / "gunicorn.log"
-        env = child_env({"DATABASE_URL": database_url, "PUBLIC_URL": base})
-        server = start_gunicorn(
-            port=port, workers=args.workers, threads=4, env=env, log=log, gc_freeze=args.gc_freeze
-        )
-        try:
-            wait_http(f"{base}/compute/", process=server, log=log)
-            for label, who, path in urls:
-                samples, size, cpu = _measure(base, who, path, args.requests, server.pid)
-                print(
-                    f"{label:<26} {describe_ms(samples)}  {size / 1024:7.1f} KiB/response  "
-                    f"gunicorn CPU {cpu * 1000:6.1f} ms/request  {queries[label]} queries/request"
-                )
-            print(load_average())
-        finally:
-            stop_process(server)
+            port = free_port()
+            base = f"http://127.0.0.1:{port}"
+            log = state_dir / "gunicorn.log"
+            env = child_env({"DATABASE_URL": database_url, "PUBLIC_URL": base})
+            server = start_gunicorn(
+                port=port,
+                workers=args.workers,
+                threads=4,
+                env=env,
+                log=log,
+                gc_freeze=args.gc_freeze,
+            )
+            try:
+                wait_http(f"{base}/compute/", process=server, log=log)
+                for label, who, path in urls:
+                    samples, size, cpu = _measure(base, who, path, args.requests, server.pid)
+                    print(
+                        f"{label:<26} {describe_ms(samples)}  {size / 1024:7.1f} KiB/response  "
+                        f"gunicorn CPU {cpu * 1000:6.1f} ms/request  "
+                        f"{queries[label]} queries/request"
+                    )
+                print(load_average())
+            finally:
+                stop_process(server)
+    finally:
+        shutil.rmtree(state_dir, ignore_errors=True)
     return 0
 
 
