@@ -773,45 +773,54 @@ def _start_move(
 
 
 def confirm_resize(*, context: RequestContext, server: Server, request_id: str) -> None:
-    from apps.servers.models import Migration
-
-    check_not_locked(server, context)
-    with transaction.atomic():
-        states.transition(
-            server,
-            action="confirmResize",
-            allowed=states.ALLOW_CONFIRM_RESIZE,
-            task_state=TaskState.RESIZE_CONFIRMING,
-        )
-        migration = _pending_migration(server)
-        Migration.objects.filter(pk=migration.pk).update(status=Migration.Status.CONFIRMING)
-        record_action(server=server, action="confirmResize", context=context, request_id=request_id)
-        enqueue_on_commit(
-            "conductor.confirm_resize",
-            kwargs={
-                "server_uuid": str(server.uuid),
-                "migration_uuid": str(migration.uuid),
-                "request_id": request_id,
-            },
-        )
+    _answer_resize(
+        context=context,
+        server=server,
+        request_id=request_id,
+        action="confirmResize",
+        allowed=states.ALLOW_CONFIRM_RESIZE,
+        task_state=TaskState.RESIZE_CONFIRMING,
+        status="confirming",
+        task="conductor.confirm_resize",
+    )
 
 
 def revert_resize(*, context: RequestContext, server: Server, request_id: str) -> None:
+    _answer_resize(
+        context=context,
+        server=server,
+        request_id=request_id,
+        action="revertResize",
+        allowed=states.ALLOW_REVERT_RESIZE,
+        task_state=TaskState.RESIZE_REVERTING,
+        status="reverting",
+        task="conductor.revert_resize",
+    )
+
+
+def _answer_resize(
+    *,
+    context: RequestContext,
+    server: Server,
+    request_id: str,
+    action: str,
+    allowed: Any,
+    task_state: str,
+    status: str,
+    task: str,
+) -> None:
+    """Confirm or revert a finished resize: the state change, the migration's status, the
+    action record and the conductor's task, in one transaction."""
     from apps.servers.models import Migration
 
     check_not_locked(server, context)
     with transaction.atomic():
-        states.transition(
-            server,
-            action="revertResize",
-            allowed=states.ALLOW_REVERT_RESIZE,
-            task_state=TaskState.RESIZE_REVERTING,
-        )
+        states.transition(server, action=action, allowed=allowed, task_state=task_state)
         migration = _pending_migration(server)
-        Migration.objects.filter(pk=migration.pk).update(status=Migration.Status.REVERTING)
-        record_action(server=server, action="revertResize", context=context, request_id=request_id)
+        Migration.objects.filter(pk=migration.pk).update(status=status)
+        record_action(server=server, action=action, context=context, request_id=request_id)
         enqueue_on_commit(
-            "conductor.revert_resize",
+            task,
             kwargs={
                 "server_uuid": str(server.uuid),
                 "migration_uuid": str(migration.uuid),

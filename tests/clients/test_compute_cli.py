@@ -102,16 +102,17 @@ def test_sdk_server_lifecycle(cloud, openstack_env):  # noqa: F811
     )
     server = conn.compute.wait_for_server(server, status="ACTIVE", wait=120)
     assert server.status == "ACTIVE"
+    # wait_for_server trusts the object's own status first: re-read it after each action.
     conn.compute.reboot_server(server, "HARD")
-    conn.compute.wait_for_server(server, status="ACTIVE", wait=120)
+    settle(conn, server, "ACTIVE")
     conn.compute.stop_server(server)
-    conn.compute.wait_for_server(server, status="SHUTOFF", wait=120)
+    settle(conn, server, "SHUTOFF")
     conn.compute.start_server(server)
-    conn.compute.wait_for_server(server, status="ACTIVE", wait=120)
+    settle(conn, server, "ACTIVE")
     conn.compute.resize_server(server, "1")
-    conn.compute.wait_for_server(server, status="VERIFY_RESIZE", wait=120)
+    settle(conn, server, "VERIFY_RESIZE")
     conn.compute.confirm_server_resize(server)
-    server = conn.compute.wait_for_server(server, status="ACTIVE", wait=120)
+    server = settle(conn, server, "ACTIVE")
     assert server.flavor.original_name == "m1.tiny"
     image = conn.compute.create_server_image(server, name="sdk-snap", wait=True, timeout=120)
     assert conn.image.get_image(image.id).status == "active"
@@ -119,3 +120,13 @@ def test_sdk_server_lifecycle(cloud, openstack_env):  # noqa: F811
     conn.compute.delete_server(server)
     conn.compute.wait_for_delete(server, wait=120)
     assert conn.compute.find_server(server.id) is None
+
+
+def settle(conn, server, status: str):
+    """The server, fetched fresh, once it is in `status` with no task in progress."""
+
+    def done():
+        fresh = conn.compute.get_server(server)
+        return fresh if fresh.status == status and fresh.task_state is None else None
+
+    return wait_until(done, timeout=120, interval=0.5, what=f"{server.id} {status}")

@@ -105,3 +105,27 @@ def test_rebuild_of_a_locked_server_is_refused_to_its_owner(cloud, member, admin
     assert refused.json()["conflictingRequest"]["message"] == f"Instance {server_id} is locked"
     shown = member.client.get(f"/compute/v2.1/servers/{server_id}", **V).json()["server"]
     assert shown["status"] == "ACTIVE"
+
+
+def test_revert_resize_brings_back_the_old_flavor(cloud, member):
+    server_id = create(member.client, cloud.image_id)
+    cloud.wait_for_server(member.client, server_id, {"ACTIVE"})
+    url = f"/compute/v2.1/servers/{server_id}/action"
+    assert member.client.post(url, {"resize": {"flavorRef": "1"}}, format="json").status_code == 202
+    resized = cloud.wait_for_server(member.client, server_id, {"VERIFY_RESIZE"})
+    assert resized["flavor"]["original_name"] == "m1.tiny"
+    # when
+    assert member.client.post(url, {"revertResize": None}, format="json").status_code == 202
+    # then
+    reverted = cloud.wait_for_server(member.client, server_id, {"ACTIVE", "ERROR"})
+    assert reverted["status"] == "ACTIVE", reverted.get("fault")
+    assert reverted["flavor"]["original_name"] == "m1.nano"
+    assert reverted["OS-EXT-STS:power_state"] == 1
+    migrations = cloud_migrations(server_id)
+    assert migrations == ["reverted"]
+
+
+def cloud_migrations(server_id):
+    from apps.servers.models import Migration
+
+    return list(Migration.objects.filter(server__uuid=server_id).values_list("status", flat=True))
