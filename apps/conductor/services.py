@@ -9,7 +9,7 @@ Compute messages are sent after the transaction that made them necessary commits
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import transaction
@@ -539,28 +539,42 @@ def _recover_power_task(server: Server, power_state: int, host: str) -> None:
     )
 
 
-def compute_heartbeat(*, host: str, facts: dict[str, Any], power_states: dict[str, int]) -> None:
+def compute_heartbeat(
+    *,
+    host: str,
+    facts: dict[str, Any],
+    power_states: dict[str, int],
+    observed_at: float | None = None,
+) -> None:
     update_compute_node(host=host, facts=facts)
-    sync_power_states(host=host, power_states=power_states)
+    sync_power_states(host=host, power_states=power_states, observed_at=observed_at)
 
 
-def sync_power_states(*, host: str, power_states: dict[str, int]) -> None:
-    """Make idle instances' power state (and a stopped-outside vm_state) match the host."""
+def sync_power_states(
+    *, host: str, power_states: dict[str, int], observed_at: float | None = None
+) -> None:
+    """Make idle instances' power state (and a stopped-outside vm_state) match the host.
+
+    The report is a snapshot taken at `observed_at` (host clock) and read later: instances
+    changed since then, and instances the snapshot does not list (a build that finished
+    after it), are left alone, so a late report never undoes newer news.
+    """
     idle = (
-        Server.objects.filter(host=host, task_state__isnull=True)
+        Server.objects.filter(host=host, task_state__isnull=True, uuid__in=list(power_states))
         .exclude(vm_state__in=[VmState.BUILDING, VmState.ERROR])
         .only("pk", "uuid", "vm_state", "power_state")
     )
+    if observed_at is not None:
+        idle = idle.filter(updated_at__lt=datetime.fromtimestamp(observed_at, tz=UTC))
     now = timezone.now()
     for server in idle:
-        power = power_states.get(str(server.uuid), PowerState.NOSTATE)
+        power = power_states[str(server.uuid)]
         fields: dict[str, Any] = {}
         if power != server.power_state:
             fields["power_state"] = power
         if server.vm_state == VmState.ACTIVE and power in (
             PowerState.SHUTDOWN,
             PowerState.CRASHED,
-            PowerState.NOSTATE,
         ):
             fields["vm_state"] = VmState.STOPPED
             logger.warning(
@@ -570,9 +584,12 @@ def sync_power_states(*, host: str, power_states: dict[str, int]) -> None:
                 power,
             )
         if fields:
-            Server.objects.filter(
+            query = Server.objects.filter(
                 pk=server.pk, task_state__isnull=True, vm_state=server.vm_state
-            ).update(updated_at=now, **fields)
+            )
+            if observed_at is not None:
+                query = query.filter(updated_at__lt=datetime.fromtimestamp(observed_at, tz=UTC))
+            query.update(updated_at=now, **fields)
 
 
 # --- periodic reconcilers -----------------------------------------------------------------------

@@ -96,8 +96,15 @@ def compute_started(
 
 
 @shared_task(name="conductor.compute_heartbeat")
-def compute_heartbeat(host: str, facts: dict[str, Any], power_states: dict[str, int]) -> None:
-    services.compute_heartbeat(host=host, facts=facts, power_states=power_states)
+def compute_heartbeat(
+    host: str,
+    facts: dict[str, Any],
+    power_states: dict[str, int],
+    observed_at: float | None = None,
+) -> None:
+    services.compute_heartbeat(
+        host=host, facts=facts, power_states=power_states, observed_at=observed_at
+    )
 
 
 @shared_task(name="conductor.reset_stale_image_uploads")

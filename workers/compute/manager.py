@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import threading
+import time
 import traceback
 import urllib.request
 from collections.abc import Callable
@@ -131,10 +132,12 @@ class ComputeManager:
 
     def send_heartbeat(self) -> None:
         """Liveness, power states and inventory: cheap, and it heals any report that was lost."""
+        observed_at = time.time()  # before reading: anything changed later is newer
         self.report(
             "conductor.compute_heartbeat",
             facts=self.driver.get_host_facts().to_payload(),
             power_states=self._power_states(),
+            observed_at=observed_at,
         )
         self.report_inventory()
 
