@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Runs the real Tempest compute API tests against the private cloud of tools/tempest/cloud.sh.
+#
+#   tools/tempest/cloud.sh start
+#   tools/tempest/run.sh                      # tempest.api.compute, concurrency 2
+#   tools/tempest/run.sh --regex 'tempest\.api\.compute\.flavors'   # any `tempest run` options
+#
+# It installs Tempest (pinned) into var/tempest-venv, creates the accounts Tempest needs with
+# our management commands (idempotent), a second image, writes tempest.conf and accounts.yaml
+# under var/tempest/workspace/etc, runs `tempest run`, and keeps the results under
+# var/tempest/results/<time>/: the console log, the subunit stream, the failing tests' ids and
+# a summary. docs/tempest.md has the configuration choices and the latest results.
+source "$(dirname "$0")/../../scripts/lib.sh"
+cd "$ROOT"
+# shellcheck source=tools/tempest/env.sh
+source "$ROOT/tools/tempest/env.sh"
+
+TEMPEST_VERSION=${TEMPEST_VERSION:-47.0.0}
+TEMPEST_VENV=${TEMPEST_VENV:-$ROOT/var/tempest-venv}
+TEMPEST_CONCURRENCY=${TEMPEST_CONCURRENCY:-2}
+WORKSPACE="$TEMPEST_DIR/workspace"
+ETC="$WORKSPACE/etc"
+# Member accounts, each in a project of its own with a reader beside it (Tempest gives every
+# compute test class a primary member, often an alt user, and a reader of the primary's
+# project), and admins. Two classes run at once; each holds its accounts while it runs.
+MEMBER_PROJECTS=${MEMBER_PROJECTS:-6}
+ADMINS=${ADMINS:-3}
+
+curl -sf "$PUBLIC_URL/identity/v3" >/dev/null || die "no API at $PUBLIC_URL: run tools/tempest/cloud.sh start"
+
+# --- Tempest, pinned, in its own virtualenv (git ignores var/) ----------------------------------
+if [[ "$("$TEMPEST_VENV/bin/tempest" --version 2>/dev/null | awk '{print $2}')" != "$TEMPEST_VERSION" ]]; then
+  step "installing tempest $TEMPEST_VERSION into $TEMPEST_VENV"
+  python3 -m venv "$TEMPEST_VENV"
+  "$TEMPEST_VENV/bin/pip" install -q --upgrade pip
+  "$TEMPEST_VENV/bin/pip" install -q "tempest==$TEMPEST_VERSION"
+fi
+
+# --- accounts: projects, users and roles through manage.py identity_* ----------------------------
+mkdir -p "$ETC" "$WORKSPACE/logs" "$WORKSPACE/locks"
+umask 077
+[[ -s "$ETC/password" ]] || "$PY" -c 'import secrets; print(secrets.token_urlsafe(18))' >"$ETC/password"
+umask 022
+TEMPEST_PASSWORD=$(cat "$ETC/password")
+export TEMPEST_PASSWORD
+existing_projects=$("$PY" manage.py identity_project list | awk '{print $2}')
+existing_users=$("$PY" manage.py identity_user list | awk '{print $2}')
+ensure_account() { # PROJECT USER ROLE
+  grep -qx "$1" <<<"$existing_projects" || "$PY" manage.py identity_project create "$1" \
+    --description "Tempest"
+  existing_projects+=$'\n'"$1"
+  if grep -qx "$2" <<<"$existing_users"; then
+    "$PY" manage.py identity_user set-password "$2" --password-env TEMPEST_PASSWORD >/dev/null
+  else
+    "$PY" manage.py identity_user create "$2" --password-env TEMPEST_PASSWORD --project "$1" \
+      --role "$3"
+  fi
+}
+step "ensuring Tempest's accounts ($MEMBER_PROJECTS member projects, $ADMINS admins)"
+accounts="$ETC/accounts.yaml"
+: >"$accounts.new"
+for i in $(seq 1 "$MEMBER_PROJECTS"); do
+  ensure_account "tempest-p$i" "tempest-member$i" member
+  printf -- "- username: tempest-member%s\n  project_name: tempest-p%s\n  password: '%s'\n  roles: [member]\n" \
+    "$i" "$i" "$TEMPEST_PASSWORD" >>"$accounts.new"
+done
+# Readers after members: the alt user is "any non-admin account, first free", and it must be
+# able to create things.
+for i in $(seq 1 "$MEMBER_PROJECTS"); do
+  ensure_account "tempest-p$i" "tempest-reader$i" reader
+  printf -- "- username: tempest-reader%s\n  project_name: tempest-p%s\n  password: '%s'\n  roles: [reader]\n" \
+    "$i" "$i" "$TEMPEST_PASSWORD" >>"$accounts.new"
+done
+for i in $(seq 1 "$ADMINS"); do
+  ensure_account "tempest-admin$i" "tempest-admin$i" admin
+  printf -- "- username: tempest-admin%s\n  project_name: tempest-admin%s\n  password: '%s'\n  roles: [admin]\n  types: [admin]\n" \
+    "$i" "$i" "$TEMPEST_PASSWORD" >>"$accounts.new"
+done
+chmod 600 "$accounts.new"
+mv "$accounts.new" "$accounts"
+
+# --- images and flavors ---------------------------------------------------------------------------
+step "ensuring the images (tinyos, tinyos-alt)"
+images=$("$PY" manage.py shell -c "
+from pathlib import Path
+from apps.identity.models import Project
+from apps.images.models import Image
+from apps.images.services import ensure_image_from_file
+owner = Project.objects.get(name='admin')
+first = Image.objects.get(name='tinyos')
+alt = ensure_image_from_file(name='tinyos-alt', path=Path('$GUEST_IMAGE'), owner=owner,
+    visibility='public', properties={'hw_machine_type': 'pc', 'os_distro': 'tinyos'})
+print(first.id, alt.id)
+" | tail -n 1)
+read -r IMAGE_REF IMAGE_REF_ALT <<<"$images"
+# m1.nano and m1.tiny: the two smallest of bootstrap's standard flavors (resize goes up).
+FLAVOR_REF=${FLAVOR_REF:-0}
+FLAVOR_REF_ALT=${FLAVOR_REF_ALT:-1}
+
+# --- tempest.conf and the stestr workspace -------------------------------------------------------
+sed -e "s|@WORKSPACE@|$WORKSPACE|g" -e "s|@PUBLIC_URL@|$PUBLIC_URL|g" \
+  -e "s|@IMAGE_REF@|$IMAGE_REF|g" -e "s|@IMAGE_REF_ALT@|$IMAGE_REF_ALT|g" \
+  -e "s|@FLAVOR_REF@|$FLAVOR_REF|g" -e "s|@FLAVOR_REF_ALT@|$FLAVOR_REF_ALT|g" \
+  tools/tempest/tempest.conf.in >"$ETC/tempest.conf"
+# What `tempest init` would write, without registering a workspace in the home directory.
+tempest_pkg=$("$TEMPEST_VENV/bin/python" -c 'import os, tempest; print(os.path.dirname(tempest.__file__))')
+printf '[DEFAULT]\ntest_path=%s/test_discover\ntop_dir=%s\ngroup_regex=([^\\.]*\\.)*\n' \
+  "$tempest_pkg" "$(dirname "$tempest_pkg")" >"$WORKSPACE/.stestr.conf"
+[[ -d "$WORKSPACE/.stestr" ]] || (cd "$WORKSPACE" && "$TEMPEST_VENV/bin/stestr" init >/dev/null)
+rm -rf "$WORKSPACE/locks/test_accounts" # a killed run's account locks
+
+# --- the run --------------------------------------------------------------------------------------
+results="$TEMPEST_DIR/results/$(date -u +%Y%m%dT%H%M%SZ)"
+mkdir -p "$results"
+args=("$@")
+[[ " $* " == *" --regex "* || " $* " == *" --include-list "* ]] || args+=(--regex '^tempest\.api\.compute')
+[[ " $* " == *" --exclude-list "* ]] || args+=(--exclude-list "$ROOT/tools/tempest/exclude.txt")
+step "tempest run ${args[*]} --concurrency $TEMPEST_CONCURRENCY (results in $results)"
+set +e
+(cd "$WORKSPACE" && "$TEMPEST_VENV/bin/tempest" run --config-file "$ETC/tempest.conf" \
+  --concurrency "$TEMPEST_CONCURRENCY" "${args[@]}") 2>&1 | tee "$results/console.log"
+status=${PIPESTATUS[0]}
+set -e
+(cd "$WORKSPACE" && "$TEMPEST_VENV/bin/stestr" last --subunit >"$results/results.subunit" || true)
+(cd "$WORKSPACE" && "$TEMPEST_VENV/bin/stestr" failing --list 2>/dev/null | sort >"$results/failing.txt" || true)
+sed -n '/^Totals$/,/^Sum of execute/p' "$results/console.log" | grep -E '^(Ran| - )' >"$results/summary.txt" || true
+printf -- '--> totals\n%s\nfailing tests: %s (list in %s/failing.txt)\n' \
+  "$(cat "$results/summary.txt")" "$(wc -l <"$results/failing.txt")" "$results" >&2
+ln -sfn "$results" "$TEMPEST_DIR/results/latest"
+exit "$status"
