@@ -129,3 +129,32 @@ def cloud_migrations(server_id):
     from apps.servers.models import Migration
 
     return list(Migration.objects.filter(server__uuid=server_id).values_list("status", flat=True))
+
+
+def test_rebuild_answer_follows_the_microversion(cloud, member):
+    server_id = create(member.client, cloud.image_id)
+    cloud.wait_for_server(member.client, server_id, {"ACTIVE"})
+    url = f"/compute/v2.1/servers/{server_id}/action"
+    answers = {}
+    for minor in (1, 57, 75):
+        # when
+        response = member.client.post(
+            url,
+            {"rebuild": {"imageRef": cloud.image_id}},
+            format="json",
+            HTTP_OPENSTACK_API_VERSION=f"compute 2.{minor}",
+        )
+        assert response.status_code == 202, response.content
+        answers[minor] = response.json()["server"]
+        cloud.wait_for_server(member.client, server_id, {"ACTIVE"})
+    # then: the basic body before 2.75 (key_name from 2.54, user_data from 2.57), then GET's
+    assert "OS-EXT-STS:vm_state" not in answers[1]
+    assert "key_name" not in answers[1]
+    assert "user_data" not in answers[1]
+    assert answers[1]["adminPass"]
+    assert "OS-EXT-STS:vm_state" not in answers[57]
+    assert answers[57]["key_name"] is None
+    assert answers[57]["user_data"] is None
+    assert answers[75]["OS-EXT-STS:vm_state"] == "active"
+    assert answers[75]["user_data"] is None
+    assert "OS-EXT-SRV-ATTR:user_data" not in answers[75]

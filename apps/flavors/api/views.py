@@ -259,4 +259,4 @@ class ExtraSpecsViewSet(MicroversionedMixin, viewsets.ViewSet):
 
     def destroy(self, request: Request, flavor_id: str, pk: str) -> Response:
         services.delete_extra_spec(flavor=self._flavor(flavor_id), key=pk)
-        return Response(status=202)
+        return Response(status=200)  # Nova's answer here is a bodiless 200, not a 202

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -135,6 +136,8 @@ class HypervisorViewSet(MicroversionedMixin, viewsets.ViewSet):
         "list_detail": "os_compute_api:os-hypervisors:list-detail",
         "retrieve": "os_compute_api:os-hypervisors:show",
         "statistics": "os_compute_api:os-hypervisors:statistics",
+        "search": "os_compute_api:os-hypervisors:search",
+        "servers": "os_compute_api:os-hypervisors:servers",
     }
 
     def _nodes(self, request: Request) -> Any:
@@ -190,7 +193,10 @@ class HypervisorViewSet(MicroversionedMixin, viewsets.ViewSet):
                     "current_workload": 0,
                     "running_vms": vms.get(node.host, 0),
                     "disk_available_least": node.local_gb - disk_used,
-                    "cpu_info": node.cpu_info,
+                    # A JSON document in a string until 2.28, an object since.
+                    "cpu_info": node.cpu_info
+                    if version >= (2, 28)
+                    else json.dumps(node.cpu_info or {}),
                 }
             )
         else:
@@ -221,6 +227,45 @@ class HypervisorViewSet(MicroversionedMixin, viewsets.ViewSet):
             node, request.version, detail=True, usage=_usage_by_host(), vms=_running_vms()
         )
         return Response({"hypervisor": body})
+
+    def _matching(self, request: Request, pattern: str) -> list[ComputeNode]:
+        """Hypervisors whose host name contains `pattern` (2.1-2.52; a 404 when none)."""
+        if request.version >= (2, 53):
+            raise NotFound(
+                "Removed in microversion 2.53: use ?hypervisor_hostname_pattern= "
+                "(and with_servers=true)."
+            )
+        nodes = list(
+            ComputeNode.objects.select_related("service").filter(
+                hypervisor_hostname__icontains=pattern
+            )
+        )
+        if not nodes:
+            raise NotFound(f"No hypervisor matching '{pattern}' could be found.")
+        return nodes
+
+    @action(detail=True, methods=["get"], url_path="search")
+    def search(self, request: Request, pk: str) -> Response:
+        nodes = self._matching(request, pk)
+        body = [self._view(n, request.version, detail=False, usage={}, vms={}) for n in nodes]
+        return Response({"hypervisors": body})
+
+    @action(detail=True, methods=["get"], url_path="servers")
+    def servers(self, request: Request, pk: str) -> Response:
+        from apps.servers.models import Server
+
+        nodes = self._matching(request, pk)
+        by_host: dict[str, list[dict[str, str]]] = {}
+        rows = Server.objects.filter(host__in={n.host for n in nodes}).order_by("created_at")
+        for host, server_uuid, name in rows.values_list("host", "uuid", "name"):
+            by_host.setdefault(host, []).append({"uuid": str(server_uuid), "name": name})
+        body = []
+        for node in nodes:
+            view = self._view(node, request.version, detail=False, usage={}, vms={})
+            if by_host.get(node.host):  # Nova leaves the key out for an empty hypervisor
+                view["servers"] = by_host[node.host]
+            body.append(view)
+        return Response({"hypervisors": body})
 
     @action(detail=False, methods=["get"], url_path="statistics")
     def statistics(self, request: Request) -> Response:
@@ -388,7 +433,10 @@ class AggregateViewSet(MicroversionedMixin, viewsets.ViewSet):
         agg = services.create_aggregate(
             name=data["name"], availability_zone=data.get("availability_zone")
         )
-        return Response({"aggregate": self._view(agg, request.version)})
+        body = self._view(agg, request.version)
+        # Nova's create answer leaves out hosts and metadata (both empty at birth).
+        del body["hosts"], body["metadata"]
+        return Response({"aggregate": body})
 
     def retrieve(self, request: Request, pk: str) -> Response:
         return Response({"aggregate": self._view(self._get(pk), request.version)})

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import ipaddress
 import re
 from typing import Any
 
@@ -35,6 +36,25 @@ def _validate_user_data(value: str) -> str:
     return value
 
 
+class AccessIPField(serializers.CharField):
+    """accessIPv4 / accessIPv6: any address the version's parser accepts (an IPv6 address
+    may end in dotted IPv4, as ``::babe:220.12.22.2``), kept in its compressed form, which
+    is how Nova shows it back."""
+
+    def __init__(self, *, version: int, **kwargs: Any) -> None:
+        self.ip_class = ipaddress.IPv4Address if version == 4 else ipaddress.IPv6Address
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        text = super().to_internal_value(data)
+        try:
+            return str(self.ip_class(text))
+        except ValueError:
+            kind = "IPv4" if self.ip_class is ipaddress.IPv4Address else "IPv6"
+            raise serializers.ValidationError(f"{text!r} is not a valid {kind} address.") from None
+
+
 class MetadataField(serializers.DictField):
     child = serializers.CharField(max_length=255, allow_blank=True)
 
@@ -57,13 +77,14 @@ class ServerCreateBody(StrictSerializer):
     adminPass = serializers.CharField(max_length=255, required=False)  # noqa: N815
     metadata = MetadataField(required=False)
     networks = serializers.JSONField(required=False)
-    accessIPv4 = serializers.IPAddressField(protocol="IPv4", required=False)  # noqa: N815
-    accessIPv6 = serializers.IPAddressField(protocol="IPv6", required=False)  # noqa: N815
+    accessIPv4 = AccessIPField(version=4)  # noqa: N815
+    accessIPv6 = AccessIPField(version=6)  # noqa: N815
     availability_zone = serializers.CharField(max_length=255, required=False)
     key_name = serializers.CharField(max_length=255, required=False, allow_null=True)
     user_data = serializers.CharField(required=False, allow_null=True, trim_whitespace=False)
     min_count = serializers.IntegerField(min_value=1, required=False, default=1)
-    max_count = serializers.IntegerField(min_value=1, required=False, default=1)
+    # Absent: as many as min_count (Nova's default).
+    max_count = serializers.IntegerField(min_value=1, required=False)
     return_reservation_id = serializers.BooleanField(required=False, default=False)
     config_drive = serializers.JSONField(required=False)
     security_groups = SecurityGroupRef(many=True, required=False)
@@ -143,8 +164,8 @@ class ServerUpdateBody(StrictSerializer):
     description = serializers.CharField(
         max_length=255, required=False, allow_null=True, allow_blank=True
     )
-    accessIPv4 = serializers.IPAddressField(protocol="IPv4", required=False)  # noqa: N815
-    accessIPv6 = serializers.IPAddressField(protocol="IPv6", required=False)  # noqa: N815
+    accessIPv4 = AccessIPField(version=4)  # noqa: N815
+    accessIPv6 = AccessIPField(version=6)  # noqa: N815
     hostname = serializers.CharField(max_length=255, required=False)
 
     def get_fields(self) -> dict[str, Any]:
@@ -203,8 +224,8 @@ class RebuildBody(StrictSerializer):
     name = serializers.CharField(max_length=255, required=False)
     adminPass = serializers.CharField(max_length=255, required=False)  # noqa: N815
     metadata = MetadataField(required=False)
-    accessIPv4 = serializers.IPAddressField(protocol="IPv4", required=False)  # noqa: N815
-    accessIPv6 = serializers.IPAddressField(protocol="IPv6", required=False)  # noqa: N815
+    accessIPv4 = AccessIPField(version=4)  # noqa: N815
+    accessIPv6 = AccessIPField(version=6)  # noqa: N815
     preserve_ephemeral = serializers.BooleanField(required=False)
     description = serializers.CharField(
         max_length=255, required=False, allow_null=True, allow_blank=True
@@ -452,11 +473,61 @@ def server_detail(
         body["description"] = server.description
     if v >= (2, 26):
         body["tags"] = server.api_tags
+    if v >= (2, 63):
+        body["trusted_image_certificates"] = None  # certificate validation is not offered
     if v >= (2, 71):
         group = server.api_group_uuid
         body["server_groups"] = [str(group)] if group else []
     if v >= (2, 96):
         body["pinned_availability_zone"] = server.requested_availability_zone
+    return body
+
+
+# What GET shows and, before 2.75, the answers of PUT /servers/{id} and of rebuild leave out.
+_EXTENDED_KEYS = frozenset(
+    {
+        "OS-EXT-AZ:availability_zone",
+        "config_drive",
+        "key_name",
+        "OS-SRV-USG:launched_at",
+        "OS-SRV-USG:terminated_at",
+        "OS-EXT-STS:task_state",
+        "OS-EXT-STS:vm_state",
+        "OS-EXT-STS:power_state",
+        "os-extended-volumes:volumes_attached",
+        "security_groups",
+        "host_status",
+    }
+)
+
+
+def written_server_view(
+    detail: dict[str, Any],
+    version: APIVersion,
+    *,
+    rebuild: bool = False,
+    user_data: str | None = None,
+) -> dict[str, Any]:
+    """The server body that answers an update (PUT) or a rebuild (with the new `user_data`).
+
+    Up to 2.74 it is the basic body without the extended attributes; from 2.75 it is GET's
+    body. A rebuild answer also carries key_name (2.54) and user_data (2.57), top-level and
+    never as OS-EXT-SRV-ATTR:user_data.
+    """
+    v = (version.major, version.minor)
+    body = dict(detail)
+    if v < (2, 75):
+        body = {
+            k: value
+            for k, value in body.items()
+            if k not in _EXTENDED_KEYS and not k.startswith("OS-EXT-SRV-ATTR:")
+        }
+        if rebuild and v >= (2, 54):
+            body["key_name"] = detail["key_name"]
+    if rebuild:
+        body.pop("OS-EXT-SRV-ATTR:user_data", None)
+        if v >= (2, 57):
+            body["user_data"] = user_data
     return body
 
 

@@ -259,7 +259,7 @@ class ServerViewSet(MicroversionedMixin, viewsets.ViewSet):
             flavor_ref=data["flavorRef"],
             image_ref=data.get("imageRef", ""),
             min_count=data["min_count"],
-            max_count=data["max_count"],
+            max_count=data.get("max_count", data["min_count"]),
             key_name=data.get("key_name"),
             user_data=data.get("user_data"),
             metadata=data.get("metadata", {}),
@@ -319,7 +319,8 @@ class ServerViewSet(MicroversionedMixin, viewsets.ViewSet):
         }
         changes = {k: v for k, v in changes.items() if k in _present(data)}
         services.update_server(context=request.auth, server=server, changes=changes)
-        return Response({"server": self._show(request, server)})
+        body = s.written_server_view(self._show(request, server), request.version)
+        return Response({"server": body})
 
     def destroy(self, request: Request, pk: str) -> Response:
         server = self._server(request, pk)
@@ -500,7 +501,9 @@ def _rebuild(view: ServerViewSet, request: Request, server: Server, args: Any) -
         changes={k: v for k, v in data.items() if k in REBUILD_CHANGES},
         request_id=request.request_id,
     )
-    body = view._show(request, server)
+    body = s.written_server_view(
+        view._show(request, server), request.version, rebuild=True, user_data=server.user_data
+    )
     body["adminPass"] = data.get("adminPass") or _password()
     return Response({"server": body}, status=202)
 

@@ -1,0 +1,107 @@
+"""Admin host resources through the API: hypervisors (shapes by microversion, the 2.1-2.52
+search and servers routes) and aggregates."""
+
+import json
+import uuid
+
+import pytest
+
+from apps.hosts.services import update_compute_node
+from apps.servers.models import Server
+
+pytestmark = pytest.mark.django_db
+
+HYPERVISORS = "/compute/v2.1/os-hypervisors"
+CPU_INFO = {"arch": "x86_64", "model": "", "vendor": "", "topology": {"sockets": 1}}
+
+
+def version(minor: int) -> dict[str, str]:
+    return {"HTTP_OPENSTACK_API_VERSION": f"compute 2.{minor}"}
+
+
+@pytest.fixture
+def nodes() -> list:
+    return [
+        update_compute_node(
+            host=host,
+            facts={"hostname": host, "cpu_info": CPU_INFO, "vcpus": 4, "memory_mb": 8192},
+        )
+        for host in ("hv-alpha", "hv-beta")
+    ]
+
+
+@pytest.mark.parametrize(("minor", "as_text"), [(1, True), (27, True), (28, False)])
+def test_cpu_info_is_json_text_before_2_28(admin, nodes, minor, as_text):
+    # when
+    shown = admin.client.get(f"{HYPERVISORS}/{nodes[0].pk}", **version(minor)).json()
+    listed = admin.client.get(f"{HYPERVISORS}/detail", **version(minor)).json()
+    # then
+    expected = json.dumps(CPU_INFO) if as_text else CPU_INFO
+    cpu_info = shown["hypervisor"]["cpu_info"]
+    assert (json.loads(cpu_info) if as_text else cpu_info) == CPU_INFO
+    assert isinstance(cpu_info, str) is as_text
+    assert {type(h["cpu_info"]) for h in listed["hypervisors"]} == {type(expected)}
+
+
+def test_search_finds_hypervisors_by_host_name_part(admin, nodes):
+    # when
+    response = admin.client.get(f"{HYPERVISORS}/alph/search", **version(52))
+    # then
+    assert response.status_code == 200
+    assert response.json() == {
+        "hypervisors": [
+            {
+                "id": nodes[0].pk,
+                "hypervisor_hostname": "hv-alpha",
+                "state": "up",
+                "status": "enabled",
+            }
+        ]
+    }
+
+
+def test_search_without_a_match_is_404(admin, nodes):
+    assert admin.client.get(f"{HYPERVISORS}/gamma/search").status_code == 404
+
+
+def test_servers_lists_each_matching_hypervisors_servers(admin, nodes, member):
+    # given: one server on hv-alpha, none on hv-beta
+    server = Server.objects.create(
+        uuid=uuid.uuid4(),
+        name="placed",
+        project_id=member.project.pk,
+        user_id=member.user.pk,
+        host="hv-alpha",
+        flavor_id="0",
+    )
+    # when
+    response = admin.client.get(f"{HYPERVISORS}/hv-/servers", **version(52))
+    # then
+    by_name = {h["hypervisor_hostname"]: h for h in response.json()["hypervisors"]}
+    assert by_name["hv-alpha"]["servers"] == [{"uuid": str(server.uuid), "name": "placed"}]
+    assert "servers" not in by_name["hv-beta"]
+
+
+@pytest.mark.parametrize("route", ["search", "servers"])
+def test_search_and_servers_routes_are_gone_from_2_53(admin, nodes, route):
+    assert admin.client.get(f"{HYPERVISORS}/hv/{route}", **version(53)).status_code == 404
+
+
+@pytest.mark.parametrize("route", ["search", "servers"])
+def test_search_and_servers_are_for_admins(member, nodes, route):
+    assert member.client.get(f"{HYPERVISORS}/hv/{route}").status_code == 403
+
+
+def test_aggregate_create_answer_has_no_hosts_or_metadata(admin):
+    # when
+    response = admin.client.post(
+        "/compute/v2.1/os-aggregates", {"aggregate": {"name": "rack-1"}}, format="json"
+    )
+    # then
+    assert response.status_code == 200
+    body = response.json()["aggregate"]
+    assert "hosts" not in body
+    assert "metadata" not in body
+    shown = admin.client.get(f"/compute/v2.1/os-aggregates/{body['id']}").json()["aggregate"]
+    assert shown["hosts"] == []
+    assert shown["metadata"] == {}

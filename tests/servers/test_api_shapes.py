@@ -1,0 +1,116 @@
+"""Server request and response shapes Tempest checks against Nova's schemas, without workers:
+the servers stay in BUILD, which is all a shape needs."""
+
+from pathlib import Path
+
+import pytest
+
+from apps.flavors.services import ensure_standard_flavors
+from apps.identity.services import ensure_project
+from apps.images.services import ensure_image_from_file
+from apps.servers.models import Server
+from tests.cloud import tiny_qcow2
+
+pytestmark = pytest.mark.django_db
+
+SERVERS = "/compute/v2.1/servers"
+
+
+def version(minor: int) -> dict[str, str]:
+    return {"HTTP_OPENSTACK_API_VERSION": f"compute 2.{minor}"}
+
+
+@pytest.fixture
+def image_id(tmp_path: Path) -> str:
+    ensure_standard_flavors()
+    image = ensure_image_from_file(
+        name="tiny",
+        path=tiny_qcow2(tmp_path),
+        owner=ensure_project(name="images"),
+        visibility="public",
+        properties={},
+    )
+    return str(image.id)
+
+
+def create(caller, image_id: str, **extra) -> dict:
+    body = {"server": {"name": "vm", "imageRef": image_id, "flavorRef": "0", **extra}}
+    response = caller.client.post(SERVERS, body, format="json")
+    assert response.status_code == 202, response.content
+    return response.json()["server"]
+
+
+def test_access_ipv6_ending_in_dotted_quad_is_accepted_and_shown_compressed(member, image_id):
+    # when
+    server = create(
+        member,
+        image_id,
+        accessIPv4="1.1.1.1",
+        accessIPv6="0000:0000:0000:0000:0000:babe:220.12.22.2",
+    )
+    # then
+    shown = member.client.get(f"{SERVERS}/{server['id']}").json()["server"]
+    assert shown["accessIPv4"] == "1.1.1.1"
+    assert shown["accessIPv6"] == "::babe:dc0c:1602"
+
+
+@pytest.mark.parametrize("address", ["1.1.1", "::babe::1", "2001:db8::1.2.3"])
+def test_access_ipv6_that_is_no_address_is_refused(member, image_id, address):
+    body = {"server": {"name": "vm", "imageRef": image_id, "flavorRef": "0", "accessIPv6": address}}
+    response = member.client.post(SERVERS, body, format="json")
+    assert response.status_code == 400
+    assert "accessIPv6" in response.json()["badRequest"]["message"]
+
+
+def test_min_count_alone_creates_that_many(member, image_id):
+    # when: no max_count (Nova's default is min_count, not 1)
+    create(member, image_id, min_count=2)
+    # then
+    assert Server.objects.filter(project_id=member.project.pk).count() == 2
+
+
+def test_update_answers_the_basic_body_before_2_75(member, image_id):
+    server_id = create(member, image_id)["id"]
+    # when
+    response = member.client.put(
+        f"{SERVERS}/{server_id}", {"server": {"name": "renamed"}}, format="json", **version(74)
+    )
+    # then
+    body = response.json()["server"]
+    assert response.status_code == 200
+    assert body["name"] == "renamed"
+    for extended in (
+        "OS-EXT-STS:vm_state",
+        "OS-EXT-AZ:availability_zone",
+        "OS-SRV-USG:launched_at",
+        "config_drive",
+        "key_name",
+        "security_groups",
+        "os-extended-volumes:volumes_attached",
+    ):
+        assert extended not in body
+    assert body["locked_reason"] is None
+    assert body["trusted_image_certificates"] is None
+
+
+def test_update_answers_the_show_body_from_2_75(member, image_id):
+    server_id = create(member, image_id)["id"]
+    # when
+    response = member.client.put(
+        f"{SERVERS}/{server_id}", {"server": {"name": "renamed"}}, format="json", **version(75)
+    )
+    # then
+    shown = member.client.get(f"{SERVERS}/{server_id}", **version(75)).json()["server"]
+    assert set(response.json()["server"]) == set(shown)
+    assert "OS-EXT-STS:vm_state" in shown
+
+
+@pytest.mark.parametrize(("minor", "present"), [(62, False), (63, True), (96, True)])
+def test_trusted_image_certificates_shown_null_from_2_63(member, image_id, minor, present):
+    server_id = create(member, image_id)["id"]
+    shown = member.client.get(f"{SERVERS}/{server_id}", **version(minor)).json()["server"]
+    listed = member.client.get(f"{SERVERS}/detail", **version(minor)).json()["servers"][0]
+    assert ("trusted_image_certificates" in shown) is present
+    assert ("trusted_image_certificates" in listed) is present
+    if present:
+        assert shown["trusted_image_certificates"] is None
