@@ -21,6 +21,7 @@ compute_v21 = [
     path("", include("apps.scheduler.api.urls")),
     path("", include("apps.servers.api.urls")),
     path("", include("apps.consoles.api.urls")),
+    path("", include("apps.images.api.compute_urls")),
 ]
 
 urlpatterns = [
