@@ -105,3 +105,15 @@ def test_aggregate_create_answer_has_no_hosts_or_metadata(admin):
     shown = admin.client.get(f"/compute/v2.1/os-aggregates/{body['id']}").json()["aggregate"]
     assert shown["hosts"] == []
     assert shown["metadata"] == {}
+
+
+def test_services_show_and_filter_by_novas_binary_names(admin, nodes):
+    # when
+    listed = admin.client.get("/compute/v2.1/os-services").json()["services"]
+    filtered = admin.client.get("/compute/v2.1/os-services", {"binary": "nova-compute"}).json()
+    # then
+    assert {s["binary"] for s in listed} == {"nova-compute"}
+    assert {s["host"] for s in filtered["services"]} == {"hv-alpha", "hv-beta"}
+    assert admin.client.get("/compute/v2.1/os-services", {"binary": "nova-api"}).json() == {
+        "services": []
+    }

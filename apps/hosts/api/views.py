@@ -13,7 +13,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.hosts import services
-from apps.hosts.choices import AZ_METADATA_KEY, COMPUTE_BINARY, DEFAULT_AVAILABILITY_ZONE
+from apps.hosts.choices import (
+    API_BINARY_NAMES,
+    AZ_METADATA_KEY,
+    COMPUTE_BINARY,
+    DEFAULT_AVAILABILITY_ZONE,
+)
 from apps.hosts.models import Aggregate, AggregateHost, ComputeNode, Service
 from apps.servers.api.serializers import iso_micro
 from computecloud.api.microversions import MicroversionedMixin
@@ -55,7 +60,7 @@ class ServiceViewSet(MicroversionedMixin, viewsets.ViewSet):
     def _view(self, svc: Service, version: Any, zones: dict[str, str]) -> dict[str, Any]:
         body: dict[str, Any] = {
             "id": str(svc.uuid) if version >= (2, 53) else svc.pk,
-            "binary": svc.binary,
+            "binary": API_BINARY_NAMES.get(svc.binary, svc.binary),
             "host": svc.host,
             "zone": zones.get(svc.host, DEFAULT_AVAILABILITY_ZONE)
             if svc.binary == COMPUTE_BINARY
@@ -74,7 +79,8 @@ class ServiceViewSet(MicroversionedMixin, viewsets.ViewSet):
         if host := request.query_params.get("host"):
             queryset = queryset.filter(host=host)
         if binary := request.query_params.get("binary"):
-            queryset = queryset.filter(binary=binary)
+            ours = {api: own for own, api in API_BINARY_NAMES.items()}
+            queryset = queryset.filter(binary=ours.get(binary, binary))
         zones = _zones_by_host()
         return Response({"services": [self._view(s, request.version, zones) for s in queryset]})
 
