@@ -79,6 +79,7 @@ def test_other_projects_private_image_is_not_found(member, make_caller, make_ima
     assert response.status_code == 404
     assert "itemNotFound" in response.json()
     assert member.client.get(f"{IMAGES}/not-a-uuid").status_code == 404
+    assert member.client.delete(f"{IMAGES}/").status_code == 404
 
 
 def test_delete_by_owner_and_refused_to_others(member, make_caller, make_image):

@@ -175,6 +175,7 @@ class ComputeImageViewSet(_ComputeImageView):
         "list_detail": "image:get_images",
         "retrieve": "image:get_image",
         "destroy": "image:delete_image",
+        "delete_all": "image:delete_image",
     }
 
     def _list(self, request: Request, *, detail: bool) -> Response:
@@ -207,6 +208,10 @@ class ComputeImageViewSet(_ComputeImageView):
     def destroy(self, request: Request, pk: str) -> Response:
         services.delete_image(image=self._owned(request, pk, action="delete"))
         return Response(status=204)
+
+    def delete_all(self, request: Request) -> Response:
+        """``DELETE /images/`` (a blank id) names no image: 404, as Nova answers."""
+        raise NotFound("Image not found.")
 
 
 class ComputeImageMetadataViewSet(_ComputeImageView):
