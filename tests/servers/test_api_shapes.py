@@ -114,3 +114,11 @@ def test_trusted_image_certificates_shown_null_from_2_63(member, image_id, minor
     assert ("trusted_image_certificates" in listed) is present
     if present:
         assert shown["trusted_image_certificates"] is None
+
+
+def test_server_groups_shown_by_get_but_not_in_the_detail_list(member, image_id):
+    server_id = create(member, image_id)["id"]
+    shown = member.client.get(f"{SERVERS}/{server_id}", **version(71)).json()["server"]
+    listed = member.client.get(f"{SERVERS}/detail", **version(71)).json()["servers"][0]
+    assert shown["server_groups"] == []
+    assert "server_groups" not in listed

@@ -396,9 +396,17 @@ def _fault_view(fault: dict[str, Any] | None, is_admin: bool) -> dict[str, Any] 
 
 
 def server_detail(
-    server: Any, version: APIVersion, *, is_admin: bool, host_up: bool | None = None
+    server: Any,
+    version: APIVersion,
+    *,
+    is_admin: bool,
+    host_up: bool | None = None,
+    listed: bool = False,
 ) -> dict[str, Any]:
     """Nova's server body for a row of `views.prefetched` (DETAIL_COLUMNS and RELATED_FIELDS).
+
+    `listed`: the body is an item of /servers/detail, which has no server_groups (2.71 added
+    them to GET /servers/{id}, update and rebuild only).
 
     Called once per row of a page of up to 1000: keep per-row work to plain dict building
     (the version as a tuple, the public URL read once, timestamps formatted by the database).
@@ -475,7 +483,7 @@ def server_detail(
         body["tags"] = server.api_tags
     if v >= (2, 63):
         body["trusted_image_certificates"] = None  # certificate validation is not offered
-    if v >= (2, 71):
+    if v >= (2, 71) and not listed:
         group = server.api_group_uuid
         body["server_groups"] = [str(group)] if group else []
     if v >= (2, 96):

@@ -181,7 +181,11 @@ class ServerViewSet(MicroversionedMixin, viewsets.ViewSet):
             hosts_up = _hosts_up({r.host for r in rows if r.host}) if context.is_admin else {}
             body = [
                 s.server_detail(
-                    r, request.version, is_admin=context.is_admin, host_up=hosts_up.get(r.host)
+                    r,
+                    request.version,
+                    is_admin=context.is_admin,
+                    host_up=hosts_up.get(r.host),
+                    listed=True,
                 )
                 for r in rows
             ]
