@@ -64,6 +64,13 @@ class QuotaExceeded(ComputecloudError):
     )
 
 
+class FeatureNotImplemented(ComputecloudError):
+    """An operation the API knows but this deployment cannot do (Nova's 501)."""
+
+    code = 501
+    msg_fmt = "Not implemented: %(reason)s"
+
+
 class TooManyRequests(ComputecloudError):
     code = 429
     msg_fmt = "Too many requests: %(reason)s"

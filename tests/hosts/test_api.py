@@ -117,3 +117,88 @@ def test_services_show_and_filter_by_novas_binary_names(admin, nodes):
     assert admin.client.get("/compute/v2.1/os-services", {"binary": "nova-api"}).json() == {
         "services": []
     }
+
+
+HOSTS = "/compute/v2.1/os-hosts"
+
+
+def test_hosts_lists_each_service_with_its_zone(admin, nodes):
+    # given: a conductor beside the two compute hosts
+    from apps.hosts.choices import CONDUCTOR_BINARY
+    from apps.hosts.services import record_heartbeat
+
+    record_heartbeat(host="ctl", binary=CONDUCTOR_BINARY)
+    # when
+    listed = admin.client.get(HOSTS).json()["hosts"]
+    internal = admin.client.get(HOSTS, {"zone": "internal"}).json()["hosts"]
+    # then
+    assert sorted((h["host_name"], h["service"], h["zone"]) for h in listed) == [
+        ("ctl", "conductor", "internal"),
+        ("hv-alpha", "compute", "nova"),
+        ("hv-beta", "compute", "nova"),
+    ]
+    assert [h["host_name"] for h in internal] == ["ctl"]
+
+
+def test_host_detail_has_total_used_and_per_project_resources(admin, nodes, member):
+    Server.objects.create(
+        uuid=uuid.uuid4(),
+        name="placed",
+        project_id=member.project.pk,
+        user_id=member.user.pk,
+        host="hv-alpha",
+        flavor_id="0",
+        vcpus=1,
+        memory_mb=128,
+        root_gb=1,
+    )
+    # when
+    rows = [r["resource"] for r in admin.client.get(f"{HOSTS}/hv-alpha").json()["host"]]
+    # then
+    assert [r["project"] for r in rows] == [
+        "(total)",
+        "(used_now)",
+        "(used_max)",
+        member.project.pk,
+    ]
+    assert (rows[0]["cpu"], rows[0]["memory_mb"]) == (4, 8192)
+    assert (rows[2]["cpu"], rows[2]["memory_mb"], rows[2]["disk_gb"]) == (1, 128, 1)
+    assert {r["host"] for r in rows} == {"hv-alpha"}
+
+
+def test_host_update_disables_and_enables_the_compute_service(admin, nodes):
+    url = f"{HOSTS}/hv-beta"
+    disabled = admin.client.put(url, {"status": "disable"}, format="json")
+    assert disabled.json() == {"host": "hv-beta", "status": "disabled"}
+    services = admin.client.get("/compute/v2.1/os-services", {"host": "hv-beta"}).json()
+    assert services["services"][0]["status"] == "disabled"
+    enabled = admin.client.put(url, {"status": "enable"}, format="json")
+    assert enabled.json() == {"host": "hv-beta", "status": "enabled"}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"status": "invalid"}, {"status": "enable", "maintenance_mode": "invalid"}],
+)
+def test_host_update_refuses_bad_bodies(admin, nodes, body):
+    assert admin.client.put(f"{HOSTS}/hv-beta", body, format="json").status_code == 400
+
+
+def test_maintenance_mode_and_power_actions_are_not_implemented(admin, nodes):
+    body = {"maintenance_mode": "enable"}
+    assert admin.client.put(f"{HOSTS}/hv-beta", body, format="json").status_code == 501
+    for verb in ("reboot", "shutdown", "startup"):
+        response = admin.client.get(f"{HOSTS}/hv-beta/{verb}")
+        assert response.status_code == 501
+        assert "notImplemented" in response.json()
+
+
+@pytest.mark.parametrize("path", ["", "/reboot", "/startup"])
+def test_unknown_host_is_404(admin, nodes, path):
+    assert admin.client.get(f"{HOSTS}/nowhere{path}").status_code == 404
+
+
+def test_hosts_are_for_admins_and_gone_from_2_43(admin, member, nodes):
+    assert member.client.get(HOSTS).status_code == 403
+    assert member.client.get(f"{HOSTS}/hv-alpha").status_code == 403
+    assert admin.client.get(HOSTS, **version(43)).status_code == 404

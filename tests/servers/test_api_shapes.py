@@ -122,3 +122,10 @@ def test_server_groups_shown_by_get_but_not_in_the_detail_list(member, image_id)
     listed = member.client.get(f"{SERVERS}/detail", **version(71)).json()["servers"][0]
     assert shown["server_groups"] == []
     assert "server_groups" not in listed
+
+
+def test_restore_is_a_conflict_as_no_server_is_ever_soft_deleted(member, image_id):
+    server_id = create(member, image_id)["id"]
+    response = member.client.post(f"{SERVERS}/{server_id}/action", {"restore": None}, format="json")
+    assert response.status_code == 409
+    assert "Cannot 'restore'" in response.json()["conflictingRequest"]["message"]

@@ -1,4 +1,5 @@
-"""Admin host resources: os-services, os-hypervisors, os-availability-zone, os-aggregates."""
+"""Admin host resources: os-services, os-hosts (2.1-2.42), os-hypervisors, os-availability-zone,
+os-aggregates."""
 
 from __future__ import annotations
 
@@ -17,13 +18,15 @@ from apps.hosts.choices import (
     API_BINARY_NAMES,
     AZ_METADATA_KEY,
     COMPUTE_BINARY,
+    CONDUCTOR_BINARY,
     DEFAULT_AVAILABILITY_ZONE,
+    SCHEDULER_BINARY,
 )
 from apps.hosts.models import Aggregate, AggregateHost, ComputeNode, Service
 from apps.servers.api.serializers import iso_micro
 from computecloud.api.microversions import MicroversionedMixin
 from computecloud.api.serializers import StrictSerializer
-from computecloud.exceptions import InvalidInput, NotFound
+from computecloud.exceptions import FeatureNotImplemented, InvalidInput, NotFound
 
 
 def _zones_by_host() -> dict[str, str]:
@@ -305,6 +308,145 @@ def _is_uuid(value: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+# --- os-hosts (2.1-2.42) ------------------------------------------------------------------------
+# The service column of an os-hosts row: Nova's service topics.
+HOST_SERVICE_TOPICS = {
+    COMPUTE_BINARY: "compute",
+    CONDUCTOR_BINARY: "conductor",
+    SCHEDULER_BINARY: "scheduler",
+}
+
+
+class HostUpdateSerializer(StrictSerializer):
+    status = serializers.ChoiceField(choices=["enable", "disable"], required=False)
+    maintenance_mode = serializers.ChoiceField(choices=["enable", "disable"], required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs:
+            raise serializers.ValidationError("'status' or 'maintenance_mode' is needed.")
+        return attrs
+
+
+class HostViewSet(MicroversionedMixin, viewsets.ViewSet):
+    """The deprecated os-hosts API (removed in 2.43; os-services and os-hypervisors replace
+    it): hosts and their services, a compute host's resources, enable/disable. Host power
+    actions and maintenance mode are not offered (501, as Nova's libvirt driver answers)."""
+
+    lookup_value_regex = "[^/]+"
+    policy_actions = {
+        "list": "os_compute_api:os-hosts:list",
+        "retrieve": "os_compute_api:os-hosts:show",
+        "update": "os_compute_api:os-hosts:update",
+        "reboot": "os_compute_api:os-hosts:reboot",
+        "shutdown": "os_compute_api:os-hosts:shutdown",
+        "startup": "os_compute_api:os-hosts:start",
+    }
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        if request.version >= (2, 43):
+            raise NotFound("os-hosts was removed in microversion 2.43.")
+
+    def _compute(self, host: str) -> Service:
+        service = Service.objects.filter(host=host, binary=COMPUTE_BINARY).first()
+        if service is None:
+            raise NotFound(f"Compute host {host} could not be found.")
+        return service
+
+    def list(self, request: Request) -> Response:
+        zones = _zones_by_host()
+        rows = []
+        for svc in Service.objects.order_by("host", "binary"):
+            compute = svc.binary == COMPUTE_BINARY
+            zone = zones.get(svc.host, DEFAULT_AVAILABILITY_ZONE) if compute else "internal"
+            rows.append(
+                {
+                    "host_name": svc.host,
+                    "service": HOST_SERVICE_TOPICS.get(svc.binary, svc.binary),
+                    "zone": zone,
+                }
+            )
+        if "zone" in request.query_params:
+            rows = [r for r in rows if r["zone"] == request.query_params["zone"]]
+        return Response({"hosts": rows})
+
+    def retrieve(self, request: Request, pk: str) -> Response:
+        from apps.servers.models import Server
+
+        self._compute(pk)
+        node = ComputeNode.objects.filter(host=pk).first()
+        used = _usage_by_host().get(pk, {})
+
+        def resource(project: str, cpu: int, memory_mb: int, disk_gb: int) -> dict[str, Any]:
+            return {
+                "resource": {
+                    "host": pk,
+                    "project": project,
+                    "cpu": cpu,
+                    "memory_mb": memory_mb,
+                    "disk_gb": disk_gb,
+                }
+            }
+
+        per_project = (
+            Server.objects.filter(host=pk)
+            .values("project_id")
+            .annotate(cpu=Sum("vcpus"), memory_mb=Sum("memory_mb"), disk_gb=Sum("root_gb"))
+            .order_by("project_id")
+        )
+        rows = [
+            resource(
+                "(total)",
+                node.vcpus if node else 0,
+                node.memory_mb if node else 0,
+                node.local_gb if node else 0,
+            ),
+            resource(
+                "(used_now)",
+                used.get("VCPU", 0),
+                used.get("MEMORY_MB", 0),
+                used.get("DISK_GB", 0),
+            ),
+            resource(
+                "(used_max)",
+                sum(p["cpu"] for p in per_project),
+                sum(p["memory_mb"] for p in per_project),
+                sum(p["disk_gb"] for p in per_project),
+            ),
+            *(
+                resource(p["project_id"], p["cpu"], p["memory_mb"], p["disk_gb"])
+                for p in per_project
+            ),
+        ]
+        return Response({"host": rows})
+
+    def update(self, request: Request, pk: str) -> Response:
+        serializer = HostUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        service = self._compute(pk)
+        if "maintenance_mode" in data:
+            raise FeatureNotImplemented(reason="maintenance mode is not supported.")
+        service = services.set_service_status(service=service, disabled=data["status"] == "disable")
+        return Response({"host": pk, "status": "disabled" if service.disabled else "enabled"})
+
+    def _power_action(self, pk: str) -> Response:
+        self._compute(pk)
+        raise FeatureNotImplemented(reason="host power actions are not supported.")
+
+    @action(detail=True, methods=["get"], url_path="reboot")
+    def reboot(self, request: Request, pk: str) -> Response:
+        return self._power_action(pk)
+
+    @action(detail=True, methods=["get"], url_path="shutdown")
+    def shutdown(self, request: Request, pk: str) -> Response:
+        return self._power_action(pk)
+
+    @action(detail=True, methods=["get"], url_path="startup")
+    def startup(self, request: Request, pk: str) -> Response:
+        return self._power_action(pk)
 
 
 # --- os-availability-zone -----------------------------------------------------------------------

@@ -34,7 +34,7 @@ from apps.servers.models import (
 )
 from computecloud.api.microversions import MicroversionedMixin
 from computecloud.api.pagination import next_links, paginate
-from computecloud.exceptions import InvalidInput, NotFound
+from computecloud.exceptions import Conflict, InvalidInput, NotFound
 
 SORT_KEYS = {
     "access_ip_v4",
@@ -416,6 +416,15 @@ def _force_delete(view: ServerViewSet, request: Request, server: Server, args: A
     return Response(status=202)
 
 
+def _restore(view: ServerViewSet, request: Request, server: Server, args: Any) -> Response:
+    authorize(request.auth, "os_compute_api:os-deferred-delete:restore")
+    # Deletes here are immediate (Nova's reclaim_instance_interval = 0): no server is ever
+    # SOFT_DELETED, so there is never one to restore, which Nova answers with a 409.
+    raise Conflict(
+        f"Cannot 'restore' instance {server.uuid} while it is in vm_state {server.vm_state}"
+    )
+
+
 def _reset_state(view: ServerViewSet, request: Request, server: Server, args: Any) -> Response:
     authorize(request.auth, "os_compute_api:os-admin-actions:reset_state")
     data = _validated(s.ResetStateBody, args)
@@ -525,6 +534,7 @@ ACTION_HANDLERS: dict[str, Any] = {
     "lock": _lock,
     "unlock": _unlock,
     "forceDelete": _force_delete,
+    "restore": _restore,
     "os-resetState": _reset_state,
     "os-getConsoleOutput": _console_output,
     "createImage": _create_image,
