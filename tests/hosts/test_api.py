@@ -19,6 +19,19 @@ def version(minor: int) -> dict[str, str]:
     return {"HTTP_OPENSTACK_API_VERSION": f"compute 2.{minor}"}
 
 
+def place_server(owner, host: str, **sizes) -> Server:
+    """A server record of `owner`'s project placed on `host` (set-up, not a build)."""
+    return Server.objects.create(
+        uuid=uuid.uuid4(),
+        name="placed",
+        project_id=owner.project.pk,
+        user_id=owner.user.pk,
+        host=host,
+        flavor_id="0",
+        **sizes,
+    )
+
+
 @pytest.fixture
 def nodes() -> list:
     return [
@@ -66,14 +79,7 @@ def test_search_without_a_match_is_404(admin, nodes):
 
 def test_servers_lists_each_matching_hypervisors_servers(admin, nodes, member):
     # given: one server on hv-alpha, none on hv-beta
-    server = Server.objects.create(
-        uuid=uuid.uuid4(),
-        name="placed",
-        project_id=member.project.pk,
-        user_id=member.user.pk,
-        host="hv-alpha",
-        flavor_id="0",
-    )
+    server = place_server(member, "hv-alpha")
     # when
     response = admin.client.get(f"{HYPERVISORS}/hv-/servers", **version(52))
     # then
@@ -141,17 +147,7 @@ def test_hosts_lists_each_service_with_its_zone(admin, nodes):
 
 
 def test_host_detail_has_total_used_and_per_project_resources(admin, nodes, member):
-    Server.objects.create(
-        uuid=uuid.uuid4(),
-        name="placed",
-        project_id=member.project.pk,
-        user_id=member.user.pk,
-        host="hv-alpha",
-        flavor_id="0",
-        vcpus=1,
-        memory_mb=128,
-        root_gb=1,
-    )
+    place_server(member, "hv-alpha", vcpus=1, memory_mb=128, root_gb=1)
     # when
     rows = [r["resource"] for r in admin.client.get(f"{HOSTS}/hv-alpha").json()["host"]]
     # then
