@@ -198,3 +198,16 @@ def test_hosts_are_for_admins_and_gone_from_2_43(admin, member, nodes):
     assert member.client.get(HOSTS).status_code == 403
     assert member.client.get(f"{HOSTS}/hv-alpha").status_code == 403
     assert admin.client.get(HOSTS, **version(43)).status_code == 404
+
+
+def test_blank_zone_filters_no_host(admin, nodes):
+    hosts = admin.client.get(HOSTS, {"zone": ""}).json()["hosts"]
+    assert {h["host_name"] for h in hosts} == {"hv-alpha", "hv-beta"}
+
+
+def test_hypervisor_uptime_is_not_implemented_until_2_88(admin, member, nodes):
+    url = f"{HYPERVISORS}/{nodes[0].pk}/uptime"
+    assert admin.client.get(url).status_code == 501
+    assert member.client.get(url).status_code == 403
+    assert admin.client.get(f"{HYPERVISORS}/999/uptime").status_code == 404
+    assert admin.client.get(url, **version(88)).status_code == 404

@@ -129,3 +129,11 @@ def test_restore_is_a_conflict_as_no_server_is_ever_soft_deleted(member, image_i
     response = member.client.post(f"{SERVERS}/{server_id}/action", {"restore": None}, format="json")
     assert response.status_code == 409
     assert "Cannot 'restore'" in response.json()["conflictingRequest"]["message"]
+
+
+def test_diagnostics_are_for_admins_and_not_implemented(member, admin, image_id):
+    server_id = create(member, image_id)["id"]
+    assert member.client.get(f"{SERVERS}/{server_id}/diagnostics").status_code == 403
+    response = admin.client.get(f"{SERVERS}/{server_id}/diagnostics")
+    assert response.status_code == 501
+    assert "notImplemented" in response.json()

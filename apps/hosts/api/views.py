@@ -147,6 +147,7 @@ class HypervisorViewSet(MicroversionedMixin, viewsets.ViewSet):
         "statistics": "os_compute_api:os-hypervisors:statistics",
         "search": "os_compute_api:os-hypervisors:search",
         "servers": "os_compute_api:os-hypervisors:servers",
+        "uptime": "os_compute_api:os-hypervisors:uptime",
     }
 
     def _nodes(self, request: Request) -> Any:
@@ -227,11 +228,15 @@ class HypervisorViewSet(MicroversionedMixin, viewsets.ViewSet):
     def list_detail(self, request: Request) -> Response:
         return self._render(request, detail=True)
 
-    def retrieve(self, request: Request, pk: str) -> Response:
+    def _node(self, pk: str) -> ComputeNode:
         query = Q(uuid=pk) if _is_uuid(pk) else Q(pk=int(pk) if pk.isdigit() else -1)
         node = ComputeNode.objects.select_related("service").filter(query).first()
         if node is None:
             raise NotFound(f"Hypervisor {pk} could not be found.")
+        return node
+
+    def retrieve(self, request: Request, pk: str) -> Response:
+        node = self._node(pk)
         body = self._view(
             node, request.version, detail=True, usage=_usage_by_host(), vms=_running_vms()
         )
@@ -275,6 +280,15 @@ class HypervisorViewSet(MicroversionedMixin, viewsets.ViewSet):
                 view["servers"] = by_host[node.host]
             body.append(view)
         return Response({"hypervisors": body})
+
+    @action(detail=True, methods=["get"], url_path="uptime")
+    def uptime(self, request: Request, pk: str) -> Response:
+        """2.1-2.87: the host's ``uptime`` line. Compute hosts do not report it, which Nova
+        answers, for a driver without it, with a 501."""
+        if request.version >= (2, 88):
+            raise NotFound("Removed in microversion 2.88: the hypervisor shows its uptime.")
+        self._node(pk)
+        raise FeatureNotImplemented(reason="hypervisor uptime is not reported by hosts.")
 
     @action(detail=False, methods=["get"], url_path="statistics")
     def statistics(self, request: Request) -> Response:
@@ -368,8 +382,8 @@ class HostViewSet(MicroversionedMixin, viewsets.ViewSet):
                     "zone": zone,
                 }
             )
-        if "zone" in request.query_params:
-            rows = [r for r in rows if r["zone"] == request.query_params["zone"]]
+        if zone := request.query_params.get("zone"):  # a blank zone filters nothing
+            rows = [r for r in rows if r["zone"] == zone]
         return Response({"hosts": rows})
 
     def retrieve(self, request: Request, pk: str) -> Response:

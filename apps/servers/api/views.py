@@ -34,7 +34,7 @@ from apps.servers.models import (
 )
 from computecloud.api.microversions import MicroversionedMixin
 from computecloud.api.pagination import next_links, paginate
-from computecloud.exceptions import Conflict, InvalidInput, NotFound
+from computecloud.exceptions import Conflict, FeatureNotImplemented, InvalidInput, NotFound
 
 SORT_KEYS = {
     "access_ip_v4",
@@ -148,6 +148,7 @@ class ServerViewSet(MicroversionedMixin, viewsets.ViewSet):
         "destroy": "os_compute_api:servers:delete",
         # The action endpoint checks each action's own policy in `server_action`.
         "server_action": "os_compute_api:servers:show",
+        "diagnostics": "os_compute_api:os-server-diagnostics",
     }
 
     # --- reading ---------------------------------------------------------------------------------
@@ -237,6 +238,13 @@ class ServerViewSet(MicroversionedMixin, viewsets.ViewSet):
 
     def retrieve(self, request: Request, pk: str) -> Response:
         return Response({"server": self._show(request, self._server(request, pk))})
+
+    @action(detail=True, methods=["get"], url_path="diagnostics")
+    def diagnostics(self, request: Request, pk: str) -> Response:
+        """Admins' view of a guest's counters: compute hosts do not report them yet, which
+        Nova answers, for a driver without diagnostics, with a 501."""
+        self._server(request, pk)
+        raise FeatureNotImplemented(reason="server diagnostics are not reported by hosts.")
 
     # --- writing ---------------------------------------------------------------------------------
     def create(self, request: Request) -> Response:
