@@ -224,6 +224,8 @@ DEFAULT_POLICIES: dict[str, str] = {
     "os_compute_api:os-aggregates:set_metadata": ADMIN,
     "os_compute_api:os-simple-tenant-usage:show": READER,
     "os_compute_api:os-simple-tenant-usage:list": ADMIN,
+    "os_compute_api:os-instance-usage-audit-log:list": ADMIN,
+    "os_compute_api:os-instance-usage-audit-log:show": ADMIN,
     "os_compute_api:os-migrations:index": ADMIN,
     "os_compute_api:os-migrations:index:all_projects": ADMIN,
     "os_compute_api:os-migrations:index:host": ADMIN,

@@ -1,4 +1,4 @@
-from apps.servers.api import groups, migrations_api, usage, views
+from apps.servers.api import audit_log, groups, migrations_api, usage, views
 from computecloud.api.routers import OpenStackRouter
 
 router = OpenStackRouter()
@@ -23,5 +23,10 @@ router.register(
     "os-simple-tenant-usage", usage.SimpleTenantUsageViewSet, basename="simple-tenant-usage"
 )
 router.register("os-migrations", migrations_api.MigrationViewSet, basename="migration")
+router.register(
+    "os-instance_usage_audit_log",
+    audit_log.InstanceUsageAuditLogViewSet,
+    basename="instance-usage-audit-log",
+)
 
 urlpatterns = router.urls

@@ -74,6 +74,14 @@ def parse_period(params: Any, *, now: datetime) -> Period:
     return Period(start=start or now, stop=min(stop or now, now))
 
 
+def active_in_period(period: Period) -> QuerySet[Server]:
+    """Servers (deleted ones included) that ran at some time within `period`."""
+    return Server.with_deleted.filter(
+        Q(terminated_at__isnull=True) | Q(terminated_at__gt=period.start),
+        launched_at__lt=period.stop,
+    )
+
+
 def servers_in_period(
     period: Period,
     *,
@@ -82,10 +90,7 @@ def servers_in_period(
     limit: int = MAX_LIMIT,
 ) -> list[Server]:
     """Servers (deleted ones included) that ran at some time within `period`, in `ORDER`."""
-    queryset: QuerySet[Server] = Server.with_deleted.filter(
-        Q(terminated_at__isnull=True) | Q(terminated_at__gt=period.start),
-        launched_at__lt=period.stop,
-    )
+    queryset = active_in_period(period)
     if project_id is not None:
         queryset = queryset.filter(project_id=project_id)
     queryset = queryset.order_by(*ORDER)
