@@ -8,8 +8,8 @@ Creates its own database (``cc_bench_boot``, as bench/api.py does) and uses Redi
 12 (flushed at start) for the broker and cache. Starts the processes as the Procfile does:
 the API (gunicorn computecloud.wsgi, gthread, on a free port, ``PUBLIC_URL`` set to it), a
 conductor worker (queues conductor and scheduler) and `--hosts` compute workers on libvirt's
-in-memory test hypervisor (``test:///default``), one process per host. A project with
-unlimited quotas, the standard flavors and a 16 MiB qcow2 image (public) are set up in-process.
+in-memory test hypervisor (``test:///default``), one process per host. A project with large
+(finite) quotas, the standard flavors and a 16 MiB qcow2 image (public) are set up in-process.
 
 Each round POSTs N servers (m1.nano, ``networks: none``) from `--clients` threads, polls
 ``/servers/detail?changes-since=`` until every one is ACTIVE (or ERROR: the round fails),
@@ -76,7 +76,9 @@ LOGIN_RE = re.compile(r"^tinyos login: ", re.MULTILINE)
 
 # --- set-up ---------------------------------------------------------------------------------------
 def _set_up(workdir: Path, image_path: Path | None) -> tuple[BenchCaller, str]:
-    """A member of a project with unlimited quotas, the standard flavors and a public image."""
+    """A member of a project with quotas large enough for every round (finite, so that each
+    create counts the project's usage as a real one does), the standard flavors and a public
+    image."""
     from apps.flavors.services import ensure_standard_flavors
     from apps.identity.services import create_project, ensure_project
     from apps.images.services import ensure_image_from_file
@@ -84,7 +86,9 @@ def _set_up(workdir: Path, image_path: Path | None) -> tuple[BenchCaller, str]:
 
     ensure_standard_flavors()
     project = create_project(name="bench-boot")
-    update_quotas(project=project, limits={"instances": -1, "cores": -1, "ram": -1})
+    update_quotas(
+        project=project, limits={"instances": 100_000, "cores": 100_000, "ram": 100_000 * 1024}
+    )
     member = make_caller(project=project, username="bench-boot", role="member")
     if image_path is None:
         image_path = workdir / "tiny.qcow2"

@@ -23,6 +23,24 @@ def compute_queue(host: str) -> str:
     return f"{COMPUTE_QUEUE_PREFIX}{host}"
 
 
+# What a message shows of its arguments (worker events, `celery inspect`, monitoring): the
+# identifiers an operator looks for. Never user data, keys or signed URLs, and cheap to build
+# (Celery's default is a repr of every argument, large for a build).
+_DESCRIBED = ("server_uuid", "server_uuids", "migration_uuid", "image_id", "host", "request_id")
+
+
+def describe_task(kwargs: dict[str, Any]) -> str:
+    """A short repr of a task's arguments, for `send_task(..., kwargsrepr=...)`."""
+    shown = {key: kwargs[key] for key in _DESCRIBED if key in kwargs}
+    payload = kwargs.get("payload")
+    if isinstance(payload, dict):
+        instance = payload.get("instance") or {}
+        shown.setdefault("server_uuid", payload.get("server_uuid") or instance.get("uuid"))
+        if "request_id" in payload:
+            shown.setdefault("request_id", payload["request_id"])
+    return repr(shown)
+
+
 # Task name prefix → queue. Compute tasks carry their queue explicitly (it depends on the
 # host), so they are not routed here.
 TASK_ROUTES: dict[str, dict[str, str]] = {

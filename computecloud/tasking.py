@@ -10,6 +10,8 @@ from typing import Any
 
 from django.db import transaction
 
+from computecloud.queues import describe_task
+
 logger = logging.getLogger(__name__)
 
 
@@ -17,7 +19,7 @@ def send_task(name: str, *, kwargs: dict[str, Any], queue: str | None = None) ->
     """Publish task `name` now (JSON kwargs); routing by name unless `queue` is given."""
     from computecloud.celery import app
 
-    app.send_task(name, kwargs=kwargs, queue=queue)
+    app.send_task(name, kwargs=kwargs, queue=queue, kwargsrepr=describe_task(kwargs))
     logger.debug("sent %s to %s", name, queue or "its routed queue")
 
 

@@ -50,7 +50,7 @@ def snapshot_server(*, server_uuid: str, image_id: str, request_id: str) -> None
         payload = {
             "server_uuid": server_uuid,
             "image_id": image_id,
-            "upload_url": signed_upload_url(image=image),
+            "upload_url": signed_upload_url(image_id=image.id),
             "request_id": request_id,
         }
         server_services.start_event(
@@ -136,7 +136,7 @@ def resize_server(*, server_uuid: str, migration_uuid: str, request_id: str) -> 
                 "server_uuid": server_uuid,
                 "migration_uuid": migration_uuid,
                 "transfer_image_id": str(transfer.id),
-                "upload_url": signed_upload_url(image=transfer),
+                "upload_url": signed_upload_url(image_id=transfer.id),
                 "power_on": server.vm_state == VmState.ACTIVE,
                 "request_id": request_id,
             }
@@ -160,7 +160,6 @@ def resize_migrated(
     fault: dict[str, Any] | None = None,
 ) -> None:
     """The source host has powered off and uploaded the disk: the destination takes over."""
-    from apps.images.models import Image
     from apps.images.services import signed_download_url
 
     with transaction.atomic():
@@ -194,7 +193,7 @@ def resize_migrated(
             "migration_uuid": migration_uuid,
             "instance": instance,
             "image": image_payload(server),
-            "disk_url": signed_download_url(image=Image.objects.get(id=transfer_image_id)),
+            "disk_url": signed_download_url(image_id=transfer_image_id),
             "transfer_image_id": transfer_image_id,
             "power_on": power_on,
             "request_id": request_id,

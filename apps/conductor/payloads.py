@@ -42,17 +42,18 @@ def instance_payload(server: Server) -> dict[str, Any]:
 
 
 def image_payload(server: Server) -> dict[str, Any]:
-    """Where the host downloads the image from (a signed URL: the host has no token)."""
-    from apps.images.models import Image
+    """Where the host downloads the image from (a signed URL: the host has no token) and how
+    it checks what it got. From the server's image snapshot: image data never changes once
+    active, and a build of an image deleted since fails at the download, as in Nova."""
     from apps.images.services import signed_download_url
 
-    image = Image.objects.get(id=server.image_ref)
+    image = server.image_meta
     return {
-        "image_id": str(image.id),
-        "url": signed_download_url(image=image),
-        "checksum": image.checksum,
-        "os_hash_algo": image.os_hash_algo,
-        "os_hash_value": image.os_hash_value,
-        "size": image.size,
-        "disk_format": image.disk_format,
+        "image_id": image["id"],
+        "url": signed_download_url(image_id=image["id"]),
+        "checksum": image["checksum"],
+        "os_hash_algo": image["os_hash_algo"],
+        "os_hash_value": image["os_hash_value"],
+        "size": image["size"],
+        "disk_format": image["disk_format"],
     }

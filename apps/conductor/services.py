@@ -18,9 +18,10 @@ from django.utils import timezone
 
 from apps.conductor.payloads import image_payload, instance_payload
 from apps.hosts.services import update_compute_node
+from apps.scheduler.selection import Alternate, Selection
 from apps.servers import services as server_services
 from apps.servers.actions import SIMPLE_ACTIONS
-from apps.servers.models import Server
+from apps.servers.models import InstanceAction, Server
 from apps.servers.states import PowerState, TaskState, VmState
 from computecloud.celery import app
 from computecloud.conf import cc_settings
@@ -44,30 +45,36 @@ def schedule_and_build_servers(*, server_uuids: list[str], request_id: str) -> N
     from apps.scheduler.exceptions import NoValidHost
     from apps.scheduler.services import select_destinations
 
+    started_at = timezone.now()
     servers = list(
         Server.objects.filter(
             uuid__in=server_uuids, vm_state=VmState.BUILDING, task_state=TaskState.SCHEDULING
-        ).order_by("launch_index")
+        )
+        .select_related("group_membership__group")
+        .order_by("launch_index")
     )
     if not servers:
         return  # redelivered: already scheduled (or deleted meanwhile)
-    for server in servers:
-        server_services.start_event(server=server, request_id=request_id, event=SCHEDULE_EVENT)
+    actions = {
+        action.server_id: action
+        for action in InstanceAction.objects.filter(server__in=servers, request_id=request_id)
+    }
     spec = request_spec_for(servers)
     try:
         with transaction.atomic():
             selections = select_destinations(spec)
             for selection in selections:
                 server = next(s for s in servers if str(s.uuid) == selection.instance_uuid)
-                _assign_host(server, selection.host, selection.node, attempts=1)
+                _assign_host(server, selection, attempts=1)
                 payload = _build_payload(server, request_id, selection.alternates)
                 _send_build(selection.host, payload)
             for server in servers:
                 server_services.finish_event(
-                    server=server,
+                    action=actions.get(server.pk),
                     request_id=request_id,
                     event=SCHEDULE_EVENT,
                     ok=True,
+                    started_at=started_at,
                     finish_action=False,
                 )
     except NoValidHost as exc:
@@ -80,6 +87,7 @@ def schedule_and_build_servers(*, server_uuids: list[str], request_id: str) -> N
                     message=str(exc),
                     event=SCHEDULE_EVENT,
                     details=getattr(exc, "details", ""),
+                    started_at=started_at,
                 )
 
 
@@ -103,25 +111,17 @@ def request_spec_for(servers: list[Server]) -> Any:
     )
 
 
-def _assign_host(server: Server, host: str, node: str, *, attempts: int) -> None:
-    from apps.hosts.choices import DEFAULT_AVAILABILITY_ZONE
-    from apps.hosts.models import AggregateHost
-
-    zone = (
-        AggregateHost.objects.filter(host=host, aggregate__metadata__has_key="availability_zone")
-        .values_list("aggregate__metadata__availability_zone", flat=True)
-        .first()
-    ) or DEFAULT_AVAILABILITY_ZONE
+def _assign_host(server: Server, destination: Selection | Alternate, *, attempts: int) -> None:
     Server.objects.filter(pk=server.pk).update(
-        host=host,
-        node=node,
-        launched_on=host,
+        host=destination.host,
+        node=destination.node,
+        launched_on=destination.host,
         task_state=TaskState.SPAWNING,
         attempts=attempts,
-        availability_zone=zone,
+        availability_zone=destination.availability_zone,
         updated_at=timezone.now(),
     )
-    server.host, server.node, server.attempts = host, node, attempts
+    server.host, server.node, server.attempts = destination.host, destination.node, attempts
 
 
 def _build_payload(server: Server, request_id: str, alternates: list[Any]) -> dict[str, Any]:
@@ -149,6 +149,7 @@ def fail_build(
     event: str,
     details: str = "",
     host: str | None = None,
+    started_at: datetime | None = None,
 ) -> None:
     """Put a building server in ERROR with a fault; free whatever it had claimed."""
     from apps.scheduler.services import release_allocations
@@ -163,7 +164,13 @@ def fail_build(
         return
     server_services.add_fault(server=server, message=message, details=details, host=host)
     server_services.finish_event(
-        server=server, request_id=request_id, event=event, ok=False, details=message, host=host
+        server=server,
+        request_id=request_id,
+        event=event,
+        ok=False,
+        details=message,
+        host=host,
+        started_at=started_at,
     )
     logger.error("server %s failed to build: %s", server.uuid, message)
 
@@ -175,7 +182,10 @@ def build_server_done(
     request_id: str,
     power_state: int,
     console: dict[str, Any] | None = None,
+    started_at: float | None = None,
 ) -> None:
+    """The host built the server: ACTIVE, and the build event (timed by the host) recorded.
+    A build nobody wants any more (deleted, rescheduled, timed out) is destroyed there."""
     now = timezone.now()
     with transaction.atomic():
         updated = Server.objects.filter(
@@ -189,14 +199,19 @@ def build_server_done(
             console=console,
             updated_at=now,
         )
-        server = Server.with_deleted.filter(uuid=server_uuid).first()
-        if server is None:
-            return
         if updated:
             server_services.finish_event(
-                server=server, request_id=request_id, event=BUILD_EVENT, ok=True, host=host
+                action=server_services.find_action(server_uuid=server_uuid, request_id=request_id),
+                request_id=request_id,
+                event=BUILD_EVENT,
+                ok=True,
+                host=host,
+                started_at=_from_epoch(started_at),
             )
             logger.info("server %s is ACTIVE on %s", server_uuid, host)
+            return
+        server = Server.with_deleted.filter(uuid=server_uuid).first()
+        if server is None:
             return
         if server.deleted or server.host != host or server.vm_state == VmState.ERROR:
             # Built where it is no longer wanted (deleted, rescheduled, timed out): remove it.
@@ -206,6 +221,11 @@ def build_server_done(
             _on_commit(lambda: rpcapi.destroy_orphan(app, host, server_uuid=server_uuid))
 
 
+def _from_epoch(seconds: float | None) -> datetime | None:
+    """A host's timestamp (seconds since the epoch), as an aware datetime."""
+    return datetime.fromtimestamp(seconds, tz=UTC) if seconds is not None else None
+
+
 def build_server_failed(
     *,
     host: str,
@@ -213,9 +233,9 @@ def build_server_failed(
     request_id: str,
     fault: dict[str, Any],
     alternates: list[dict[str, Any]],
+    started_at: float | None = None,
 ) -> None:
     """Reschedule to the next alternate that still has room, or give up with a fault."""
-    from apps.scheduler.selection import Alternate
     from apps.scheduler.services import claim_on_alternate, release_allocations
 
     max_attempts = int(cc_settings.SCHEDULER["MAX_ATTEMPTS"])
@@ -237,15 +257,15 @@ def build_server_failed(
             details=fault.get("message"),
             traceback=fault.get("details"),
             finish_action=False,
+            started_at=_from_epoch(started_at),
         )
         remaining = list(alternates)
         spec = None
         while remaining and server.attempts < max_attempts:
             alternate = remaining.pop(0)
             spec = spec or request_spec_for([server])
-            if claim_on_alternate(
-                spec, instance_uuid=str(server.uuid), alternate=Alternate(**alternate)
-            ):
+            destination = Alternate.from_dict(alternate)
+            if claim_on_alternate(spec, instance_uuid=str(server.uuid), alternate=destination):
                 logger.info(
                     "rescheduling %s from %s to %s (attempt %d)",
                     server_uuid,
@@ -253,12 +273,7 @@ def build_server_failed(
                     alternate["host"],
                     server.attempts + 1,
                 )
-                _assign_host(
-                    server,
-                    alternate["host"],
-                    alternate.get("node") or alternate["host"],
-                    attempts=server.attempts + 1,
-                )
+                _assign_host(server, destination, attempts=server.attempts + 1)
                 _send_build(alternate["host"], _build_payload(server, request_id, remaining))
                 return
         message = (

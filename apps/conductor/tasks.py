@@ -27,6 +27,7 @@ def build_server_done(
     request_id: str,
     power_state: int,
     console: dict[str, Any] | None = None,
+    started_at: float | None = None,
 ) -> None:
     services.build_server_done(
         host=host,
@@ -34,6 +35,7 @@ def build_server_done(
         request_id=request_id,
         power_state=power_state,
         console=console,
+        started_at=started_at,
     )
 
 
@@ -44,6 +46,7 @@ def build_server_failed(
     request_id: str,
     fault: dict[str, Any],
     alternates: list[dict[str, Any]],
+    started_at: float | None = None,
 ) -> None:
     services.build_server_failed(
         host=host,
@@ -51,6 +54,7 @@ def build_server_failed(
         request_id=request_id,
         fault=fault,
         alternates=alternates,
+        started_at=started_at,
     )
 
 

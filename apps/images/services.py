@@ -541,24 +541,24 @@ def _signature(*, purpose: SignedPurpose, image_id: str, expires: int) -> str:
     return salted_hmac(SIGNED_URL_SALT, value, algorithm="sha256").hexdigest()
 
 
-def _signed_url(*, image: Image, purpose: SignedPurpose, ttl: int) -> str:
+def _signed_url(*, image_id: str | uuid.UUID, purpose: SignedPurpose, ttl: int) -> str:
     expires = int(time.time()) + ttl
-    signature = _signature(purpose=purpose, image_id=str(image.pk), expires=expires)
+    signature = _signature(purpose=purpose, image_id=str(image_id), expires=expires)
     return (
-        f"{settings.PUBLIC_URL}/image/v2/images/{image.pk}/file?expires={expires}&sig={signature}"
+        f"{settings.PUBLIC_URL}/image/v2/images/{image_id}/file?expires={expires}&sig={signature}"
     )
 
 
-def signed_download_url(*, image: Image, ttl: int = 600) -> str:
+def signed_download_url(*, image_id: str | uuid.UUID, ttl: int = 600) -> str:
     """A URL that downloads the image's data without a token until `ttl` seconds from now
     (for compute hosts, which hold no credentials)."""
-    return _signed_url(image=image, purpose="download", ttl=ttl)
+    return _signed_url(image_id=image_id, purpose="download", ttl=ttl)
 
 
-def signed_upload_url(*, image: Image, ttl: int = 3600) -> str:
+def signed_upload_url(*, image_id: str | uuid.UUID, ttl: int = 3600) -> str:
     """A URL that uploads the image's data (PUT) without a token until `ttl` seconds from now;
     the upload itself is only accepted while the image is queued (snapshots from hosts)."""
-    return _signed_url(image=image, purpose="upload", ttl=ttl)
+    return _signed_url(image_id=image_id, purpose="upload", ttl=ttl)
 
 
 def check_signed_url(

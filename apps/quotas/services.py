@@ -85,17 +85,20 @@ def count_server_group_members(group: Any, user_id: str | None = None) -> int:
     return members.count()
 
 
+def count_servers(project_id: str) -> dict[str, int]:
+    """Instances, cores and RAM of the project's live servers, in one statement."""
+    servers = Server.objects.filter(project_id=project_id).aggregate(
+        instances=Count("id"), cores=Sum("vcpus"), ram=Sum("memory_mb")
+    )
+    return {resource: servers[resource] or 0 for resource in ("instances", "cores", "ram")}
+
+
 def get_usage(project_id: str, user_id: str | None = None) -> dict[str, int]:
     """What the project uses now, by resource. ``key_pairs`` counts `user_id`'s key pairs (0
     without a user, as Nova reports it for a project); ``server_group_members`` is per group
     and reported as 0 here, as Nova does; resources that are limits, not counts, are 0."""
-    servers = Server.objects.filter(project_id=project_id).aggregate(
-        instances=Count("id"), cores=Sum("vcpus"), ram=Sum("memory_mb")
-    )
     usage = dict.fromkeys(QuotaResource.values, 0)
-    usage["instances"] = servers["instances"] or 0
-    usage["cores"] = servers["cores"] or 0
-    usage["ram"] = servers["ram"] or 0
+    usage.update(count_servers(project_id))
     usage["server_groups"] = ServerGroup.objects.filter(project_id=project_id).count()
     if user_id is not None:
         usage["key_pairs"] = count_key_pairs(user_id)
@@ -149,7 +152,7 @@ def check_server_quota(*, project: Project, instances: int, cores: int, ram: int
     concurrent create can slip in between this check and that insert.
     """
     limits = get_limits(project.pk)
-    used = get_usage(project.pk)
+    used = count_servers(project.pk)
     requested = {"instances": instances, "cores": cores, "ram": ram}
     overs = sorted(r for r, n in requested.items() if n and _over(limits[r], used[r], n))
     if overs:
@@ -157,18 +160,29 @@ def check_server_quota(*, project: Project, instances: int, cores: int, ram: int
 
 
 def allowed_server_count(
-    *, project: Project, min_count: int, max_count: int, cores: int, ram: int
+    *,
+    project: Project,
+    min_count: int,
+    max_count: int,
+    cores: int,
+    ram: int,
+    metadata_items: int = 0,
 ) -> int:
-    """How many servers of `cores` vCPUs and `ram` MiB each to create: `max_count` if they
-    fit, else as many as fit if at least `min_count` do (Nova's multi-create rule); else raise
-    `QuotaExceeded` naming what is over.
+    """How many servers of `cores` vCPUs and `ram` MiB each, with `metadata_items` metadata
+    items each, to create: `max_count` if they fit, else as many as fit if at least
+    `min_count` do (Nova's multi-create rule); else raise `QuotaExceeded` naming what is over
+    (`MetadataLimitExceeded` first, as Nova checks the metadata before counting).
 
     Precondition: as for `check_server_quota`, the caller holds the Project row lock inside the
     transaction that inserts the servers.
     """
     limits = get_limits(project.pk)
-    used = get_usage(project.pk)
+    if _over(limits["metadata_items"], 0, metadata_items):
+        raise MetadataLimitExceeded(allowed=limits["metadata_items"])
     per_server = {"instances": 1, "cores": cores, "ram": ram}
+    if all(limits[resource] == UNLIMITED for resource in per_server):
+        return max_count  # nothing to count against
+    used = count_servers(project.pk)
     fits = max_count
     for resource, each in per_server.items():
         if each and limits[resource] != UNLIMITED:

@@ -90,6 +90,11 @@ class HostState:
     def __str__(self) -> str:
         return f"({self.host}, {self.node})"
 
+    @property
+    def availability_zone(self) -> str:
+        """The zone its instances are in (an operator puts a host in one zone only)."""
+        return min(self.availability_zones)
+
     # --- resources ----------------------------------------------------------------------
     def free(self, resource_class: str) -> int:
         view = self.resources.get(resource_class)

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from apps.hosts.choices import DEFAULT_AVAILABILITY_ZONE
+
 
 @dataclass(frozen=True)
 class Alternate:
@@ -18,6 +20,7 @@ class Alternate:
     node: str
     provider_uuid: str
     allocation: dict[str, int]
+    availability_zone: str = DEFAULT_AVAILABILITY_ZONE
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -25,6 +28,7 @@ class Alternate:
             "node": self.node,
             "provider_uuid": self.provider_uuid,
             "allocation": dict(self.allocation),
+            "availability_zone": self.availability_zone,
         }
 
     @classmethod
@@ -34,6 +38,7 @@ class Alternate:
             node=data["node"],
             provider_uuid=str(data["provider_uuid"]),
             allocation={str(k): int(v) for k, v in data["allocation"].items()},
+            availability_zone=data.get("availability_zone", DEFAULT_AVAILABILITY_ZONE),
         )
 
 
@@ -47,6 +52,7 @@ class Selection:
     provider_uuid: str
     allocation: dict[str, int]
     alternates: list[Alternate] = field(default_factory=list)
+    availability_zone: str = DEFAULT_AVAILABILITY_ZONE
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -56,6 +62,7 @@ class Selection:
             "provider_uuid": self.provider_uuid,
             "allocation": dict(self.allocation),
             "alternates": [alt.as_dict() for alt in self.alternates],
+            "availability_zone": self.availability_zone,
         }
 
     @classmethod
@@ -67,4 +74,5 @@ class Selection:
             provider_uuid=str(data["provider_uuid"]),
             allocation={str(k): int(v) for k, v in data["allocation"].items()},
             alternates=[Alternate.from_dict(alt) for alt in data.get("alternates", [])],
+            availability_zone=data.get("availability_zone", DEFAULT_AVAILABILITY_ZONE),
         )

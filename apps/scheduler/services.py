@@ -173,6 +173,7 @@ def _alternate(host: HostState, spec: RequestSpec) -> Alternate:
         node=host.node,
         provider_uuid=host.provider_uuid,
         allocation=dict(spec.resources),
+        availability_zone=host.availability_zone,
     )
 
 
@@ -185,6 +186,7 @@ def _selection(placement: Placement, spec: RequestSpec) -> Selection:
         provider_uuid=host.provider_uuid,
         allocation=dict(spec.resources),
         alternates=[_alternate(alt, spec) for alt in placement.alternates],
+        availability_zone=host.availability_zone,
     )
 
 

@@ -8,6 +8,7 @@ import uuid
 
 from django.contrib.postgres.indexes import GinIndex
 from django.db import models
+from django.utils import timezone
 
 from apps.identity.models import Project
 from apps.servers.states import PowerState, TaskState, VmState
@@ -189,7 +190,8 @@ class InstanceActionEvent(models.Model):
     result = models.CharField(max_length=32, null=True, blank=True)  # Success | Error
     traceback = models.TextField(null=True, blank=True)
     details = models.TextField(null=True, blank=True)
-    start_time = models.DateTimeField(auto_now_add=True)
+    # A default, not auto_now_add: a step timed by its host records when the host began it.
+    start_time = models.DateTimeField(default=timezone.now)
     finish_time = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -306,7 +306,8 @@ def member_context(caller):
 def test_signed_upload_url_covers_only_one_purpose(member, make_image):
     image = make_image(member)
     query = dict(
-        part.split("=") for part in services.signed_upload_url(image=image).split("?")[1].split("&")
+        part.split("=")
+        for part in services.signed_upload_url(image_id=image.id).split("?")[1].split("&")
     )
     services.check_signed_url(
         image_id=str(image.pk), purpose="upload", expires=query["expires"], signature=query["sig"]

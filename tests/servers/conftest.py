@@ -1,1 +1,22 @@
-from tests.cloud import cloud, cloud_processes  # noqa: F401 - fixtures
+from pathlib import Path
+
+import pytest
+
+from apps.flavors.services import ensure_standard_flavors
+from apps.identity.services import ensure_project
+from apps.images.services import ensure_image_from_file
+from tests.cloud import cloud, cloud_processes, tiny_qcow2  # noqa: F401 - fixtures
+
+
+@pytest.fixture
+def image_id(tmp_path: Path) -> str:
+    """The standard flavors and a tiny public image, for tests that create servers."""
+    ensure_standard_flavors()
+    image = ensure_image_from_file(
+        name="tiny",
+        path=tiny_qcow2(tmp_path),
+        owner=ensure_project(name="images"),
+        visibility="public",
+        properties={},
+    )
+    return str(image.id)

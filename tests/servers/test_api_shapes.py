@@ -1,15 +1,9 @@
 """Server request and response shapes Tempest checks against Nova's schemas, without workers:
 the servers stay in BUILD, which is all a shape needs."""
 
-from pathlib import Path
-
 import pytest
 
-from apps.flavors.services import ensure_standard_flavors
-from apps.identity.services import ensure_project
-from apps.images.services import ensure_image_from_file
 from apps.servers.models import Server
-from tests.cloud import tiny_qcow2
 
 pytestmark = pytest.mark.django_db
 
@@ -18,19 +12,6 @@ SERVERS = "/compute/v2.1/servers"
 
 def version(minor: int) -> dict[str, str]:
     return {"HTTP_OPENSTACK_API_VERSION": f"compute 2.{minor}"}
-
-
-@pytest.fixture
-def image_id(tmp_path: Path) -> str:
-    ensure_standard_flavors()
-    image = ensure_image_from_file(
-        name="tiny",
-        path=tiny_qcow2(tmp_path),
-        owner=ensure_project(name="images"),
-        visibility="public",
-        properties={},
-    )
-    return str(image.id)
 
 
 def create(caller, image_id: str, **extra) -> dict:

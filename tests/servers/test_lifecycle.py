@@ -2,6 +2,8 @@
 
 import pytest
 
+from apps.servers.models import InstanceActionEvent, Server
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 V = {"HTTP_OPENSTACK_API_VERSION": "compute 2.96"}
@@ -33,6 +35,45 @@ def test_server_builds_to_active_on_a_registered_host(cloud, member):
     assert server["hostId"]
     events = member.client.get(f"/compute/v2.1/servers/{server_id}/os-instance-actions").json()
     assert [a["action"] for a in events["instanceActions"]] == ["create"]
+
+
+def test_create_records_scheduling_and_the_hosts_build_with_their_times(cloud, member):
+    # when
+    server_id = create(member.client, cloud.image_id)
+    server = cloud.wait_for_server(member.client, server_id, {"ACTIVE"})
+    # then: both steps, each with a result, the build with its host and its own start time
+    actions = f"/compute/v2.1/servers/{server_id}/os-instance-actions"
+    [action] = member.client.get(actions, **V).json()["instanceActions"]
+    detail = member.client.get(f"{actions}/{action['request_id']}", **V).json()
+    events = {e["event"]: e for e in detail["instanceAction"]["events"]}
+    assert set(events) == {
+        "conductor_schedule_and_build_instances",
+        "compute_build_and_run_instance",
+    }
+    assert {e["result"] for e in events.values()} == {"Success"}
+    build = events["compute_build_and_run_instance"]
+    assert build["start_time"] <= build["finish_time"]
+    recorded = InstanceActionEvent.objects.get(
+        action__server__uuid=server_id, event="compute_build_and_run_instance"
+    )
+    assert recorded.host == Server.objects.get(uuid=server_id).host
+    assert events["conductor_schedule_and_build_instances"]["start_time"] <= build["start_time"]
+    assert server["OS-EXT-AZ:availability_zone"] == "nova"
+
+
+def test_a_server_takes_the_availability_zone_of_its_hosts_aggregate(cloud, member):
+    from apps.hosts.services import add_aggregate_host, create_aggregate
+
+    # given: every running host in zone "az-life"
+    aggregate = create_aggregate(name="life-zone", availability_zone="az-life")
+    for host in cloud.processes.hosts:
+        add_aggregate_host(aggregate=aggregate, host=host)
+    # when
+    server_id = create(member.client, cloud.image_id, availability_zone="az-life")
+    server = cloud.wait_for_server(member.client, server_id, {"ACTIVE", "ERROR"})
+    # then
+    assert server["status"] == "ACTIVE", server.get("fault")
+    assert server["OS-EXT-AZ:availability_zone"] == "az-life"
 
 
 def test_stop_start_reboot_and_delete(cloud, member):

@@ -231,3 +231,17 @@ def test_non_uuid_image_ids_get_a_safe_file_name(
     # then
     assert base.parent == cache.path
     assert len(base.name) == 40
+
+
+def test_virtual_size_is_read_once_per_base_file(
+    cache: ImageCache, served_image: ServedImage, tmp_path: Path
+) -> None:
+    # given: a cached base, its size read once
+    base = cache.fetch(served_image.source())
+    first = cache.virtual_size(base)
+    # when: the file is replaced by another image (a new file, as a new download would be)
+    os.replace(make_qcow2(tmp_path / "bigger.qcow2", size_mib=32), base)
+    # then: the size is that of the file now there, and asking again reads nothing new
+    assert first == qemu_img_info(served_image.path)["virtual-size"]
+    assert cache.virtual_size(base) == 32 * 1024 * 1024
+    assert len(cache._virtual_sizes) == 2

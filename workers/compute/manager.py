@@ -24,7 +24,7 @@ from typing import Any
 from celery import Celery
 
 from computecloud.identifiers import compute_node_uuid
-from computecloud.queues import CONDUCTOR_QUEUE, SCHEDULER_QUEUE
+from computecloud.queues import CONDUCTOR_QUEUE, SCHEDULER_QUEUE, describe_task
 from workers.compute.config import ComputeConfig
 from workers.virt.driver import ComputeDriver, ImageSource, InstanceSpec
 
@@ -69,7 +69,10 @@ class ComputeManager:
 
     # --- talking to the control plane ---------------------------------------------------------
     def report(self, task: str, **kwargs: Any) -> None:
-        self.app.send_task(task, kwargs={"host": self.host, **kwargs}, queue=CONDUCTOR_QUEUE)
+        kwargs = {"host": self.host, **kwargs}
+        self.app.send_task(
+            task, kwargs=kwargs, queue=CONDUCTOR_QUEUE, kwargsrepr=describe_task(kwargs)
+        )
 
     def _log(self, server_uuid: str, request_id: str | None) -> InstanceLog:
         return InstanceLog(logger, {"uuid": server_uuid, "request_id": request_id or "-"})
@@ -119,15 +122,17 @@ class ComputeManager:
         return interrupted
 
     def report_inventory(self) -> None:
+        kwargs = {
+            "compute_node_uuid": compute_node_uuid(self.host),
+            "host": self.host,
+            "inventories": self.driver.get_inventory(),
+            "traits": [],
+        }
         self.app.send_task(
             "scheduler.update_inventory",
-            kwargs={
-                "compute_node_uuid": compute_node_uuid(self.host),
-                "host": self.host,
-                "inventories": self.driver.get_inventory(),
-                "traits": [],
-            },
+            kwargs=kwargs,
             queue=SCHEDULER_QUEUE,
+            kwargsrepr=describe_task(kwargs),
         )
 
     def send_heartbeat(self) -> None:
@@ -164,6 +169,7 @@ class ComputeManager:
 
     def _build(self, instance: InstanceSpec, payload: dict[str, Any], log: InstanceLog) -> None:
         request_id = payload.get("request_id")
+        started_at = time.time()  # the build event's start, as this host saw it
         try:
             if (
                 self.driver.instance_exists(instance.uuid)
@@ -183,6 +189,7 @@ class ComputeManager:
                 request_id=request_id,
                 power_state=self._power_state(instance.uuid),
                 console=console,
+                started_at=started_at,
             )
             log.info("built on %s", self.host)
         except Exception as exc:
@@ -197,6 +204,7 @@ class ComputeManager:
                 request_id=request_id,
                 fault=fault_from(exc),
                 alternates=payload.get("alternates", []),
+                started_at=started_at,
             )
 
     def _vnc(self, server_uuid: str) -> dict[str, Any] | None:

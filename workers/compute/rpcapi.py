@@ -9,14 +9,14 @@ from typing import Any
 
 from celery import Celery
 
-from computecloud.queues import compute_queue
+from computecloud.queues import compute_queue, describe_task
 
 # How long the API waits for a host to answer a call (console output).
 CALL_TIMEOUT = 30.0
 
 
 def _send(app: Celery, name: str, host: str, **kwargs: Any) -> None:
-    app.send_task(name, kwargs=kwargs, queue=compute_queue(host))
+    app.send_task(name, kwargs=kwargs, queue=compute_queue(host), kwargsrepr=describe_task(kwargs))
 
 
 def build_server(app: Celery, host: str, *, payload: dict[str, Any]) -> None:
@@ -68,10 +68,12 @@ def destroy_orphan(app: Celery, host: str, *, server_uuid: str) -> None:
 
 def get_console_output(app: Celery, host: str, *, server_uuid: str, length: int | None) -> str:
     """A call: waits up to CALL_TIMEOUT for the host's answer (raises on timeout)."""
+    kwargs = {"server_uuid": server_uuid, "length": length}
     result = app.send_task(
         "compute.get_console_output",
-        kwargs={"server_uuid": server_uuid, "length": length},
+        kwargs=kwargs,
         queue=compute_queue(host),
+        kwargsrepr=describe_task(kwargs),
     )
     output: str = result.get(timeout=CALL_TIMEOUT)
     return output

@@ -545,7 +545,12 @@ def _host_status(server: Any, host_up: bool) -> str:
     return "UP" if host_up else "DOWN"
 
 
-def action_view(action: InstanceAction, version: APIVersion, *, events: bool) -> dict[str, Any]:
+def action_view(
+    action: InstanceAction, version: APIVersion, *, events: bool, full_events: bool = False
+) -> dict[str, Any]:
+    """An instance action; with `events`, its steps. `full_events` (the events policy: admins
+    by default) adds each step's traceback, and its host from 2.62; everyone sees the hashed
+    hostId from 2.62 (Nova's rules)."""
     body: dict[str, Any] = {
         "action": action.action,
         "instance_uuid": str(action.server.uuid),
@@ -564,9 +569,10 @@ def action_view(action: InstanceAction, version: APIVersion, *, events: bool) ->
                 "start_time": iso_micro(e.start_time),
                 "finish_time": iso_micro(e.finish_time),
                 "result": e.result,
-                **({"traceback": e.traceback} if e.traceback else {"traceback": None}),
+                **({"traceback": e.traceback} if full_events else {}),
+                **({"host": e.host} if full_events and version >= (2, 62) else {}),
                 **(
-                    {"host": e.host, "hostId": host_id(action.project_id or "", e.host)}
+                    {"hostId": host_id(action.project_id or "", e.host)}
                     if version >= (2, 62)
                     else {}
                 ),

@@ -725,5 +725,9 @@ class InstanceActionViewSet(_ServerChild):
         )
         if found is None:
             raise NotFound(f"Action for request_id {pk} on instance {server_id} not found")
-        events = allowed(request.auth, "os_compute_api:os-instance-actions:events")
-        return Response({"instanceAction": s.action_view(found, request.version, events=events)})
+        # Events: always for the events policy, for everyone who may see the action from 2.51.
+        full = allowed(request.auth, "os_compute_api:os-instance-actions:events")
+        view = s.action_view(
+            found, request.version, events=full or request.version >= (2, 51), full_events=full
+        )
+        return Response({"instanceAction": view})

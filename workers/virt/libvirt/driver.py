@@ -728,9 +728,8 @@ class LibvirtDriver(ComputeDriver):
         except Exception:
             logger.exception("[instance %s] cleanup failed", instance_uuid)
 
-    @staticmethod
-    def _create_root_disk(instance: InstanceSpec, base: Path, dest: Path) -> None:
-        image_size = qemuimg.virtual_size(base)
+    def _create_root_disk(self, instance: InstanceSpec, base: Path, dest: Path) -> None:
+        image_size = self.image_cache.virtual_size(base)
         size = instance.root_gb * GiB
         if size and size < image_size:
             raise exceptions.FlavorDiskSmallerThanImage(flavor_size=size, image_size=image_size)

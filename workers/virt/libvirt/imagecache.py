@@ -80,6 +80,9 @@ class ImageCache:
         self.path = Path(path)
         # Seconds without a byte from the server before a download is abandoned.
         self.download_timeout = download_timeout
+        # A base never changes once installed (a new download is a new file, a new inode), so
+        # its virtual size is read once per file, not once per spawn (qemu-img is a process).
+        self._virtual_sizes: dict[tuple[str, int, int], int] = {}
 
     def base_path(self, image_id: str) -> Path:
         return self.path / self._name(image_id)
@@ -113,6 +116,15 @@ class ImageCache:
                 return base
             self._download_verified(image, name, base)
         return base
+
+    def virtual_size(self, base: Path) -> int:
+        """The virtual size in bytes of a base `fetch` returned."""
+        stat = base.stat()
+        key = (str(base), stat.st_ino, stat.st_size)  # not mtime: `fetch` touches it on use
+        size = self._virtual_sizes.get(key)
+        if size is None:
+            size = self._virtual_sizes[key] = qemuimg.virtual_size(base)
+        return size
 
     def cleanup(self, in_use: Iterable[Path], *, min_unused_age: float) -> list[Path]:
         """Remove bases not in ``in_use`` and untouched for ``min_unused_age`` seconds, and
