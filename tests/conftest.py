@@ -22,6 +22,31 @@ def _state_dir(tmp_path_factory: pytest.TempPathFactory) -> None:
 
 
 @pytest.fixture(scope="session", autouse=True)
+def _flush_survives_live_workers() -> Any:
+    """Tests with real workers leave them running between tests (heartbeats keep writing), so
+    the flush that ends a transactional test can deadlock with a worker's transaction and be
+    the one PostgreSQL aborts. The flush is then tried again: the worker's transaction has
+    gone through by then, and the next test must start from empty tables."""
+    from django.core.management.base import CommandError
+    from django.core.management.commands import flush
+
+    original = flush.Command.handle
+
+    def handle(self: Any, *args: Any, **options: Any) -> Any:
+        for attempt in range(5):
+            try:
+                return original(self, *args, **options)
+            except CommandError as exc:
+                if attempt == 4 or "deadlock detected" not in str(exc.__cause__):
+                    raise
+        return None
+
+    flush.Command.handle = handle
+    yield
+    flush.Command.handle = original
+
+
+@pytest.fixture(scope="session", autouse=True)
 def _release_test_database(django_db_setup: None, django_db_blocker: Any) -> Any:
     """At the end, end other sessions on the test database (worker processes, the live
     server thread) so that pytest-django can drop it."""
