@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -370,7 +370,7 @@ class MemorySampler:
     """
 
     roots: dict[str, list[int]]
-    interval: float = 0.2
+    interval: float = 0.5
     peaks: dict[str, dict[int, int]] = field(default_factory=dict)
     peak_totals: dict[str, int] = field(default_factory=dict)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -379,22 +379,17 @@ class MemorySampler:
     def _sample(self) -> None:
         import psutil
 
-        for kind, pids in self.roots.items():
+        family = process_families(self.roots)
+        for kind, procs in family.items():
             total = 0
-            for pid in pids:
+            per_kind = self.peaks.setdefault(kind, {})
+            for proc in procs:
                 try:
-                    root = psutil.Process(pid)
-                    family = [root, *root.children(recursive=True)]
+                    rss = proc.memory_info().rss
                 except psutil.NoSuchProcess:
                     continue
-                for proc in family:
-                    try:
-                        rss = proc.memory_info().rss
-                    except psutil.NoSuchProcess:
-                        continue
-                    total += rss
-                    per_kind = self.peaks.setdefault(kind, {})
-                    per_kind[proc.pid] = max(per_kind.get(proc.pid, 0), rss)
+                total += rss
+                per_kind[proc.pid] = max(per_kind.get(proc.pid, 0), rss)
             self.peak_totals[kind] = max(self.peak_totals.get(kind, 0), total)
 
     def _run(self) -> None:
@@ -428,17 +423,36 @@ class MemorySampler:
         return "\n".join(lines)
 
 
-def tree_cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds used so far by process `pid` and its live descendants."""
+def process_families(roots: dict[str, list[int]]) -> dict[str, list[Any]]:
+    """Each kind's root processes and all their descendants, from one pass over the process
+    table (psutil's children() rescans it per call: measurable load while measuring)."""
+    import psutil
+
+    children: dict[int, list[Any]] = {}
+    for proc in psutil.process_iter(["ppid"]):
+        children.setdefault(proc.info["ppid"], []).append(proc)
+    families: dict[str, list[Any]] = {}
+    for kind, pids in roots.items():
+        found = []
+        for pid in pids:
+            try:
+                stack = [psutil.Process(pid)]
+            except psutil.NoSuchProcess:
+                continue
+            while stack:
+                proc = stack.pop()
+                found.append(proc)
+                stack.extend(children.get(proc.pid, []))
+        families[kind] = found
+    return families
+
+
+def cpu_seconds(procs: Iterable[Any]) -> float:
+    """User + system CPU seconds used so far by the live processes among `procs`."""
     import psutil
 
     total = 0.0
-    try:
-        root = psutil.Process(pid)
-        family = [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return 0.0
-    for proc in family:
+    for proc in procs:
         try:
             times = proc.cpu_times()
         except psutil.NoSuchProcess:
@@ -447,16 +461,16 @@ def tree_cpu_seconds(pid: int) -> float:
     return total
 
 
-def postgres_backends(database: str) -> list[int]:
-    """The pids of the PostgreSQL backends serving `database` (by their process title)."""
+def postgres_backends(database: str) -> list[Any]:
+    """The PostgreSQL backends serving `database` (by their process title)."""
     import psutil
 
-    pids = []
+    backends = []
     for proc in psutil.process_iter(["name", "cmdline"]):
         cmdline = " ".join(proc.info.get("cmdline") or [])
         if cmdline.startswith("postgres:") and f" {database} " in f"{cmdline} ":
-            pids.append(proc.pid)
-    return pids
+            backends.append(proc)
+    return backends
 
 
 def cpu_by_kind(roots: dict[str, list[int]], database: str) -> dict[str, float]:
@@ -464,8 +478,8 @@ def cpu_by_kind(roots: dict[str, list[int]], database: str) -> dict[str, float]:
     backends ("postgres", those alive now) and this process ("client")."""
     import psutil
 
-    totals = {kind: sum(tree_cpu_seconds(pid) for pid in pids) for kind, pids in roots.items()}
-    totals["postgres"] = sum(tree_cpu_seconds(pid) for pid in postgres_backends(database))
+    totals = {kind: cpu_seconds(procs) for kind, procs in process_families(roots).items()}
+    totals["postgres"] = cpu_seconds(postgres_backends(database))
     own = psutil.Process().cpu_times()
     totals["client"] = own.user + own.system
     machine = psutil.cpu_times()

@@ -40,13 +40,14 @@ from bench._common import (
     BenchCaller,
     bench_database,
     child_env,
+    cpu_seconds,
     describe_ms,
     free_port,
     load_average,
     make_caller,
+    process_families,
     start_gunicorn,
     stop_process,
-    tree_cpu_seconds,
     wait_http,
 )
 
@@ -249,7 +250,7 @@ def _measure(
         for _ in range(5):  # warm-up: both workers, their connections and code paths
             response = session.get(base + path, timeout=120)
             assert response.status_code == 200, response.text[:300]
-        cpu = tree_cpu_seconds(server_pid)
+        cpu = cpu_seconds(process_families({"api": [server_pid]})["api"])
         for _ in range(requests_n):
             t0 = time.perf_counter()
             response = session.get(base + path, timeout=120)
@@ -257,7 +258,7 @@ def _measure(
             samples.append(time.perf_counter() - t0)
             assert response.status_code == 200, body[:300]
             size = len(body)
-        cpu = tree_cpu_seconds(server_pid) - cpu
+        cpu = cpu_seconds(process_families({"api": [server_pid]})["api"]) - cpu
     return samples, size, cpu / max(1, requests_n)
 
 
