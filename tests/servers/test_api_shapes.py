@@ -118,3 +118,25 @@ def test_diagnostics_are_for_admins_and_not_implemented(member, admin, image_id)
     response = admin.client.get(f"{SERVERS}/{server_id}/diagnostics")
     assert response.status_code == 501
     assert "notImplemented" in response.json()
+
+
+@pytest.mark.parametrize("name", [12345, True, ["vm"]])
+def test_a_name_that_is_not_a_string_is_refused(member, image_id, name):
+    body = {"server": {"name": name, "imageRef": image_id, "flavorRef": "0"}}
+    response = member.client.post(SERVERS, body, format="json")
+    assert response.status_code == 400
+    assert "name" in response.json()["badRequest"]["message"]
+
+
+def test_progress_shown_only_in_progress_statuses(member, admin, image_id):
+    # given: a server in BUILD, and one an admin reset to ERROR
+    building = create(member, image_id)["id"]
+    failed = create(member, image_id)["id"]
+    reset = {"os-resetState": {"state": "error"}}
+    admin.client.post(f"{SERVERS}/{failed}/action", reset, format="json")
+    # when
+    shown = member.client.get(f"{SERVERS}/{building}").json()["server"]
+    errored = member.client.get(f"{SERVERS}/{failed}").json()["server"]
+    # then
+    assert shown["progress"] == 0
+    assert "progress" not in errored

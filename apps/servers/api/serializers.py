@@ -70,8 +70,18 @@ class SecurityGroupRef(StrictSerializer):
     name = serializers.CharField(max_length=255)
 
 
+class StringField(serializers.CharField):
+    """A JSON string only: DRF's CharField would take 12345 or true and turn them into text,
+    where Nova's schemas (``"type": "string"``) refuse them."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            raise serializers.ValidationError("Not a string.")
+        return super().to_internal_value(data)
+
+
 class ServerCreateBody(StrictSerializer):
-    name = serializers.CharField(max_length=255, trim_whitespace=False)
+    name = StringField(max_length=255, trim_whitespace=False)
     imageRef = serializers.CharField(max_length=255, allow_blank=True, required=False)  # noqa: N815
     flavorRef = serializers.CharField(max_length=255)  # noqa: N815
     adminPass = serializers.CharField(max_length=255, required=False)  # noqa: N815
@@ -160,7 +170,7 @@ class ServerCreateSerializer(StrictSerializer):
 
 
 class ServerUpdateBody(StrictSerializer):
-    name = serializers.CharField(max_length=255, required=False)
+    name = StringField(max_length=255, required=False)
     description = serializers.CharField(
         max_length=255, required=False, allow_null=True, allow_blank=True
     )
@@ -221,7 +231,7 @@ class ConsoleOutputBody(StrictSerializer):
 
 class RebuildBody(StrictSerializer):
     imageRef = serializers.CharField(max_length=255)  # noqa: N815
-    name = serializers.CharField(max_length=255, required=False)
+    name = StringField(max_length=255, required=False)
     adminPass = serializers.CharField(max_length=255, required=False)  # noqa: N815
     metadata = MetadataField(required=False)
     accessIPv4 = AccessIPField(version=4)  # noqa: N815
@@ -354,6 +364,11 @@ RELATED_FIELDS = (
     "api_group_uuid",
 )
 
+# Statuses whose body shows "progress" (Nova's); other statuses leave the key out.
+PROGRESS_STATUSES = frozenset(
+    {"ACTIVE", "BUILD", "REBUILD", "RESIZE", "VERIFY_RESIZE", "MIGRATING"}
+)
+
 # host_id is a pure function of (project, host); a page repeats few pairs.
 _host_id = functools.lru_cache(maxsize=4096)(host_id)
 
@@ -441,7 +456,6 @@ def server_detail(
             {"rel": "bookmark", "href": f"{base}/compute/servers/{uuid}"},
         ],
         "OS-DCF:diskConfig": "MANUAL",
-        "progress": server.progress if status in ("BUILD", "ACTIVE") else 0,
         "OS-EXT-AZ:availability_zone": server.availability_zone or "",
         "config_drive": "True" if server.config_drive else "",
         "key_name": server.key_name,
@@ -453,6 +467,8 @@ def server_detail(
         "os-extended-volumes:volumes_attached": [],
         "security_groups": [{"name": "default"}],
     }
+    if status in PROGRESS_STATUSES:
+        body["progress"] = server.progress
     if status in ("ERROR", "DELETED"):
         fault = _fault_view(server.api_fault, is_admin)
         if fault is not None:
