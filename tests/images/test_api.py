@@ -498,6 +498,13 @@ def test_import_is_refused_as_an_unknown_method(member, make_image):
     assert error_message(response) == "Unknown import method name 'glance-direct'."
 
 
+def test_an_image_has_no_import_tasks(member, make_caller, make_image):
+    image = make_image(member)
+    assert member.client.get(f"{IMAGES}/{image.pk}/tasks").json() == {"tasks": []}
+    other = make_caller("member")
+    assert other.client.get(f"{IMAGES}/{image.pk}/tasks").status_code == 404
+
+
 def test_put_on_an_image_is_405(member, make_image):
     image = make_image(member)
     response = member.client.put(f"{IMAGES}/{image.pk}", {"name": "x"}, format="json")

@@ -6,6 +6,7 @@ from apps.images.api.views import (
     ImageFileView,
     ImageImportView,
     ImageSchemaView,
+    ImageTasksView,
     ImageVersionsView,
     ImageViewSet,
     ImportInfoView,
@@ -25,6 +26,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     # image data and import
     path("v2/images/<str:image_id>/file", ImageFileView.as_view(), name="image-file"),
     path("v2/images/<str:image_id>/import", ImageImportView.as_view(), name="image-import"),
+    path("v2/images/<str:image_id>/tasks", ImageTasksView.as_view(), name="image-tasks"),
     # schemas and discovery of import methods
     path("v2/schemas/image", ImageSchemaView.as_view(), name="image-schema"),
     path("v2/schemas/images", ImageSchemaView.as_view(collection=True)),

@@ -376,6 +376,18 @@ class ImageImportView(ImageAPIMixin, APIView):
         raise ImageInvalid(reason=f"Unknown import method name '{name}'.")
 
 
+class ImageTasksView(ImageAPIMixin, APIView):
+    """``GET /image/v2/images/{id}/tasks`` (Glance 2.12): the image's import tasks. No import
+    method is enabled, so there are none; clients that wait for an image's tasks (Tempest
+    does, after a snapshot) find nothing pending."""
+
+    policy_actions = {"get": "image:get_image"}
+
+    def get(self, request: Request, image_id: str) -> Response:
+        services.find_visible_image(context=_context(request), image_id=image_id)
+        return Response({"tasks": []})
+
+
 # --- helpers -------------------------------------------------------------------------------
 
 
