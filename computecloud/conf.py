@@ -46,6 +46,9 @@ DEFAULTS: dict[str, Any] = {
     "REPORT_INTERVAL": 10,
     # An instance still building after this many seconds goes to ERROR; 0 disables.
     "BUILD_TIMEOUT": 600,
+    # A deleted instance whose guest or files a host still reports is removed there once it
+    # has been deleted this many seconds (a delete on its way to the host is not raced).
+    "RECLAIM_GRACE": 60,
     # Resizes left unconfirmed this many seconds are confirmed automatically; 0 disables.
     "RESIZE_CONFIRM_WINDOW": 0,
     # Allow a resize to pick the instance's current host.

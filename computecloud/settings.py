@@ -179,6 +179,7 @@ COMPUTECLOUD = {
     "CONSOLE_TOKEN_TTL": env.int("CONSOLE_TOKEN_TTL", default=600),
     "SERVICE_DOWN_TIME": env.int("SERVICE_DOWN_TIME", default=60),
     "BUILD_TIMEOUT": env.int("BUILD_TIMEOUT", default=600),
+    "RECLAIM_GRACE": env.int("RECLAIM_GRACE", default=60),
     "RESIZE_CONFIRM_WINDOW": env.int("RESIZE_CONFIRM_WINDOW", default=0),
     "CONSOLE_PROXY_URL": env.str("CONSOLE_PROXY_URL", default="http://127.0.0.1:6080"),
     "CONSOLE_ALLOWED_ORIGINS": env.list("CONSOLE_ALLOWED_ORIGINS", default=[]),

@@ -27,6 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # Tests' hosts are "down" this many seconds after their last heartbeat (they beat every
 # second): short enough for failure tests to wait for, long enough for a loaded machine.
 SERVICE_DOWN_TIME = 15
+# Deleted instances still on a host are reclaimed after this many seconds (60 by default).
+RECLAIM_GRACE = 2
 CELERY = str(Path(sys.executable).parent / "celery")
 
 
@@ -132,6 +134,7 @@ class CloudProcesses:
                 "PUBLIC_URL": self.public_url,
                 "DB_CONN_MAX_AGE": "0",
                 "SERVICE_DOWN_TIME": str(SERVICE_DOWN_TIME),
+                "RECLAIM_GRACE": str(RECLAIM_GRACE),
             }
         )
         return self._start(

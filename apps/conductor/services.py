@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from apps.conductor.payloads import image_payload, instance_payload
@@ -469,6 +468,7 @@ def compute_started(
     facts: dict[str, Any],
     power_states: dict[str, int],
     interrupted_builds: list[str] | None = None,
+    instance_files: list[str] | None = None,
 ) -> None:
     """A compute host (re)started: record it, then reconcile what the database says is there
     with what the hypervisor has.
@@ -478,15 +478,9 @@ def compute_started(
     ends it)."""
     interrupted = set(interrupted_builds or [])
     update_compute_node(host=host, facts=facts)
-    on_host = Server.with_deleted.filter(
-        Q(host=host) & (Q(deleted=False) | Q(uuid__in=list(power_states)))
-    )
-    for server in on_host:
+    for server in Server.objects.filter(host=host):
         uuid = str(server.uuid)
-        if server.deleted:
-            logger.warning("server %s was deleted while %s was down; removing it", uuid, host)
-            _send_later(lambda u=uuid: rpcapi.destroy_orphan(app, host, server_uuid=u))
-        elif server.task_state == TaskState.DELETING:
+        if server.task_state == TaskState.DELETING:
             _send_later(
                 lambda u=uuid: rpcapi.delete_server(
                     app, host, payload={"server_uuid": u, "request_id": "req-reconcile"}
@@ -519,6 +513,7 @@ def compute_started(
     for uuid in set(power_states) - {str(u) for u in known}:
         logger.warning("domain %s on %s is unknown to computecloud; left untouched", uuid, host)
     sync_power_states(host=host, power_states=power_states)
+    reclaim_deleted(host=host, present={*power_states, *(instance_files or [])})
 
 
 def _send_later(callback: Any) -> None:
@@ -560,9 +555,31 @@ def compute_heartbeat(
     facts: dict[str, Any],
     power_states: dict[str, int],
     observed_at: float | None = None,
+    instance_files: list[str] | None = None,
 ) -> None:
     update_compute_node(host=host, facts=facts)
     sync_power_states(host=host, power_states=power_states, observed_at=observed_at)
+    reclaim_deleted(host=host, present={*power_states, *(instance_files or [])})
+
+
+def reclaim_deleted(*, host: str, present: set[str]) -> list[str]:
+    """Remove from `host` the guests and files of instances deleted in the database: deleted
+    while the host was down, or a delete that failed there or reached it only in part.
+    Only deletions older than RECLAIM_GRACE count, so a delete still on its way to the host is
+    not raced. Instances the database never knew are left alone (reported at start)."""
+    if not present:
+        return []
+    cutoff = timezone.now() - timedelta(seconds=int(cc_settings.RECLAIM_GRACE))
+    reclaimed = [
+        str(uuid)
+        for uuid in Server.with_deleted.filter(
+            uuid__in=list(present), deleted=True, deleted_at__lt=cutoff
+        ).values_list("uuid", flat=True)
+    ]
+    for uuid in reclaimed:
+        logger.warning("server %s is deleted but still on %s; removing it there", uuid, host)
+        _send_later(lambda u=uuid: rpcapi.destroy_orphan(app, host, server_uuid=u))
+    return reclaimed
 
 
 def sync_power_states(

@@ -93,9 +93,14 @@ def compute_started(
     facts: dict[str, Any],
     power_states: dict[str, int],
     interrupted_builds: list[str] | None = None,
+    instance_files: list[str] | None = None,
 ) -> None:
     services.compute_started(
-        host=host, facts=facts, power_states=power_states, interrupted_builds=interrupted_builds
+        host=host,
+        facts=facts,
+        power_states=power_states,
+        interrupted_builds=interrupted_builds,
+        instance_files=instance_files,
     )
 
 
@@ -105,9 +110,14 @@ def compute_heartbeat(
     facts: dict[str, Any],
     power_states: dict[str, int],
     observed_at: float | None = None,
+    instance_files: list[str] | None = None,
 ) -> None:
     services.compute_heartbeat(
-        host=host, facts=facts, power_states=power_states, observed_at=observed_at
+        host=host,
+        facts=facts,
+        power_states=power_states,
+        observed_at=observed_at,
+        instance_files=instance_files,
     )
 
 

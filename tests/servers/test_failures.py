@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import transaction
 
 from apps.scheduler.models import Allocation
 from apps.servers.models import Server
@@ -151,6 +152,27 @@ def test_host_without_heartbeats_is_down_skipped_and_its_servers_delete_locally(
     assert admin.client.delete(f"/compute/v2.1/servers/{server_id}").status_code == 204
     cloud.wait_for_server(admin.client, server_id, {"DELETED"}, timeout=10)
     assert not Allocation.objects.filter(consumer_uuid=server_id).exists()
+
+
+def test_a_deleted_server_still_on_its_host_is_reclaimed_there(
+    cloud: Cloud, own_host: str, admin: Any
+) -> None:
+    from apps.servers.services import finish_local_delete
+
+    # given: an active server whose files are on the host
+    server_id = create_on(admin.client, cloud.image_id, own_host)
+    cloud.wait_for_server(admin.client, server_id, {"ACTIVE"})
+    files = cloud.processes.workdir / own_host / "instances" / server_id
+    assert files.is_dir()
+    # when: it is deleted while its host's worker is stopped (a local delete, as the API does
+    # for a host that is down), and the worker comes back
+    cloud.processes.compute_worker(own_host).stop(signal.SIGKILL)
+    with transaction.atomic():
+        finish_local_delete(server=Server.objects.get(uuid=server_id), request_id="req-test")
+    restart_worker(cloud.processes, own_host)
+    # then: the host removes what was left of it
+    wait_until(lambda: not files.exists(), timeout=60, interval=0.2, what="reclaimed files")
+    assert Server.with_deleted.get(uuid=server_id).deleted
 
 
 def test_delete_works_from_error(cloud: Cloud, member: Any) -> None:

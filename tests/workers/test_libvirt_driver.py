@@ -172,6 +172,26 @@ def test_destroy_can_keep_files(driver: LibvirtDriver, spawned: InstanceSpec) ->
     assert (driver.config.instances_path / spawned.uuid / "disk").is_file()
 
 
+def test_instance_files_are_listed_with_or_without_a_guest(
+    driver: LibvirtDriver, spawned: InstanceSpec
+) -> None:
+    # given: the spawned guest's files, files without a guest, a resize's source copy alone,
+    # and directories that are no instance's
+    root = driver.config.instances_path
+    no_guest = "9b2d6c1e-6f8a-4a43-9f0e-3c1f1d7a2b10"
+    resize_only = "4f0c2a8e-1b7d-4c55-8a6e-0d9e3b2c1a99"
+    (root / no_guest).mkdir()
+    (root / f"{resize_only}_resize").mkdir()
+    (root / ".building").mkdir(exist_ok=True)
+    (root / "lost+found").mkdir()
+
+    # when
+    listed = driver.list_instance_files()
+
+    # then
+    assert listed == sorted([spawned.uuid, no_guest, resize_only])
+
+
 def test_destroy_of_an_unknown_or_malformed_uuid_is_a_no_op(driver: LibvirtDriver) -> None:
     # when / then: no error
     driver.destroy("6c0b2b3e-1111-4c3e-9a1e-000000000000")

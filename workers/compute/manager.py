@@ -88,6 +88,7 @@ class ComputeManager:
             facts=self.driver.get_host_facts().to_payload(),
             power_states=self._power_states(),
             interrupted_builds=interrupted,
+            instance_files=self.driver.list_instance_files(),
         )
         self.report_inventory()
         logger.info("compute host %s started (%s)", self.host, self.config.libvirt_uri)
@@ -136,13 +137,15 @@ class ComputeManager:
         )
 
     def send_heartbeat(self) -> None:
-        """Liveness, power states and inventory: cheap, and it heals any report that was lost."""
+        """Liveness, power states, what instances have files here, and inventory: cheap, and
+        it heals any report that was lost."""
         observed_at = time.time()  # before reading: anything changed later is newer
         self.report(
             "conductor.compute_heartbeat",
             facts=self.driver.get_host_facts().to_payload(),
             power_states=self._power_states(),
             observed_at=observed_at,
+            instance_files=self.driver.list_instance_files(),
         )
         self.report_inventory()
 

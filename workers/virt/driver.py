@@ -387,6 +387,11 @@ class ComputeDriver(abc.ABC):
     def list_instance_uuids(self) -> list[str]:
         """The uuids of every guest this driver manages here, running or not."""
 
+    @abc.abstractmethod
+    def list_instance_files(self) -> list[str]:
+        """The uuids of every instance with files here (disks, a resize's source copy),
+        whether or not a guest is defined for it: what a reclaim may have to remove."""
+
     def instance_exists(self, instance_uuid: str) -> bool:
         """Whether the guest is defined on this host."""
         return instance_uuid in self.list_instance_uuids()

@@ -212,6 +212,18 @@ class LibvirtDriver(ComputeDriver):
     def list_instance_uuids(self) -> list[str]:
         return [guest.uuid for guest in self._guests()]
 
+    def list_instance_files(self) -> list[str]:
+        root = Path(self.config.instances_path)
+        if not root.is_dir():
+            return []
+        found = set()
+        for entry in root.iterdir():
+            name = entry.name.removesuffix(RESIZE_SUFFIX)
+            with contextlib.suppress(exceptions.InstanceNotFound):  # not an instance's
+                if entry.is_dir():
+                    found.add(self._uuid(name))
+        return sorted(found)
+
     def instance_exists(self, instance_uuid: str) -> bool:
         try:
             return self.host.find(self._uuid(instance_uuid)) is not None
