@@ -114,7 +114,8 @@ tempest_pkg=$("$TEMPEST_VENV/bin/python" -c 'import os, tempest; print(os.path.d
 printf '[DEFAULT]\ntest_path=%s/test_discover\ntop_dir=%s\ngroup_regex=([^\\.]*\\.)*\n' \
   "$tempest_pkg" "$(dirname "$tempest_pkg")" >"$WORKSPACE/.stestr.conf"
 [[ -d "$WORKSPACE/.stestr" ]] || (cd "$WORKSPACE" && "$TEMPEST_VENV/bin/stestr" init >/dev/null)
-rm -rf "$WORKSPACE/locks/test_accounts" # a killed run's account locks
+# A killed run leaves its accounts locked: one file per account, named by its hash.
+find "$WORKSPACE/locks" -maxdepth 2 -type f -regextype egrep -regex '.*/[0-9a-f]{32}' -delete
 
 # --- the run --------------------------------------------------------------------------------------
 results="$TEMPEST_DIR/results/$(date -u +%Y%m%dT%H%M%SZ)"
