@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from hypothesis.internal.conjecture import utils as conjecture_utils
 from hypothesis_jsonschema import _from_schema as from_schema
 from schemathesis.checks import not_a_server_error
+from schemathesis.transports.responses import get_json
 
 from apps.flavors.models import Flavor
 from apps.images.models import Image
@@ -151,6 +152,14 @@ def fuzz_world(make_caller: Callable[..., Any]) -> str:
     return admin.token
 
 
+def not_a_server_error_but_by_design(ctx: Any, response: Any, case: Any) -> bool | None:
+    """A 5xx fails, except Nova's deliberate 501 (notImplemented: e.g. server diagnostics,
+    which no host of ours reports, answered as Nova answers for a driver without them)."""
+    if response.status_code == 501 and "notImplemented" in get_json(response):
+        return None
+    return not_a_server_error(ctx, response, case)
+
+
 @pytest.mark.django_db
 @schema.parametrize()
 @settings(
@@ -170,7 +179,8 @@ def test_no_request_is_answered_with_a_server_error(case: Any, fuzz_world: str) 
     try:
         # when / then
         case.call_and_validate(
-            headers={"X-Auth-Token": fuzz_world, **HEADERS}, checks=(not_a_server_error,)
+            headers={"X-Auth-Token": fuzz_world, **HEADERS},
+            checks=(not_a_server_error_but_by_design,),
         )
     finally:
         transaction.savepoint_rollback(savepoint)
