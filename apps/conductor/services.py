@@ -339,9 +339,10 @@ def server_action_done(
             return
         if action == "rebuild":
             query = Server.objects.filter(pk=server.pk, task_state=TaskState.REBUILD_SPAWNING)
+            rebuilt = VmState.STOPPED if server.vm_state == VmState.STOPPED else VmState.ACTIVE
             fields = {
                 "power_state": power_state,
-                "vm_state": VmState.ACTIVE if ok else VmState.ERROR,
+                "vm_state": rebuilt if ok else VmState.ERROR,
                 "console": console,
             }
         elif action == "createImage":
@@ -714,6 +715,8 @@ def rebuild_server(*, server_uuid: str, request_id: str) -> None:
             "instance": instance_payload(server),
             "image": image_payload(server),
             "request_id": request_id,
+            # A stopped server is rebuilt stopped, as in Nova.
+            "power_on": server.vm_state != VmState.STOPPED,
         }
         host = server.host
         transaction.on_commit(

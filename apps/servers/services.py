@@ -506,14 +506,13 @@ def delete_server(
     *, context: RequestContext, server: Server, request_id: str, force: bool = False
 ) -> None:
     """Delete from any state. A server with no host, or on a host that is down, is deleted
-    locally at once (as Nova does); otherwise its host destroys it and the conductor finishes."""
+    locally at once (as Nova does); otherwise its host destroys it and the conductor finishes.
+    A delete already under way is sent again, as Nova does: the host's delete is idempotent,
+    and a repeat revives a delete whose message was lost."""
     check_not_locked(server, context)
     with transaction.atomic():
         states.transition(
-            server,
-            action="forceDelete" if force else "delete",
-            expected_task_states=states.ALLOW_DELETE_TASK_STATES,
-            task_state=TaskState.DELETING,
+            server, action="forceDelete" if force else "delete", task_state=TaskState.DELETING
         )
         record_action(
             server=server,

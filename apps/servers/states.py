@@ -113,10 +113,6 @@ ALLOW_SNAPSHOT = (
     IDLE,
 )
 ALLOW_CONSOLE = (frozenset({VmState.ACTIVE}), IDLE)
-# Delete is allowed from everything but an instance already being deleted.
-ALLOW_DELETE_TASK_STATES: frozenset[str | None] = frozenset(
-    {None, *[t.value for t in TaskState if t != TaskState.DELETING]}
-)
 
 
 # --- the API status ----------------------------------------------------------------------------

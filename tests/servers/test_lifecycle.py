@@ -134,6 +134,26 @@ def test_rebuild_recreates_the_server_from_another_image(cloud, member, tmp_path
     assert actions["instanceActions"][0]["action"] == "rebuild"
 
 
+def test_a_stopped_server_is_rebuilt_stopped(cloud, member):
+    # given: a stopped server
+    server_id = create(member.client, cloud.image_id)
+    cloud.wait_for_server(member.client, server_id, {"ACTIVE"})
+    url = f"/compute/v2.1/servers/{server_id}/action"
+    assert member.client.post(url, {"os-stop": None}, format="json").status_code == 202
+    cloud.wait_for_server(member.client, server_id, {"SHUTOFF"})
+    # when
+    response = member.client.post(
+        url, {"rebuild": {"imageRef": cloud.image_id}}, format="json", **V
+    )
+    # then
+    assert response.status_code == 202, response.content
+    server = cloud.wait_for_server(member.client, server_id, {"SHUTOFF", "ACTIVE", "ERROR"})
+    assert server["status"] == "SHUTOFF", server.get("fault")
+    assert server["OS-EXT-STS:power_state"] == 4
+    actions = member.client.get(f"/compute/v2.1/servers/{server_id}/os-instance-actions", **V)
+    assert actions.json()["instanceActions"][0]["action"] == "rebuild"
+
+
 def test_rebuild_of_a_locked_server_is_refused_to_its_owner(cloud, member, admin):
     server_id = create(member.client, cloud.image_id)
     cloud.wait_for_server(member.client, server_id, {"ACTIVE"})

@@ -256,7 +256,8 @@ class ComputeManager:
 
     # --- rebuild --------------------------------------------------------------------------------
     def rebuild_server(self, payload: dict[str, Any]) -> None:
-        """Recreate the guest from the (new) image on this host; the flavor stays."""
+        """Recreate the guest from the (new) image on this host; the flavor stays. Left
+        stopped when the payload says so (a stopped server is rebuilt stopped)."""
         instance = InstanceSpec.from_payload(payload["instance"])
         request_id = payload.get("request_id")
         log = self._log(instance.uuid, request_id)
@@ -264,6 +265,8 @@ class ComputeManager:
         try:
             self.driver.destroy(instance.uuid, delete_files=True)
             self.driver.spawn(instance, ImageSource.from_payload(payload["image"]))
+            if not payload.get("power_on", True):
+                self.driver.power_off(instance.uuid, timeout=0)  # a new guest: nothing to lose
         except Exception as exc:
             log.exception("rebuild failed on %s", self.host)
             ok, fault = False, fault_from(exc)
