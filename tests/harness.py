@@ -32,6 +32,15 @@ RECLAIM_GRACE = 2
 CELERY = str(Path(sys.executable).parent / "celery")
 
 
+def worker_args(app: str, queues: str, name: str, concurrency: int) -> list[str]:
+    """`celery` arguments of a test worker: a thread pool, quiet between workers."""
+    return [
+        *("-A", app, "worker", "-Q", queues, "-n", name),
+        *("--pool", "threads", "-c", str(concurrency)),
+        *("--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO"),
+    ]
+
+
 def wait_until(
     predicate: Callable[[], Any], *, timeout: float, interval: float = 0.1, what: str = "condition"
 ) -> Any:
@@ -139,24 +148,9 @@ class CloudProcesses:
         )
         return self._start(
             "conductor",
-            [
-                "-A",
-                "computecloud",
-                "worker",
-                "-Q",
-                "conductor,scheduler",
-                "-n",
-                f"conductor-{self.run_id}@%h",
-                "--pool",
-                "threads",
-                "-c",
-                str(concurrency),
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                "-l",
-                "INFO",
-            ],
+            worker_args(
+                "computecloud", "conductor,scheduler", f"conductor-{self.run_id}@%h", concurrency
+            ),
             env,
         )
 
@@ -217,24 +211,7 @@ class CloudProcesses:
         )
         self._start(
             f"compute-{host}",
-            [
-                "-A",
-                "workers.compute.app",
-                "worker",
-                "-Q",
-                f"compute.{host}",
-                "-n",
-                f"compute@{host}",
-                "--pool",
-                "threads",
-                "-c",
-                str(concurrency),
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                "-l",
-                "INFO",
-            ],
+            worker_args("workers.compute.app", f"compute.{host}", f"compute@{host}", concurrency),
             env,
         )
         self.hosts.append(host)

@@ -592,13 +592,14 @@ def sync_power_states(
     changed since then, and instances the snapshot does not list (a build that finished
     after it), are left alone, so a late report never undoes newer news.
     """
+    observed = _from_epoch(observed_at)
     idle = (
         Server.objects.filter(host=host, task_state__isnull=True, uuid__in=list(power_states))
         .exclude(vm_state__in=[VmState.BUILDING, VmState.ERROR])
         .only("pk", "uuid", "vm_state", "power_state")
     )
-    if observed_at is not None:
-        idle = idle.filter(updated_at__lt=datetime.fromtimestamp(observed_at, tz=UTC))
+    if observed is not None:
+        idle = idle.filter(updated_at__lt=observed)
     now = timezone.now()
     for server in idle:
         power = power_states[str(server.uuid)]
@@ -620,8 +621,8 @@ def sync_power_states(
             query = Server.objects.filter(
                 pk=server.pk, task_state__isnull=True, vm_state=server.vm_state
             )
-            if observed_at is not None:
-                query = query.filter(updated_at__lt=datetime.fromtimestamp(observed_at, tz=UTC))
+            if observed is not None:
+                query = query.filter(updated_at__lt=observed)
             query.update(updated_at=now, **fields)
 
 

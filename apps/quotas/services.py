@@ -177,8 +177,7 @@ def allowed_server_count(
     transaction that inserts the servers.
     """
     limits = get_limits(project.pk)
-    if _over(limits["metadata_items"], 0, metadata_items):
-        raise MetadataLimitExceeded(allowed=limits["metadata_items"])
+    _check_metadata_items(limits, metadata_items)
     per_server = {"instances": 1, "cores": cores, "ram": ram}
     if all(limits[resource] == UNLIMITED for resource in per_server):
         return max_count  # nothing to count against
@@ -216,9 +215,12 @@ def check_server_group_members(*, group: Any, adding: int, user_id: str | None =
 
 def check_metadata_items(*, project: Project, count: int) -> None:
     """A server may carry at most ``metadata_items`` metadata items (a limit, not a count)."""
-    limit = get_limits(project.pk)["metadata_items"]
-    if _over(limit, 0, count):
-        raise MetadataLimitExceeded(allowed=limit)
+    _check_metadata_items(get_limits(project.pk), count)
+
+
+def _check_metadata_items(limits: Mapping[str, int], count: int) -> None:
+    if _over(limits["metadata_items"], 0, count):
+        raise MetadataLimitExceeded(allowed=limits["metadata_items"])
 
 
 def check_key_pair_quota(*, user_id: str, project_id: str | None, adding: int = 1) -> None:
