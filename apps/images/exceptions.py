@@ -19,6 +19,15 @@ class ImageAttributeReserved(Forbidden):
     msg_fmt = "Attribute '%(attribute)s' is reserved."
 
 
+class ImageMetadataNotProperty(InvalidInput):
+    """The Compute API's image metadata is properties only (as Nova's image proxy)."""
+
+    msg_fmt = (
+        "Image metadata key '%(key)s' is not allowed: it names an image attribute, not a "
+        "property. Change image attributes through the image API."
+    )
+
+
 class ImageNotOwned(Forbidden):
     msg_fmt = "You are not permitted to %(action)s image %(image_id)s."
 

@@ -40,6 +40,7 @@ from apps.images.exceptions import (
     ImageDuplicate,
     ImageGone,
     ImageInvalid,
+    ImageMetadataNotProperty,
     ImageNotFound,
     ImagePropertyConflict,
     ImageProtected,
@@ -220,6 +221,38 @@ def _apply_change(image: Image, change: ImageChange) -> None:
     if change.op == "replace" and path not in image.properties:
         raise ImagePropertyConflict(reason=f"Property {path} does not exist.")
     image.properties[path] = change.value
+
+
+def update_image_properties(
+    *, image: Image, set_items: dict[str, str], remove: Sequence[str] = ()
+) -> Image:
+    """Change an image's free-form properties and nothing else: the Compute API's image
+    metadata, which Nova's image proxy keeps to properties too.
+
+    A name the image API treats as a base, read-only or reserved attribute (visibility,
+    owner, status, min_ram, id, ...) is refused with a 400, so metadata can never publish an
+    image, hand it to another project or rewrite what the server computed. The caller has
+    checked ownership.
+    """
+    for name in [*set_items, *remove]:
+        if not name:
+            raise ImageInvalid(reason="An image metadata key must not be empty.")
+        if is_image_attribute(name):
+            raise ImageMetadataNotProperty(key=name)
+    check_property_names([*set_items, *remove])
+    changes = [ImageChange(op="remove", path=name) for name in remove]
+    changes += [ImageChange(op="add", path=name, value=value) for name, value in set_items.items()]
+    return update_image(image=image, changes=changes)
+
+
+def is_image_attribute(name: str) -> bool:
+    """Whether `name` is one of Glance's own attributes rather than a free-form property."""
+    return (
+        name in BASE_ATTRIBUTES
+        or name in READ_ONLY_ATTRIBUTES
+        or name in RESERVED_ATTRIBUTES
+        or name.startswith(RESERVED_PREFIX)
+    )
 
 
 def delete_image(*, image: Image) -> None:

@@ -19,9 +19,8 @@ from rest_framework.response import Response
 from apps.identity.context import RequestContext
 from apps.images import services
 from apps.images.choices import ImageStatus
-from apps.images.exceptions import ImageNotOwned
+from apps.images.exceptions import ImageMetadataNotProperty, ImageNotOwned
 from apps.images.models import Image
-from apps.images.services import ImageChange
 from computecloud.api.microversions import MicroversionedMixin
 from computecloud.api.pagination import next_links, parse_limit
 from computecloud.api.serializers import StrictSerializer
@@ -215,7 +214,11 @@ class ComputeImageViewSet(_ComputeImageView):
 
 
 class ComputeImageMetadataViewSet(_ComputeImageView):
-    """``/images/{id}/metadata[/{key}]``: an image's properties, as Nova's metadata."""
+    """``/images/{id}/metadata[/{key}]``: an image's properties, as Nova's metadata.
+
+    Properties only: base attributes (visibility, owner, min_ram, status, ...) are refused
+    (400) by `services.update_image_properties`, as Nova's proxy never sets them either.
+    """
 
     policy_actions = {
         "list": "image:get_image",
@@ -237,20 +240,18 @@ class ComputeImageMetadataViewSet(_ComputeImageView):
     def create(self, request: Request, image_id: str) -> Response:
         """Merge the given items into the image's metadata."""
         image = self._owned(request, image_id)
-        changes = [
-            ImageChange(op="add", path=k, value=v) for k, v in self._metadata(request).items()
-        ]
-        image = services.update_image(image=image, changes=changes)
+        image = services.update_image_properties(image=image, set_items=self._metadata(request))
         return Response({"metadata": image.properties})
 
     def replace_all(self, request: Request, image_id: str) -> Response:
         """Make the given items the image's whole metadata."""
         image = self._owned(request, image_id)
         metadata = self._metadata(request)
-        changes = [
-            ImageChange(op="remove", path=k) for k in image.properties if k not in metadata
-        ] + [ImageChange(op="add", path=k, value=v) for k, v in metadata.items()]
-        image = services.update_image(image=image, changes=changes)
+        image = services.update_image_properties(
+            image=image,
+            set_items=metadata,
+            remove=[k for k in image.properties if k not in metadata],
+        )
         return Response({"metadata": image.properties})
 
     def retrieve(self, request: Request, image_id: str, pk: str) -> Response:
@@ -268,12 +269,14 @@ class ComputeImageMetadataViewSet(_ComputeImageView):
         if len(meta) > 1:
             raise InvalidInput("Request body contains too many items")
         image = self._owned(request, image_id)
-        services.update_image(image=image, changes=[ImageChange("add", pk, meta[pk])])
+        services.update_image_properties(image=image, set_items={pk: meta[pk]})
         return Response({"meta": {pk: meta[pk]}})
 
     def destroy(self, request: Request, image_id: str, pk: str) -> Response:
         image = self._owned(request, image_id)
+        if services.is_image_attribute(pk):
+            raise ImageMetadataNotProperty(key=pk)
         if pk not in image.properties:
             raise NotFound(f"Image {image_id} has no metadata item {pk}.")
-        services.update_image(image=image, changes=[ImageChange("remove", pk)])
+        services.update_image_properties(image=image, set_items={}, remove=[pk])
         return Response(status=204)
