@@ -67,8 +67,6 @@ def snapshot_server(*, server_uuid: str, image_id: str, request_id: str) -> None
 def _move_spec(server: Server, migration: Migration) -> Any:
     from apps.scheduler.request_spec import RequestSpec
 
-    hints = dict(server.scheduler_hints or {})
-    hints.pop("_forced_host", None)
     group = getattr(server, "group_membership", None)
     return RequestSpec.from_request(
         instance_uuids=[str(server.uuid)],
@@ -78,7 +76,7 @@ def _move_spec(server: Server, migration: Migration) -> Any:
         user_id=server.user_id,
         availability_zone=server.requested_availability_zone,
         server_group=str(group.group.uuid) if group is not None else None,
-        scheduler_hints=hints,
+        scheduler_hints=server.scheduler_hints or {},
         requested_host=migration.dest_host,
         is_move=True,
         is_resize=migration.migration_type == Migration.Type.RESIZE,

@@ -94,19 +94,22 @@ def request_spec_for(servers: list[Server]) -> Any:
     from apps.scheduler.request_spec import RequestSpec
 
     first = servers[0]
-    hints = dict(first.scheduler_hints or {})
-    forced_host = hints.pop("_forced_host", None)
     group = getattr(first, "group_membership", None)
     zone = first.requested_availability_zone or ""
+    destination = first.requested_destination or {}
+    if destination.get("force"):
+        # The admin's "zone:host[:node]" form: the scheduler's own notation for forcing.
+        zone = f"{zone}:{destination.get('host') or ''}:{destination.get('node') or ''}"
     return RequestSpec.from_request(
         instance_uuids=[str(s.uuid) for s in servers],
         flavor=first.flavor,
         image_properties=(first.image_meta or {}).get("properties", {}),
         project_id=first.project_id,
         user_id=first.user_id,
-        availability_zone=f"{zone}:{forced_host}" if forced_host else (zone or None),
+        availability_zone=zone or None,
         server_group=str(group.group.uuid) if group is not None else None,
-        scheduler_hints=hints,
+        scheduler_hints=first.scheduler_hints or {},
+        requested_host=None if destination.get("force") else destination.get("host"),
     )
 
 

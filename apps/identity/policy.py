@@ -82,6 +82,7 @@ DEFAULT_POLICIES: dict[str, str] = {
     "os_compute_api:servers:show:flavor-extra-specs": READER,
     "os_compute_api:servers:create": MEMBER,
     "os_compute_api:servers:create:forced_host": ADMIN,
+    "compute:servers:create:requested_destination": ADMIN,
     "os_compute_api:servers:create:attach_volume": MEMBER,
     "os_compute_api:servers:create:attach_network": MEMBER,
     "os_compute_api:servers:create:trusted_certs": MEMBER,

@@ -76,7 +76,13 @@ class Server(models.Model):
     block_device_mapping = models.JSONField(default=list, blank=True)
     # Addresses per network as the API shows them: {"net": [{"addr", "version", ...}]}.
     addresses = models.JSONField(default=dict, blank=True)
+    # The user's scheduler hints, validated against the public allow-list (group, same_host,
+    # different_host) and nothing else.
     scheduler_hints = models.JSONField(default=dict, blank=True)
+    # Where an admin sent the build (``availability_zone="zone:host[:node]"``, forced past the
+    # filters, or ``host``/``hypervisor_hostname`` from 2.74, filtered): {"host", "node",
+    # "force"}. Kept apart from the hints so that no request input can name it.
+    requested_destination = models.JSONField(null=True, blank=True)
     # Where the host said the guest's VNC server listens: {"host": ..., "port": ...}.
     console = models.JSONField(null=True, blank=True)
 

@@ -21,9 +21,10 @@ from django.utils import timezone
 
 from apps.flavors.models import Flavor
 from apps.hosts.choices import COMPUTE_BINARY, DEFAULT_AVAILABILITY_ZONE
-from apps.hosts.models import Aggregate, Service
+from apps.hosts.models import Aggregate, ComputeNode, Service
 from apps.identity.context import RequestContext
 from apps.identity.models import Project
+from apps.identity.policy import authorize
 from apps.servers import states
 from apps.servers.actions import SIMPLE_ACTIONS
 from apps.servers.exceptions import ServerGroupNotFound, ServerLocked, ServerNotFound
@@ -209,6 +210,9 @@ class CreateRequest:
     hostname: str | None = None
     access_ip_v4: str | None = None
     access_ip_v6: str | None = None
+    # 2.74: a host and/or node the build should land on, still passing the filters (admins).
+    requested_host: str | None = None
+    requested_node: str | None = None
 
 
 _HOSTNAME_BAD = re.compile(r"[^a-z0-9-]+")
@@ -271,19 +275,43 @@ def _availability_zones() -> set[str]:
     return zones
 
 
-def _resolve_zone(context: RequestContext, requested: str | None) -> tuple[str | None, str | None]:
-    """(zone, forced host) from "zone", "zone:host" or "zone:host:node" (admins only)."""
+def _resolve_zone(context: RequestContext, requested: str | None) -> tuple[str | None, dict | None]:
+    """(zone, forced destination) from "zone", "zone:host" or "zone:host:node" (the forced
+    forms under ``os_compute_api:servers:create:forced_host``, admins by default)."""
     if not requested:
         return None, None
     zone, _, rest = requested.partition(":")
-    forced_host = rest.split(":")[0] or None if rest else None
-    if forced_host and not context.is_admin:
-        from apps.identity.policy import authorize
-
+    host, _, node = rest.partition(":")
+    destination = None
+    if host or node:
         authorize(context, "os_compute_api:servers:create:forced_host")
+        destination = {"host": host or None, "node": node or None, "force": True}
     if zone and zone not in _availability_zones():
         raise InvalidInput(f"The requested availability zone is not available: {zone}")
-    return zone or None, forced_host
+    return zone or None, destination
+
+
+def _resolve_requested_destination(
+    context: RequestContext, *, host: str | None, node: str | None
+) -> dict | None:
+    """2.74's ``host``/``hypervisor_hostname``: a destination the filters still judge, under
+    ``compute:servers:create:requested_destination`` (admins by default); each must name a
+    compute host we know (Nova's 400 otherwise)."""
+    if not host and not node:
+        return None
+    authorize(context, "compute:servers:create:requested_destination")
+    nodes = ComputeNode.objects.all()
+    if host and not nodes.filter(host=host).exists():
+        raise InvalidInput(f"Compute host {host} could not be found.")
+    if node:
+        found = nodes.filter(hypervisor_hostname=node)
+        if host:
+            found = found.filter(host=host)
+        row = found.first()
+        if row is None:
+            raise InvalidInput(f"Compute host {host or ''} with node {node} could not be found.")
+        host = row.host
+    return {"host": host, "node": node or None, "force": False}
 
 
 def _resolve_group(context: RequestContext, hints: dict[str, Any]) -> ServerGroup | None:
@@ -309,6 +337,24 @@ def _validate_key(context: RequestContext, key_name: str | None) -> str | None:
     if key_data is None:
         raise InvalidInput("Invalid key_name provided.")
     return key_data
+
+
+def _check_hinted_servers(context: RequestContext, hints: dict[str, Any]) -> None:
+    """same_host / different_host may name only servers the caller can see: another project's
+    server would let a user probe where it runs (and land beside it). An unknown id and a
+    foreign one get the same answer."""
+    named = {*hints.get("same_host", ()), *hints.get("different_host", ())}
+    if not named:
+        return
+    found = {
+        str(u)
+        for u in visible_servers(context, all_tenants=True)
+        .filter(uuid__in=named)
+        .values_list("uuid", flat=True)
+    }
+    missing = sorted(named - found)
+    if missing:
+        raise InvalidInput(f"Invalid scheduler hint: server {missing[0]} could not be found.")
 
 
 def local_image_bdm(mappings: list[dict[str, Any]]) -> str | None:
@@ -348,8 +394,12 @@ def create_servers(
     flavor = _resolve_flavor(context, request.flavor_ref)
     image = _resolve_image(context, request.image_ref, flavor)
     key_data = _validate_key(context, request.key_name)
-    zone, forced_host = _resolve_zone(context, request.availability_zone)
+    zone, destination = _resolve_zone(context, request.availability_zone)
+    destination = destination or _resolve_requested_destination(
+        context, host=request.requested_host, node=request.requested_node
+    )
     group = _resolve_group(context, request.scheduler_hints)
+    _check_hinted_servers(context, request.scheduler_hints)
     snapshot = flavor_snapshot(flavor)
     reservation_id = f"r-{secrets.token_hex(4)}"
 
@@ -395,9 +445,8 @@ def create_servers(
                 access_ip_v6=request.access_ip_v6,
                 requested_networks=request.networks,
                 block_device_mapping=request.block_device_mapping,
-                scheduler_hints={**request.scheduler_hints, "_forced_host": forced_host}
-                if forced_host
-                else request.scheduler_hints,
+                scheduler_hints=request.scheduler_hints,
+                requested_destination=destination,
                 reservation_id=reservation_id,
                 launch_index=index,
             )
@@ -473,8 +522,6 @@ def lock_server(
 
 def unlock_server(*, context: RequestContext, server: Server, request_id: str) -> None:
     if server.locked_by == "admin" and not context.is_admin:
-        from apps.identity.policy import authorize
-
         authorize(context, "os_compute_api:os-lock-server:unlock:unlock_override")
     with transaction.atomic():
         Server.objects.filter(pk=server.pk).update(

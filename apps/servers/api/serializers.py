@@ -11,6 +11,7 @@ import binascii
 import functools
 import ipaddress
 import re
+import uuid
 from typing import Any
 
 from django.conf import settings
@@ -80,6 +81,94 @@ class StringField(serializers.CharField):
         return super().to_internal_value(data)
 
 
+class ServerIdList(serializers.Field):
+    """One server id, or a list of them (Nova's same_host / different_host forms); always
+    returned as a list of canonical uuid strings."""
+
+    MAX_ITEMS = 100
+
+    def to_internal_value(self, data: Any) -> list[str]:
+        items = [data] if isinstance(data, str) else data
+        if not isinstance(items, list) or not items or len(items) > self.MAX_ITEMS:
+            raise serializers.ValidationError(
+                f"Must be a server id or a list of 1 to {self.MAX_ITEMS} server ids."
+            )
+        ids = []
+        for item in items:
+            try:
+                ids.append(str(uuid.UUID(item)))
+            except (TypeError, ValueError, AttributeError):
+                raise serializers.ValidationError(f"{item!r} is not a server id.") from None
+        return list(dict.fromkeys(ids))
+
+
+class SchedulerHints(StrictSerializer):
+    """The scheduler hints a user may give: an allow-list of Nova's public hints that our
+    filters read, each validated. Any other key is refused (a hint no filter reads would be
+    silently ignored, and request input must never reach the scheduler's own state)."""
+
+    group = serializers.UUIDField(required=False, format="hex_verbose")
+    same_host = ServerIdList(required=False)
+    different_host = ServerIdList(required=False)
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        hints = super().to_internal_value(data)
+        if "group" in hints:
+            hints["group"] = str(hints["group"])
+        return dict(hints)
+
+
+class BlockDeviceMapping(StrictSerializer):
+    """One entry of block_device_mapping(_v2), Nova's keys of both forms with their bounds."""
+
+    source_type = serializers.ChoiceField(
+        choices=["volume", "image", "snapshot", "blank"], required=False
+    )
+    destination_type = serializers.ChoiceField(choices=["local", "volume"], required=False)
+    uuid = serializers.CharField(max_length=255, required=False)
+    image_id = serializers.CharField(max_length=255, required=False)
+    volume_id = serializers.CharField(max_length=255, required=False)
+    snapshot_id = serializers.CharField(max_length=255, required=False)
+    boot_index = serializers.JSONField(required=False, allow_null=True)
+    device_name = serializers.CharField(max_length=255, required=False, allow_null=True)
+    volume_size = serializers.JSONField(required=False, allow_null=True)
+    delete_on_termination = serializers.JSONField(required=False)
+    guest_format = serializers.CharField(max_length=255, required=False, allow_null=True)
+    device_type = serializers.CharField(max_length=255, required=False, allow_null=True)
+    disk_bus = serializers.CharField(max_length=255, required=False, allow_null=True)
+    no_device = serializers.JSONField(required=False, allow_null=True)
+    virtual_name = serializers.CharField(max_length=255, required=False, allow_null=True)
+    connection_info = serializers.CharField(max_length=16384, required=False, allow_null=True)
+    tag = serializers.CharField(max_length=60, required=False)
+    volume_type = serializers.CharField(max_length=255, required=False, allow_null=True)
+
+    def validate_boot_index(self, value: Any) -> Any:
+        return _bounded_scalar(value, "boot_index")
+
+    def validate_volume_size(self, value: Any) -> Any:
+        return _bounded_scalar(value, "volume_size")
+
+    def validate_delete_on_termination(self, value: Any) -> Any:
+        return _bounded_scalar(value, "delete_on_termination")
+
+    def validate_no_device(self, value: Any) -> Any:
+        return _bounded_scalar(value, "no_device")
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        # Kept as the client wrote it (the service reads Nova's keys), now known to be bounded.
+        super().to_internal_value(data)
+        return dict(data)
+
+
+def _bounded_scalar(value: Any, name: str) -> Any:
+    """Nova takes these as numbers, booleans or their text; never objects or long strings."""
+    if value is None or isinstance(value, bool | int):
+        return value
+    if isinstance(value, str) and len(value) <= 255:
+        return value
+    raise serializers.ValidationError(f"{name} must be a number, a boolean or short text.")
+
+
 class ServerCreateBody(StrictSerializer):
     name = StringField(max_length=255, trim_whitespace=False)
     imageRef = serializers.CharField(max_length=255, allow_blank=True, required=False)  # noqa: N815
@@ -98,8 +187,12 @@ class ServerCreateBody(StrictSerializer):
     return_reservation_id = serializers.BooleanField(required=False, default=False)
     config_drive = serializers.JSONField(required=False)
     security_groups = SecurityGroupRef(many=True, required=False)
-    block_device_mapping = serializers.ListField(child=serializers.DictField(), required=False)
-    block_device_mapping_v2 = serializers.ListField(child=serializers.DictField(), required=False)
+    block_device_mapping = serializers.ListField(
+        child=BlockDeviceMapping(), required=False, max_length=64
+    )
+    block_device_mapping_v2 = serializers.ListField(
+        child=BlockDeviceMapping(), required=False, max_length=64
+    )
     description = serializers.CharField(
         max_length=255, required=False, allow_null=True, allow_blank=True
     )
@@ -107,6 +200,9 @@ class ServerCreateBody(StrictSerializer):
         child=serializers.CharField(max_length=60), required=False, max_length=50
     )
     hostname = serializers.CharField(max_length=255, required=False)
+    # 2.74 (admins): a destination the filters still judge.
+    host = StringField(max_length=255, required=False)
+    hypervisor_hostname = StringField(max_length=255, required=False)
 
     def get_fields(self) -> dict[str, Any]:
         fields = super().get_fields()
@@ -148,15 +244,6 @@ class ServerCreateBody(StrictSerializer):
                     "Security groups are not supported yet: only 'default' is accepted."
                 )
         return value
-
-
-class SchedulerHints(serializers.DictField):
-    def to_internal_value(self, data: Any) -> dict[str, Any]:
-        hints = super().to_internal_value(data)
-        for key in ("same_host", "different_host"):
-            if key in hints and isinstance(hints[key], str):
-                hints[key] = [hints[key]]
-        return hints
 
 
 class ServerCreateSerializer(StrictSerializer):

@@ -287,6 +287,8 @@ class ServerViewSet(MicroversionedMixin, viewsets.ViewSet):
             hostname=data.get("hostname"),
             access_ip_v4=data.get("accessIPv4"),
             access_ip_v6=data.get("accessIPv6"),
+            requested_host=data.get("host"),
+            requested_node=data.get("hypervisor_hostname"),
         )
         servers, reservation_id = services.create_servers(
             context=request.auth, request=create, request_id=request.request_id
@@ -308,7 +310,13 @@ class ServerViewSet(MicroversionedMixin, viewsets.ViewSet):
         return response
 
     def _check_versioned_fields(self, data: dict[str, Any], version: Any) -> None:
-        gates = {"description": (2, 19), "tags": (2, 52), "hostname": (2, 90)}
+        gates = {
+            "description": (2, 19),
+            "tags": (2, 52),
+            "host": (2, 74),
+            "hypervisor_hostname": (2, 74),
+            "hostname": (2, 90),
+        }
         for key, minimum in gates.items():
             if key in data and version < minimum:
                 raise InvalidInput(
