@@ -81,6 +81,8 @@ MIDDLEWARE = [
 ROOT_URLCONF = "computecloud.urls"
 WSGI_APPLICATION = "computecloud.wsgi.application"
 AUTH_USER_MODEL = "identity.User"
+# Sign-in pages check passwords through the identity service, throttled like token requests.
+AUTHENTICATION_BACKENDS = ["apps.identity.backends.PasswordBackend"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # POST bodies cannot follow a redirect: /v3/auth/tokens and /servers must match as sent.
 APPEND_SLASH = False

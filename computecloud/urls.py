@@ -11,6 +11,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from apps.identity import signin
 from computecloud.api.versions import ComputeVersionsView, ComputeVersionView
 
 compute_v21 = [
@@ -36,9 +37,13 @@ urlpatterns = [
     path("compute/v2.1/", include(compute_v21)),
     path("compute/v2/", include(compute_v21)),
     re_path(r"^image(?=/|$)/?", include("apps.images.api.urls")),
+    # The sign-in pages check passwords through the identity throttle (apps.identity.signin);
+    # listed before the admin's and DRF's own routes for the same paths, which they replace.
+    path("admin/login/", signin.admin_login),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api-auth/login/", signin.api_login),
     path("api-auth/", include("rest_framework.urls")),
     path("", include("apps.dashboard.urls")),
 ]

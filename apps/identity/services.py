@@ -283,17 +283,21 @@ def revoke_user_tokens(*, user: User) -> int:
 
 @dataclass(frozen=True)
 class UserRef:
-    """The user as a token request names it: by id, or by name within a domain."""
+    """The user as a request names it: by id, or by name within a domain (token requests),
+    or by login name, unique across domains (the admin and API sign-in pages)."""
 
     id: str | None = None
     name: str | None = None
     domain_id: str | None = None
     domain_name: str | None = None
+    login: str | None = None
 
     def describe(self) -> str:
-        """A stable name for this reference (the throttle counts failures per reference)."""
+        """A stable name for this spelling (what the throttle counts when no user matches)."""
         if self.id:
             return f"id:{self.id}"
+        if self.login is not None:
+            return f"login:{self.login}"
         return f"name:{self.domain_id or ''}/{self.domain_name or ''}/{self.name}"
 
 
@@ -319,6 +323,8 @@ def _find_user(ref: UserRef) -> User | None:
     queryset = User.objects.select_related("domain", "default_project")
     if ref.id:
         return queryset.filter(pk=ref.id).first()
+    if ref.login is not None:
+        return queryset.filter(username=ref.login).first()
     if not ref.name:
         return None
     if ref.domain_id:
@@ -342,6 +348,32 @@ def _usable(project: Project | None) -> TypeGuard[Project]:
     return project is not None and project.enabled and project.domain.enabled
 
 
+def authenticate_password(*, user: UserRef, password: str, source: str) -> User:
+    """The one place a password is checked: token requests and the admin and API sign-in
+    pages (`apps.identity.backends`) all come here, so they share one failure count.
+
+    Returns the enabled user `password` belongs to. Raises `AuthenticationRequired` for a
+    wrong password and for an unknown or disabled user (all alike), and
+    `throttle.TooManyAuthFailures` once (user, `source`) used up its failures, the right
+    password included. Failures count against the user the reference resolves to, whatever
+    spelling named them (id, name in a domain, login name); an unknown name against itself.
+    """
+    account = _find_user(user)
+    subject = throttle.user_subject(account.pk) if account is not None else user.describe()
+    failures = throttle.check_not_locked(subject=subject, source=source)
+    if account is None:
+        make_password(password)  # spend the hash's time, so timing does not reveal names
+        verified = False
+    else:
+        verified = verify_password(account, password)
+    if account is None or not verified or not account.is_active or not account.domain.enabled:
+        throttle.record_failure(subject=subject, source=source)
+        raise AuthenticationRequired()
+    if failures:
+        throttle.clear_failures(subject=subject, source=source)
+    return account
+
+
 def issue_password_token(
     *, user: UserRef, password: str, project: ProjectRef | None, source: str
 ) -> TokenGrant:
@@ -349,22 +381,10 @@ def issue_password_token(
 
     Scoped to `project` when given (the user must hold a role there), else to the user's
     default project when they hold a role there, else unscoped. Every refusal is the same
-    401, so that it says nothing about which part was wrong. Wrong passwords (and unknown or
-    disabled users) count against (user reference, `source`); too many give 429.
+    401, so that it says nothing about which part was wrong; too many failed passwords give
+    429 (`authenticate_password`).
     """
-    user_key = user.describe()
-    failures = throttle.check_not_locked(user_ref=user_key, source=source)
-    account = _find_user(user)
-    if account is None:
-        make_password(password)  # spend the hash's time, so timing does not reveal names
-        verified = False
-    else:
-        verified = verify_password(account, password)
-    if account is None or not verified or not account.is_active or not account.domain.enabled:
-        throttle.record_failure(user_ref=user_key, source=source)
-        raise AuthenticationRequired()
-    if failures:
-        throttle.clear_failures(user_ref=user_key, source=source)
+    account = authenticate_password(user=user, password=password, source=source)
 
     scope: Project | None = None
     roles: list[Role] = []

@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 
 from apps.identity import throttle
 from apps.identity.models import Project, User
-from apps.identity.services import UserRef, assign_roles
+from apps.identity.services import assign_roles
 from tests.factories import ProjectFactory, UserFactory
 from tests.identity.helpers import issue, password_body
 
@@ -124,9 +124,8 @@ def test_the_lock_ends_with_the_window(
 ) -> None:
     # given: a two-second window, used up (counted directly: three hashes could outlast it)
     settings.COMPUTECLOUD = {**settings.COMPUTECLOUD, "AUTH_FAILURE_WINDOW": 2}
-    user_ref = UserRef(name=user.username, domain_name="Default").describe()
     for _ in range(3):
-        throttle.record_failure(user_ref=user_ref, source="10.0.0.1")
+        throttle.record_failure(subject=throttle.user_subject(user.pk), source="10.0.0.1")
     assert _attempt(user, project, "secret-password").status_code == 429
 
     # when: polled until the window has passed (deadline well beyond it)

@@ -22,7 +22,7 @@ from apps.identity.catalog import service_catalog
 from apps.identity.context import RequestContext
 from apps.identity.models import Project, Role, Token, User
 from apps.identity.policy import PolicyPermission, authorize
-from apps.identity.throttle import TooManyAuthFailures
+from apps.identity.throttle import TooManyAuthFailures, source_address
 from apps.identity.tokens import context_for_token, find_valid_token, revoke_token
 from computecloud.exceptions import (
     AuthenticationRequired,
@@ -63,11 +63,6 @@ class V3VersionView(KeystoneView):
 
     def get(self, request: Request) -> Response:
         return Response({"version": s.v3_version()})
-
-
-def _source_address(request: Request) -> str:
-    # The peer address, not X-Forwarded-For: a client may write any header it likes.
-    return str(request.META.get("REMOTE_ADDR") or "-")
 
 
 def _roles(token: Token) -> list[Role]:
@@ -118,7 +113,7 @@ class TokensView(KeystoneView):
                 user=s.user_ref(password_user),
                 password=password_user["password"],
                 project=project,
-                source=_source_address(request),
+                source=source_address(request.META),
             )
         except TooManyAuthFailures as exc:
             # DRF's Throttled carries Retry-After; the shared handler shapes it as Keystone's.
