@@ -54,6 +54,11 @@ class Conflict(ComputecloudError):
     msg_fmt = "Conflict: %(reason)s"
 
 
+class RequestTooLarge(ComputecloudError):
+    code = 413
+    msg_fmt = "Request is too large: a JSON body may have at most %(limit)d bytes."
+
+
 class QuotaExceeded(ComputecloudError):
     """Nova answers an exceeded quota with 403 and this message."""
 

@@ -118,6 +118,11 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATE_DIR = env.path("STATE_DIR", default=BASE_DIR / "var")
 
 # --- REST framework ---------------------------------------------------------------------------
+# The largest request body read into memory, bytes: every JSON body (DRF reads them through
+# request.body), so Nova's max_request_body_size. Larger is a 413 before it is read; image
+# data uploads are streamed and bounded by IMAGE_SIZE_CAP instead.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_JSON_BODY_BYTES", default=114688)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "apps.identity.authentication.KeystoneTokenAuthentication",
@@ -128,7 +133,7 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["computecloud.api.parsers.StrictJSONParser"],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "computecloud.api.negotiation.JSONFallbackNegotiation",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -11,14 +11,15 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.db import DataError
 from django.http import Http404
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from computecloud.exceptions import AuthenticationRequired, ComputecloudError
+from computecloud.exceptions import AuthenticationRequired, ComputecloudError, RequestTooLarge
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +87,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         exc = drf_exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = drf_exceptions.PermissionDenied()
+    elif isinstance(exc, RequestDataTooBig):
+        exc = RequestTooLarge(limit=settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
 
     if isinstance(exc, ComputecloudError):
         set_rollback()

@@ -108,7 +108,9 @@ def test_an_admins_requested_host_still_passes_the_filters(cloud, admin):
 def test_a_requested_host_that_does_not_exist_is_a_400(cloud, admin):
     response = _create(admin, cloud.image_id, host="no-such-host")
     assert response.status_code == 400
-    assert response.json()["badRequest"]["message"] == "Compute host no-such-host could not be found."
+    assert (
+        response.json()["badRequest"]["message"] == "Compute host no-such-host could not be found."
+    )
 
 
 def test_2_74_host_fields_are_unknown_before_2_74(cloud, admin):

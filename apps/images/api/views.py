@@ -18,7 +18,7 @@ from django.http import FileResponse, HttpResponseBase
 from rest_framework import status
 from rest_framework.exceptions import UnsupportedMediaType
 from rest_framework.negotiation import BaseContentNegotiation
-from rest_framework.parsers import BaseParser, JSONParser
+from rest_framework.parsers import BaseParser
 from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -52,6 +52,7 @@ from apps.images.filtersets import ImageFilterSet
 from apps.images.models import Image
 from apps.images.store import ImageDataNotFound, get_store
 from computecloud.api.errors import error_response
+from computecloud.api.parsers import StrictJSONParser
 from computecloud.exceptions import Forbidden
 
 # Glance's version history; clients pick the highest CURRENT/SUPPORTED v2 entry.
@@ -202,7 +203,7 @@ class ImageViewSet(ImageAPIMixin, ViewSet):
 
     lookup_field = "image_id"
     lookup_value_regex = "[^/]+"
-    parser_classes = [JSONParser, ImagePatchV21Parser, ImagePatchV20Parser]
+    parser_classes = [StrictJSONParser, ImagePatchV21Parser, ImagePatchV20Parser]
     policy_actions = {
         "list": "image:get_images",
         "retrieve": "image:get_image",

@@ -44,8 +44,12 @@ def create_serializer(version: APIVersion, data: Any) -> serializers.Serializer:
     """The create request serializer for `version`, bound to `data`."""
     fields: dict[str, serializers.Field] = {
         "name": _name_field(version),
+        # 16 KiB holds any OpenSSH key (RSA 16384 is about 2.8 KiB) and an x509 certificate.
         "public_key": serializers.CharField(
-            required=version >= (2, 92), trim_whitespace=False, allow_blank=False
+            required=version >= (2, 92),
+            trim_whitespace=False,
+            allow_blank=False,
+            max_length=16384,
         ),
     }
     if version >= (2, 2):
