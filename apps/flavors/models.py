@@ -1,6 +1,15 @@
 """Flavors, extra specs and access lists for private flavors."""
 
 from django.db import models
+from django.db.models import Q
+
+
+class FlavorQuerySet(models.QuerySet):
+    def for_project(self, project_id: str | None) -> "FlavorQuerySet":
+        """The flavors a project may read and use: the public ones and the private ones
+        shared with it (Nova's flavor query for a non-admin context)."""
+        shared = FlavorAccess.objects.filter(project_id=project_id).values("flavor_id")
+        return self.filter(Q(is_public=True) | Q(pk__in=shared))
 
 
 class Flavor(models.Model):
@@ -18,6 +27,8 @@ class Flavor(models.Model):
     description = models.TextField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = FlavorQuerySet.as_manager()
 
     class Meta:
         ordering = ["flavorid"]

@@ -1,8 +1,10 @@
 """Flavor writes: create, delete, extra specs and access (every write goes through here)."""
 
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 
 from apps.flavors.models import Flavor, FlavorAccess, FlavorExtraSpec
+from apps.identity.context import RequestContext
 from computecloud.exceptions import Conflict, NotFound
 
 
@@ -12,6 +14,15 @@ class FlavorNotFound(NotFound):
 
 class FlavorExists(Conflict):
     msg_fmt = "Flavor with %(what)s %(value)s already exists."
+
+
+def readable_flavors(context: RequestContext) -> QuerySet[Flavor]:
+    """Every flavor `context` may read, disabled ones included: all for an admin, else the
+    public ones and those shared with its project (Nova's flavor query for a context). A
+    private flavor outside this set must answer as one that does not exist."""
+    if context.is_admin:
+        return Flavor.objects.all()
+    return Flavor.objects.for_project(context.project_id)
 
 
 # (name, id, vcpus, MiB, GiB): Nova's classic sizes plus a nano one for tiny guests.

@@ -8,14 +8,59 @@ from typing import Any
 
 import django_filters
 from django.db.models import Q, QuerySet
+from django.http import QueryDict
 from django.utils.dateparse import parse_datetime
 
 from apps.servers.models import Server
 from apps.servers.states import VM_STATES_BY_STATUS, TaskState
 from computecloud.exceptions import InvalidInput
 
-# Filters only admins may use; for others they are ignored, as Nova ignores them.
-ADMIN_ONLY = {"host", "node", "project_id", "tenant_id", "deleted", "uuid", "launched_on"}
+# The filters a caller without os_compute_api:servers:allow_all_filters (admins have it by
+# default) may use, by the microversion that opened them; Nova silently drops every other
+# one (host, node, project_id, deleted, uuid, ...: nova's _get_server_search_options).
+USER_FILTERS_SINCE: tuple[tuple[tuple[int, int], frozenset[str]], ...] = (
+    (
+        (2, 1),
+        frozenset({"reservation_id", "name", "status", "image", "flavor", "ip", "changes-since"}),
+    ),
+    ((2, 5), frozenset({"ip6"})),
+    ((2, 26), frozenset({"tags", "tags-any", "not-tags", "not-tags-any"})),
+    ((2, 66), frozenset({"changes-before"})),
+    ((2, 73), frozenset({"locked"})),
+    (
+        (2, 83),
+        frozenset(
+            {
+                "availability_zone",
+                "config_drive",
+                "key_name",
+                "created_at",
+                "launched_at",
+                "terminated_at",
+                "power_state",
+                "task_state",
+                "vm_state",
+                "progress",
+                "user_id",
+            }
+        ),
+    ),
+    ((2, 90), frozenset({"hostname"})),
+)
+
+
+def user_filters(params: QueryDict, version: Any) -> QueryDict:
+    """The part of the query `params` a caller without allow_all_filters may filter by at
+    `version` (paging and sort parameters are read apart, from the whole query)."""
+    usable: set[str] = set()
+    for since, names in USER_FILTERS_SINCE:
+        if version >= since:
+            usable |= names
+    kept = QueryDict(mutable=True)
+    for key in params:
+        if key in usable:
+            kept.setlist(key, params.getlist(key))
+    return kept
 
 
 def _timestamp(value: str, name: str) -> datetime:

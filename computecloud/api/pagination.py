@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlencode
 
+from django.core.exceptions import ValidationError
 from django.db.models import Model, Q, QuerySet
 from rest_framework.request import Request
 
@@ -53,13 +54,23 @@ def paginate(
     *,
     order: Sequence[str],
     marker_lookup: str,
+    marker_scope: QuerySet[Any] | None = None,
     marker_not_found: str = "marker [%s] not found",
 ) -> tuple[list[Any], int]:
-    """One page of `queryset` (ordered by `order`) after ``?marker=``; returns (rows, limit)."""
+    """One page of `queryset` (ordered by `order`) after ``?marker=``; returns (rows, limit).
+
+    The marker is looked up in `marker_scope` (by default the listed rows themselves): the
+    rows the caller may see, never the whole table. Another project's id must answer as an
+    unknown one does, or the 400-or-200 difference tells who has which ids.
+    """
     queryset = queryset.order_by(*order)
     marker = request.query_params.get("marker")
     if marker:
-        marker_obj = queryset.model._default_manager.filter(**{marker_lookup: marker}).first()
+        scope = queryset if marker_scope is None else marker_scope
+        try:
+            marker_obj = scope.filter(**{marker_lookup: marker}).first()
+        except ValidationError:  # not even of the key's type (a uuid column and "abc")
+            marker_obj = None
         if marker_obj is None:
             raise InvalidInput(marker_not_found % marker)
         queryset = after_marker(queryset, marker_obj, order)

@@ -99,6 +99,7 @@ class FlavorViewSet(MicroversionedMixin, viewsets.ViewSet):
             queryset,
             order=[f"{prefix}{sort_key}", f"{prefix}id"],
             marker_lookup="flavorid",
+            marker_scope=services.readable_flavors(request.auth),
         )
 
     def _links(self, request: Request, rows: list[Flavor], limit: int, path: str) -> dict[str, Any]:

@@ -238,7 +238,8 @@ class MigrationViewSet(MicroversionedMixin, viewsets.ViewSet):
         if paged:
             _reject_unknown(request, _allowed_params(version))
         project_id = params.get("project_id") if version >= (2, 80) else None
-        if not project_id or project_id != context.project_id:
+        own_project = bool(project_id) and project_id == context.project_id
+        if not own_project:
             authorize(context, "os_compute_api:os-migrations:index:all_projects")
         include_host = allowed(context, "os_compute_api:os-migrations:index:host")
         queryset = Migration.objects.filter(server__deleted=False).select_related("server")
@@ -247,7 +248,10 @@ class MigrationViewSet(MicroversionedMixin, viewsets.ViewSet):
         if paged:
             marker = params.get("marker")
             if marker is not None:
-                queryset = after_marker(queryset, _marker_migration(marker), ORDER)
+                marker_row = _marker_migration(
+                    marker, project_id=project_id if own_project else None
+                )
+                queryset = after_marker(queryset, marker_row, ORDER)
             limit = parse_limit(request)
             rows = list(queryset[:limit])
         else:
@@ -268,12 +272,17 @@ class MigrationViewSet(MicroversionedMixin, viewsets.ViewSet):
         return Response(body)
 
 
-def _marker_migration(marker: str) -> Migration:
+def _marker_migration(marker: str, *, project_id: str | None) -> Migration:
+    """The marker, among the listed project's migrations when the caller lists its own
+    project only: another project's is as unknown as a made-up id."""
     try:
         uuid.UUID(marker)
     except ValueError:
         raise InvalidInput(f"Marker {marker} could not be found.") from None
-    row = Migration.objects.filter(uuid=marker).first()
+    rows = Migration.objects.filter(uuid=marker)
+    if project_id is not None:
+        rows = rows.filter(project_id=project_id)
+    row = rows.first()
     if row is None:
         raise InvalidInput(f"Marker {marker} could not be found.")
     return row

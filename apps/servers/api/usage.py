@@ -95,17 +95,22 @@ def servers_in_period(
         queryset = queryset.filter(project_id=project_id)
     queryset = queryset.order_by(*ORDER)
     if marker is not None:
-        marker_row = _marker_server(marker)
+        marker_row = _marker_server(marker, project_id=project_id)
         queryset = after_marker(queryset, marker_row, ORDER)
     return list(queryset[:limit])
 
 
-def _marker_server(marker: str) -> Server:
+def _marker_server(marker: str, *, project_id: str | None) -> Server:
+    """The marker, among the servers of the report's project (all for the all-projects
+    report): another project's server is as unknown here as a made-up id."""
     try:
         uuid.UUID(marker)
     except ValueError:
         raise InvalidInput(f"Marker {marker} could not be found.") from None
-    row = Server.with_deleted.filter(uuid=marker).first()
+    rows = Server.with_deleted.filter(uuid=marker)
+    if project_id is not None:
+        rows = rows.filter(project_id=project_id)
+    row = rows.first()
     if row is None:
         raise InvalidInput(f"Marker {marker} could not be found.")
     return row

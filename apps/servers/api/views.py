@@ -5,6 +5,7 @@ Views parse, authorise (policy_actions), call one service and shape the response
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from django.conf import settings
@@ -23,7 +24,7 @@ from apps.identity.policy import allowed, authorize
 from apps.servers import services
 from apps.servers.api import serializers as s
 from apps.servers.exceptions import ServerNotFound
-from apps.servers.filtersets import ADMIN_ONLY, ServerFilterSet, apply_special_filters
+from apps.servers.filtersets import ServerFilterSet, apply_special_filters, user_filters
 from apps.servers.models import (
     InstanceAction,
     InstanceFault,
@@ -34,7 +35,13 @@ from apps.servers.models import (
 )
 from computecloud.api.microversions import MicroversionedMixin
 from computecloud.api.pagination import next_links, paginate
-from computecloud.exceptions import Conflict, FeatureNotImplemented, InvalidInput, NotFound
+from computecloud.exceptions import (
+    Conflict,
+    FeatureNotImplemented,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+)
 
 SORT_KEYS = {
     "access_ip_v4",
@@ -52,7 +59,6 @@ SORT_KEYS = {
     "key_name",
     "launch_index",
     "launched_at",
-    "locked",
     "locked_by",
     "node",
     "power_state",
@@ -67,6 +73,36 @@ SORT_KEYS = {
     "uuid",
     "vm_state",
 }
+# Keys Nova accepted before it validated sort keys and now ignores (key and its direction
+# dropped, for everyone) up to 2.74, then refuses (400) from 2.75. `locked` became a real
+# key at 2.73 (schemas/servers.py SERVER_LIST_IGNORE_SORT_KEY and _V273).
+IGNORED_SORT_KEYS = frozenset(
+    {
+        "architecture",
+        "cell_name",
+        "cleaned",
+        "default_ephemeral_device",
+        "default_swap_device",
+        "deleted",
+        "deleted_at",
+        "disable_terminate",
+        "ephemeral_gb",
+        "ephemeral_key_uuid",
+        "id",
+        "key_data",
+        "launched_on",
+        "memory_mb",
+        "os_type",
+        "reservation_id",
+        "root_gb",
+        "shutdown_terminate",
+        "user_data",
+        "vcpus",
+        "vm_mode",
+    }
+)
+# Where each server is placed is for admins: others sorting by it get a 403, as in Nova.
+ADMIN_SORT_KEYS = frozenset({"host", "node"})
 # Nova's sort key → our column.
 SORT_COLUMNS = {
     "display_name": "name",
@@ -158,25 +194,30 @@ class ServerViewSet(MicroversionedMixin, viewsets.ViewSet):
         all_tenants = params.get("all_tenants") not in (None, "0", "false", "False")
         if all_tenants:
             authorize(context, "os_compute_api:servers:index:get_all_tenants")
+        # What the caller may page through, deleted servers included (a marker may have been
+        # deleted since the page before): its project's, every project's for an admin asking
+        # all_tenants. Markers are looked up here and nowhere wider.
+        scope = Server.with_deleted.all()
+        if not (all_tenants and context.is_admin):
+            scope = scope.filter(project_id=context.project_id)
         if "changes-since" in params or (context.is_admin and params.get("deleted") == "true"):
-            queryset = Server.with_deleted.all()
-            if not (all_tenants and context.is_admin):
-                queryset = queryset.filter(project_id=context.project_id)
+            queryset = scope
         else:
             queryset = services.visible_servers(context, all_tenants=all_tenants)
-        filter_data = params.copy()
-        if not context.is_admin:
-            for key in ADMIN_ONLY:
-                filter_data.pop(key, None)
+        filter_data = params
+        if not allowed(context, "os_compute_api:servers:allow_all_filters"):
+            filter_data = user_filters(params, request.version)
         queryset = ServerFilterSet(filter_data, queryset=queryset).qs
-        queryset = apply_special_filters(queryset, params)
-        order = self._order(params)
+        queryset = apply_special_filters(queryset, filter_data)
+        order = self._order(params, request.version, is_admin=context.is_admin)
         if detail:
             queryset = prefetched(queryset, user_data=s.shows_user_data(request.version, context))
         else:
             # A summary shows id, name and links only: fetch those two columns, nothing related.
             queryset = queryset.values_list("uuid", "name", named=True)
-        rows, limit = paginate(request, queryset, order=order, marker_lookup="uuid")
+        rows, limit = paginate(
+            request, queryset, order=order, marker_lookup="uuid", marker_scope=scope
+        )
         name = "servers/detail" if detail else "servers"
         if detail:
             hosts_up = _hosts_up({r.host for r in rows if r.host}) if context.is_admin else {}
@@ -202,13 +243,25 @@ class ServerViewSet(MicroversionedMixin, viewsets.ViewSet):
         )
         return Response({"servers": body, **links})
 
-    def _order(self, params: Any) -> list[str]:
-        keys = params.getlist("sort_key") or ["created_at"]
-        dirs = params.getlist("sort_dir") or []
+    def _order(self, params: Any, version: Any, *, is_admin: bool) -> list[str]:
+        """The list's order from the sort_key/sort_dir pairs, by Nova's rules: an unknown key
+        is a 400, host and node are for admins (403), and the keys Nova ignores are dropped
+        with their direction (nova's remove_invalid_sort_keys)."""
+        ignored = set(IGNORED_SORT_KEYS) if version < (2, 75) else set()
+        if version < (2, 73):
+            ignored.add("locked")
+        known = SORT_KEYS | ignored | {"locked"}
+        pairs = list(itertools.zip_longest(params.getlist("sort_key"), params.getlist("sort_dir")))
+        for key, _ in pairs:
+            if key is not None and key not in known:
+                raise InvalidInput(f"Invalid sort key {key}")
+            if key in ADMIN_SORT_KEYS and not is_admin:
+                raise Forbidden(f"Only administrators can sort servers by {key}")
+        pairs = [(key, direction) for key, direction in pairs if key not in ignored]
+        keys = [key for key, _ in pairs if key is not None] or ["created_at"]
+        dirs = [direction for _, direction in pairs if direction is not None]
         order = []
         for index, key in enumerate(keys):
-            if key not in SORT_KEYS:
-                raise InvalidInput(f"Invalid sort key {key}")
             direction = dirs[index] if index < len(dirs) else (dirs[0] if dirs else "desc")
             if direction not in ("asc", "desc"):
                 raise InvalidInput(f"Invalid sort direction {direction}")
