@@ -205,6 +205,7 @@ class CloudProcesses:
                 "VIRT_TYPE": virt_type,
                 "INSTANCES_PATH": str(base / "instances"),
                 "IMAGE_CACHE_PATH": str(base / "cache"),
+                "CONTROL_PLANE_URL": self.public_url,
                 "REPORT_INTERVAL": "1",
                 "CLEAN_SHUTDOWN_TIMEOUT": "5",
             }

@@ -55,7 +55,7 @@ class Hosts:
     spawned: list[tuple[LibvirtDriver, str]]
 
 
-def _config(root: Path, name: str) -> ComputeConfig:
+def _config(root: Path, name: str, control_plane_url: str) -> ComputeConfig:
     return ComputeConfig(
         host=name,
         broker_url="redis://127.0.0.1:6379/7",
@@ -67,6 +67,7 @@ def _config(root: Path, name: str) -> ComputeConfig:
         report_interval=10,
         clean_shutdown_timeout=30,
         console_log_max_bytes=256 * 1024,
+        control_plane_url=control_plane_url,
     )
 
 
@@ -77,12 +78,14 @@ def hosts() -> Iterator[Hosts]:
     root = make_instance_dir(f"virt-e2e-{uuid.uuid4().hex[:12]}")
     served = root / "served"
     served.mkdir()
-    a, b = LibvirtDriver(_config(root, "host-a")), LibvirtDriver(_config(root, "host-b"))
+    server = ImageServer(served)  # bound now: its URL is the hosts' control plane
+    a = LibvirtDriver(_config(root, "host-a", server.base_url))
+    b = LibvirtDriver(_config(root, "host-b", server.base_url))
     spawned: list[tuple[LibvirtDriver, str]] = []
     try:
         a.init_host()
         b.init_host()
-        with ImageServer(served) as server:
+        with server:
             yield Hosts(a=a, b=b, image_server=server, spawned=spawned)
     finally:
         for drv, instance_uuid in spawned:

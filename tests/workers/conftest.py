@@ -12,6 +12,7 @@ import http.server
 import json
 import subprocess
 import threading
+import urllib.parse
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -102,6 +103,12 @@ class ImageServer:
         )
 
 
+def origin(url: str) -> str:
+    """The scheme://host:port of `url`: the control plane URL a host would be given."""
+    parts = urllib.parse.urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 def make_qcow2(path: Path, *, size_mib: int = 16, pattern: int = 0x5A) -> Path:
     """A small qcow2 whose first MiB holds ``pattern`` bytes (so copies can be checked)."""
     subprocess.run(
@@ -176,6 +183,8 @@ def make_config(tmp_path: Path, name: str = "host-a", **changes: Any) -> Compute
         "report_interval": 10,
         "clean_shutdown_timeout": 5,
         "console_log_max_bytes": 64 * 1024,
+        # Nothing listens there: tests that download pass their image server's URL.
+        "control_plane_url": "http://127.0.0.1:9",
     }
     values.update(changes)
     return ComputeConfig(**values)
@@ -198,8 +207,8 @@ def running_driver(config: ComputeConfig) -> Iterator[LibvirtDriver]:
 
 
 @pytest.fixture
-def driver(tmp_path: Path) -> Iterator[LibvirtDriver]:
-    with running_driver(make_config(tmp_path)) as drv:
+def driver(tmp_path: Path, image_server: ImageServer) -> Iterator[LibvirtDriver]:
+    with running_driver(make_config(tmp_path, control_plane_url=image_server.base_url)) as drv:
         yield drv
 
 

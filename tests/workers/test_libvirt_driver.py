@@ -14,6 +14,7 @@ from tests.workers.conftest import (
     has_pattern,
     make_config,
     make_qcow2,
+    origin,
     qemu_img_info,
     running_driver,
     write_pattern,
@@ -407,7 +408,10 @@ def test_console_log_is_capped_keeping_the_newest_lines(
     tmp_path: Path, make_instance: Callable[..., InstanceSpec], served_image: ServedImage
 ) -> None:
     # given: a 4 KiB cap and 10 KiB of output
-    with running_driver(make_config(tmp_path, console_log_max_bytes=4096)) as drv:
+    config = make_config(
+        tmp_path, console_log_max_bytes=4096, control_plane_url=origin(served_image.url)
+    )
+    with running_driver(config) as drv:
         instance = make_instance()
         drv.spawn(instance, served_image.source())
         log = _write_console(
@@ -591,7 +595,10 @@ def test_trim_console_logs_caps_every_log(
     tmp_path: Path, make_instance: Callable[..., InstanceSpec], served_image: ServedImage
 ) -> None:
     # given
-    with running_driver(make_config(tmp_path, console_log_max_bytes=1024)) as drv:
+    config = make_config(
+        tmp_path, console_log_max_bytes=1024, control_plane_url=origin(served_image.url)
+    )
+    with running_driver(config) as drv:
         instance = make_instance()
         drv.spawn(instance, served_image.source())
         log = _write_console(drv, instance, "x" * 99 + "\n" * 1 + ("y" * 99 + "\n") * 30)

@@ -12,14 +12,17 @@ from typing import Any
 import pytest
 
 from tests.workers.conftest import ImageServer, ServedImage, make_qcow2, qemu_img_info
+from workers.transfer import ControlPlane
 from workers.virt import exceptions
 from workers.virt.driver import ImageSource
 from workers.virt.libvirt.imagecache import ImageCache
 
 
 @pytest.fixture
-def cache(tmp_path: Path) -> ImageCache:
-    return ImageCache(tmp_path / "cache")
+def cache(tmp_path: Path, image_server: ImageServer) -> ImageCache:
+    return ImageCache(
+        tmp_path / "cache", control_plane=ControlPlane.from_url(image_server.base_url)
+    )
 
 
 def _cache_files(cache: ImageCache) -> list[str]:

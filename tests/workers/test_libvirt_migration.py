@@ -30,8 +30,9 @@ GUEST_DATA = 0xC7  # what "the guest" wrote at 8 MiB of its root disk
 
 
 @pytest.fixture
-def host_b(tmp_path: Path) -> Iterator[LibvirtDriver]:
-    with running_driver(make_config(tmp_path, "host-b")) as drv:
+def host_b(tmp_path: Path, image_server: ImageServer) -> Iterator[LibvirtDriver]:
+    config = make_config(tmp_path, "host-b", control_plane_url=image_server.base_url)
+    with running_driver(config) as drv:
         yield drv
 
 
@@ -149,15 +150,17 @@ def test_resize_to_another_host_by_path_then_confirm(
 
 
 def test_resize_over_http_without_image_gives_a_standalone_disk(
-    driver: LibvirtDriver, host_b: LibvirtDriver, instance: InstanceSpec
+    driver: LibvirtDriver,
+    host_b: LibvirtDriver,
+    instance: InstanceSpec,
+    image_server: ImageServer,
 ) -> None:
-    # given: host A's instances directory served over HTTP
+    # given: host A's handed-over file served over HTTP by the control plane
     transfer = driver.migrate_disk_and_power_off(instance.uuid, timeout=5)
-    with ImageServer(driver.config.instances_path) as server:
-        url = server.url(transfer.relative_to(driver.config.instances_path).as_posix())
+    url = image_server.serve(transfer, as_name="handed-over").url
 
-        # when
-        host_b.finish_migration(bigger(instance), url, None, power_on=False)
+    # when
+    host_b.finish_migration(bigger(instance), url, None, power_on=False)
 
     # then
     disk = host_b.config.instances_path / instance.uuid / "disk"

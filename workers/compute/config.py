@@ -21,6 +21,10 @@ class ComputeConfig:
     clean_shutdown_timeout: int
     # Console log files are capped at this many bytes (the oldest half is dropped).
     console_log_max_bytes: int
+    # The control plane's base URL (its PUBLIC_URL): the only place this host downloads
+    # images from and uploads snapshots and migrated disks to; any other URL a task names is
+    # refused before anything is opened (workers/transfer.py).
+    control_plane_url: str
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "ComputeConfig":
@@ -39,4 +43,7 @@ class ComputeConfig:
             report_interval=int(env.get("REPORT_INTERVAL", "10")),
             clean_shutdown_timeout=int(env.get("CLEAN_SHUTDOWN_TIMEOUT", "60")),
             console_log_max_bytes=int(env.get("CONSOLE_LOG_MAX_BYTES", str(1024 * 1024))),
+            control_plane_url=(
+                env.get("CONTROL_PLANE_URL") or env.get("PUBLIC_URL") or "http://127.0.0.1:8000"
+            ),
         )

@@ -16,7 +16,6 @@ import tempfile
 import threading
 import time
 import traceback
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from celery import Celery
 
 from computecloud.identifiers import compute_node_uuid
 from computecloud.queues import CONDUCTOR_QUEUE, SCHEDULER_QUEUE, describe_task
+from workers import transfer
 from workers.compute.config import ComputeConfig
 from workers.virt.driver import ComputeDriver, ImageSource, InstanceSpec
 
@@ -66,6 +66,8 @@ class ComputeManager:
         self.driver = driver
         self.app = app
         self.host = config.host
+        # Snapshots and migrated disks go to (and come from) the control plane only.
+        self.control_plane = transfer.ControlPlane.from_url(config.control_plane_url)
 
     # --- talking to the control plane ---------------------------------------------------------
     def report(self, task: str, **kwargs: Any) -> None:
@@ -73,6 +75,9 @@ class ComputeManager:
         self.app.send_task(
             task, kwargs=kwargs, queue=CONDUCTOR_QUEUE, kwargsrepr=describe_task(kwargs)
         )
+
+    def _upload(self, url: str, path: Path) -> None:
+        transfer.upload(url, path, control_plane=self.control_plane, timeout=TRANSFER_TIMEOUT)
 
     def _log(self, server_uuid: str, request_id: str | None) -> InstanceLog:
         return InstanceLog(logger, {"uuid": server_uuid, "request_id": request_id or "-"})
@@ -320,7 +325,7 @@ class ComputeManager:
             with tempfile.TemporaryDirectory(dir=self.config.instances_path) as tmp:
                 path = Path(tmp) / "snapshot.qcow2"
                 info = self.driver.snapshot(server_uuid, path)
-                upload(payload["upload_url"], path)
+                self._upload(payload["upload_url"], path)
             log.info("snapshot %s uploaded (%s bytes)", payload["image_id"], info.size)
         except Exception as exc:
             log.exception("snapshot failed on %s", self.host)
@@ -359,7 +364,7 @@ class ComputeManager:
         }
         try:
             disk = self.driver.migrate_disk_and_power_off(server_uuid)
-            upload(payload["upload_url"], Path(disk))
+            self._upload(payload["upload_url"], Path(disk))
         except Exception as exc:
             log.exception("resize failed on source %s", self.host)
             self.report("conductor.resize_migrated", ok=False, fault=fault_from(exc), **common)
@@ -380,7 +385,12 @@ class ComputeManager:
         try:
             with tempfile.TemporaryDirectory(dir=self.config.instances_path) as tmp:
                 disk = Path(tmp) / "disk.transfer"
-                download(payload["disk_url"], disk)
+                transfer.download(
+                    payload["disk_url"],
+                    disk,
+                    control_plane=self.control_plane,
+                    timeout=TRANSFER_TIMEOUT,
+                )
                 self.driver.finish_migration(
                     instance,
                     disk,
@@ -454,25 +464,8 @@ class ComputeManager:
         )
 
 
-def upload(url: str, path: Path) -> None:
-    """PUT a file to a signed URL of the image service, streamed from disk."""
-    size = path.stat().st_size
-    with path.open("rb") as body:
-        request = urllib.request.Request(  # noqa: S310 - the conductor gives an http(s) URL
-            url,
-            data=body,
-            method="PUT",
-            headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},
-        )
-        with urllib.request.urlopen(request, timeout=600) as response:  # noqa: S310
-            response.read()
-
-
-def download(url: str, dest: Path) -> None:
-    """GET a signed URL of the image service into `dest`, streamed."""
-    with urllib.request.urlopen(url, timeout=600) as response, dest.open("wb") as out:  # noqa: S310
-        while chunk := response.read(1024 * 1024):
-            out.write(chunk)
+# Seconds without a byte from the other side before a transfer is abandoned.
+TRANSFER_TIMEOUT = 600
 
 
 _manager: ComputeManager | None = None

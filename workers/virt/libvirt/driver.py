@@ -35,6 +35,7 @@ from typing import Any, Protocol
 
 import libvirt
 
+from workers.transfer import ControlPlane
 from workers.virt import exceptions
 from workers.virt.driver import (
     BlockDeviceSpec,
@@ -117,6 +118,8 @@ class DriverConfig(Protocol):
     @property
     def image_cache_path(self) -> Path: ...
     @property
+    def control_plane_url(self) -> str: ...
+    @property
     def vnc_listen(self) -> str: ...
     @property
     def clean_shutdown_timeout(self) -> int: ...
@@ -143,7 +146,11 @@ class LibvirtDriver(ComputeDriver):
             raise ValueError(f"virt_type must be one of {sorted(VIRT_TYPES)}")
         self.config = config
         self.host = Host(config.libvirt_uri)
-        self.image_cache = ImageCache(Path(config.image_cache_path))
+        # Image data is fetched from the control plane's base URL and nowhere else.
+        self.control_plane = ControlPlane.from_url(config.control_plane_url)
+        self.image_cache = ImageCache(
+            Path(config.image_cache_path), control_plane=self.control_plane
+        )
         self._listener: EventListener | None = None
 
     # --- host -----------------------------------------------------------------------------------
@@ -785,9 +792,14 @@ class LibvirtDriver(ComputeDriver):
         try:
             if isinstance(source, ImageSource):
                 # A transfer image of the image service: verified by its checksums.
-                fetch_verified(source, transfer, timeout=self.image_cache.download_timeout)
+                fetch_verified(
+                    source,
+                    transfer,
+                    control_plane=self.control_plane,
+                    timeout=self.image_cache.download_timeout,
+                )
             elif source_text.startswith(("http://", "https://")):
-                download(source_text, transfer, algorithms=(), timeout=60)
+                download(source_text, transfer, control_plane=self.control_plane, timeout=60)
             elif Path(source).is_dir():
                 manifest = json.loads((Path(source) / MANIFEST).read_text())
                 for name in self._expected_files(instance_uuid, manifest, source_text):

@@ -12,7 +12,9 @@ second waits and then finds the file. ``flock`` (not ``lockf``) is used because 
 belong to the open file, so two threads of one process exclude each other too. Lock files
 are never deleted: unlinking a lock file others wait on would let two holders coexist.
 
-Security: a downloaded file is accepted only if its size and checksums match the image
+Security: images are downloaded from the control plane's base URL only (any other scheme,
+host or port is refused before anything is opened: workers/transfer.py); a downloaded file
+is accepted only if its size and checksums match the image
 record, its probed format is the declared ``disk_format`` (a "raw" image that is really a
 qcow2 could name a host file as its backing file), and a qcow2 has no backing or external
 data file. Nothing here knows about instances: the driver says which bases are in use.
@@ -27,11 +29,10 @@ import re
 import tempfile
 import time
 import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from workers.transfer import ControlPlane, UrlRefused, download, redact_url
 from workers.virt import exceptions
 from workers.virt.driver import ImageSource
 from workers.virt.libvirt import qemuimg
@@ -40,44 +41,19 @@ logger = logging.getLogger(__name__)
 
 SUPPORTED_DISK_FORMATS = frozenset({"qcow2", "raw"})
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
-_CHUNK = 1024 * 1024
 
-
-def redact_url(url: str) -> str:
-    """The URL without query or fragment: signed download URLs carry tokens there."""
-    parts = urllib.parse.urlsplit(url)
-    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
-
-
-def download(
-    url: str, dest: Path, *, algorithms: Iterable[str], timeout: float
-) -> tuple[int, dict[str, str]]:
-    """Stream ``url`` (http or https only) into ``dest``; return its size and hex digests.
-
-    Raises OSError, urllib.error.URLError or ValueError; callers turn them into their own
-    errors.
-    """
-    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
-        raise ValueError(f"only http(s) URLs can be downloaded, not {redact_url(url)!r}")
-    hashers = {algo: hashlib.new(algo, usedforsecurity=False) for algo in algorithms}
-    size = 0
-    request = urllib.request.Request(url, headers={"Accept": "application/octet-stream"})  # noqa: S310 -- scheme checked above
-    with urllib.request.urlopen(request, timeout=timeout) as response, dest.open("wb") as out:  # noqa: S310
-        while chunk := response.read(_CHUNK):
-            out.write(chunk)
-            size += len(chunk)
-            for hasher in hashers.values():
-                hasher.update(chunk)
-        out.flush()
-        os.fsync(out.fileno())
-    return size, {algo: hasher.hexdigest() for algo, hasher in hashers.items()}
+__all__ = ["ImageCache", "check_format", "download", "fetch_verified", "redact_url"]
 
 
 class ImageCache:
     """Base images of one host, fetched over HTTP and verified (see the module docstring)."""
 
-    def __init__(self, path: Path, *, download_timeout: float = 60.0) -> None:
+    def __init__(
+        self, path: Path, *, control_plane: ControlPlane, download_timeout: float = 60.0
+    ) -> None:
         self.path = Path(path)
+        # Image data comes from the control plane's base URL and nowhere else.
+        self.control_plane = control_plane
         # Seconds without a byte from the server before a download is abandoned.
         self.download_timeout = download_timeout
         # A base never changes once installed (a new download is a new file, a new inode), so
@@ -188,7 +164,9 @@ class ImageCache:
         converted = tmp.with_name(tmp.name[: -len(".part")] + ".qcow2.part")
         started = time.monotonic()
         try:
-            size = fetch_verified(image, tmp, timeout=self.download_timeout)
+            size = fetch_verified(
+                image, tmp, control_plane=self.control_plane, timeout=self.download_timeout
+            )
             if image.disk_format == "raw":
                 # Bases are always qcow2, so every overlay names its backing format alike.
                 qemuimg.convert(tmp, converted, src_format="raw")
@@ -210,9 +188,12 @@ class ImageCache:
         )
 
 
-def fetch_verified(image: ImageSource, dest: Path, *, timeout: float) -> int:
-    """Download ``image`` into ``dest`` and prove it is what the record says: size, md5,
-    multihash, probed format, no backing or data file. Returns its size in bytes.
+def fetch_verified(
+    image: ImageSource, dest: Path, *, control_plane: ControlPlane, timeout: float
+) -> int:
+    """Download ``image`` from the control plane into ``dest`` and prove it is what the
+    record says: size, md5, multihash, probed format, no backing or data file. Returns its
+    size in bytes. A URL outside ``control_plane`` is refused before anything is opened.
 
     Raises ImageDownloadFailed, ImageChecksumMismatch or ImageUnacceptable (``dest`` may be
     left behind for the caller to remove).
@@ -226,8 +207,10 @@ def fetch_verified(image: ImageSource, dest: Path, *, timeout: float) -> int:
             )
         algorithms.append(algo)
     try:
-        size, digests = download(image.url, dest, algorithms=algorithms, timeout=timeout)
-    except (OSError, urllib.error.URLError, ValueError) as exc:
+        size, digests = download(
+            image.url, dest, control_plane=control_plane, algorithms=algorithms, timeout=timeout
+        )
+    except (OSError, urllib.error.URLError, UrlRefused) as exc:
         raise exceptions.ImageDownloadFailed(
             image_id=image.image_id, reason=f"{redact_url(image.url)}: {exc}"
         ) from exc

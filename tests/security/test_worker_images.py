@@ -1,0 +1,427 @@
+"""Issue 13: what a compute host does with the image URLs and image data it is sent.
+
+Item 6b: a host downloads and uploads image data only to and from the control plane's
+base URL (``CONTROL_PLANE_URL``); a task naming ``file://``, another host or another port is
+refused before anything is opened, redirects included. Signed URLs are checked by the API
+(signature over purpose, image id and expiry).
+"""
+
+import http.server
+import json
+import threading
+import time
+import urllib.parse
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from celery import Celery
+
+from tests.workers.conftest import (
+    ImageServer,
+    ServedImage,
+    make_config,
+    make_qcow2,
+    running_driver,
+)
+from workers.compute.config import ComputeConfig
+from workers.compute.manager import ComputeManager
+from workers.transfer import ControlPlane, UrlRefused, download, upload
+from workers.virt import exceptions
+from workers.virt.driver import InstanceSpec
+from workers.virt.libvirt.driver import LibvirtDriver
+from workers.virt.libvirt.imagecache import ImageCache
+
+# --- fixtures -------------------------------------------------------------------------------
+
+
+class RecordingServer:
+    """A real HTTP server that records every request and answers GET with a redirect to
+    `redirect_to` (when set) or 404, and PUT with 204: the "elsewhere" a host must never
+    reach."""
+
+    def __init__(self, redirect_to: str | None = None) -> None:
+        self.requests: list[tuple[str, str]] = []
+        recorder = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                recorder.requests.append(("GET", self.path))
+                if recorder.redirect_to:
+                    self.send_response(302)
+                    self.send_header("Location", recorder.redirect_to)
+                else:
+                    self.send_response(404)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def do_PUT(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                self.rfile.read(length)
+                recorder.requests.append(("PUT", self.path))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.redirect_to = redirect_to
+        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base_url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    def __enter__(self) -> "RecordingServer":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+@pytest.fixture
+def plane_server(tmp_path: Path) -> Iterator[ImageServer]:
+    """The control plane, as far as a host sees it: an HTTP server with image files."""
+    root = tmp_path / "served"
+    root.mkdir()
+    with ImageServer(root) as server:
+        yield server
+
+
+@pytest.fixture
+def plane_image(plane_server: ImageServer, tmp_path: Path) -> ServedImage:
+    return plane_server.serve(make_qcow2(tmp_path / "base.qcow2"), as_name="base.qcow2")
+
+
+def new_instance(**changes: Any) -> InstanceSpec:
+    instance_uuid = str(uuid.uuid4())
+    values: dict[str, Any] = {
+        "uuid": instance_uuid,
+        "name": f"vm-{instance_uuid[:8]}",
+        "hostname": f"vm-{instance_uuid[:8]}",
+        "memory_mb": 256,
+        "vcpus": 1,
+        "root_gb": 1,
+        "flavor_name": "m1.tiny",
+        "image_id": str(uuid.uuid4()),
+        "config_drive": False,
+        "project_id": "p-" + uuid.uuid4().hex[:8],
+        "user_id": "u-" + uuid.uuid4().hex[:8],
+    }
+    values.update(changes)
+    return InstanceSpec(**values)
+
+
+@pytest.fixture
+def elsewhere() -> Iterator[RecordingServer]:
+    with RecordingServer() as server:
+        yield server
+
+
+@pytest.fixture
+def control_plane(plane_server: ImageServer) -> ControlPlane:
+    return ControlPlane.from_url(plane_server.base_url)
+
+
+@pytest.fixture
+def cache(tmp_path: Path, control_plane: ControlPlane) -> ImageCache:
+    return ImageCache(tmp_path / "cache", control_plane=control_plane)
+
+
+def _cache_entries(cache: ImageCache) -> list[str]:
+    if not cache.path.is_dir():
+        return []
+    return sorted(p.name for p in cache.path.iterdir() if p.name != ".locks")
+
+
+def _elsewhere_url(server: RecordingServer, served: ServedImage) -> str:
+    """The served image's URL with the host and port of `server` instead."""
+    parts = urllib.parse.urlsplit(served.url)
+    return urllib.parse.urlunsplit(
+        parts._replace(netloc=urllib.parse.urlsplit(server.base_url).netloc)
+    )
+
+
+# --- 6b: downloads come from the control plane only -----------------------------------------
+
+
+def test_an_image_url_naming_a_host_file_is_refused(
+    cache: ImageCache, plane_image: ServedImage
+) -> None:
+    # given: a host file whose checksums the attacker knows, named by a file:// URL
+    image = plane_image.source(url=plane_image.path.as_uri())
+
+    # when / then
+    with pytest.raises(exceptions.ImageDownloadFailed, match="not under the control plane"):
+        cache.fetch(image)
+    assert _cache_entries(cache) == []
+
+
+@pytest.mark.parametrize(
+    "rewrite",
+    [
+        pytest.param(lambda p, other: p._replace(netloc=other), id="another-port"),
+        pytest.param(
+            lambda p, other: p._replace(netloc="localhost:" + other.split(":")[1]),
+            id="another-host-name",
+        ),
+        pytest.param(lambda p, other: p._replace(scheme="https"), id="another-scheme"),
+        pytest.param(lambda p, other: p._replace(scheme="ftp"), id="ftp"),
+        pytest.param(lambda p, other: p._replace(netloc="user:pw@" + p.netloc), id="credentials"),
+    ],
+)
+def test_an_image_url_outside_the_control_plane_is_refused_before_any_request(
+    cache: ImageCache,
+    plane_image: ServedImage,
+    plane_server: ImageServer,
+    elsewhere: RecordingServer,
+    rewrite: Callable[[Any, str], Any],
+) -> None:
+    # given
+    other = urllib.parse.urlsplit(elsewhere.base_url).netloc
+    url = urllib.parse.urlunsplit(rewrite(urllib.parse.urlsplit(plane_image.url), other))
+    image = plane_image.source(url=url)
+
+    # when / then
+    with pytest.raises(exceptions.ImageDownloadFailed, match="not under the control plane"):
+        cache.fetch(image)
+    assert elsewhere.requests == []
+    assert sum(plane_server.requests.values()) == 0
+    assert _cache_entries(cache) == []
+
+
+def test_a_redirect_away_from_the_control_plane_is_not_followed(
+    tmp_path: Path, plane_image: ServedImage, elsewhere: RecordingServer
+) -> None:
+    # given: the "control plane" answers with a redirect to another server
+    target = _elsewhere_url(elsewhere, plane_image)
+    with RecordingServer(redirect_to=target) as redirecting:
+        cache = ImageCache(
+            tmp_path / "cache", control_plane=ControlPlane.from_url(redirecting.base_url)
+        )
+        image = plane_image.source(url=f"{redirecting.base_url}/image/v2/images/x/file?sig=s")
+
+        # when / then
+        with pytest.raises(exceptions.ImageDownloadFailed, match="not under the control plane"):
+            cache.fetch(image)
+        assert [method for method, _ in redirecting.requests] == ["GET"]
+    assert elsewhere.requests == []
+    assert _cache_entries(cache) == []
+
+
+def test_a_control_plane_url_with_a_base_path_confines_transfers_to_it(
+    plane_image: ServedImage, plane_server: ImageServer, tmp_path: Path
+) -> None:
+    control_plane = ControlPlane.from_url(plane_server.base_url + "/cloud")
+    for url in (plane_image.url, plane_server.base_url + "/cloud/../base.qcow2"):
+        with pytest.raises(UrlRefused):
+            download(url, tmp_path / "out", control_plane=control_plane, timeout=5)
+    assert not (tmp_path / "out").exists()
+    assert sum(plane_server.requests.values()) == 0
+
+
+@pytest.mark.parametrize(
+    "base_url", ["file:///var/lib", "ftp://127.0.0.1", "http://", "http://u:p@127.0.0.1:8000"]
+)
+def test_a_worker_does_not_start_with_a_control_plane_url_that_is_not_plain_http(
+    tmp_path: Path, base_url: str
+) -> None:
+    config = make_config(tmp_path, control_plane_url=base_url)
+    with pytest.raises(ValueError, match="control plane URL"):
+        LibvirtDriver(config)
+
+
+def test_the_control_plane_url_defaults_to_the_public_url() -> None:
+    env = {"REDIS_URL": "redis://127.0.0.1:6379/8", "PUBLIC_URL": "https://cloud.example:8443"}
+    assert ComputeConfig.from_env(env).control_plane_url == "https://cloud.example:8443"
+    env["CONTROL_PLANE_URL"] = "http://10.0.0.1:8000"
+    assert ComputeConfig.from_env(env).control_plane_url == "http://10.0.0.1:8000"
+
+
+# --- 6b: uploads and migration downloads go to the control plane only ------------------------
+
+
+@pytest.fixture
+def manager(
+    tmp_path: Path, plane_server: ImageServer
+) -> Iterator[tuple[ComputeManager, LibvirtDriver]]:
+    config = make_config(tmp_path, control_plane_url=plane_server.base_url)
+    app = Celery("security-tests", broker="memory://")
+    with running_driver(config) as driver:
+        yield ComputeManager(config, driver, app), driver
+
+
+@pytest.fixture
+def guest(manager: tuple[ComputeManager, LibvirtDriver], plane_image: ServedImage) -> InstanceSpec:
+    instance = new_instance()
+    manager[1].spawn(instance, plane_image.source())
+    return instance
+
+
+def test_a_snapshot_is_never_written_to_a_host_file(
+    manager: tuple[ComputeManager, LibvirtDriver], guest: InstanceSpec, tmp_path: Path
+) -> None:
+    # given: an upload URL naming a file on the host
+    target = tmp_path / "planted" / "authorized_keys"
+    target.parent.mkdir()
+    payload = {
+        "server_uuid": guest.uuid,
+        "image_id": str(uuid.uuid4()),
+        "upload_url": target.as_uri(),
+        "action": "createImage",
+    }
+
+    # when
+    manager[0].snapshot_server(payload)
+
+    # then
+    assert not target.exists()
+    assert list(target.parent.iterdir()) == []
+
+
+def test_a_snapshot_is_never_sent_to_another_server(
+    manager: tuple[ComputeManager, LibvirtDriver],
+    guest: InstanceSpec,
+    elsewhere: RecordingServer,
+) -> None:
+    payload = {
+        "server_uuid": guest.uuid,
+        "image_id": str(uuid.uuid4()),
+        "upload_url": f"{elsewhere.base_url}/image/v2/images/x/file?sig=s",
+    }
+    manager[0].snapshot_server(payload)
+    assert elsewhere.requests == []
+
+
+def test_a_resized_disk_is_never_sent_to_another_server(
+    manager: tuple[ComputeManager, LibvirtDriver],
+    guest: InstanceSpec,
+    elsewhere: RecordingServer,
+) -> None:
+    payload = {
+        "server_uuid": guest.uuid,
+        "migration_uuid": str(uuid.uuid4()),
+        "transfer_image_id": str(uuid.uuid4()),
+        "upload_url": f"{elsewhere.base_url}/image/v2/images/x/file?sig=s",
+    }
+    manager[0].resize_server(payload)
+    assert elsewhere.requests == []
+
+
+def test_a_migration_never_fetches_a_host_file_as_a_disk(
+    manager: tuple[ComputeManager, LibvirtDriver], tmp_path: Path
+) -> None:
+    # given: a "disk" that is a file of the host, named by a file:// URL
+    secret = make_qcow2(tmp_path / "another-guests-disk.qcow2")
+    instance = new_instance()
+    payload = {
+        "instance": json.loads(json.dumps(instance.to_payload())),
+        "migration_uuid": str(uuid.uuid4()),
+        "transfer_image_id": None,
+        "disk_url": secret.as_uri(),
+        "image": None,
+    }
+    # when
+    manager[0].finish_resize(payload)
+    # then
+    driver = manager[1]
+    assert not driver.instance_exists(instance.uuid)
+    assert not (driver.config.instances_path / instance.uuid).exists()
+
+
+def test_upload_refuses_a_file_url_before_opening_it(
+    control_plane: ControlPlane, tmp_path: Path
+) -> None:
+    source = tmp_path / "disk"
+    source.write_bytes(b"guest data")
+    target = tmp_path / "target"
+    with pytest.raises(UrlRefused):
+        upload(target.as_uri(), source, control_plane=control_plane, timeout=5)
+    assert not target.exists()
+
+
+# --- 6b: the API checks signed URLs ---------------------------------------------------------
+
+
+@pytest.fixture
+def signed_image(member: Any) -> Any:
+    from apps.images import services
+
+    return services.create_image(
+        owner=member.project, name="s", disk_format="raw", container_format="bare"
+    )
+
+
+def _path_and_query(url: str) -> tuple[str, dict[str, str]]:
+    parts = urllib.parse.urlsplit(url)
+    return parts.path, dict(urllib.parse.parse_qsl(parts.query))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        pytest.param(
+            lambda q: {**q, "sig": q["sig"][:-1] + ("0" if q["sig"][-1] != "0" else "1")},
+            id="signature",
+        ),
+        pytest.param(
+            lambda q: {**q, "expires": str(int(q["expires"]) + 86400)}, id="expiry-extended"
+        ),
+        pytest.param(lambda q: {k: v for k, v in q.items() if k != "expires"}, id="no-expiry"),
+    ],
+)
+def test_a_tampered_signed_upload_url_is_refused_and_uploads_nothing(
+    anonymous: Any, signed_image: Any, tamper: Callable[[dict[str, str]], dict[str, str]]
+) -> None:
+    from apps.images import services
+    from apps.images.models import Image
+
+    path, query = _path_and_query(services.signed_upload_url(image_id=signed_image.pk))
+    response = anonymous.put(
+        f"{path}?{urllib.parse.urlencode(tamper(query))}",
+        b"evil disk",
+        content_type="application/octet-stream",
+    )
+    assert response.status_code == 403
+    image = Image.objects.get(pk=signed_image.pk)
+    assert (image.status, image.size, image.checksum) == ("queued", None, None)
+
+
+@pytest.mark.django_db
+def test_an_expired_signed_upload_url_is_refused(anonymous: Any, signed_image: Any) -> None:
+    from apps.images import services
+    from apps.images.models import Image
+
+    url = services.signed_upload_url(image_id=signed_image.pk, ttl=-1)
+    path, query = _path_and_query(url)
+    assert int(query["expires"]) < time.time()
+    response = anonymous.put(
+        f"{path}?{urllib.parse.urlencode(query)}", b"late", content_type="application/octet-stream"
+    )
+    assert response.status_code == 403
+    assert Image.objects.get(pk=signed_image.pk).status == "queued"
+
+
+@pytest.mark.django_db
+def test_a_signature_for_one_image_does_not_open_another(
+    anonymous: Any, member: Any, signed_image: Any
+) -> None:
+    from apps.images import services
+    from apps.images.models import Image
+
+    other = services.create_image(
+        owner=member.project, name="o", disk_format="raw", container_format="bare"
+    )
+    _, query = _path_and_query(services.signed_upload_url(image_id=signed_image.pk))
+    response = anonymous.put(
+        f"/image/v2/images/{other.pk}/file?{urllib.parse.urlencode(query)}",
+        b"evil",
+        content_type="application/octet-stream",
+    )
+    assert response.status_code == 403
+    assert Image.objects.get(pk=other.pk).status == "queued"
