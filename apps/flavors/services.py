@@ -25,6 +25,15 @@ def readable_flavors(context: RequestContext) -> QuerySet[Flavor]:
     return Flavor.objects.for_project(context.project_id)
 
 
+def get_flavor(context: RequestContext, flavor_id: str) -> Flavor:
+    """One flavor `context` may read; a private one not shared with it is a 404, in the
+    words of a flavor that does not exist (Nova's Flavor.get_by_flavor_id for a context)."""
+    flavor = readable_flavors(context).filter(flavorid=flavor_id).first()
+    if flavor is None:
+        raise FlavorNotFound(flavor_id=flavor_id)
+    return flavor
+
+
 # (name, id, vcpus, MiB, GiB): Nova's classic sizes plus a nano one for tiny guests.
 STANDARD_FLAVORS = [
     ("m1.nano", "0", 1, 128, 1),

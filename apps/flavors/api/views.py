@@ -76,11 +76,8 @@ class FlavorViewSet(MicroversionedMixin, viewsets.ViewSet):
         "access_list": "os_compute_api:os-flavor-access",
     }
 
-    def _get(self, flavor_id: str) -> Flavor:
-        flavor = Flavor.objects.filter(flavorid=flavor_id).first()
-        if flavor is None:
-            raise services.FlavorNotFound(flavor_id=flavor_id)
-        return flavor
+    def _get(self, request: Request, flavor_id: str) -> Flavor:
+        return services.get_flavor(request.auth, flavor_id)
 
     def _page(self, request: Request) -> tuple[list[Flavor], int]:
         queryset = visible_flavors(request.auth, request.query_params.get("is_public"))
@@ -136,7 +133,7 @@ class FlavorViewSet(MicroversionedMixin, viewsets.ViewSet):
         return {spec.key: spec.value for spec in flavor.extra_specs.all()}
 
     def retrieve(self, request: Request, pk: str) -> Response:
-        flavor = self._get(pk)
+        flavor = self._get(request, pk)
         body = s.flavor_detail(flavor, request.version, extra_specs=self._specs(flavor, request))
         return Response({"flavor": body})
 
@@ -172,20 +169,21 @@ class FlavorViewSet(MicroversionedMixin, viewsets.ViewSet):
         serializer = s.FlavorUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         flavor = services.update_flavor_description(
-            flavor=self._get(pk), description=serializer.validated_data["flavor"]["description"]
+            flavor=self._get(request, pk),
+            description=serializer.validated_data["flavor"]["description"],
         )
         body = s.flavor_detail(flavor, request.version, extra_specs=self._specs(flavor, request))
         return Response({"flavor": body})
 
     def destroy(self, request: Request, pk: str) -> Response:
-        services.delete_flavor(flavor=self._get(pk))
+        services.delete_flavor(flavor=self._get(request, pk))
         return Response(status=202)
 
     @action(detail=True, methods=["post"], url_path="action")
     def flavor_action(self, request: Request, pk: str) -> Response:
         serializer = s.FlavorActionSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        flavor = self._get(pk)
+        flavor = self._get(request, pk)
         data = serializer.validated_data
         if "addTenantAccess" in data:
             services.add_access(flavor=flavor, project_id=data["addTenantAccess"]["tenant"])
@@ -195,7 +193,7 @@ class FlavorViewSet(MicroversionedMixin, viewsets.ViewSet):
 
     @action(detail=True, methods=["get"], url_path="os-flavor-access")
     def access_list(self, request: Request, pk: str) -> Response:
-        flavor = self._get(pk)
+        flavor = self._get(request, pk)
         if flavor.is_public:
             raise services.FlavorNotFound(
                 "Access list not available for public flavors.", flavor_id=pk
@@ -220,18 +218,15 @@ class ExtraSpecsViewSet(MicroversionedMixin, viewsets.ViewSet):
         "destroy": "os_compute_api:os-flavor-extra-specs:delete",
     }
 
-    def _flavor(self, flavor_id: str) -> Flavor:
-        flavor = Flavor.objects.filter(flavorid=flavor_id).first()
-        if flavor is None:
-            raise services.FlavorNotFound(flavor_id=flavor_id)
-        return flavor
+    def _flavor(self, request: Request, flavor_id: str) -> Flavor:
+        return services.get_flavor(request.auth, flavor_id)
 
     def list(self, request: Request, flavor_id: str) -> Response:
-        flavor = self._flavor(flavor_id)
+        flavor = self._flavor(request, flavor_id)
         return Response({"extra_specs": dict(flavor.extra_specs.values_list("key", "value"))})
 
     def retrieve(self, request: Request, flavor_id: str, pk: str) -> Response:
-        flavor = self._flavor(flavor_id)
+        flavor = self._flavor(request, flavor_id)
         spec = flavor.extra_specs.filter(key=pk).first()
         if spec is None:
             raise services.FlavorNotFound(
@@ -243,7 +238,7 @@ class ExtraSpecsViewSet(MicroversionedMixin, viewsets.ViewSet):
         serializer = s.ExtraSpecsSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         specs = services.set_extra_specs(
-            flavor=self._flavor(flavor_id), specs=serializer.validated_data["extra_specs"]
+            flavor=self._flavor(request, flavor_id), specs=serializer.validated_data["extra_specs"]
         )
         return Response({"extra_specs": specs})
 
@@ -254,10 +249,10 @@ class ExtraSpecsViewSet(MicroversionedMixin, viewsets.ViewSet):
         serializer = s.ExtraSpecsSerializer(data={"extra_specs": body})
         serializer.is_valid(raise_exception=True)
         services.set_extra_specs(
-            flavor=self._flavor(flavor_id), specs=serializer.validated_data["extra_specs"]
+            flavor=self._flavor(request, flavor_id), specs=serializer.validated_data["extra_specs"]
         )
         return Response({pk: serializer.validated_data["extra_specs"][pk]})
 
     def destroy(self, request: Request, flavor_id: str, pk: str) -> Response:
-        services.delete_extra_spec(flavor=self._flavor(flavor_id), key=pk)
+        services.delete_extra_spec(flavor=self._flavor(request, flavor_id), key=pk)
         return Response(status=200)  # Nova's answer here is a bodiless 200, not a 202
