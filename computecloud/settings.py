@@ -159,9 +159,13 @@ LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "computecloud.middleware.RequestIdLogFilter"}},
+    "filters": {
+        "request_id": {"()": "computecloud.middleware.RequestIdLogFilter"},
+        "redact_signatures": {"()": "computecloud.redaction.RedactSignatures"},
+    },
     "formatters": {
         "line": {
+            "()": "computecloud.logs.SingleLineFormatter",
             "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
         },
     },
@@ -169,12 +173,14 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "line",
-            "filters": ["request_id"],
+            "filters": ["request_id", "redact_signatures"],
         },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # runserver's request lines, through the console handler's filters (signatures).
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "celery": {"level": "INFO"},
     },
 }

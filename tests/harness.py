@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -154,8 +154,9 @@ class CloudProcesses:
             env,
         )
 
-    def start_api(self, port: int) -> Worker:
-        """The API as its own gunicorn process (for tests that run a private broker)."""
+    def start_api(self, port: int, *, extra_args: Sequence[str] = ()) -> Worker:
+        """The API as its own gunicorn process (for tests that run a private broker, or
+        read its logs); `extra_args` are more gunicorn options."""
         env = self._env(
             {
                 "DATABASE_URL": database_url(),
@@ -180,6 +181,7 @@ class CloudProcesses:
                 "--threads",
                 "4",
                 "--no-control-socket",
+                *extra_args,
             ],
             env,
             program=gunicorn,

@@ -6,11 +6,18 @@ refused before anything is opened, redirects included. Signed URLs are checked b
 (signature over purpose, image id and expiry).
 """
 
+import base64
 import http.server
+import io
 import json
+import logging
+import socket
+import stat
 import threading
 import time
+import urllib.error
 import urllib.parse
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,6 +26,7 @@ from typing import Any
 import pytest
 from celery import Celery
 
+from tests.harness import CloudProcesses, wait_until
 from tests.workers.conftest import (
     ImageServer,
     ServedImage,
@@ -425,3 +433,113 @@ def test_a_signature_for_one_image_does_not_open_another(
     )
     assert response.status_code == 403
     assert Image.objects.get(pk=other.pk).status == "queued"
+
+
+# --- 12: signed URLs stay out of logs; config drives are not world-readable ------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - our test API
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def _answers(url: str) -> bool:
+    try:
+        return _status(url) < 500
+    except OSError:
+        return False
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_access_log_does_not_keep_image_signatures(tmp_path: Path, settings: Any) -> None:
+    # given: the API as gunicorn runs it, with its access log on
+    from apps.images import services
+
+    workdir = tmp_path / "api"
+    workdir.mkdir()
+    port = free_port()
+    processes = CloudProcesses(public_url=f"http://127.0.0.1:{port}", workdir=workdir)
+    settings.PUBLIC_URL = processes.public_url
+    image_id = uuid.uuid4()
+    url = services.signed_download_url(image_id=image_id)
+    signature = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))["sig"]
+    try:
+        api = processes.start_api(port, extra_args=["--access-logfile", "-"])
+        wait_until(lambda: _answers(f"{processes.public_url}/image/"), timeout=60, what="the API")
+
+        # when: a host fetches through a signed URL, and someone tries a forged one
+        status = _status(url)
+        forged = _status(url.replace(signature, "0" * len(signature)))
+        wait_until(
+            lambda: api.log.read_text().count(f"/image/v2/images/{image_id}/file") >= 2,
+            timeout=30,
+            what="the access log lines",
+        )
+        log = api.log.read_text()
+    finally:
+        processes.stop_all()
+
+    # then
+    assert (status, forged) == (404, 403)  # signature good but no such image; forged
+    assert signature not in log
+    assert "0" * len(signature) not in log
+    assert f"/image/v2/images/{image_id}/file?expires=" in log
+    assert "sig=REDACTED" in log
+
+
+@pytest.mark.parametrize("logger_name", ["django.server", "django.request", "apps.images"])
+def test_django_log_lines_do_not_keep_image_signatures(logger_name: str) -> None:
+    # given: the handlers the settings give this logger, writing into a buffer
+    line = '"GET /image/v2/images/1f0e/file?expires=1999999999&sig=cafe0123beef HTTP/1.1" 200 3'
+    logger = logging.getLogger(logger_name)
+    # Exactly the settings' stream handlers (not pytest's capture handlers).
+    handlers = [h for h in _handlers_of(logger) if type(h) is logging.StreamHandler]
+    assert handlers
+    buffer = io.StringIO()
+    previous = [handler.setStream(buffer) for handler in handlers]
+    try:
+        # when
+        logger.warning("%s", line)
+    finally:
+        for handler, stream in zip(handlers, previous, strict=True):
+            handler.setStream(stream)
+    # then
+    written = buffer.getvalue()
+    assert "/image/v2/images/1f0e/file?expires=1999999999&sig=REDACTED" in written
+    assert "cafe0123beef" not in written
+
+
+def _handlers_of(logger: logging.Logger) -> list[logging.Handler]:
+    """The handlers a record of `logger` reaches (as logging.Logger.callHandlers walks)."""
+    handlers: list[logging.Handler] = []
+    current: logging.Logger | None = logger
+    while current is not None:
+        handlers += current.handlers
+        current = current.parent if current.propagate else None
+    return handlers
+
+
+def test_a_config_drive_with_user_data_is_readable_by_root_only(
+    tmp_path: Path, plane_server: ImageServer, plane_image: ServedImage
+) -> None:
+    # given: user data with a secret in it
+    user_data = base64.b64encode(b"#cloud-config\npassword: s3cret\n").decode()
+    instance = new_instance(config_drive=True, user_data=user_data)
+    config = make_config(tmp_path, control_plane_url=plane_server.base_url)
+    with running_driver(config) as driver:
+        # when
+        driver.spawn(instance, plane_image.source())
+        # then
+        drive = config.instances_path / instance.uuid / "disk.config"
+        assert stat.S_IMODE(drive.stat().st_mode) == 0o600
+        assert b"s3cret" in drive.read_bytes()  # the guest still gets its user data
+        assert [p.name for p in drive.parent.iterdir() if p.name.endswith(".part")] == []

@@ -18,6 +18,7 @@ import base64
 import binascii
 import ipaddress
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -134,6 +135,10 @@ def build_config_drive(dest: Path, instance: InstanceSpec, vifs: list[VifSpec]) 
         if user_data is not None:
             (latest / "user_data").write_bytes(user_data)
         tmp = dest.with_name(dest.name + ".part")
+        # The drive holds the user data (often secrets): readable by root (QEMU runs as root
+        # here) and nobody else, from its first byte: genisoimage writes into this file.
+        tmp.unlink(missing_ok=True)
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         # -J Joliet and -r Rock Ridge (with world-readable modes) keep the long lower-case
         # names cloud-init looks for; the volume label is how guests find the drive.
         cmd = [GENISOIMAGE, "-quiet", "-J", "-r", "-V", VOLUME_LABEL]
@@ -150,7 +155,7 @@ def build_config_drive(dest: Path, instance: InstanceSpec, vifs: list[VifSpec]) 
             raise exceptions.ConfigDriveFailed(
                 instance_uuid=instance.uuid, reason=str(exc)
             ) from exc
-        tmp.chmod(0o644)
+        tmp.chmod(0o600)
         tmp.replace(dest)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -5,7 +5,7 @@ Per instance, on this host (``INSTANCES_PATH``, mode 0755 so QEMU can reach the 
     <uuid>/disk            qcow2 overlay on the cached base image, grown to root_gb
     <uuid>/disk.eph0       blank qcow2 ephemeral disk (ephemeral_gb > 0)
     <uuid>/disk.swap       blank qcow2 swap disk (swap_mb > 0)
-    <uuid>/disk.config     config drive ISO (config_drive)
+    <uuid>/disk.config     config drive ISO (config_drive), mode 0600: it holds user data
     <uuid>/console.log     serial console, kept across boots (append='on'), capped by size
     <uuid>_resize/         the source copy during a resize or cold migration
     <uuid>_resize/outbox/  flattened disks and manifest.json for the destination to fetch
