@@ -15,6 +15,8 @@ PACKAGES=(
   novnc chromium chromium-driver
   # building Python packages
   python3-venv python3-dev gcc make git
+  # setfacl: lets the service user reach an interpreter under a private home (scripts/setup.sh)
+  acl
 )
 
 missing=()
@@ -42,4 +44,17 @@ if ! grep -q '^user = "root"' "$conf" 2>/dev/null; then
   step "configuring libvirt's QEMU driver to run guests as root"
   printf 'user = "root"\ngroup = "root"\n' >>"$conf"
 fi
+# libvirtd's sockets for root only: the compute worker is the one process that drives the
+# hypervisor. (Unconfigured, access rests on polkit, which these machines lack.) Read at
+# libvirtd's next start.
+conf=/etc/libvirt/libvirtd.conf
+if ! grep -q '^unix_sock_rw_perms = "0700"' "$conf" 2>/dev/null; then
+  step "restricting libvirtd's sockets to root"
+  printf 'unix_sock_group = "root"\nunix_sock_ro_perms = "0700"\nunix_sock_rw_perms = "0700"\n' >>"$conf"
+fi
 mkdir -p /var/log/libvirt /var/lib/computecloud /var/cache/computecloud
+
+# The control plane's processes run as this unprivileged system user (docs/operations.md).
+getent group "$SERVICE_USER" >/dev/null || groupadd -r "$SERVICE_USER"
+id "$SERVICE_USER" >/dev/null 2>&1 ||
+  useradd -r -g "$SERVICE_USER" -M -d /nonexistent -s /usr/sbin/nologin "$SERVICE_USER"

@@ -5,6 +5,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
 PY="$VENV/bin/python"
+# The unprivileged user the control-plane processes run as (docs/operations.md).
+SERVICE_USER=computecloud
 export DEBIAN_FRONTEND=noninteractive
 
 step() { printf -- '--> %s\n' "$*" >&2; }

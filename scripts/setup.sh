@@ -25,6 +25,24 @@ if [[ "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
   echo "$want" >"$stamp"
 fi
 
+# --- the service user must reach the code and the virtualenv's interpreter ---------------------
+# A virtualenv made from an interpreter under a private home (pyenv in /root) is out of its
+# reach: it gets traverse-only access (an ACL, x) to each directory on the way that refuses it.
+grant_traverse() {
+  local path=$1 dir=""
+  local -a parts
+  IFS=/ read -r -a parts <<<"${path#/}"
+  for part in "${parts[@]}"; do
+    dir="$dir/$part"
+    [[ -d $dir ]] || break
+    runuser -u "$SERVICE_USER" -- test -x "$dir" || setfacl -m "u:$SERVICE_USER:x" "$dir"
+  done
+}
+grant_traverse "$(sed -n 's/^home = //p' "$VENV/pyvenv.cfg")"
+grant_traverse "$ROOT"
+runuser -u "$SERVICE_USER" -- "$PY" -c "import django" ||
+  die "user $SERVICE_USER cannot run $PY: the project and its interpreter must be readable"
+
 # --- local settings: secrets generated once into .env (git ignores it) --------------------------
 gen() { "$PY" -c 'import secrets; print(secrets.token_urlsafe(32))'; }
 umask 077
@@ -74,5 +92,21 @@ step "virtualisation type: $(env_get VIRT_TYPE)"
 
 step "bootstrapping: admin, demo project, flavors, this compute host, image tinyos"
 "$PY" manage.py bootstrap --image "$image"
+
+# --- who may read and write what (docs/operations.md, "Who runs as whom") ----------------------
+# After everything above wrote as root. The service user reads .env but cannot change what
+# root's processes read; writes only the image store and its run directory; never the
+# instance directories. The openrc files (admin's password) stay root's. var/run holds what the
+# processes write besides images (beat's schedule).
+step "ownership: .env, state directory, image store, instance directories"
+chown "root:$SERVICE_USER" .env
+chmod 0640 .env
+state_dir=$(env_get STATE_DIR)
+state_dir=${state_dir:-var}
+[[ $state_dir == /* ]] || state_dir="$ROOT/$state_dir"
+install -d -o root -g "$SERVICE_USER" -m 0750 "$ROOT/var" "$state_dir"
+install -d -o "$SERVICE_USER" -g "$SERVICE_USER" -m 0750 "$state_dir/images" "$ROOT/var/run"
+chown -R "$SERVICE_USER:$SERVICE_USER" "$state_dir/images"
+install -d -o root -g root -m 0700 "$(env_get INSTANCES_PATH)" "$(env_get IMAGE_CACHE_PATH)"
 
 step "set-up done in $((SECONDS - started)) s"
