@@ -194,6 +194,7 @@ class CloudProcesses:
         libvirt_uri: str = "test:///default",
         virt_type: str = "qemu",
         concurrency: int = 4,
+        extra_env: dict[str, str] | None = None,
     ) -> str:
         host = host or f"cc-test-{self.run_id}-{len(self.hosts) + 1}"
         base = self.workdir / host
@@ -210,6 +211,7 @@ class CloudProcesses:
                 "CONTROL_PLANE_URL": self.public_url,
                 "REPORT_INTERVAL": "1",
                 "CLEAN_SHUTDOWN_TIMEOUT": "5",
+                **(extra_env or {}),
             }
         )
         self._start(

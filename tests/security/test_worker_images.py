@@ -11,8 +11,11 @@ import http.server
 import io
 import json
 import logging
+import os
 import socket
 import stat
+import subprocess
+import tempfile
 import threading
 import time
 import urllib.error
@@ -26,13 +29,15 @@ from typing import Any
 import pytest
 from celery import Celery
 
-from tests.harness import CloudProcesses, wait_until
+from tests.cloud import Cloud, forget_hosts, tiny_qcow2
+from tests.harness import SERVICE_DOWN_TIME, CloudProcesses, purge_broker, wait_until
 from tests.workers.conftest import (
     ImageServer,
     ServedImage,
     make_config,
     make_qcow2,
     running_driver,
+    write_pattern,
 )
 from workers.compute.config import ComputeConfig
 from workers.compute.manager import ComputeManager
@@ -543,3 +548,176 @@ def test_a_config_drive_with_user_data_is_readable_by_root_only(
         assert stat.S_IMODE(drive.stat().st_mode) == 0o600
         assert b"s3cret" in drive.read_bytes()  # the guest still gets its user data
         assert [p.name for p in drive.parent.iterdir() if p.name.endswith(".part")] == []
+
+
+# --- 8: cached bases are trusted by content, and unused ones go ------------------------------
+
+
+def test_a_reused_image_id_never_gets_the_old_images_base(
+    cache: ImageCache, plane_server: ImageServer, tmp_path: Path
+) -> None:
+    # given: image X cached, then deleted; a new image with the same id holds other data
+    image_id = str(uuid.uuid4())
+    old = plane_server.serve(make_qcow2(tmp_path / "old.qcow2", pattern=0x11), as_name="old")
+    new = plane_server.serve(make_qcow2(tmp_path / "new.qcow2", pattern=0x22), as_name="new")
+    old_base = cache.fetch(old.source(image_id=image_id))
+
+    # when
+    new_base = cache.fetch(new.source(image_id=image_id))
+
+    # then
+    assert new_base != old_base
+    assert new_base.read_bytes() == new.path.read_bytes()
+    assert old_base.read_bytes() == old.path.read_bytes()  # still the old data, unused
+    assert plane_server.requests["/new"] == 1
+
+
+@pytest.mark.parametrize("disk_format", ["qcow2", "raw"])
+def test_a_base_whose_content_changed_is_not_used(
+    cache: ImageCache, plane_server: ImageServer, tmp_path: Path, disk_format: str
+) -> None:
+    # given: a cached base, then its bytes changed on the host (same size, same name)
+    data = make_qcow2(tmp_path / "disk.qcow2", pattern=0x33)
+    if disk_format == "raw":
+        raw = tmp_path / "disk.raw"
+        subprocess.run(
+            ["qemu-img", "convert", "-f", "qcow2", "-O", "raw", str(data), str(raw)], check=True
+        )
+        data = raw
+    served = plane_server.serve(data, as_name="disk")
+    image = served.source(disk_format=disk_format)
+    base = cache.fetch(image)
+    good = base.read_bytes()
+    write_pattern(base, 0x66, offset=0, length=65536)
+    assert base.read_bytes() != good
+
+    # when
+    again = cache.fetch(image)
+
+    # then: downloaded again; the changed file is gone
+    assert again == base
+    assert again.read_bytes() == good
+    assert plane_server.requests["/disk"] == 2
+
+
+def test_a_base_replaced_behind_the_cache_is_not_used(
+    cache: ImageCache, plane_server: ImageServer, plane_image: ServedImage, tmp_path: Path
+) -> None:
+    # given: another file put in the base's place (a new inode, times copied from the old)
+    image = plane_image.source()
+    base = cache.fetch(image)
+    evil = make_qcow2(tmp_path / "evil.qcow2", pattern=0x77)
+    stat_before = base.stat()
+    os.replace(evil, base)
+    os.utime(base, ns=(stat_before.st_atime_ns, stat_before.st_mtime_ns))
+
+    # when
+    again = cache.fetch(image)
+
+    # then
+    assert again.read_bytes() == plane_image.path.read_bytes()
+    assert plane_server.requests["/base.qcow2"] == 2
+
+
+# --- with a real compute worker ---------------------------------------------------------------
+
+# The worker's image cache clean-up runs every second and removes bases unused for 3 s.
+CACHE_GRACE = 3
+
+
+@pytest.fixture(scope="module")
+def image_cloud_processes(
+    django_db_setup: None, django_db_blocker: Any, live_server: Any
+) -> Iterator[CloudProcesses]:
+    """A conductor and one compute host on test:///default whose image cache is cleaned
+    every second with a short grace period."""
+    purge_broker()
+    workdir = Path(tempfile.mkdtemp(prefix="cc-images-", dir="/var/lib/computecloud"))
+    workdir.chmod(0o755)
+    processes = CloudProcesses(public_url=live_server.url, workdir=workdir)
+    try:
+        with django_db_blocker.unblock():
+            processes.start_conductor(concurrency=4)
+            processes.start_compute(
+                extra_env={
+                    "IMAGE_CACHE_GRACE": str(CACHE_GRACE),
+                    "IMAGE_CACHE_CLEANUP_INTERVAL": "1",
+                }
+            )
+        yield processes
+    finally:
+        hosts = list(processes.hosts)
+        processes.stop_all()
+        with django_db_blocker.unblock():
+            forget_hosts(hosts)
+
+
+@pytest.fixture
+def image_cloud(
+    image_cloud_processes: CloudProcesses,
+    transactional_db: None,
+    settings: Any,
+    live_server: Any,
+    tmp_path: Path,
+) -> Cloud:
+    """The running cloud, standard flavors and a tiny public image."""
+    from apps.flavors.services import ensure_standard_flavors
+    from apps.identity.services import ensure_project
+    from apps.images.services import ensure_image_from_file
+
+    settings.PUBLIC_URL = live_server.url
+    settings.COMPUTECLOUD = {**settings.COMPUTECLOUD, "SERVICE_DOWN_TIME": SERVICE_DOWN_TIME}
+    ensure_standard_flavors()
+    image = ensure_image_from_file(
+        name="tiny",
+        path=tiny_qcow2(tmp_path),
+        owner=ensure_project(name="images"),
+        visibility="public",
+        properties={},
+    )
+    image_cloud_processes.wait_hosts_ready()
+    return Cloud(processes=image_cloud_processes, image_id=str(image.id))
+
+
+def create_server(client: Any, image_id: str) -> str:
+    body = {"server": {"name": "vm", "imageRef": image_id, "flavorRef": "0", "networks": "none"}}
+    response = client.post(
+        "/compute/v2.1/servers", body, format="json", HTTP_OPENSTACK_API_VERSION="compute 2.96"
+    )
+    assert response.status_code == 202, response.content
+    server_id: str = response.json()["server"]["id"]
+    return server_id
+
+
+def host_cache(cloud: Cloud) -> Path:
+    return cloud.processes.workdir / cloud.processes.hosts[0] / "cache"
+
+
+def test_the_worker_removes_unused_bases_after_the_grace_and_keeps_used_ones(
+    image_cloud: Cloud, member: Any, tmp_path: Path
+) -> None:
+    from apps.images.models import Image
+
+    # given: a server built from the image (its base is used), both the used base and an
+    # unused one older than the grace period
+    server_id = create_server(member.client, image_cloud.image_id)
+    server = image_cloud.wait_for_server(member.client, server_id, {"ACTIVE", "ERROR"})
+    assert server["status"] == "ACTIVE", server.get("fault")
+    image = Image.objects.get(pk=image_cloud.image_id)
+    cache = host_cache(image_cloud)
+    used = cache / f"sha512-{image.os_hash_value}"
+    unused = cache / f"sha512-{'ab' * 64}"
+    unused.write_bytes(make_qcow2(tmp_path / "unused.qcow2", pattern=0x44).read_bytes())
+    long_ago = time.time() - 10 * CACHE_GRACE
+    for base in (used, unused):
+        os.utime(base, (long_ago, long_ago))
+
+    # when: the worker's periodic clean-up runs
+    wait_until(lambda: not unused.exists(), timeout=60, what="the unused base removed")
+
+    # then
+    assert used.is_file()
+    assert (
+        member.client.get(f"/compute/v2.1/servers/{server_id}").json()["server"]["status"]
+        == "ACTIVE"
+    )

@@ -61,7 +61,7 @@ def test_spawn_starts_the_guest_and_lays_out_its_files(
     assert inst_dir.stat().st_mode & 0o777 == 0o755
     disk = qemu_img_info(inst_dir / "disk")
     assert disk["virtual-size"] == 2 * GiB
-    assert disk["full-backing-filename"] == str(driver.image_cache.base_path(image.image_id))
+    assert disk["full-backing-filename"] == str(driver.image_cache.base_path(image))
     assert has_pattern(inst_dir / "disk", 0x5A, offset=0, length=1024 * 1024)
     assert qemu_img_info(inst_dir / "disk.eph0")["virtual-size"] == GiB
     assert qemu_img_info(inst_dir / "disk.swap")["virtual-size"] == 32 * 1024**2
@@ -108,7 +108,7 @@ def test_failed_spawn_cleans_up_the_partial_instance(
     # then
     assert instance.uuid not in driver.list_instance_uuids()
     assert not (driver.config.instances_path / instance.uuid).exists()
-    assert not driver.image_cache.base_path(image.image_id).exists()
+    assert not driver.image_cache.base_path(image).exists()
 
 
 def test_spawn_refuses_a_flavor_disk_smaller_than_the_image(
@@ -578,8 +578,8 @@ def test_image_cache_cleanup_keeps_bases_that_guests_use(
     tmp_path: Path,
 ) -> None:
     # given: two cached images; only the first backs a guest, and both are old
-    used = image_server.serve(make_qcow2(tmp_path / "used.qcow2")).source()
-    unused = image_server.serve(make_qcow2(tmp_path / "unused.qcow2")).source()
+    used = image_server.serve(make_qcow2(tmp_path / "used.qcow2", pattern=1)).source()
+    unused = image_server.serve(make_qcow2(tmp_path / "unused.qcow2", pattern=2)).source()
     driver.spawn(make_instance(), used)
     driver.image_cache.fetch(unused)
 
@@ -587,8 +587,8 @@ def test_image_cache_cleanup_keeps_bases_that_guests_use(
     removed = driver.manage_image_cache(min_unused_age=0)
 
     # then
-    assert removed == [driver.image_cache.base_path(unused.image_id)]
-    assert driver.image_cache.base_path(used.image_id).exists()
+    assert removed == [driver.image_cache.base_path(unused)]
+    assert driver.image_cache.base_path(used).exists()
 
 
 def test_trim_console_logs_caps_every_log(

@@ -39,10 +39,10 @@ def test_fetch_downloads_verifies_and_installs_a_base(
     base = cache.fetch(image)
 
     # then
-    assert base == cache.path / image.image_id
+    assert base == cache.base_path(image) == cache.path / f"sha512-{served_image.sha512}"
     assert base.read_bytes() == served_image.path.read_bytes()
     assert base.stat().st_mode & 0o777 == 0o644
-    assert _cache_files(cache) == [image.image_id]
+    assert _cache_files(cache) == [base.name]
 
 
 def test_concurrent_fetches_download_once(
@@ -71,7 +71,7 @@ def test_concurrent_fetches_download_once(
 
     # then
     assert errors == []
-    assert set(results) == {cache.path / image.image_id}
+    assert set(results) == {cache.base_path(image)}
     assert image_server.requests["/base.qcow2"] == 1
 
 
@@ -114,8 +114,12 @@ def test_checksum_mismatch_raises_and_caches_nothing(
 def test_an_image_without_any_checksum_is_refused(
     cache: ImageCache, served_image: ServedImage
 ) -> None:
-    with pytest.raises(exceptions.ImageUnacceptable, match="no checksum"):
+    with pytest.raises(exceptions.ImageUnacceptable, match="no secure hash"):
         cache.fetch(served_image.source(checksum=None, os_hash_value=None))
+    with pytest.raises(exceptions.ImageUnacceptable, match="no secure hash"):
+        cache.fetch(served_image.source(os_hash_value=None))  # md5 alone is not enough
+    with pytest.raises(exceptions.ImageUnacceptable, match="no secure hash"):
+        cache.fetch(served_image.source(os_hash_algo="md5", os_hash_value="0" * 32))
 
 
 def test_missing_image_data_raises_download_failed_without_leaking_the_token(
@@ -126,6 +130,7 @@ def test_missing_image_data_raises_download_failed_without_leaking_the_token(
         image_id=str(uuid.uuid4()),
         url=image_server.url("nothing-here.qcow2") + "?token=very-secret",
         checksum="0" * 32,
+        os_hash_value="0" * 128,
     )
 
     # when
@@ -205,8 +210,8 @@ def test_cleanup_removes_only_unused_bases_past_their_age(
 ) -> None:
     # given: three cached images; one in use, one used recently, one old and unused
     images = {}
-    for name in ("in-use", "recent", "old"):
-        served = image_server.serve(make_qcow2(tmp_path / f"{name}.qcow2"))
+    for pattern, name in enumerate(("in-use", "recent", "old"), start=1):
+        served = image_server.serve(make_qcow2(tmp_path / f"{name}.qcow2", pattern=pattern))
         images[name] = cache.fetch(served.source())
     an_hour_ago = time.time() - 3600
     for name in ("in-use", "old"):
@@ -225,7 +230,7 @@ def test_cleanup_removes_only_unused_bases_past_their_age(
     assert not images["old"].exists()
 
 
-def test_non_uuid_image_ids_get_a_safe_file_name(
+def test_bases_are_named_by_content_whatever_the_image_id(
     cache: ImageCache, served_image: ServedImage
 ) -> None:
     # when
@@ -233,7 +238,7 @@ def test_non_uuid_image_ids_get_a_safe_file_name(
 
     # then
     assert base.parent == cache.path
-    assert len(base.name) == 40
+    assert base.name == f"sha512-{served_image.sha512}"
 
 
 def test_virtual_size_is_read_once_per_base_file(

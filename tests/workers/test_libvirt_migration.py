@@ -134,7 +134,7 @@ def test_resize_to_another_host_by_path_then_confirm(
     disk = host_b.config.instances_path / instance.uuid / "disk"
     info = qemu_img_info(disk)
     assert info["virtual-size"] == 2 * GiB
-    assert info["full-backing-filename"] == str(host_b.image_cache.base_path(image.image_id))
+    assert info["full-backing-filename"] == str(host_b.image_cache.base_path(image))
     assert has_pattern(disk, GUEST_DATA, offset=8 * 1024**2, length=65536)
     assert has_pattern(disk, 0x5A, offset=0, length=1024**2)
     assert has_pattern(disk.parent / "disk.eph0", 0x11, offset=0, length=65536)

@@ -3,7 +3,8 @@
 Run as ``celery -A workers.compute.app worker -Q compute.<host> --pool threads``. Its
 configuration is its environment (`ComputeConfig`), its topology `computecloud.queues`.
 When the worker is ready it starts the host: the driver's init_host, a start-up report to
-the conductor (which reconciles this host's instances), then a heartbeat thread.
+the conductor (which reconciles this host's instances), then a heartbeat thread and the
+image cache's periodic clean-up thread.
 """
 
 import logging
@@ -11,9 +12,15 @@ import threading
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_ready, worker_shutdown
+from celery.signals import (
+    after_setup_logger,
+    after_setup_task_logger,
+    worker_ready,
+    worker_shutdown,
+)
 
 from computecloud import queues
+from computecloud.logs import make_single_line
 from workers.compute.config import ComputeConfig
 
 logger = logging.getLogger(__name__)
@@ -34,16 +41,23 @@ app.autodiscover_tasks(["workers.compute"], force=True)
 _stop = threading.Event()
 
 
+@after_setup_logger.connect
+@after_setup_task_logger.connect
+def _single_line_logs(logger: logging.Logger, **_: Any) -> None:
+    make_single_line(logger)
+
+
 @worker_ready.connect
 def _start_host(**kwargs: Any) -> None:
     from workers.compute.manager import get_manager
 
     manager = get_manager()
     manager.init_host()
-    thread = threading.Thread(
-        target=manager.heartbeat_loop, args=(_stop,), name="heartbeat", daemon=True
-    )
-    thread.start()
+    for target, name in (
+        (manager.heartbeat_loop, "heartbeat"),
+        (manager.image_cache_loop, "image-cache"),
+    ):
+        threading.Thread(target=target, args=(_stop,), name=name, daemon=True).start()
 
 
 @worker_shutdown.connect

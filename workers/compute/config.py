@@ -25,6 +25,11 @@ class ComputeConfig:
     # images from and uploads snapshots and migrated disks to; any other URL a task names is
     # refused before anything is opened (workers/transfer.py).
     control_plane_url: str
+    # Cached base images no guest here uses are removed once unused for this many seconds
+    # (Nova's remove_unused_original_minimum_age_seconds); checked every
+    # image_cache_cleanup_interval seconds.
+    image_cache_grace: int = 86400
+    image_cache_cleanup_interval: int = 2400
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "ComputeConfig":
@@ -46,4 +51,6 @@ class ComputeConfig:
             control_plane_url=(
                 env.get("CONTROL_PLANE_URL") or env.get("PUBLIC_URL") or "http://127.0.0.1:8000"
             ),
+            image_cache_grace=int(env.get("IMAGE_CACHE_GRACE", "86400")),
+            image_cache_cleanup_interval=int(env.get("IMAGE_CACHE_CLEANUP_INTERVAL", "2400")),
         )

@@ -164,6 +164,22 @@ class ComputeManager:
             except Exception:
                 logger.exception("heartbeat of %s failed; retrying next interval", self.host)
 
+    def clean_image_cache(self) -> None:
+        """Remove cached base images no guest here uses and nobody used for the grace period
+        (``IMAGE_CACHE_GRACE``); without this the cache only ever grows."""
+        removed = self.driver.manage_image_cache(min_unused_age=self.config.image_cache_grace)
+        if removed:
+            logger.info("image cache of %s: removed %d unused bases", self.host, len(removed))
+
+    def image_cache_loop(self, stop: threading.Event) -> None:
+        """`clean_image_cache` every ``IMAGE_CACHE_CLEANUP_INTERVAL`` seconds until `stop`;
+        its own thread, so that a slow clean-up never delays a heartbeat."""
+        while not stop.wait(self.config.image_cache_cleanup_interval):
+            try:
+                self.clean_image_cache()
+            except Exception:
+                logger.exception("image cache clean-up on %s failed; retrying later", self.host)
+
     # --- build ----------------------------------------------------------------------------------
     def build_server(self, payload: dict[str, Any]) -> None:
         instance = InstanceSpec.from_payload(payload["instance"])

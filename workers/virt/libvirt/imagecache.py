@@ -2,9 +2,17 @@
 
 Layout under the cache directory (``IMAGE_CACHE_PATH``)::
 
-    <image id>                  a verified qcow2 base image (raw images are converted)
-    .<image id>.<random>.part   a download in progress (removed on failure)
-    .locks/<image id>.lock      the per-image flock
+    <algo>-<hash>               a verified qcow2 base, named by the image data's hash
+                                (os_hash_algo/os_hash_value): never by image id, which
+                                a deleted image leaves free for other data
+    .<algo>-<hash>.digest       the hash of a converted base (raw images become qcow2)
+    .<algo>-<hash>.<rnd>.part   a download in progress (removed on failure)
+    .locks/<algo>-<hash>.lock   the per-base flock
+
+A base is trusted by its content, not its name: before each use it is hashed again unless
+this process hashed it since its last change (inode, size, mtime, ctime); one that no longer
+matches is removed and downloaded again. Bases no guest uses and nobody used for the grace
+period (``IMAGE_CACHE_GRACE``) are removed by the compute worker's periodic clean-up.
 
 Concurrency: every read or write of one image's base happens under an exclusive ``flock``
 on its lock file, so concurrent spawns (threads or processes) download it once; the
@@ -32,7 +40,7 @@ import urllib.error
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from workers.transfer import ControlPlane, UrlRefused, download, redact_url
+from workers.transfer import CHUNK, ControlPlane, UrlRefused, download, redact_url
 from workers.virt import exceptions
 from workers.virt.driver import ImageSource
 from workers.virt.libvirt import qemuimg
@@ -40,7 +48,9 @@ from workers.virt.libvirt import qemuimg
 logger = logging.getLogger(__name__)
 
 SUPPORTED_DISK_FORMATS = frozenset({"qcow2", "raw"})
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
+# Hashes a base may be named and verified by (Glance's os_hash_algo; md5 is not enough).
+SECURE_HASHES = frozenset({"sha256", "sha384", "sha512", "sha3_256", "sha3_512", "blake2b"})
+_HEX = re.compile(r"^[0-9a-f]{64,128}$")
 
 __all__ = ["ImageCache", "check_format", "download", "fetch_verified", "redact_url"]
 
@@ -59,12 +69,21 @@ class ImageCache:
         # A base never changes once installed (a new download is a new file, a new inode), so
         # its virtual size is read once per file, not once per spawn (qemu-img is a process).
         self._virtual_sizes: dict[tuple[str, int, int], int] = {}
+        # Bases this process hashed and found intact, by path: the file's identity then
+        # (inode, size, mtime and ctime in ns). Any write, rename or touch by someone else
+        # changes it, and the base is hashed again before its next use.
+        self._verified: dict[str, tuple[int, int, int, int]] = {}
 
-    def base_path(self, image_id: str) -> Path:
-        return self.path / self._name(image_id)
+    def base_path(self, image: ImageSource) -> Path:
+        """Where the base of ``image`` lives: named by its content hash, not its id."""
+        return self.path / self._name(image)
 
     def fetch(self, image: ImageSource) -> Path:
         """Return the verified qcow2 base of ``image``, downloading it on first use.
+
+        A cached base is used only while its content still hashes to what it was installed
+        as (checked again whenever the file changed since this process last checked it); a
+        base that does not is removed and downloaded again.
 
         Raises ImageDownloadFailed, ImageChecksumMismatch or ImageUnacceptable; nothing is
         left in the cache then.
@@ -80,16 +99,20 @@ class ImageCache:
                 reason=f"disk_format {image.disk_format!r} is not one of "
                 f"{', '.join(sorted(SUPPORTED_DISK_FORMATS))}",
             )
-        if not image.checksum and not image.os_hash_value:
-            raise exceptions.ImageUnacceptable(
-                image_id=image.image_id, reason="it has no checksum to verify its data against"
-            )
-        name = self._name(image.image_id)
+        name = self._name(image)
         base = self.path / name
         with self._lock(name):
             if base.exists():
-                os.utime(base)  # mtime = last use, for cleanup
-                return base
+                if self._intact(image, base):
+                    os.utime(base)  # mtime = last use, for cleanup
+                    self._remember(base)
+                    return base
+                logger.warning(
+                    "cached base %s of image %s no longer matches its hash; fetching it again",
+                    name,
+                    image.image_id,
+                )
+                self._discard(base)
             self._download_verified(image, name, base)
         return base
 
@@ -116,7 +139,7 @@ class ImageCache:
                 continue
             partial = entry.name.startswith(".") and entry.name.endswith(".part")
             if entry.name.startswith(".") and not partial:
-                continue
+                continue  # lock files, digest files (removed with their base)
             name = entry.name[1:].split(".", 1)[0] if partial else entry.name
             with self._lock(name, blocking=False) as held:
                 if not held:
@@ -124,7 +147,10 @@ class ImageCache:
                 try:
                     if entry.stat().st_mtime > cutoff:
                         continue
-                    entry.unlink()
+                    if partial:
+                        entry.unlink()
+                    else:
+                        self._discard(entry)
                 except FileNotFoundError:
                     continue
             removed.append(entry)
@@ -134,11 +160,49 @@ class ImageCache:
     # --- internals ------------------------------------------------------------------------------
 
     @staticmethod
-    def _name(image_id: str) -> str:
-        """The cache file name: the image id when it is path-safe (a uuid), else its sha1."""
-        if _SAFE_NAME.match(image_id):
-            return image_id
-        return hashlib.sha1(image_id.encode(), usedforsecurity=False).hexdigest()
+    def _name(image: ImageSource) -> str:
+        """The cache file name: ``<algorithm>-<hex digest>`` of the image's data.
+
+        Named by content, not by id: an image id may be deleted and used again for other
+        data, and two images with the same data share one base.
+        """
+        algo = (image.os_hash_algo or "sha512").lower()
+        value = (image.os_hash_value or "").lower()
+        if algo not in SECURE_HASHES or not _HEX.match(value):
+            raise exceptions.ImageUnacceptable(
+                image_id=image.image_id,
+                reason="it has no secure hash (os_hash_value) to verify its data against",
+            )
+        return f"{algo}-{value}"
+
+    @staticmethod
+    def _digest_file(base: Path) -> Path:
+        """Where the digest of a converted base is kept (its content is not the image's)."""
+        return base.with_name(f".{base.name}.digest")
+
+    def _intact(self, image: ImageSource, base: Path) -> bool:
+        """Whether ``base`` still holds what it was installed as. Caller holds its lock."""
+        stat = base.stat()
+        if self._verified.get(str(base)) == _identity(stat):
+            return True
+        algo = (image.os_hash_algo or "sha512").lower()
+        if image.disk_format == "qcow2":
+            expected = (image.os_hash_value or "").lower()  # the base is the image's data
+        else:
+            try:
+                expected = self._digest_file(base).read_text().strip()
+            except FileNotFoundError:
+                return False
+        return bool(expected) and _hash_file(base, algo) == expected
+
+    def _remember(self, base: Path) -> None:
+        self._verified[str(base)] = _identity(base.stat())
+
+    def _discard(self, base: Path) -> None:
+        """Remove a base and its digest file. Caller holds its lock."""
+        self._verified.pop(str(base), None)
+        base.unlink(missing_ok=True)
+        self._digest_file(base).unlink(missing_ok=True)
 
     @contextlib.contextmanager
     def _lock(self, name: str, *, blocking: bool = True) -> Iterator[bool]:
@@ -172,20 +236,37 @@ class ImageCache:
                 qemuimg.convert(tmp, converted, src_format="raw")
                 tmp.unlink()
                 final = converted
+                # The converted file is not the image's data: record what it hashes to.
+                algo = (image.os_hash_algo or "sha512").lower()
+                self._digest_file(base).write_text(_hash_file(final, algo) + "\n")
             else:
                 final = tmp
             final.chmod(0o644)
             os.replace(final, base)
+            self._remember(base)
         finally:
             for leftover in (tmp, converted):
                 with contextlib.suppress(FileNotFoundError):
                     leftover.unlink()
         logger.info(
-            "cached image %s (%d bytes) in %.1f s",
+            "cached image %s as %s (%d bytes) in %.1f s",
             image.image_id,
+            name,
             size,
             time.monotonic() - started,
         )
+
+
+def _identity(stat: os.stat_result) -> tuple[int, int, int, int]:
+    return (stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+
+
+def _hash_file(path: Path, algo: str) -> str:
+    hasher = hashlib.new(algo)
+    with path.open("rb") as data:
+        while chunk := data.read(CHUNK):
+            hasher.update(chunk)
+    return hasher.hexdigest()
 
 
 def fetch_verified(
