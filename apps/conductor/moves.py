@@ -22,6 +22,7 @@ from django.utils import timezone
 from apps.conductor.payloads import image_payload, instance_payload
 from apps.consoles.services import revoke_server_tokens
 from apps.servers import services as server_services
+from apps.servers.faults import from_report
 from apps.servers.models import Migration, Server
 from apps.servers.states import PowerState, TaskState, VmState
 from computecloud.celery import app
@@ -102,9 +103,21 @@ def _fail_move(
     Migration.objects.filter(pk=migration.pk).update(status=Migration.Status.ERROR)
     server_services.add_fault(server=server, message=message, details=details)
     server_services.finish_event(
-        server=server, request_id=request_id, event=_event(action), ok=False, details=message
+        server=server,
+        request_id=request_id,
+        event=_event(action),
+        ok=False,
+        details=message,
+        traceback=details or None,
     )
     logger.error("%s of server %s failed: %s", action, server.uuid, message)
+
+
+def _failure(fault: dict[str, Any] | None, default: str) -> dict[str, str]:
+    """`_fail_move`'s message and details for a host's failure report (apps.servers.faults:
+    the public message for everyone, the error's full text for admins)."""
+    failure = from_report(fault, default=default)
+    return {"message": failure.message, "details": failure.details}
 
 
 def resize_server(*, server_uuid: str, migration_uuid: str, request_id: str) -> None:
@@ -176,8 +189,7 @@ def resize_migrated(
                 migration,
                 request_id=request_id,
                 action="resize",
-                message=(fault or {}).get("message", "resize failed on the source"),
-                details=(fault or {}).get("details", ""),
+                **_failure(fault, "resize failed on the source"),
                 vm_state=VmState.ERROR,
             )
             return
@@ -248,8 +260,7 @@ def resize_finished(
                 migration,
                 request_id=request_id,
                 action=action,
-                message=(fault or {}).get("message", "resize failed on the destination"),
-                details=(fault or {}).get("details", ""),
+                **_failure(fault, "resize failed on the destination"),
                 vm_state=VmState.ERROR,
             )
             return
@@ -332,7 +343,7 @@ def resize_confirmed(
             event=_event("confirm_resize"),
             ok=ok,
             host=host,
-            details=(fault or {}).get("message"),
+            details=from_report(fault, default="confirm failed").message if fault else None,
         )
     logger.info("resize of %s confirmed; source copy on %s removed", server_uuid, host)
 
@@ -417,8 +428,7 @@ def resize_reverted(
                 migration,
                 request_id=request_id,
                 action="revert_resize",
-                message=(fault or {}).get("message", "revert failed"),
-                details=(fault or {}).get("details", ""),
+                **_failure(fault, "revert failed"),
                 vm_state=VmState.ERROR,
             )
             return

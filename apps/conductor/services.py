@@ -20,6 +20,7 @@ from apps.hosts.services import update_compute_node
 from apps.scheduler.selection import Alternate, Selection
 from apps.servers import services as server_services
 from apps.servers.actions import SIMPLE_ACTIONS
+from apps.servers.faults import from_report
 from apps.servers.models import InstanceAction, Server
 from apps.servers.states import PowerState, TaskState, VmState
 from computecloud.celery import app
@@ -250,14 +251,15 @@ def build_server_failed(
         if server is None:
             return  # stale report
         release_allocations(consumer_uuid=server.uuid)
+        failure = from_report(fault, default="Build failed")
         server_services.finish_event(
             server=server,
             request_id=request_id,
             event=BUILD_EVENT,
             ok=False,
             host=host,
-            details=fault.get("message"),
-            traceback=fault.get("details"),
+            details=failure.message,
+            traceback=failure.details,
             finish_action=False,
             started_at=_from_epoch(started_at),
         )
@@ -278,18 +280,19 @@ def build_server_failed(
                 _assign_host(server, destination, attempts=server.attempts + 1)
                 _send_build(alternate["host"], _build_payload(server, request_id, remaining))
                 return
+        # Shown to the owner: no host name, the error's public message only.
         message = (
             f"No valid host was found. Exceeded max scheduling attempts {max_attempts} "
-            f"for instance {server_uuid}. Last exception: {fault.get('message')}"
+            f"for instance {server_uuid}. Last exception: {failure.message}"
             if alternates or server.attempts >= max_attempts
-            else f"Build of instance {server_uuid} failed on {host}: {fault.get('message')}"
+            else f"Build of instance {server_uuid} aborted: {failure.message}"
         )
         fail_build(
             server=server,
             request_id=request_id,
             message=message,
             event=BUILD_EVENT,
-            details=fault.get("details", ""),
+            details=failure.details,
             host=host,
         )
 
@@ -375,12 +378,10 @@ def server_action_done(
         event = (
             "compute_snapshot_instance" if action == "createImage" else f"compute_{action}_instance"
         )
-        if not ok and fault:
+        failure = from_report(fault, default=f"{action} failed") if fault else None
+        if not ok and failure is not None:
             server_services.add_fault(
-                server=server,
-                message=fault.get("message", "error"),
-                details=fault.get("details", ""),
-                host=host,
+                server=server, message=failure.message, details=failure.details, host=host
             )
         server_services.finish_event(
             server=server,
@@ -388,8 +389,8 @@ def server_action_done(
             event=event,
             ok=ok,
             host=host or None,
-            details=(fault or {}).get("message"),
-            traceback=(fault or {}).get("details"),
+            details=failure.message if failure else None,
+            traceback=failure.details if failure else None,
         )
     logger.info("%s of server %s on %s: %s", action, server_uuid, host, "done" if ok else "failed")
 
@@ -449,11 +450,9 @@ def server_delete_failed(
         Server.objects.filter(pk=server.pk).update(
             vm_state=VmState.ERROR, task_state=None, updated_at=timezone.now()
         )
+        failure = from_report(fault, default="delete failed")
         server_services.add_fault(
-            server=server,
-            message=fault.get("message", "delete failed"),
-            details=fault.get("details", ""),
-            host=host,
+            server=server, message=failure.message, details=failure.details, host=host
         )
         server_services.finish_event(
             server=server,
@@ -461,7 +460,8 @@ def server_delete_failed(
             event="compute_terminate_instance",
             ok=False,
             host=host,
-            details=fault.get("message"),
+            details=failure.message,
+            traceback=failure.details,
         )
 
 
@@ -504,7 +504,7 @@ def compute_started(
                     server_uuid=uuid,
                     request_id=_last_request_id(server),
                     fault={
-                        "message": f"Host {host} restarted while the instance was building",
+                        "message": "The compute host restarted while the instance was building",
                         "details": "",
                     },
                     alternates=[],
@@ -542,7 +542,7 @@ def _recover_power_task(server: Server, power_state: int, host: str) -> None:
         server=server,
         code=500,
         host=host,
-        message=f"Host {host} restarted during task {server.task_state}; state recovered",
+        message=f"The compute host restarted during task {server.task_state}; state recovered",
     )
     logger.warning(
         "server %s: task %s interrupted by restart of %s; now %s",

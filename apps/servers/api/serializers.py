@@ -491,8 +491,9 @@ def _fault_view(fault: dict[str, Any] | None, is_admin: bool) -> dict[str, Any] 
         "created": fault["created"],
         "message": fault["message"],
     }
-    # Nova shows the details (a trace) to admins, and to everyone when it is not a 500.
-    if is_admin or fault["code"] != 500:
+    # Nova shows the details (the error's full text and trace: host names, paths) to admins,
+    # and to everyone when it is not a 500; empty details are left out.
+    if fault["details"] and (is_admin or fault["code"] != 500):
         body["details"] = fault["details"]
     return body
 
@@ -649,11 +650,17 @@ def _host_status(server: Any, host_up: bool) -> str:
 
 
 def action_view(
-    action: InstanceAction, version: APIVersion, *, events: bool, full_events: bool = False
+    action: InstanceAction,
+    version: APIVersion,
+    *,
+    events: bool,
+    full_events: bool = False,
+    event_details: bool = False,
 ) -> dict[str, Any]:
     """An instance action; with `events`, its steps. `full_events` (the events policy: admins
     by default) adds each step's traceback, and its host from 2.62; everyone sees the hashed
-    hostId from 2.62 (Nova's rules)."""
+    hostId from 2.62; `event_details` (the events:details policy, from 2.84) adds each
+    step's details (Nova's rules)."""
     body: dict[str, Any] = {
         "action": action.action,
         "instance_uuid": str(action.server.uuid),
@@ -679,7 +686,7 @@ def action_view(
                     if version >= (2, 62)
                     else {}
                 ),
-                **({"details": e.details} if version >= (2, 84) else {}),
+                **({"details": e.details} if event_details else {}),
             }
             for e in action.events.all()
         ]

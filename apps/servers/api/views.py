@@ -786,9 +786,18 @@ class InstanceActionViewSet(_ServerChild):
         )
         if found is None:
             raise NotFound(f"Action for request_id {pk} on instance {server_id} not found")
-        # Events: always for the events policy, for everyone who may see the action from 2.51.
-        full = allowed(request.auth, "os_compute_api:os-instance-actions:events")
+        # Events: always for the events policy, for everyone who may see the action from 2.51;
+        # their details (what failed, in words) from 2.84 under their own policy.
+        target = {"project_id": server.project_id}
+        full = allowed(request.auth, "os_compute_api:os-instance-actions:events", target)
+        details = request.version >= (2, 84) and allowed(
+            request.auth, "os_compute_api:os-instance-actions:events:details", target
+        )
         view = s.action_view(
-            found, request.version, events=full or request.version >= (2, 51), full_events=full
+            found,
+            request.version,
+            events=full or request.version >= (2, 51),
+            full_events=full,
+            event_details=details,
         )
         return Response({"instanceAction": view})
