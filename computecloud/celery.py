@@ -4,13 +4,15 @@ Compute workers use `workers.compute.app` instead (no Django, no database creden
 both take their topology from `computecloud.queues`.
 """
 
+import logging
 import os
 from typing import Any
 
 from celery import Celery
-from celery.signals import task_postrun, task_prerun
+from celery.signals import after_setup_logger, after_setup_task_logger, task_postrun, task_prerun
 
 from computecloud import queues
+from computecloud.logs import make_single_line
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "computecloud.settings")
 
@@ -24,6 +26,12 @@ app.autodiscover_tasks(["apps.conductor", "apps.scheduler", "apps.consoles", "ap
 # out of reach, workers keep their connections as Django does between requests instead
 # (CONN_MAX_AGE, health checks, a connection left broken by an error is replaced).
 app.conf.CELERY_DB_REUSE_MAX = 2**62
+
+
+@after_setup_logger.connect
+@after_setup_task_logger.connect
+def _single_line_logs(logger: logging.Logger, **_: Any) -> None:
+    make_single_line(logger)
 
 
 @task_prerun.connect

@@ -916,6 +916,10 @@ def rebuild_server(
         vcpus=server.vcpus,
     )
     image = _resolve_image(context, image_ref, flavor)
+    if "metadata" in changes:
+        from apps.quotas import services as quotas
+
+        quotas.check_metadata_items(project=server.project, count=len(changes["metadata"]))
     fields: dict[str, Any] = {"image_ref": image["id"], "image_meta": image}
     for key in ("name", "description", "user_data"):
         if key in changes:

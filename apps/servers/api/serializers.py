@@ -11,6 +11,7 @@ import binascii
 import functools
 import ipaddress
 import re
+import unicodedata
 import uuid
 from typing import Any
 
@@ -23,7 +24,9 @@ from apps.servers.states import api_status
 from computecloud.api.microversions import APIVersion
 from computecloud.api.serializers import StrictSerializer
 
-TAG_RE = re.compile(r"^[^,/]{1,60}$")
+# Nova's tag pattern, less control characters (a newline in a tag would end up in the
+# Location header and in log lines); used with fullmatch, so "$" cannot match before "\n".
+TAG_RE = re.compile(r"[^,/\x00-\x1f\x7f]{1,60}")
 
 
 # --- requests -----------------------------------------------------------------------------------
@@ -79,6 +82,21 @@ class StringField(serializers.CharField):
         if not isinstance(data, str):
             raise serializers.ValidationError("Not a string.")
         return super().to_internal_value(data)
+
+
+class NameField(StringField):
+    """A display name: a JSON string of printable characters, as Nova's name pattern wants.
+    A control character (a newline, an escape) or a line separator is refused: names reach
+    logs, consoles and headers, where such characters forge or break lines."""
+
+    def to_internal_value(self, data: Any) -> str:
+        # Checked before the trimming of surrounding white space, which would hide a "\r".
+        if isinstance(data, str) and any(unicodedata.category(c) in _UNPRINTABLE for c in data):
+            raise serializers.ValidationError("Names may not contain control characters.")
+        return super().to_internal_value(data)
+
+
+_UNPRINTABLE = frozenset({"Cc", "Cs", "Zl", "Zp"})
 
 
 class ServerIdList(serializers.Field):
@@ -170,7 +188,7 @@ def _bounded_scalar(value: Any, name: str) -> Any:
 
 
 class ServerCreateBody(StrictSerializer):
-    name = StringField(max_length=255, trim_whitespace=False)
+    name = NameField(max_length=255, trim_whitespace=False)
     imageRef = serializers.CharField(max_length=255, allow_blank=True, required=False)  # noqa: N815
     flavorRef = serializers.CharField(max_length=255)  # noqa: N815
     adminPass = serializers.CharField(max_length=255, required=False)  # noqa: N815
@@ -197,7 +215,9 @@ class ServerCreateBody(StrictSerializer):
         max_length=255, required=False, allow_null=True, allow_blank=True
     )
     tags = serializers.ListField(
-        child=serializers.CharField(max_length=60), required=False, max_length=50
+        child=serializers.CharField(max_length=60, trim_whitespace=False),
+        required=False,
+        max_length=50,
     )
     hostname = serializers.CharField(max_length=255, required=False)
     # 2.74 (admins): a destination the filters still judge.
@@ -233,7 +253,7 @@ class ServerCreateBody(StrictSerializer):
 
     def validate_tags(self, value: list[str]) -> list[str]:
         for tag in value:
-            if not TAG_RE.match(tag):
+            if not TAG_RE.fullmatch(tag):
                 raise serializers.ValidationError(f"Invalid tag {tag!r}.")
         return value
 
@@ -257,7 +277,7 @@ class ServerCreateSerializer(StrictSerializer):
 
 
 class ServerUpdateBody(StrictSerializer):
-    name = StringField(max_length=255, required=False)
+    name = NameField(max_length=255, required=False)
     description = serializers.CharField(
         max_length=255, required=False, allow_null=True, allow_blank=True
     )
@@ -318,7 +338,7 @@ class ConsoleOutputBody(StrictSerializer):
 
 class RebuildBody(StrictSerializer):
     imageRef = serializers.CharField(max_length=255)  # noqa: N815
-    name = StringField(max_length=255, required=False)
+    name = NameField(max_length=255, required=False)
     adminPass = serializers.CharField(max_length=255, required=False)  # noqa: N815
     metadata = MetadataField(required=False)
     accessIPv4 = AccessIPField(version=4)  # noqa: N815
@@ -363,11 +383,13 @@ class MetaItemBody(StrictSerializer):
 
 
 class TagsBody(StrictSerializer):
-    tags = serializers.ListField(child=serializers.CharField(max_length=60), max_length=50)
+    tags = serializers.ListField(
+        child=serializers.CharField(max_length=60, trim_whitespace=False), max_length=50
+    )
 
     def validate_tags(self, value: list[str]) -> list[str]:
         for tag in value:
-            if not TAG_RE.match(tag):
+            if not TAG_RE.fullmatch(tag):
                 raise serializers.ValidationError(f"Invalid tag {tag!r}.")
         return value
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 from typing import Any
+from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib.postgres.expressions import ArraySubquery
@@ -722,11 +723,13 @@ class TagViewSet(_ServerChild):
 
     def update(self, request: Request, server_id: str, pk: str) -> Response:
         self._check_version(request)
-        if not s.TAG_RE.match(pk):
+        if not s.TAG_RE.fullmatch(pk):
             raise InvalidInput(f"Invalid tag {pk!r}.")
-        created = services.add_tag(server=self._server(request, server_id), tag=pk)
+        server = self._server(request, server_id)
+        created = services.add_tag(server=server, tag=pk)
         response = Response(status=201 if created else 204)
-        response["Location"] = f"{settings.PUBLIC_URL}/compute/v2.1/servers/{server_id}/tags/{pk}"
+        path = f"/compute/v2.1/servers/{server.uuid}/tags/{quote(pk, safe='')}"
+        response["Location"] = f"{settings.PUBLIC_URL}{path}"
         return response
 
     def destroy(self, request: Request, server_id: str, pk: str) -> Response:
