@@ -1,0 +1,248 @@
+"""Project B walks every list and show endpoint over project A's objects and finds none.
+
+Project A gets one of everything a project owns (a server with metadata, tags, an action, a
+fault and a migration; a key pair; a server group; a private image with a property; a private
+flavor shared with A, with an extra spec; a console token). Then a member and a reader of
+project B call every GET operation of the OpenAPI document: lists plain and with the query
+parameters that widen them (all_tenants, project or user ids), shows with A's ids in every path
+parameter. No answer may be a 5xx, and no body may carry anything of A's that the request
+itself did not name (an error may repeat the id it was asked about, nothing more).
+"""
+
+import re
+import secrets
+from typing import Any
+
+import pytest
+
+from apps.consoles.models import ConsoleToken
+from apps.consoles.services import hash_token
+from apps.flavors.services import add_access, create_flavor
+from apps.servers.models import InstanceFault, Migration, Server
+from apps.servers.states import VmState
+from tests.test_openapi import generate_schema, without_regex_prefixes
+
+pytestmark = pytest.mark.django_db
+
+V = {"HTTP_OPENSTACK_API_VERSION": "compute 2.96"}
+WIDENING_QUERIES = ("all_tenants=1", "all_projects=true", "project_id={project}", "user_id={user}")
+
+
+def _ok(response: Any, expected: int = 200) -> dict:
+    assert response.status_code == expected, response.content
+    return response.json() if response.content else {}
+
+
+@pytest.fixture
+def project_a(make_caller: Any, admin: Any) -> dict[str, str]:
+    """Project A's objects; returns the path value each parameter takes, by resource, and
+    every text of A's that B must never see (its `markers`)."""
+    a = make_caller("member")
+    server = Server.objects.create(
+        name="a-secret-server",
+        description="a-secret-description",
+        project=a.project,
+        user_id=a.user.pk,
+        flavor_id="a-secret-flavor",
+        vm_state=VmState.ACTIVE,
+        host="a-secret-host",
+        node="a-secret-node",
+        reservation_id="r-asecret",
+        key_name="a-secret-key",
+    )
+    sid = str(server.uuid)
+    _ok(a.client.put(f"/compute/v2.1/servers/{sid}/tags/a-secret-tag", **V), 201)
+    _ok(
+        a.client.post(
+            f"/compute/v2.1/servers/{sid}/metadata",
+            {"metadata": {"a-secret-meta-key": "a-secret-meta-value"}},
+            format="json",
+            **V,
+        )
+    )
+    _ok(a.client.post(f"/compute/v2.1/servers/{sid}/action", {"lock": None}, format="json"), 202)
+    actions = a.client.get(f"/compute/v2.1/servers/{sid}/os-instance-actions", **V)
+    request_id = _ok(actions)["instanceActions"][0]["request_id"]
+    InstanceFault.objects.create(server=server, message="a-secret-fault", host="a-secret-host")
+    migration = Migration.objects.create(
+        server=server,
+        user_id=a.user.pk,
+        project_id=a.project.pk,
+        migration_type=Migration.Type.RESIZE,
+        status=Migration.Status.FINISHED,
+        source_host="a-secret-host",
+        source_node="a-secret-node",
+        dest_host="a-secret-host",
+        dest_node="a-secret-node",
+    )
+    keypair = _ok(
+        a.client.post(
+            "/compute/v2.1/os-keypairs",
+            {"keypair": {"name": "a-secret-key"}},
+            format="json",
+            HTTP_OPENSTACK_API_VERSION="compute 2.91",
+        ),
+        201,
+    )["keypair"]
+    group = _ok(
+        a.client.post(
+            "/compute/v2.1/os-server-groups",
+            {"server_group": {"name": "a-secret-group", "policies": ["affinity"]}},
+            format="json",
+            HTTP_OPENSTACK_API_VERSION="compute 2.1",
+        )
+    )["server_group"]
+    image = _ok(
+        a.client.post(
+            "/image/v2/images",
+            {
+                "name": "a-secret-image",
+                "disk_format": "qcow2",
+                "container_format": "bare",
+                "a_secret_property": "a-secret-property-value",
+            },
+            format="json",
+        ),
+        201,
+    )
+    flavor = create_flavor(
+        name="a-secret-flavor-name",
+        flavorid="a-secret-flavor",
+        memory_mb=64,
+        vcpus=1,
+        root_gb=1,
+        is_public=False,
+        description="a-secret-flavor-description",
+    )
+    add_access(flavor=flavor, project_id=str(a.project.pk))
+    _ok(
+        admin.client.post(
+            "/compute/v2.1/flavors/a-secret-flavor/os-extra_specs",
+            {"extra_specs": {"a-secret-spec": "a-secret-spec-value"}},
+            format="json",
+            **V,
+        )
+    )
+    console_secret = "a-secret-console-" + secrets.token_hex(8)
+    ConsoleToken.objects.create(
+        token_hash=hash_token(console_secret),
+        server_uuid=server.uuid,
+        host="a-secret-host",
+        port=5900,
+        user_id=a.user.pk,
+        project_id=a.project.pk,
+        expires_at=server.created_at.replace(year=server.created_at.year + 1),
+    )
+    values = {
+        "servers": sid,
+        "metadata": "a-secret-meta-key",
+        "tags": "a-secret-tag",
+        "os-instance-actions": request_id,
+        "migrations": str(migration.pk),
+        "ips": "a-secret-network",
+        "os-keypairs": "a-secret-key",
+        "os-server-groups": group["id"],
+        "images": image["id"],
+        "flavors": "a-secret-flavor",
+        "os-extra_specs": "a-secret-spec",
+        "os-quota-sets": str(a.project.pk),
+        "os-simple-tenant-usage": str(a.project.pk),
+        "projects": str(a.project.pk),
+        "users": str(a.user.pk),
+        "os-console-auth-tokens": console_secret,
+        "os-hypervisors": "a-secret-host",
+        "os-hosts": "a-secret-host",
+        "os-aggregates": "1",
+        "os-instance_usage_audit_log": "2026-12-01",
+    }
+    markers = {
+        "a-secret",  # every name, value and host of A's starts so
+        sid,
+        request_id,
+        group["id"],
+        image["id"],
+        str(a.project.pk),
+        str(a.user.pk),
+        keypair["fingerprint"],
+        keypair["public_key"].split()[1],
+    }
+    return {"values": values, "markers": markers, "project": str(a.project.pk), "user": a.user.pk}
+
+
+def _get_paths() -> list[str]:
+    document = without_regex_prefixes(generate_schema()[0])
+    return sorted(path for path, item in document["paths"].items() if "get" in item)
+
+
+def _fill(path: str, values: dict[str, str]) -> str | None:
+    """The path with A's value in each parameter, chosen by the segment before it."""
+    parts = path.strip("/").split("/")
+    for index, part in enumerate(parts):
+        if part.startswith("{"):
+            owner = parts[index - 1]
+            if path.startswith("/image/") and owner == "images":
+                owner = "images"
+            if owner == "metadata" and "/images/" in path:
+                return path.replace(part, "a_secret_property").replace(
+                    "{image_id}", values["images"]
+                )
+            if owner not in values:
+                raise AssertionError(f"no value of A's for {part} in {path}")
+            parts[index] = values[owner]
+    return "/" + "/".join(parts) + "/"
+
+
+def _leaks(text: str, asked: str, markers: set[str]) -> list[str]:
+    """The markers in `text` that the request `asked` did not itself carry."""
+    found = []
+    for marker in markers:
+        if marker in asked:
+            text = text.replace(marker, "")
+        elif marker == "a-secret":
+            continue
+        if marker in text:
+            found.append(marker)
+    if "a-secret" not in asked and "a-secret" in text:
+        found.append(re.search(r"a-secret[\w-]*", text).group())
+    return found
+
+
+@pytest.mark.parametrize("role", ["member", "reader"])
+def test_project_b_finds_none_of_project_as_objects(make_caller, project_a, role):
+    # given: B, with a server of its own so that the walk is seen to read real bodies
+    b = make_caller(role)
+    own = Server.objects.create(
+        name="b-own-server",
+        project=b.project,
+        user_id=b.user.pk,
+        flavor_id="1",
+        reservation_id="r-bown",
+    )
+    markers = set(project_a["markers"])
+    leaks: dict[str, list[str]] = {}
+    server_errors: dict[str, int] = {}
+    calls = 0
+    # when: every GET, lists widened, shows with A's ids
+    for template in _get_paths():
+        if "{" in template:
+            urls = [_fill(template, project_a["values"])]
+        else:
+            urls = [template] + [
+                f"{template}?{q.format(project=project_a['project'], user=project_a['user'])}"
+                for q in WIDENING_QUERIES
+            ]
+        for url in urls:
+            response = b.client.get(url, **V)
+            calls += 1
+            text = response.content.decode("utf-8", "replace")
+            if response.status_code >= 500 and response.status_code != 501:
+                server_errors[url] = response.status_code
+            found = _leaks(text, url, markers)
+            if found:
+                leaks[f"{url} -> {response.status_code}"] = found
+    # then
+    assert calls > 200
+    assert server_errors == {}
+    assert leaks == {}
+    listed = b.client.get("/compute/v2.1/servers/", **V).json()["servers"]
+    assert [s["id"] for s in listed] == [str(own.uuid)]
