@@ -28,6 +28,7 @@ USER_SAFE_ERRORS = frozenset(
     {
         "FlavorDiskSmallerThanImage",
         "ImageChecksumMismatch",
+        "ImageUnacceptable",
         "InstanceExists",
         "InstanceNotFound",
         "InvalidDriverState",

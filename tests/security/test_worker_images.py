@@ -44,6 +44,7 @@ from workers.compute.manager import ComputeManager
 from workers.transfer import ControlPlane, UrlRefused, download, upload
 from workers.virt import exceptions
 from workers.virt.driver import InstanceSpec
+from workers.virt.libvirt import diskinspect, qemuimg
 from workers.virt.libvirt.driver import LibvirtDriver
 from workers.virt.libvirt.imagecache import ImageCache
 
@@ -693,6 +694,11 @@ def host_cache(cloud: Cloud) -> Path:
     return cloud.processes.workdir / cloud.processes.hosts[0] / "cache"
 
 
+def _bases(cloud: Cloud) -> list[str]:
+    """What the host's image cache holds, lock files aside."""
+    return sorted(p.name for p in host_cache(cloud).iterdir() if p.name != ".locks")
+
+
 def test_the_worker_removes_unused_bases_after_the_grace_and_keeps_used_ones(
     image_cloud: Cloud, member: Any, tmp_path: Path
 ) -> None:
@@ -721,3 +727,206 @@ def test_the_worker_removes_unused_bases_after_the_grace_and_keeps_used_ones(
         member.client.get(f"/compute/v2.1/servers/{server_id}").json()["server"]["status"]
         == "ACTIVE"
     )
+
+
+# --- 11: untrusted images are read in Python first, never probed by qemu-img -----------------
+
+
+def register_unchecked_image(owner: Any, path: Path, *, disk_format: str) -> str:
+    """An active image holding exactly the bytes of `path`, with their real checksums, that
+    never went through the upload's inspection: it stands for data the API's own check did
+    not catch (an older release, another tool writing the store). The host must refuse it
+    on its own. Set-up only, hence the direct record update."""
+    from apps.images import services
+    from apps.images.models import Image
+    from apps.images.store import get_store
+
+    image = services.create_image(
+        owner=owner, name=path.name, disk_format=disk_format, container_format="bare"
+    )
+    with path.open("rb") as data:
+        stored = get_store().put(image.pk, data)
+    Image.objects.filter(pk=image.pk).update(
+        status="active",
+        size=stored.size,
+        checksum=stored.md5,
+        os_hash_algo="sha512",
+        os_hash_value=stored.sha512,
+    )
+    return str(image.pk)
+
+
+def _qemu_img(*args: str) -> None:
+    subprocess.run(["qemu-img", *args], check=True, capture_output=True)
+
+
+def _with_backing_file(directory: Path, host_file: Path) -> Path:
+    path = directory / "backed.qcow2"
+    _qemu_img("create", "-q", "-f", "qcow2", "-b", str(host_file), "-F", "raw", str(path), "1M")
+    return path
+
+
+def _with_data_file(directory: Path, host_file: Path) -> Path:
+    path = directory / "external-data.qcow2"
+    _qemu_img("create", "-q", "-f", "qcow2", "-o", f"data_file={host_file}", str(path), "1M")
+    return path
+
+
+def _raw(directory: Path, host_file: Path) -> Path:
+    path = directory / "plain.raw"
+    path.write_bytes(b"\x01" * 1024 * 1024)
+    return path
+
+
+def _qcow2(directory: Path, host_file: Path) -> Path:
+    return make_qcow2(directory / "plain.qcow2", size_mib=1)
+
+
+@pytest.mark.parametrize(
+    ("craft", "disk_format", "reason"),
+    [
+        pytest.param(_with_backing_file, "qcow2", "it names a backing file", id="backing-file"),
+        pytest.param(_with_data_file, "qcow2", "it names an external data file", id="data-file"),
+        pytest.param(
+            _raw, "qcow2", "its data is raw, but its disk_format says qcow2", id="raw-as-qcow2"
+        ),
+        pytest.param(
+            _qcow2, "raw", "its data is qcow2, but its disk_format says raw", id="qcow2-as-raw"
+        ),
+    ],
+)
+def test_the_host_refuses_an_unsafe_image_and_the_server_errors_with_the_reason(
+    image_cloud: Cloud,
+    member: Any,
+    tmp_path: Path,
+    craft: Callable[[Path, Path], Path],
+    disk_format: str,
+    reason: str,
+) -> None:
+    # given: a host file the image points at, and the image registered as active
+    host_file = tmp_path / "host-secret.raw"
+    host_file.write_bytes(b"\0" * 1024 * 1024)
+    crafted = craft(tmp_path, host_file)
+    secret = b"secret of the host " * 1000
+    host_file.write_bytes(secret)  # after crafting: qemu-img create formats a data file
+    image_id = register_unchecked_image(member.project, crafted, disk_format=disk_format)
+    before = _bases(image_cloud)
+
+    # when
+    server_id = create_server(member.client, image_id)
+    server = image_cloud.wait_for_server(member.client, server_id, {"ACTIVE", "ERROR"})
+
+    # then: refused, with the reason in the fault, and nothing of it left on the host
+    assert server["status"] == "ERROR"
+    assert f"Image {image_id} is unacceptable: {reason}" in server["fault"]["message"]
+    assert _bases(image_cloud) == before
+    instances = image_cloud.processes.workdir / image_cloud.processes.hosts[0] / "instances"
+    assert not (instances / server_id).exists()
+    assert host_file.read_bytes() == secret
+
+
+@pytest.mark.parametrize(
+    ("craft", "disk_format", "reason"),
+    [
+        pytest.param(_with_backing_file, "qcow2", "it names a backing file", id="backing-file"),
+        pytest.param(_with_data_file, "qcow2", "it names an external data file", id="data-file"),
+        pytest.param(_raw, "qcow2", "its data is raw", id="raw-as-qcow2"),
+        pytest.param(_qcow2, "raw", "its data is qcow2", id="qcow2-as-raw"),
+    ],
+)
+def test_the_header_is_judged_in_python_before_any_qemu_img_runs(
+    tmp_path: Path, craft: Callable[[Path, Path], Path], disk_format: str, reason: str
+) -> None:
+    # given: qemu-img out of reach, so only the Python inspection can answer
+    host_file = tmp_path / "host-secret.raw"
+    host_file.write_bytes(b"secret" * 100)
+    image = craft(tmp_path, host_file)
+    # when / then
+    with pytest.raises(exceptions.ImageUnacceptable, match=reason):
+        diskinspect.inspect(image, expected=disk_format, image_id="x")
+
+
+def test_a_vmdk_or_a_file_of_two_formats_is_refused(tmp_path: Path) -> None:
+    vmdk = tmp_path / "disk.vmdk"
+    _qemu_img("create", "-q", "-f", "vmdk", str(vmdk), "1M")
+    for expected in ("raw", "qcow2"):
+        with pytest.raises(exceptions.ImageUnacceptable, match="its data is vmdk"):
+            diskinspect.inspect(vmdk, expected=expected, image_id="x")
+
+
+def test_a_qcow2_with_unknown_incompatible_features_is_refused(tmp_path: Path) -> None:
+    # given: a clean qcow2 v3 with an unknown incompatible feature bit set (bit 30)
+    path = make_qcow2(tmp_path / "future.qcow2", size_mib=1)
+    with path.open("r+b") as f:
+        f.seek(0x48)
+        f.write((1 << 30).to_bytes(8, "big"))
+    with pytest.raises(exceptions.ImageUnacceptable, match="features"):
+        diskinspect.inspect(path, expected="qcow2", image_id="x")
+
+
+def test_qemu_img_never_probes_and_runs_under_limits(tmp_path: Path) -> None:
+    # given: raw bytes that are a qcow2 header naming a host file as backing file
+    host_file = tmp_path / "host-secret.raw"
+    host_file.write_bytes(b"secret" * 100)
+    disguised = _with_backing_file(tmp_path, host_file)
+    # when / then: read as the raw image it claims to be, it has no backing file
+    info = qemuimg.info(disguised, fmt="raw")
+    assert (info["format"], info.get("backing-filename")) == ("raw", None)
+    # and qemu-img runs under the address-space limit: far too little and it cannot start
+    assert qemuimg.PRLIMIT is not None
+    with pytest.raises(exceptions.DiskOperationFailed):
+        qemuimg._run("info", "-f", "raw", str(disguised), limits=(8 * 1024 * 1024, 5))
+
+
+def test_a_raw_disk_with_a_partition_table_is_still_raw(tmp_path: Path) -> None:
+    # given: a raw disk whose MBR has one Linux partition (what most raw cloud images are)
+    disk = bytearray(1024 * 1024)
+    entry = bytes([0x80, 0, 2, 0, 0x83, 0, 0, 0]) + (2048).to_bytes(4, "little")
+    disk[446 : 446 + 16] = entry + (2048).to_bytes(4, "little")
+    disk[510:512] = b"\x55\xaa"
+    path = tmp_path / "partitioned.raw"
+    path.write_bytes(bytes(disk))
+    # when / then: accepted as raw, refused as anything else
+    diskinspect.inspect(path, expected="raw", image_id="x")
+    with pytest.raises(exceptions.ImageUnacceptable, match="its data is gpt"):
+        diskinspect.inspect(path, expected="qcow2", image_id="x")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("craft", "disk_format", "message"),
+    [
+        pytest.param(_with_backing_file, "qcow2", "backing file", id="backing-file"),
+        pytest.param(_with_data_file, "qcow2", "external data file", id="data-file"),
+        pytest.param(_raw, "qcow2", "does not match disk_format", id="raw-as-qcow2"),
+        pytest.param(_qcow2, "raw", "does not match disk_format", id="qcow2-as-raw"),
+    ],
+)
+def test_the_api_refuses_the_same_images_at_upload(
+    member: Any,
+    tmp_path: Path,
+    craft: Callable[[Path, Path], Path],
+    disk_format: str,
+    message: str,
+) -> None:
+    from apps.images.models import Image
+
+    # given
+    host_file = tmp_path / "host-secret.raw"
+    host_file.write_bytes(b"\0" * 1024 * 1024)
+    data = craft(tmp_path, host_file).read_bytes()
+    created = member.client.post(
+        "/image/v2/images",
+        {"name": "x", "disk_format": disk_format, "container_format": "bare"},
+        format="json",
+    )
+    image_id = created.json()["id"]
+    # when
+    response = member.client.put(
+        f"/image/v2/images/{image_id}/file", data, content_type="application/octet-stream"
+    )
+    # then
+    assert response.status_code == 400
+    assert message in response.json()["error"]["message"]
+    image = Image.objects.get(pk=image_id)
+    assert (image.status, image.size, image.checksum) == ("queued", None, None)

@@ -62,7 +62,10 @@ class ImageChecksumMismatch(VirtError):
 
 
 class ImageUnacceptable(VirtError):
-    """The image data is not what it claims (format, backing file) or cannot be used."""
+    """The image data is not what it claims (format, backing file) or cannot be used.
+
+    Its reason is written for the image's user (the server's fault shows it, as Nova shows
+    its ImageUnacceptable): the image's own values, never host paths or tool output."""
 
     msg_fmt = "Image %(image_id)s is unacceptable: %(reason)s"
 

@@ -23,9 +23,11 @@ are never deleted: unlinking a lock file others wait on would let two holders co
 Security: images are downloaded from the control plane's base URL only (any other scheme,
 host or port is refused before anything is opened: workers/transfer.py); a downloaded file
 is accepted only if its size and checksums match the image
-record, its probed format is the declared ``disk_format`` (a "raw" image that is really a
-qcow2 could name a host file as its backing file), and a qcow2 has no backing or external
-data file. Nothing here knows about instances: the driver says which bases are in use.
+record, its format read from its header in Python (diskinspect.py) is the declared
+``disk_format`` (a "raw" image that is really a qcow2 could name a host file as its backing
+file), and it has no backing or external data file; qemu-img only ever reads it with its
+format pinned and under resource limits. Nothing here knows about instances: the driver
+says which bases are in use.
 """
 
 import contextlib
@@ -43,7 +45,7 @@ from pathlib import Path
 from workers.transfer import CHUNK, ControlPlane, UrlRefused, download, redact_url
 from workers.virt import exceptions
 from workers.virt.driver import ImageSource
-from workers.virt.libvirt import qemuimg
+from workers.virt.libvirt import diskinspect, qemuimg
 
 logger = logging.getLogger(__name__)
 
@@ -326,16 +328,26 @@ def _verify(image: ImageSource, size: int, digests: dict[str, str]) -> None:
 
 
 def check_format(path: Path, *, expected: str, image_id: str) -> None:
-    """ImageUnacceptable unless ``path`` probes as ``expected`` with no backing file and no
-    external data file (either would let an image read host files)."""
+    """ImageUnacceptable unless ``path`` is ``expected`` with no backing file and no
+    external data file (either would let an image read host files).
+
+    The header is read in Python first (diskinspect.py): a file qemu would take for another
+    format, or one that refers to other files, never reaches a qemu-img process. qemu-img
+    then reads it as ``expected`` (never probing), under resource limits, as a second
+    opinion.
+    """
+    diskinspect.inspect(path, expected=expected, image_id=image_id)
     try:
-        probed = qemuimg.info(path)
+        probed = qemuimg.info(path, fmt=expected)
     except exceptions.DiskOperationFailed as exc:
-        raise exceptions.ImageUnacceptable(image_id=image_id, reason=str(exc)) from exc
-    actual = probed.get("format")
-    if actual != expected:
+        # qemu-img's own words (paths, host details) stay in the traceback, for admins.
         raise exceptions.ImageUnacceptable(
-            image_id=image_id, reason=f"its data is {actual}, but its disk_format says {expected}"
+            image_id=image_id, reason=f"qemu-img cannot read it as {expected}"
+        ) from exc
+    if probed.get("format") != expected:
+        raise exceptions.ImageUnacceptable(
+            image_id=image_id,
+            reason=f"its data is {probed.get('format')}, but its disk_format says {expected}",
         )
     if probed.get("backing-filename"):
         raise exceptions.ImageUnacceptable(image_id=image_id, reason="it names a backing file")

@@ -2,11 +2,13 @@
 
 Owns the command lines and turns failures into DiskOperationFailed; it decides nothing about
 which disks an instance has (that is driver.py's job). Every call has a timeout, so a stuck
-NFS mount cannot hang a worker forever.
+NFS mount cannot hang a worker forever, runs under address-space and CPU limits (prlimit),
+and names every image's format (``-f``/``-F``): qemu-img never probes one.
 """
 
 import json
 import logging
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -22,30 +24,43 @@ GiB = 1024**3
 MiB = 1024**2
 
 
-def _run(*args: str, timeout: float = DEFAULT_TIMEOUT_S) -> str:
+# Resource limits of every qemu-img process (it parses image headers, some from users):
+# address space and CPU seconds. Inspection gets Nova's and Glance's limits (1 GiB, 30 s);
+# the others are generous bounds for multi-GiB conversions.
+INFO_LIMITS = (1 * GiB, 30)
+WORK_LIMITS = (4 * GiB, DEFAULT_TIMEOUT_S)
+PRLIMIT = shutil.which("prlimit")  # util-linux; applied without a preexec_fn (threads)
+
+
+def _run(
+    *args: str, timeout: float = DEFAULT_TIMEOUT_S, limits: tuple[int, int] = WORK_LIMITS
+) -> str:
     cmd = [QEMU_IMG, *args]
+    if PRLIMIT is not None:
+        address_space, cpu_seconds = limits
+        cmd = [PRLIMIT, f"--as={address_space}", f"--cpu={cpu_seconds}", *cmd]
+    else:
+        logger.warning("prlimit is not installed: qemu-img runs without resource limits")
     try:
         result = subprocess.run(  # noqa: S603 -- fixed program, arguments built here
             cmd, check=True, capture_output=True, text=True, timeout=timeout
         )
     except subprocess.CalledProcessError as exc:
         raise DiskOperationFailed(
-            command=" ".join(cmd[:2]), reason=(exc.stderr or exc.stdout or "").strip()
+            command=f"{QEMU_IMG} {args[0]}", reason=(exc.stderr or exc.stdout or "").strip()
         ) from exc
     except (subprocess.TimeoutExpired, OSError) as exc:
-        raise DiskOperationFailed(command=" ".join(cmd[:2]), reason=str(exc)) from exc
+        raise DiskOperationFailed(command=f"{QEMU_IMG} {args[0]}", reason=str(exc)) from exc
     return result.stdout
 
 
-def info(path: Path, *, fmt: str | None = None, force_share: bool = False) -> dict[str, Any]:
-    """``qemu-img info --output=json``. ``fmt`` pins the format (no probing); ``force_share``
-    reads an image a running QEMU holds locked."""
-    args = ["info", "--output=json"]
-    if fmt:
-        args += ["-f", fmt]
+def info(path: Path, *, fmt: str, force_share: bool = False) -> dict[str, Any]:
+    """``qemu-img info --output=json -f fmt``: the format is always given, never probed;
+    ``force_share`` reads an image a running QEMU holds locked."""
+    args = ["info", "--output=json", "-f", fmt]
     if force_share:
         args.append("-U")
-    data: dict[str, Any] = json.loads(_run(*args, str(path), timeout=120))
+    data: dict[str, Any] = json.loads(_run(*args, str(path), timeout=120, limits=INFO_LIMITS))
     return data
 
 
