@@ -40,6 +40,14 @@ def database_urls(name: str) -> tuple[str, str]:
     return bench, maintenance
 
 
+def redis_url(db: int) -> str:
+    """The Redis .env names (its password included), database `db`: a benchmark's own."""
+    import environ
+
+    environ.Env.read_env(ROOT / ".env", overwrite=False)
+    return urlunparse(urlparse(os.environ["REDIS_URL"])._replace(path=f"/{db}"))
+
+
 def _admin(maintenance_url: str, statement: str) -> None:
     import psycopg
 

@@ -46,6 +46,7 @@ from bench._common import (
     load_average,
     make_caller,
     process_families,
+    redis_url,
     start_gunicorn,
     stop_process,
     wait_http,
@@ -285,8 +286,9 @@ def main() -> int:
     args = parser.parse_args()
 
     # The benchmarks' own Redis database (nothing is enqueued here; the cache lives there).
+    bench_redis = redis_url(12)
     for name in ("REDIS_URL", "CELERY_BROKER_URL", "CACHE_URL"):
-        os.environ[name] = "redis://127.0.0.1:6379/12"
+        os.environ[name] = bench_redis
     os.environ["CACHE_KEY_PREFIX"] = "bench-api"
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     state_dir = Path(tempfile.mkdtemp(prefix="cc-bench-api-"))

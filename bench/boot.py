@@ -63,11 +63,12 @@ from bench._common import (
     load_average,
     make_caller,
     percentile,
+    redis_url,
     wait_until,
 )
 
 BENCH_DB = "cc_bench_boot"
-REDIS_URL = "redis://127.0.0.1:6379/12"
+REDIS_URL = redis_url(12)
 V = {"OpenStack-API-Version": "compute 2.96"}
 FLAVOR = "0"  # m1.nano: 1 vCPU, 128 MiB, 1 GiB
 VM_LOCK = Path("/tmp/cc-vm.lock")  # noqa: S108 - the machine-wide one-real-VM lock

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import environ
 
-from computecloud import queues
+from computecloud import broker, queues
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -23,14 +23,23 @@ SECRET_KEY = env.str("SECRET_KEY")
 DATABASES = {"default": env.db_url("DATABASE_URL")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# redis://:PASSWORD@host:6379/0; rediss:// for TLS, verified against REDIS_TLS_CA, with an
+# optional client certificate (computecloud/broker.py). Broker, results and cache alike.
 REDIS_URL = env.str("REDIS_URL")
+REDIS_TLS = broker.RedisTLS(
+    ca=env.str("REDIS_TLS_CA", default=""),
+    cert=env.str("REDIS_TLS_CERT", default=""),
+    key=env.str("REDIS_TLS_KEY", default=""),
+)
 
 # Shared cache (failed-login throttling, short-lived lookups); Redis, a separate db number.
+_cache_url = env.str("CACHE_URL", default=REDIS_URL.rsplit("/", 1)[0] + "/1")
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": env.str("CACHE_URL", default=REDIS_URL.rsplit("/", 1)[0] + "/1"),
+        "LOCATION": _cache_url,
         "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="cc"),
+        "OPTIONS": broker.ssl_options(_cache_url, REDIS_TLS) or {},
     }
 }
 
@@ -151,6 +160,8 @@ SPECTACULAR_SETTINGS = {
 # --- Celery: topology in computecloud/queues.py -----------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=REDIS_URL)
+CELERY_BROKER_USE_SSL = broker.ssl_options(CELERY_BROKER_URL, REDIS_TLS)
+CELERY_REDIS_BACKEND_USE_SSL = broker.ssl_options(CELERY_RESULT_BACKEND, REDIS_TLS)
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BEAT_SCHEDULE = queues.BEAT_SCHEDULE
 

@@ -33,3 +33,28 @@ env_default() {
   touch "$ROOT/.env"
   grep -q "^$1=" "$ROOT/.env" || printf '%s=%s\n' "$1" "$2" >>"$ROOT/.env"
 }
+
+# env_set KEY VALUE: set KEY=VALUE in .env, replacing the line there is (one rename, so a
+# reader sees the old file or the new one; mode and owner kept).
+env_set() {
+  if grep -q "^$1=" "$ROOT/.env" 2>/dev/null; then
+    local value=${2//\\/\\\\}
+    value=${value//&/\\&}
+    value=${value//|/\\|}
+    sed -i "s|^$1=.*|$1=$value|" "$ROOT/.env"
+  else
+    env_default "$1" "$2"
+  fi
+}
+
+# local_redis ARG...: redis-cli against the Redis services.sh runs, with .env's password
+# (passed in the environment: a command line is visible to every user in `ps`).
+local_redis() {
+  local password
+  password=$(env_get REDIS_PASSWORD)
+  if [[ -n $password ]]; then
+    REDISCLI_AUTH=$password redis-cli -h 127.0.0.1 -p 6379 "$@"
+  else
+    redis-cli -h 127.0.0.1 -p 6379 "$@"
+  fi
+}

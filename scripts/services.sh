@@ -10,13 +10,29 @@ if ! pg_isready -q -h 127.0.0.1; then
 fi
 wait_for 60 PostgreSQL pg_isready -q -h 127.0.0.1
 
-if ! redis-cli -h 127.0.0.1 ping 2>/dev/null | grep -q PONG; then
+# Redis asks every client for REDIS_PASSWORD (set-up writes it into .env, and REDIS_URL with
+# it). The password never goes on a command line: redis-server reads it from its standard
+# input, redis-cli from REDISCLI_AUTH (local_redis).
+redis_password=$(env_get REDIS_PASSWORD)
+[[ -n $redis_password ]] || die "no REDIS_PASSWORD in .env: run scripts/setup.sh"
+anonymous=$(redis-cli -h 127.0.0.1 -p 6379 ping 2>&1 || true)
+if [[ $anonymous == PONG ]]; then
+  # Running without a password (started before this version, or by hand): ask for it now.
+  # Clients already connected stay connected; new ones must authenticate.
+  step "Redis runs without a password: setting REDIS_PASSWORD (requirepass)"
+  printf 'CONFIG SET requirepass %s\n' "$redis_password" | redis-cli -h 127.0.0.1 -p 6379 >/dev/null
+elif [[ $anonymous == *NOAUTH* ]]; then
+  local_redis ping 2>/dev/null | grep -q PONG ||
+    die "Redis on 127.0.0.1:6379 asks for another password than REDIS_PASSWORD in .env"
+else
   step "starting Redis"
   mkdir -p /var/lib/redis /var/log/redis
-  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --dir /var/lib/redis \
-    --logfile /var/log/redis/computecloud.log
+  printf 'requirepass %s\n' "$redis_password" |
+    redis-server - --daemonize yes --bind 127.0.0.1 --port 6379 --dir /var/lib/redis \
+      --logfile /var/log/redis/computecloud.log
 fi
-wait_for 30 Redis sh -c 'redis-cli -h 127.0.0.1 ping | grep -q PONG'
+redis_up() { local_redis ping 2>/dev/null | grep -q PONG; }
+wait_for 30 "Redis (with REDIS_PASSWORD)" redis_up
 
 if ! pgrep -x virtlogd >/dev/null; then
   step "starting virtlogd"

@@ -9,6 +9,23 @@ started=$SECONDS
 [[ $EUID -eq 0 ]] || die "run as root: it installs packages and starts system daemons"
 
 "$ROOT/scripts/install-system.sh"
+
+# --- the message bus's password: generated once, before services.sh makes Redis ask for it ------
+# REDIS_URL carries it. An older .env's password-less local URL is rewritten in this same step,
+# so that whoever reads .env next gets the URL Redis accepts; any other URL is the operator's.
+umask 077
+redis_password=$(env_get REDIS_PASSWORD)
+if [[ -z $redis_password ]]; then
+  redis_password=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')
+  env_default REDIS_PASSWORD "$redis_password"
+fi
+redis_url=$(env_get REDIS_URL)
+if [[ -z $redis_url ]]; then
+  env_default REDIS_URL "redis://:${redis_password}@127.0.0.1:6379/0"
+elif [[ $redis_url =~ ^redis://(127\.0\.0\.1|localhost)(:6379)?/([0-9]+)$ ]]; then
+  env_set REDIS_URL "redis://:${redis_password}@127.0.0.1:6379/${BASH_REMATCH[3]}"
+fi
+umask 022
 "$ROOT/scripts/services.sh"
 
 # --- virtualenv: pinned, hash-checked requirements --------------------------------------------
@@ -51,7 +68,6 @@ db_password=$(env_get DB_PASSWORD)
 env_default SECRET_KEY "$(gen)"
 env_default DB_PASSWORD "$db_password"
 env_default DATABASE_URL "postgres://computecloud:${db_password}@127.0.0.1:5432/computecloud"
-env_default REDIS_URL "redis://127.0.0.1:6379/0"
 env_default ADMIN_PASSWORD "$(gen)"
 env_default DEMO_PASSWORD "$(gen)"
 env_default COMPUTE_HOST "$(hostname -s)"

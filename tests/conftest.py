@@ -51,8 +51,14 @@ def _release_test_database(django_db_setup: None, django_db_blocker: Any) -> Any
     """At the end, end other sessions on the test database (worker processes, the live
     server thread) so that pytest-django can drop it."""
     yield
+    from django.db import connection
+
     from tests.cloud import disconnect_others
 
+    # No test asked for the database: none was created, and the one the settings name is a
+    # real system's, whose sessions are not ours to end.
+    if not connection.settings_dict["NAME"].startswith("test_"):
+        return
     with django_db_blocker.unblock():
         disconnect_others()
 

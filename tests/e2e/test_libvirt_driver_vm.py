@@ -31,6 +31,7 @@ from tests.e2e.guest_helpers import (
     make_instance_dir,
     remove_instance_dir,
 )
+from tests.redis_env import with_db
 from tests.workers.conftest import ImageServer
 from workers.compute.config import ComputeConfig
 from workers.virt.driver import ImageSource, InstanceSpec, PowerState
@@ -58,7 +59,7 @@ class Hosts:
 def _config(root: Path, name: str, control_plane_url: str) -> ComputeConfig:
     return ComputeConfig(
         host=name,
-        broker_url="redis://127.0.0.1:6379/7",
+        broker_url=with_db(os.environ["REDIS_URL"], 7),
         libvirt_uri=LIBVIRT_URI,
         virt_type=os.environ.get("VIRT_TYPE", "qemu"),
         instances_path=root / name / "instances",

@@ -10,6 +10,7 @@ import dataclasses
 import hashlib
 import http.server
 import json
+import os
 import subprocess
 import threading
 import urllib.parse
@@ -21,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from tests.redis_env import with_db
 from workers.compute.config import ComputeConfig
 from workers.virt.driver import ImageSource, InstanceSpec
 from workers.virt.libvirt.driver import LibvirtDriver
@@ -174,7 +176,7 @@ def served_image(image_server: ImageServer, tmp_path: Path) -> ServedImage:
 def make_config(tmp_path: Path, name: str = "host-a", **changes: Any) -> ComputeConfig:
     values: dict[str, Any] = {
         "host": name,
-        "broker_url": "redis://127.0.0.1:6379/7",
+        "broker_url": with_db(os.environ["REDIS_URL"], 7),
         "libvirt_uri": TEST_URI,
         "virt_type": "qemu",
         "instances_path": tmp_path / name / "instances",

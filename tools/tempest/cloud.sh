@@ -113,7 +113,7 @@ reset() {
   sleep 2
   step "dropping database $TEMPEST_DB and flushing Redis database $TEMPEST_REDIS_DB"
   psql_admin -c "DROP DATABASE IF EXISTS \"$TEMPEST_DB\" WITH (FORCE)"
-  redis-cli -n "$TEMPEST_REDIS_DB" flushdb >/dev/null
+  local_redis -n "$TEMPEST_REDIS_DB" flushdb >/dev/null
   rm -rf "$TEMPEST_DIR/state" "$TEMPEST_DIR/hosts"
 }
 

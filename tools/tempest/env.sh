@@ -15,7 +15,8 @@ set -a
 set +a
 
 export DATABASE_URL="postgres://computecloud:${DB_PASSWORD}@127.0.0.1:5432/${TEMPEST_DB}"
-export REDIS_URL="redis://127.0.0.1:6379/${TEMPEST_REDIS_DB}"
+# .env's Redis, its password included, in the private cloud's own database.
+export REDIS_URL="${REDIS_URL%/*}/${TEMPEST_REDIS_DB}"
 export CELERY_BROKER_URL=$REDIS_URL CELERY_RESULT_BACKEND=$REDIS_URL
 export CACHE_URL=$REDIS_URL CACHE_KEY_PREFIX=cctempest
 export PUBLIC_URL="http://127.0.0.1:${TEMPEST_PORT}"

@@ -19,7 +19,7 @@ from celery.signals import (
     worker_shutdown,
 )
 
-from computecloud import queues
+from computecloud import broker, queues
 from computecloud.logs import make_single_line
 from workers.compute.config import ComputeConfig
 
@@ -35,6 +35,10 @@ app.conf.update(
     # Results only for the few calls someone waits on (console output).
     task_ignore_result=True,
     result_expires=300,
+    # TLS for a rediss:// broker (computecloud/broker.py); nothing for redis://.
+    **broker.celery_config(
+        broker_url=config.broker_url, result_backend=config.broker_url, tls=config.redis_tls
+    ),
 )
 app.autodiscover_tasks(["workers.compute"], force=True)
 

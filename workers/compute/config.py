@@ -2,8 +2,10 @@
 
 import os
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from computecloud.broker import RedisTLS
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,8 @@ class ComputeConfig:
     # image_cache_cleanup_interval seconds.
     image_cache_grace: int = 86400
     image_cache_cleanup_interval: int = 2400
+    # Certificates for a rediss:// broker URL (REDIS_TLS_CA, _CERT, _KEY: computecloud/broker.py).
+    redis_tls: RedisTLS = field(default_factory=RedisTLS)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "ComputeConfig":
@@ -53,4 +57,5 @@ class ComputeConfig:
             ),
             image_cache_grace=int(env.get("IMAGE_CACHE_GRACE", "86400")),
             image_cache_cleanup_interval=int(env.get("IMAGE_CACHE_CLEANUP_INTERVAL", "2400")),
+            redis_tls=RedisTLS.from_env(env),
         )
