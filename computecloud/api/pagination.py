@@ -32,6 +32,24 @@ def parse_limit(request: Request) -> int:
     return min(limit, MAX_LIMIT)
 
 
+# PostgreSQL's OFFSET is a bigint: anything larger is a client's mistake, not a query to run.
+MAX_OFFSET = 2**63 - 1 - MAX_LIMIT
+
+
+def parse_offset(request: Request) -> int:
+    """``?offset=`` as a count of rows to skip (0 when absent); a 400 unless it is a whole
+    number PostgreSQL can take."""
+    raw = request.query_params.get("offset")
+    if raw is None:
+        return 0
+    if not (raw.isascii() and raw.isdigit()):
+        raise InvalidInput(reason="offset param must be a non-negative integer")
+    offset = int(raw)
+    if offset > MAX_OFFSET:
+        raise InvalidInput(reason=f"offset param must be at most {MAX_OFFSET}")
+    return offset
+
+
 def after_marker(queryset: QuerySet[Any], marker_obj: Model, order: Sequence[str]) -> QuerySet[Any]:
     """Rows after `marker_obj` in the order given by `order` (Django order_by strings).
 

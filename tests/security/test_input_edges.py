@@ -6,6 +6,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from django.db import transaction
 
 from apps.flavors.services import ensure_standard_flavors
 from apps.identity.services import ensure_project
@@ -14,6 +15,7 @@ from apps.quotas.services import update_quotas
 from apps.servers.models import Server, ServerMetadata, ServerTag
 from apps.servers.states import VmState
 from tests.cloud import tiny_qcow2
+from tests.security.test_cross_project import _get_paths
 
 pytestmark = pytest.mark.django_db
 
@@ -144,3 +146,41 @@ def test_rebuild_counts_metadata_against_the_quota(member, server, image_id):
     server.refresh_from_db()
     assert (server.vm_state, server.task_state) == (VmState.ACTIVE, None)
     assert dict(server.metadata_items.values_list("key", "value")) == {"kept": "1"}
+
+
+PAGING_VALUES = ("99999999999999999999", "9223372036854775808", "-1", "1e400", "\u00b2", " 1")
+
+
+@pytest.mark.parametrize("role", ["member", "admin"])
+def test_paging_numbers_out_of_range_are_never_a_500(make_caller, role):
+    # given: a server, so that lists have a row to page over
+    caller = make_caller(role)
+    Server.objects.create(
+        name="paged",
+        project=caller.project,
+        user_id=caller.user.pk,
+        flavor_id="1",
+        reservation_id="r-paged",
+    )
+    lists = [p for p in _get_paths() if "{" not in p and not p.startswith("/compute/v2/")]
+    failures = {}
+    # when: every list with each paging parameter out of range (in a block rolled back after
+    # each call, so that one failure cannot hide behind the next)
+    for path in lists:
+        for name in ("limit", "offset", "changes-since", "marker"):
+            for value in PAGING_VALUES:
+                with transaction.atomic():
+                    response = caller.client.get(path, {name: value}, **V)
+                    transaction.set_rollback(True)
+                if response.status_code >= 500 and response.status_code != 501:
+                    failures[path, name, value] = response.status_code
+    # then
+    assert len(lists) >= 40
+    assert failures == {}
+
+
+@pytest.mark.parametrize("offset", ["9223372036854775808", "\u00b2", "-1"])
+def test_a_server_group_offset_out_of_range_is_a_400(member, offset):
+    response = member.client.get("/compute/v2.1/os-server-groups", {"offset": offset}, **V)
+    assert response.status_code == 400
+    assert "offset" in response.json()["badRequest"]["message"]

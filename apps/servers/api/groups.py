@@ -19,9 +19,8 @@ from apps.quotas.api.query import check_query
 from apps.servers import groups
 from apps.servers.models import ServerGroup
 from computecloud.api.microversions import APIVersion, MicroversionedMixin
-from computecloud.api.pagination import MAX_LIMIT
+from computecloud.api.pagination import MAX_LIMIT, parse_limit, parse_offset
 from computecloud.api.serializers import StrictSerializer
-from computecloud.exceptions import InvalidInput
 
 POLICIES_V21 = (groups.ANTI_AFFINITY, groups.AFFINITY)
 POLICIES_V215 = (*POLICIES_V21, groups.SOFT_ANTI_AFFINITY, groups.SOFT_AFFINITY)
@@ -103,15 +102,6 @@ def server_group_view(group: ServerGroup, version: APIVersion) -> dict[str, Any]
     return body
 
 
-def _non_negative(request: Request, name: str) -> int | None:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return None
-    if not raw.isdigit():
-        raise InvalidInput(f"{name} param must be an integer")
-    return int(raw)
-
-
 # --- views --------------------------------------------------------------------------------------
 class ServerGroupViewSet(MicroversionedMixin, viewsets.ViewSet):
     lookup_value_regex = "[^/]+"
@@ -129,9 +119,9 @@ class ServerGroupViewSet(MicroversionedMixin, viewsets.ViewSet):
         all_projects = "all_projects" in request.query_params and context.is_admin
         if all_projects:
             authorize(context, "os_compute_api:os-server-groups:index:all_projects")
-        offset = _non_negative(request, "offset") or 0
+        offset = parse_offset(request)
         # Nova's `limited`: no limit, or 0, means the maximum page.
-        limit = min(_non_negative(request, "limit") or MAX_LIMIT, MAX_LIMIT)
+        limit = parse_limit(request) or MAX_LIMIT
         queryset = groups.visible_server_groups(context, all_projects=all_projects)
         rows = list(groups.with_live_members(queryset)[offset : offset + limit])
         return Response({"server_groups": [server_group_view(g, request.version) for g in rows]})
