@@ -7,6 +7,8 @@ VENV="$ROOT/.venv"
 PY="$VENV/bin/python"
 # The unprivileged user the control-plane processes run as (docs/operations.md).
 SERVICE_USER=computecloud
+# The password of this machine's local Redis, shared by every checkout on it (scripts/setup.sh).
+MACHINE_REDIS_PASSWORD=/etc/computecloud/redis-password
 export DEBIAN_FRONTEND=noninteractive
 
 step() { printf -- '--> %s\n' "$*" >&2; }

@@ -13,11 +13,21 @@ started=$SECONDS
 # --- the message bus's password: generated once, before services.sh makes Redis ask for it ------
 # REDIS_URL carries it. An older .env's password-less local URL is rewritten in this same step,
 # so that whoever reads .env next gets the URL Redis accepts; any other URL is the operator's.
+# The local Redis is the machine's, not one checkout's: its password is also kept in
+# $MACHINE_REDIS_PASSWORD (root only), so that another checkout on the same machine (a CI
+# clone) takes the password that Redis already asks for instead of making a new one.
 umask 077
 redis_password=$(env_get REDIS_PASSWORD)
+if [[ -z $redis_password && -s $MACHINE_REDIS_PASSWORD ]]; then
+  redis_password=$(cat "$MACHINE_REDIS_PASSWORD")
+fi
 if [[ -z $redis_password ]]; then
   redis_password=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')
-  env_default REDIS_PASSWORD "$redis_password"
+fi
+env_default REDIS_PASSWORD "$redis_password"
+if [[ ! -s $MACHINE_REDIS_PASSWORD ]]; then
+  mkdir -p "$(dirname "$MACHINE_REDIS_PASSWORD")"
+  printf '%s\n' "$redis_password" >"$MACHINE_REDIS_PASSWORD"
 fi
 redis_url=$(env_get REDIS_URL)
 if [[ -z $redis_url ]]; then
