@@ -3,17 +3,10 @@
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 
+from apps.flavors.exceptions import FlavorExists, FlavorNotFound
 from apps.flavors.models import Flavor, FlavorAccess, FlavorExtraSpec
 from apps.identity.context import RequestContext
 from computecloud.exceptions import Conflict, NotFound
-
-
-class FlavorNotFound(NotFound):
-    msg_fmt = "Flavor %(flavor_id)s could not be found."
-
-
-class FlavorExists(Conflict):
-    msg_fmt = "Flavor with %(what)s %(value)s already exists."
 
 
 def readable_flavors(context: RequestContext) -> QuerySet[Flavor]:

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from apps.identity import throttle
 from apps.identity.choices import DEFAULT_DOMAIN_ID, DEFAULT_DOMAIN_NAME, RoleName
+from apps.identity.exceptions import DomainNotFound, ProjectNotFound, RoleNotFound, UserNotFound
 from apps.identity.models import Domain, Project, Role, RoleAssignment, Token, User
 from apps.identity.passwords import forget, verify_password
 from apps.identity.tokens import IssuedToken, issue_token
@@ -23,7 +24,6 @@ from computecloud.exceptions import (
     AuthenticationRequired,
     Conflict,
     InvalidInput,
-    NotFound,
 )
 
 # Roles that imply others, as Keystone's default implied roles do. Stored as explicit
@@ -32,22 +32,6 @@ IMPLIED_ROLES = {
     RoleName.ADMIN: [RoleName.MEMBER, RoleName.READER],
     RoleName.MEMBER: [RoleName.READER],
 }
-
-
-class ProjectNotFound(NotFound):
-    msg_fmt = "Could not find project: %(project)s."
-
-
-class UserNotFound(NotFound):
-    msg_fmt = "Could not find user: %(user)s."
-
-
-class RoleNotFound(NotFound):
-    msg_fmt = "Could not find role: %(role)s."
-
-
-class DomainNotFound(NotFound):
-    msg_fmt = "Could not find domain: %(domain)s."
 
 
 # --- domains, roles --------------------------------------------------------------------------

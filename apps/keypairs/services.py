@@ -11,21 +11,9 @@ from django.db import IntegrityError, transaction
 
 from apps.identity.models import User
 from apps.keypairs import crypto
+from apps.keypairs.exceptions import KeyPairExists, KeypairNotFound, KeypairUserNotFound
 from apps.keypairs.models import KeyPair, KeyPairType
 from apps.quotas.services import check_key_pair_quota
-from computecloud.exceptions import Conflict, NotFound
-
-
-class KeypairNotFound(NotFound):
-    msg_fmt = "Keypair %(name)s not found for user %(user_id)s"
-
-
-class KeyPairExists(Conflict):
-    msg_fmt = "Key pair '%(key_name)s' already exists."
-
-
-class KeypairUserNotFound(NotFound):
-    msg_fmt = "User %(user_id)s could not be found."
 
 
 @dataclass(frozen=True)

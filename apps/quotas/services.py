@@ -21,39 +21,24 @@ from django.db.models import Count, Sum
 from apps.identity.models import Project
 from apps.keypairs.models import KeyPair
 from apps.quotas.choices import QuotaResource
+from apps.quotas.exceptions import (
+    KeypairLimitExceeded,
+    MetadataLimitExceeded,
+    ProjectNotFoundForQuota,
+    ServerGroupLimitExceeded,
+    ServerGroupMemberLimitExceeded,
+)
 from apps.quotas.models import ProjectQuota
 from apps.servers.models import Server, ServerGroup, ServerGroupMember
 from computecloud.conf import cc_settings
-from computecloud.exceptions import InvalidInput, NotFound, QuotaExceeded
+from computecloud.exceptions import InvalidInput, QuotaExceeded
 
 # The database column's bound (Nova's MAX_INT).
 MAX_LIMIT = 0x7FFFFFFF
 UNLIMITED = -1
 
 
-class KeypairLimitExceeded(QuotaExceeded):
-    msg_fmt = "Quota exceeded, too many key pairs."
-
-
-class ServerGroupLimitExceeded(QuotaExceeded):
-    msg_fmt = "Quota exceeded, too many server groups."
-
-
-class ServerGroupMemberLimitExceeded(QuotaExceeded):
-    msg_fmt = "Quota exceeded, too many servers in group"
-
-
-class MetadataLimitExceeded(QuotaExceeded):
-    msg_fmt = "Maximum number of metadata items exceeds %(allowed)d"
-
-
-class ProjectNotFoundForQuota(NotFound):
-    msg_fmt = "Project %(project_id)s could not be found."
-
-
 # --- limits ----------------------------------------------------------------------------------
-
-
 def default_limits() -> dict[str, int]:
     """The limits a project without overrides has, for every resource Nova reports."""
     defaults: dict[str, int] = dict.fromkeys(QuotaResource.values, UNLIMITED)

@@ -11,6 +11,7 @@ from rest_framework.response import Response
 
 from apps.flavors import services
 from apps.flavors.api import serializers as s
+from apps.flavors.exceptions import FlavorNotFound
 from apps.flavors.filtersets import FlavorFilterSet
 from apps.flavors.models import Flavor, FlavorExtraSpec
 from apps.identity.context import RequestContext
@@ -195,9 +196,7 @@ class FlavorViewSet(MicroversionedMixin, viewsets.ViewSet):
     def access_list(self, request: Request, pk: str) -> Response:
         flavor = self._get(request, pk)
         if flavor.is_public:
-            raise services.FlavorNotFound(
-                "Access list not available for public flavors.", flavor_id=pk
-            )
+            raise FlavorNotFound("Access list not available for public flavors.", flavor_id=pk)
         return self._access_response(flavor)
 
     def _access_response(self, flavor: Flavor) -> Response:
@@ -229,7 +228,7 @@ class ExtraSpecsViewSet(MicroversionedMixin, viewsets.ViewSet):
         flavor = self._flavor(request, flavor_id)
         spec = flavor.extra_specs.filter(key=pk).first()
         if spec is None:
-            raise services.FlavorNotFound(
+            raise FlavorNotFound(
                 f"Flavor {flavor_id} has no extra specs with key {pk}.", flavor_id=flavor_id
             )
         return Response({pk: spec.value})

@@ -20,6 +20,7 @@ from apps.identity.api import serializers as s
 from apps.identity.authentication import KeystoneTokenAuthentication
 from apps.identity.catalog import service_catalog
 from apps.identity.context import RequestContext
+from apps.identity.exceptions import ProjectNotFound, UserNotFound
 from apps.identity.models import Project, Role, Token, User
 from apps.identity.policy import PolicyPermission, authorize
 from apps.identity.throttle import TooManyAuthFailures, source_address
@@ -241,7 +242,7 @@ class ProjectDetailView(KeystoneView):
     def get(self, request: Request, project_id: str) -> Response:
         project = visible_projects(request.auth).filter(pk=project_id).first()
         if project is None:
-            raise services.ProjectNotFound(project=project_id)
+            raise ProjectNotFound(project=project_id)
         return Response({"project": s.render_project(project)})
 
 
@@ -272,5 +273,5 @@ class UserDetailView(KeystoneView):
     def get(self, request: Request, user_id: str) -> Response:
         user = visible_users(request.auth).filter(pk=user_id).first()
         if user is None:
-            raise services.UserNotFound(user=user_id)
+            raise UserNotFound(user=user_id)
         return Response({"user": s.render_user(user)})

@@ -1,0 +1,19 @@
+"""Identity's errors, each with its HTTP code and Keystone's message."""
+
+from computecloud.exceptions import NotFound
+
+
+class ProjectNotFound(NotFound):
+    msg_fmt = "Could not find project: %(project)s."
+
+
+class UserNotFound(NotFound):
+    msg_fmt = "Could not find user: %(user)s."
+
+
+class RoleNotFound(NotFound):
+    msg_fmt = "Could not find role: %(role)s."
+
+
+class DomainNotFound(NotFound):
+    msg_fmt = "Could not find domain: %(domain)s."

@@ -1,0 +1,23 @@
+"""Quota errors, each with its HTTP code and Nova's message."""
+
+from computecloud.exceptions import NotFound, QuotaExceeded
+
+
+class KeypairLimitExceeded(QuotaExceeded):
+    msg_fmt = "Quota exceeded, too many key pairs."
+
+
+class ServerGroupLimitExceeded(QuotaExceeded):
+    msg_fmt = "Quota exceeded, too many server groups."
+
+
+class ServerGroupMemberLimitExceeded(QuotaExceeded):
+    msg_fmt = "Quota exceeded, too many servers in group"
+
+
+class MetadataLimitExceeded(QuotaExceeded):
+    msg_fmt = "Maximum number of metadata items exceeds %(allowed)d"
+
+
+class ProjectNotFoundForQuota(NotFound):
+    msg_fmt = "Project %(project_id)s could not be found."
