@@ -1,17 +1,17 @@
 """What a build or an action carries to a compute host: plain JSON built from the records.
 
-The compute worker has no database: everything it needs about an instance is here.
+The compute worker has no database: everything it needs about an instance is here. The shapes
+are `computecloud.wire`'s (the compute host reads them with the same definitions).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from apps.servers.models import Server
+from computecloud.wire import ImagePayload, InstancePayload
 
 
-def instance_payload(server: Server) -> dict[str, Any]:
-    """The InstanceSpec payload (workers.virt.driver.InstanceSpec.from_payload reads it)."""
+def instance_payload(server: Server) -> InstancePayload:
+    """The instance's `InstancePayload` (the host's InstanceSpec.from_payload reads it)."""
     flavor = server.flavor or {}
     public_keys = {server.key_name: server.key_data} if server.key_name and server.key_data else {}
     return {
@@ -41,7 +41,7 @@ def instance_payload(server: Server) -> dict[str, Any]:
     }
 
 
-def image_payload(server: Server) -> dict[str, Any]:
+def image_payload(server: Server) -> ImagePayload:
     """Where the host downloads the image from (a signed URL: the host has no token) and how
     it checks what it got. From the server's image snapshot: image data never changes once
     active, and a build of an image deleted since fails at the download, as in Nova."""

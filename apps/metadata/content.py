@@ -1,12 +1,12 @@
 """What the metadata service answers for one instance: Nova's OpenStack and EC2 documents.
 
 Pure functions of the instance payload the conductor sends to compute hosts
-(`apps.conductor.payloads.instance_payload`, the shape ``workers.virt.driver.InstanceSpec``
-reads) plus a few EC2 facts: no Django, no database, no request. The config drive is written
-on the compute host from the same payload by ``workers/virt/libvirt/configdrive.py``; the
-control plane may not import the virt layer (import-linter), so the OpenStack documents are
-built here again in the same shape, and tests/metadata/test_content.py holds the two to
-byte-for-byte equality for ``openstack/latest``.
+(`apps.conductor.payloads.instance_payload`, a `computecloud.wire.InstancePayload`) plus a few
+EC2 facts: no Django, no database, no request. The OpenStack documents are
+`computecloud.wire`'s, the same the config drive holds (workers/virt/libvirt/configdrive.py);
+this module adds what only the service serves: the dated versions (older ones leave fields
+out) and the EC2 tree. tests/metadata/test_content.py holds the service's ``openstack/latest``
+to the files of a real config drive, byte for byte.
 
 Layout (Nova's ``nova/api/metadata/base.py``)::
 
@@ -25,16 +25,25 @@ Not served: ``password`` (no server password support) and ``content/`` (no injec
 
 from __future__ import annotations
 
-import base64
-import binascii
-import ipaddress
-import json
 import posixpath
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from apps.metadata.exceptions import MetadataNotFound
+from computecloud.wire import (
+    MD_JSON,
+    NW_JSON,
+    USER_DATA,
+    VD2_JSON,
+    VD_JSON,
+    decode_user_data,
+    dump,
+    meta_data,
+    network_data,
+    vendor_data,
+    vendor_data2,
+)
 
 EC2_VERSIONS = (
     "1.0",
@@ -61,12 +70,6 @@ LATEST = "latest"
 
 TEXT = "text/plain; charset=utf-8"
 JSON = "application/json"
-
-MD_JSON = "meta_data.json"
-USER_DATA = "user_data"
-VD_JSON = "vendor_data.json"
-VD2_JSON = "vendor_data2.json"
-NW_JSON = "network_data.json"
 
 # Guest device name prefix per hw_disk_bus, as the libvirt driver names disks; the root disk
 # is always the first name on its bus.
@@ -97,103 +100,16 @@ class Document:
     content_type: str
 
 
-# --- the OpenStack documents (the config drive's openstack/latest) ----------------------------
-
-
-def meta_data(payload: Mapping[str, Any]) -> dict[str, Any]:
-    """meta_data.json of the newest version: the config drive's document, field for field."""
-    public_keys: Mapping[str, str] = payload.get("public_keys") or {}
-    return {
-        "uuid": payload["uuid"],
-        "name": payload["name"],
-        "hostname": payload["hostname"],
-        "launch_index": payload.get("launch_index", 0),
-        "availability_zone": payload.get("availability_zone"),
-        "project_id": payload.get("project_id", ""),
-        "public_keys": dict(public_keys),
-        "keys": [
-            {"name": name, "type": "ssh", "data": key} for name, key in sorted(public_keys.items())
-        ],
-        "meta": dict(payload.get("metadata") or {}),
-        "devices": [],
-    }
-
-
-def network_data(network_info: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """network_data.json: one link per VIF, one network per fixed IP (or DHCP), DNS services."""
-    links: list[dict[str, Any]] = []
-    networks: list[dict[str, Any]] = []
-    services: list[dict[str, Any]] = []
-    for index, vif in enumerate(network_info):
-        link_id = f"tap{vif['id'][:11]}"
-        links.append(
-            {
-                "id": link_id,
-                "type": "bridge",
-                "ethernet_mac_address": vif["mac"],
-                "mtu": vif.get("mtu"),
-                "vif_id": vif["id"],
-            }
-        )
-        network: dict[str, Any] = {
-            "id": f"network{index}",
-            "link": link_id,
-            "network_id": vif.get("network_id", ""),
-        }
-        dns = list(vif.get("dns") or [])
-        if vif.get("ip_address") and vif.get("cidr"):
-            subnet = ipaddress.ip_network(vif["cidr"], strict=False)
-            # The default route: network and netmask both all-zero ("0.0.0.0" or "::").
-            anywhere = str(
-                ipaddress.IPv4Address(0) if subnet.version == 4 else ipaddress.IPv6Address(0)
-            )
-            gateway = vif.get("gateway")
-            network.update(
-                type=f"ipv{subnet.version}",
-                ip_address=vif["ip_address"],
-                netmask=str(subnet.netmask),
-                routes=(
-                    [{"network": anywhere, "netmask": anywhere, "gateway": gateway}]
-                    if gateway
-                    else []
-                ),
-                services=[{"type": "dns", "address": d} for d in dns],
-            )
-        else:
-            network["type"] = "ipv4_dhcp"
-        networks.append(network)
-        for address in dns:
-            service = {"type": "dns", "address": address}
-            if service not in services:
-                services.append(service)
-    return {"links": links, "networks": networks, "services": services}
-
-
-def vendor_data() -> dict[str, Any]:
-    """vendor_data.json: no vendor data providers are configured."""
-    return {}
-
-
-def vendor_data2() -> dict[str, Any]:
-    """vendor_data2.json: no dynamic vendor data providers are configured."""
-    return {}
+# --- the OpenStack documents (computecloud.wire's; the config drive's openstack/latest) -------
 
 
 def user_data(payload: Mapping[str, Any]) -> bytes | None:
     """The decoded user data, or None when none was given (or it is not base64, which the
     API refuses at create; such a row serves no user data rather than garbage)."""
-    encoded = payload.get("user_data")
-    if encoded is None:
-        return None
     try:
-        return base64.b64decode(encoded, validate=True)
-    except (binascii.Error, ValueError):
+        return decode_user_data(payload.get("user_data"))
+    except ValueError:
         return None
-
-
-def dump(document: Mapping[str, Any]) -> bytes:
-    """A JSON document as the config drive writes it (json.dumps' default separators)."""
-    return json.dumps(document).encode()
 
 
 def openstack_files(payload: Mapping[str, Any], version: str) -> dict[str, Document]:

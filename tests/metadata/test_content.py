@@ -1,10 +1,10 @@
 """The metadata service and the config drive say the same thing about an instance.
 
 The config drive is written on the compute host by workers/virt/libvirt/configdrive.py from
-the build payload; the service builds its documents in apps/metadata/content.py from the same
-payload (the control plane may not import the virt layer). These tests hold the two equal:
-the files of a real ISO against the service's HTTP answers, byte for byte, and the builders
-against each other for inputs the service cannot show yet (VIFs).
+the build payload's InstanceSpec; the service answers from apps/metadata/content.py with the
+payload itself; both take the documents from computecloud.wire. These tests hold the two
+equal: the files of a real ISO against the service's HTTP answers, byte for byte, and the two
+paths into the documents against each other for inputs the service cannot show yet (VIFs).
 """
 
 import subprocess

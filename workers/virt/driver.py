@@ -7,10 +7,13 @@ what it may assume, what it raises. Drivers raise ``workers.virt.exceptions`` cl
 
 The value types round-trip through JSON (``from_payload``/``to_payload``) because they arrive
 in and leave by Celery task payloads; the compute worker holds no database credentials
-(docs/decisions/0002-compute-without-database.md). ``from_payload`` ignores keys it does not
-know, so a control plane one release ahead can add fields without breaking older workers.
+(docs/decisions/0002-compute-without-database.md). The payloads' shapes are defined once, in
+`computecloud.wire`, for the conductor that writes them and the drivers that read them.
+``from_payload`` ignores keys it does not know, so a control plane one release ahead can add
+fields without breaking older workers.
 
-This module must not import Django, Celery or computecloud (import-linter contract).
+This module must not import Django, Celery or computecloud beyond the plain
+`computecloud.wire` (import-linter contracts).
 """
 
 import abc
@@ -20,7 +23,9 @@ import uuid as uuid_lib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, NamedTuple, NotRequired, TypedDict, cast
+from typing import Any, ClassVar, NamedTuple, cast
+
+from computecloud.wire import BlockDevicePayload, ImagePayload, InstancePayload, VifPayload
 
 
 class PowerState(enum.IntEnum):
@@ -36,68 +41,6 @@ class PowerState(enum.IntEnum):
     SHUTDOWN = 4
     CRASHED = 6
     SUSPENDED = 7
-
-
-# --- payload shapes (JSON) --------------------------------------------------------------------
-
-
-class VifPayload(TypedDict):
-    id: str
-    mac: str
-    bridge: str
-    network_id: NotRequired[str]
-    network_name: NotRequired[str]
-    ip_address: NotRequired[str | None]
-    cidr: NotRequired[str | None]
-    gateway: NotRequired[str | None]
-    dns: NotRequired[list[str]]
-    mtu: NotRequired[int | None]
-    model: NotRequired[str | None]
-
-
-class BlockDevicePayload(TypedDict):
-    volume_id: str
-    path: str
-    device_name: NotRequired[str | None]
-    disk_bus: NotRequired[str]
-    disk_format: NotRequired[str]
-    source_type: NotRequired[str]
-    read_only: NotRequired[bool]
-
-
-class InstancePayload(TypedDict):
-    uuid: str
-    name: str
-    hostname: str
-    memory_mb: int
-    vcpus: int
-    root_gb: int
-    ephemeral_gb: NotRequired[int]
-    swap_mb: NotRequired[int]
-    flavor_name: NotRequired[str]
-    image_id: NotRequired[str | None]
-    image_meta: NotRequired[dict[str, Any]]
-    metadata: NotRequired[dict[str, str]]
-    user_data: NotRequired[str | None]
-    public_keys: NotRequired[dict[str, str]]
-    config_drive: NotRequired[bool]
-    availability_zone: NotRequired[str | None]
-    project_id: NotRequired[str]
-    user_id: NotRequired[str]
-    launch_index: NotRequired[int]
-    network_info: NotRequired[list[VifPayload]]
-    block_devices: NotRequired[list[BlockDevicePayload]]
-
-
-class ImagePayload(TypedDict):
-    image_id: str
-    url: str
-    checksum: NotRequired[str | None]
-    os_hash_algo: NotRequired[str | None]
-    os_hash_value: NotRequired[str | None]
-    size: NotRequired[int | None]
-    disk_format: NotRequired[str]
-    container_format: NotRequired[str]
 
 
 def _known_fields(cls: type, data: Mapping[str, Any]) -> dict[str, Any]:

@@ -10,14 +10,11 @@ Contents (the openstack/latest flavour of Nova's metadata; cloud-init and tinyos
     openstack/latest/vendor_data.json   {}
     openstack/latest/vendor_data2.json  {}
 
+The documents themselves are `computecloud.wire`'s, the same the metadata service serves.
 Owns the file layout and the genisoimage call; which instances get a drive is the driver's
 decision.
 """
 
-import base64
-import binascii
-import ipaddress
-import json
 import os
 import shutil
 import subprocess
@@ -25,6 +22,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from computecloud import wire
 from workers.virt import exceptions
 from workers.virt.driver import InstanceSpec, VifSpec
 
@@ -33,85 +31,20 @@ VOLUME_LABEL = "config-2"
 
 
 def meta_data(instance: InstanceSpec) -> dict[str, Any]:
-    """The meta_data.json document of ``instance`` (Nova's field names)."""
-    return {
-        "uuid": instance.uuid,
-        "name": instance.name,
-        "hostname": instance.hostname,
-        "launch_index": instance.launch_index,
-        "availability_zone": instance.availability_zone,
-        "project_id": instance.project_id,
-        "public_keys": dict(instance.public_keys),
-        "keys": [
-            {"name": name, "type": "ssh", "data": key}
-            for name, key in sorted(instance.public_keys.items())
-        ],
-        "meta": dict(instance.metadata),
-        "devices": [],
-    }
+    """The meta_data.json document of ``instance`` (`computecloud.wire.meta_data`)."""
+    return wire.meta_data(instance.to_payload())
 
 
 def network_data(vifs: list[VifSpec]) -> dict[str, Any]:
-    """The network_data.json document: one link per VIF, one network per fixed IP (or DHCP)."""
-    links: list[dict[str, Any]] = []
-    networks: list[dict[str, Any]] = []
-    services: list[dict[str, Any]] = []
-    for index, vif in enumerate(vifs):
-        link_id = f"tap{vif.id[:11]}"
-        links.append(
-            {
-                "id": link_id,
-                "type": "bridge",
-                "ethernet_mac_address": vif.mac,
-                "mtu": vif.mtu,
-                "vif_id": vif.id,
-            }
-        )
-        network: dict[str, Any] = {
-            "id": f"network{index}",
-            "link": link_id,
-            "network_id": vif.network_id,
-        }
-        if vif.ip_address and vif.cidr:
-            subnet = ipaddress.ip_network(vif.cidr, strict=False)
-            # The default route: network and netmask both all-zero ("0.0.0.0" or "::").
-            anywhere = str(
-                ipaddress.IPv4Address(0) if subnet.version == 4 else ipaddress.IPv6Address(0)
-            )
-            network.update(
-                type="ipv4" if subnet.version == 4 else "ipv6",
-                ip_address=vif.ip_address,
-                netmask=str(subnet.netmask),
-                routes=(
-                    [
-                        {
-                            "network": anywhere,
-                            "netmask": anywhere,
-                            "gateway": vif.gateway,
-                        }
-                    ]
-                    if vif.gateway
-                    else []
-                ),
-                services=[{"type": "dns", "address": d} for d in vif.dns],
-            )
-        else:
-            network["type"] = "ipv4_dhcp"
-        networks.append(network)
-        for address in vif.dns:
-            service = {"type": "dns", "address": address}
-            if service not in services:
-                services.append(service)
-    return {"links": links, "networks": networks, "services": services}
+    """The network_data.json document of ``vifs`` (`computecloud.wire.network_data`)."""
+    return wire.network_data([vif.to_payload() for vif in vifs])
 
 
 def decode_user_data(instance: InstanceSpec) -> bytes | None:
     """The user data as bytes; ConfigDriveFailed if it is not valid base64."""
-    if instance.user_data is None:
-        return None
     try:
-        return base64.b64decode(instance.user_data, validate=True)
-    except (binascii.Error, ValueError) as exc:
+        return wire.decode_user_data(instance.user_data)
+    except ValueError as exc:
         raise exceptions.ConfigDriveFailed(
             instance_uuid=instance.uuid, reason="user_data is not valid base64"
         ) from exc
@@ -125,15 +58,15 @@ def build_config_drive(dest: Path, instance: InstanceSpec, vifs: list[VifSpec]) 
         latest = staging / "openstack" / "latest"
         latest.mkdir(parents=True)
         documents = {
-            "meta_data.json": meta_data(instance),
-            "network_data.json": network_data(vifs),
-            "vendor_data.json": {},
-            "vendor_data2.json": {},
+            wire.MD_JSON: meta_data(instance),
+            wire.NW_JSON: network_data(vifs),
+            wire.VD_JSON: wire.vendor_data(),
+            wire.VD2_JSON: wire.vendor_data2(),
         }
         for filename, document in documents.items():
-            (latest / filename).write_text(json.dumps(document))
+            (latest / filename).write_bytes(wire.dump(document))
         if user_data is not None:
-            (latest / "user_data").write_bytes(user_data)
+            (latest / wire.USER_DATA).write_bytes(user_data)
         tmp = dest.with_name(dest.name + ".part")
         # The drive holds the user data (often secrets): readable by root (QEMU runs as root
         # here) and nobody else, from its first byte: genisoimage writes into this file.

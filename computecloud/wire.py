@@ -1,0 +1,221 @@
+"""The wire format of an instance: what a compute host is sent to build it, and the metadata
+documents its guest reads. Defined once, here, for both sides of the bus.
+
+- The build payload (`BuildPayload` and its parts): written by the conductor
+  (apps/conductor/payloads.py), read on the compute host (``InstanceSpec.from_payload`` and
+  ``ImageSource.from_payload`` in workers/virt/driver.py). JSON only: the host has no database
+  (docs/decisions/0002-compute-without-database.md). Readers ignore keys they do not know, so
+  a control plane one release ahead may add keys.
+- The OpenStack metadata documents of one instance (``meta_data.json``,
+  ``network_data.json``, ``vendor_data.json``, ``vendor_data2.json``, ``user_data``), each a
+  function of its `InstancePayload`. The metadata service (apps/metadata/content.py, which
+  adds the dated versions and the EC2 tree, served by it alone) and the config drive
+  (workers/virt/libvirt/configdrive.py, ``openstack/latest``) both serve them from here, so a
+  guest reads the same bytes either way (tests/metadata/test_content.py).
+
+The standard library only: the virt layer imports this module and nothing else of
+computecloud (import-linter contracts "the virt layer is plain libvirt" and "the wire format
+is plain", and tests/test_wire.py). No decisions about which instances get what: callers
+decide; this module says what the bytes are.
+"""
+
+import base64
+import ipaddress
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any, NotRequired, TypedDict
+
+# --- the build payload ------------------------------------------------------------------------
+
+
+class VifPayload(TypedDict):
+    """One virtual NIC (a port on a Linux bridge); the fixed IP, when the network gave one."""
+
+    id: str
+    mac: str
+    bridge: str
+    network_id: NotRequired[str]
+    network_name: NotRequired[str]
+    ip_address: NotRequired[str | None]
+    cidr: NotRequired[str | None]
+    gateway: NotRequired[str | None]
+    dns: NotRequired[list[str]]
+    mtu: NotRequired[int | None]
+    model: NotRequired[str | None]
+
+
+class BlockDevicePayload(TypedDict):
+    """A volume present on the host (a file or block device) to attach at boot."""
+
+    volume_id: str
+    path: str
+    device_name: NotRequired[str | None]
+    disk_bus: NotRequired[str]
+    disk_format: NotRequired[str]
+    source_type: NotRequired[str]
+    read_only: NotRequired[bool]
+
+
+class InstancePayload(TypedDict):
+    """Everything a host needs to build one guest. Sizes are the flavor's (MiB, GiB);
+    ``user_data`` is base64 as the API received it; ``public_keys`` maps key name to key."""
+
+    uuid: str
+    name: str
+    hostname: str
+    memory_mb: int
+    vcpus: int
+    root_gb: int
+    ephemeral_gb: NotRequired[int]
+    swap_mb: NotRequired[int]
+    flavor_name: NotRequired[str]
+    extra_specs: NotRequired[dict[str, str]]
+    image_id: NotRequired[str | None]
+    image_meta: NotRequired[dict[str, Any]]
+    metadata: NotRequired[dict[str, str]]
+    user_data: NotRequired[str | None]
+    public_keys: NotRequired[dict[str, str]]
+    config_drive: NotRequired[bool]
+    availability_zone: NotRequired[str | None]
+    project_id: NotRequired[str]
+    user_id: NotRequired[str]
+    launch_index: NotRequired[int]
+    network_info: NotRequired[list[VifPayload]]
+    block_devices: NotRequired[list[BlockDevicePayload]]
+
+
+class ImagePayload(TypedDict):
+    """Where a host downloads an image (a signed URL: it has no token) and how it checks what
+    it got (Glance's md5 ``checksum`` and its multihash)."""
+
+    image_id: str
+    url: str
+    checksum: NotRequired[str | None]
+    os_hash_algo: NotRequired[str | None]
+    os_hash_value: NotRequired[str | None]
+    size: NotRequired[int | None]
+    disk_format: NotRequired[str]
+    container_format: NotRequired[str]
+
+
+class AlternatePayload(TypedDict):
+    """A host that also passed the filters: where the conductor tries next if the build fails.
+    Opaque to the compute host, which hands the list back with its failure."""
+
+    host: str
+    node: str
+    provider_uuid: str
+    allocation: dict[str, int]
+    availability_zone: str
+
+
+class BuildPayload(TypedDict):
+    """The one argument of a build (``to_compute.BUILD_SERVER``)."""
+
+    instance: InstancePayload
+    image: ImagePayload
+    request_id: str
+    alternates: list[AlternatePayload]
+
+
+# --- the metadata documents -------------------------------------------------------------------
+
+MD_JSON = "meta_data.json"
+USER_DATA = "user_data"
+VD_JSON = "vendor_data.json"
+VD2_JSON = "vendor_data2.json"
+NW_JSON = "network_data.json"
+
+
+def meta_data(instance: Mapping[str, Any]) -> dict[str, Any]:
+    """meta_data.json of the newest version (Nova's field names) for an `InstancePayload`."""
+    public_keys: Mapping[str, str] = instance.get("public_keys") or {}
+    return {
+        "uuid": instance["uuid"],
+        "name": instance["name"],
+        "hostname": instance["hostname"],
+        "launch_index": instance.get("launch_index", 0),
+        "availability_zone": instance.get("availability_zone"),
+        "project_id": instance.get("project_id", ""),
+        "public_keys": dict(public_keys),
+        "keys": [
+            {"name": name, "type": "ssh", "data": key} for name, key in sorted(public_keys.items())
+        ],
+        "meta": dict(instance.get("metadata") or {}),
+        "devices": [],
+    }
+
+
+def network_data(network_info: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """network_data.json: one link per VIF, one network per fixed IP (or DHCP), DNS services."""
+    links: list[dict[str, Any]] = []
+    networks: list[dict[str, Any]] = []
+    services: list[dict[str, Any]] = []
+    for index, vif in enumerate(network_info):
+        link_id = f"tap{vif['id'][:11]}"
+        links.append(
+            {
+                "id": link_id,
+                "type": "bridge",
+                "ethernet_mac_address": vif["mac"],
+                "mtu": vif.get("mtu"),
+                "vif_id": vif["id"],
+            }
+        )
+        network: dict[str, Any] = {
+            "id": f"network{index}",
+            "link": link_id,
+            "network_id": vif.get("network_id", ""),
+        }
+        dns = list(vif.get("dns") or [])
+        if vif.get("ip_address") and vif.get("cidr"):
+            subnet = ipaddress.ip_network(vif["cidr"], strict=False)
+            # The default route: network and netmask both all-zero ("0.0.0.0" or "::").
+            anywhere = str(
+                ipaddress.IPv4Address(0) if subnet.version == 4 else ipaddress.IPv6Address(0)
+            )
+            gateway = vif.get("gateway")
+            network.update(
+                type=f"ipv{subnet.version}",
+                ip_address=vif["ip_address"],
+                netmask=str(subnet.netmask),
+                routes=(
+                    [{"network": anywhere, "netmask": anywhere, "gateway": gateway}]
+                    if gateway
+                    else []
+                ),
+                services=[{"type": "dns", "address": d} for d in dns],
+            )
+        else:
+            network["type"] = "ipv4_dhcp"
+        networks.append(network)
+        for address in dns:
+            service = {"type": "dns", "address": address}
+            if service not in services:
+                services.append(service)
+    return {"links": links, "networks": networks, "services": services}
+
+
+def vendor_data() -> dict[str, Any]:
+    """vendor_data.json: no vendor data providers are configured."""
+    return {}
+
+
+def vendor_data2() -> dict[str, Any]:
+    """vendor_data2.json: no dynamic vendor data providers are configured."""
+    return {}
+
+
+def decode_user_data(encoded: str | None) -> bytes | None:
+    """The user data as the guest reads it, None when none was given; ValueError when it is
+    not base64 (the API refuses that at create; what to do with an old row is the caller's
+    choice: the config drive fails the build, the metadata service serves none)."""
+    if encoded is None:
+        return None
+    return base64.b64decode(encoded, validate=True)  # binascii.Error is a ValueError
+
+
+def dump(document: Mapping[str, Any]) -> bytes:
+    """A JSON document's bytes, as both the service and the config drive serve it
+    (json.dumps' defaults: ASCII with escapes, ", " and ": " separators)."""
+    return json.dumps(document).encode()
