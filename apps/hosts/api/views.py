@@ -23,9 +23,9 @@ from apps.hosts.choices import (
     SCHEDULER_BINARY,
 )
 from apps.hosts.models import Aggregate, AggregateHost, ComputeNode, Service
-from apps.servers.api.serializers import iso_micro
 from computecloud.api.microversions import MicroversionedMixin
 from computecloud.api.serializers import StrictSerializer
+from computecloud.api.timeformat import iso_micro
 from computecloud.exceptions import FeatureNotImplemented, InvalidInput, NotFound
 
 

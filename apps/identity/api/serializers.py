@@ -7,7 +7,6 @@ user the same way. Times are ``YYYY-MM-DDTHH:MM:SS.ffffffZ``: Tempest parses the
 ``strptime`` and refuses ``+00:00``.
 """
 
-from datetime import UTC, datetime
 from typing import Any
 
 from rest_framework import serializers
@@ -15,6 +14,7 @@ from rest_framework import serializers
 from apps.identity.catalog import identity_public_url, service_catalog
 from apps.identity.models import Project, Role, Token, User
 from apps.identity.services import ProjectRef, UserRef
+from computecloud.api.timeformat import keystone_time
 
 KEYSTONE_VERSION = {
     "id": "v3.14",
@@ -24,10 +24,6 @@ KEYSTONE_VERSION = {
         {"base": "application/json", "type": "application/vnd.openstack.identity-v3+json"}
     ],
 }
-
-
-def isotime(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def v3_version() -> dict[str, Any]:
@@ -118,8 +114,8 @@ def render_token(token: Token, roles: list[Role], *, include_catalog: bool) -> d
             "password_expires_at": None,
         },
         "audit_ids": [token.audit_id],
-        "issued_at": isotime(token.issued_at),
-        "expires_at": isotime(token.expires_at),
+        "issued_at": keystone_time(token.issued_at),
+        "expires_at": keystone_time(token.expires_at),
     }
     project = token.project
     if project is not None:

@@ -24,6 +24,7 @@ from apps.images.models import Image
 from computecloud.api.microversions import MicroversionedMixin
 from computecloud.api.pagination import next_links, parse_limit
 from computecloud.api.serializers import StrictSerializer
+from computecloud.api.timeformat import iso
 from computecloud.exceptions import InvalidInput, NotFound
 
 # Glance statuses as Nova shows them, and the progress it reports for each.
@@ -55,10 +56,6 @@ def _links(image_id: str) -> list[dict[str, str]]:
     ]
 
 
-def _iso(value: Any) -> str:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def image_summary(image: Image) -> dict[str, Any]:
     return {"id": str(image.pk), "name": image.name, "links": _links(str(image.pk))}
 
@@ -72,8 +69,8 @@ def image_detail(image: Image) -> dict[str, Any]:
         "minDisk": image.min_disk,
         "minRam": image.min_ram,
         "metadata": properties,
-        "created": _iso(image.created_at),
-        "updated": _iso(image.updated_at),
+        "created": iso(image.created_at),
+        "updated": iso(image.updated_at),
         "OS-EXT-IMG-SIZE:size": image.size,
     }
     if server_uuid := properties.get("instance_uuid"):

@@ -11,6 +11,7 @@ from rest_framework import serializers
 from apps.keypairs.models import KeyPair, KeyPairType
 from computecloud.api.microversions import APIVersion
 from computecloud.api.serializers import StrictSerializer
+from computecloud.api.timeformat import iso_micro
 
 NAME_PATTERN = r"^[_\- a-zA-Z0-9]+$"
 NAME_PATTERN_V292 = r"^[_\-@. a-zA-Z0-9]+$"
@@ -63,11 +64,6 @@ def create_serializer(version: APIVersion, data: Any) -> serializers.Serializer:
     return outer(data=data)
 
 
-def isotime(keypair: KeyPair) -> str:
-    # Nova serialises datetimes as oslo's PERFECT_TIME_FORMAT: no zone designator.
-    return keypair.created_at.strftime("%Y-%m-%dT%H:%M:%S.%f")
-
-
 def keypair_summary(keypair: KeyPair, version: APIVersion) -> dict[str, Any]:
     body: dict[str, Any] = {
         "name": keypair.name,
@@ -94,7 +90,7 @@ def keypair_detail(keypair: KeyPair, version: APIVersion) -> dict[str, Any]:
     body.update(
         {
             "user_id": keypair.user_id,
-            "created_at": isotime(keypair),
+            "created_at": iso_micro(keypair.created_at),
             "deleted": False,
             "deleted_at": None,
             "updated_at": None,

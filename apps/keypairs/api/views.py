@@ -17,9 +17,9 @@ from apps.identity.policy import authorize
 from apps.keypairs import services
 from apps.keypairs.api import serializers as s
 from apps.keypairs.models import KeyPair
-from apps.quotas.api.query import check_query
 from computecloud.api.microversions import MicroversionedMixin
 from computecloud.api.pagination import after_marker, next_links, parse_limit
+from computecloud.api.query import check_query
 from computecloud.exceptions import InvalidInput
 
 ORDER = ["name", "id"]

@@ -19,8 +19,8 @@ from apps.identity.models import Project
 from apps.identity.policy import authorize
 from apps.quotas import services
 from apps.quotas.api import serializers as s
-from apps.quotas.api.query import check_query
 from computecloud.api.microversions import MicroversionedMixin
+from computecloud.api.query import check_query
 from computecloud.exceptions import InvalidInput
 
 

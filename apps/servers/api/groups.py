@@ -15,11 +15,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.identity.policy import authorize
-from apps.quotas.api.query import check_query
 from apps.servers import groups
 from apps.servers.models import ServerGroup
 from computecloud.api.microversions import APIVersion, MicroversionedMixin
 from computecloud.api.pagination import MAX_LIMIT, parse_limit, parse_offset
+from computecloud.api.query import check_query
 from computecloud.api.serializers import StrictSerializer
 
 POLICIES_V21 = (groups.ANTI_AFFINITY, groups.AFFINITY)

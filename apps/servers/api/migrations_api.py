@@ -32,10 +32,10 @@ from apps.flavors.models import Flavor
 from apps.hosts.models import ComputeNode
 from apps.identity.policy import allowed, authorize
 from apps.servers import services
-from apps.servers.api.serializers import iso_micro
 from apps.servers.models import Migration, Server
 from computecloud.api.microversions import APIVersion, MicroversionedMixin
 from computecloud.api.pagination import after_marker, next_links, parse_limit
+from computecloud.api.timeformat import iso_micro
 from computecloud.exceptions import InvalidInput, NotFound
 
 # Newest first: Nova's sort for the paged list (created_at, id; both descending).

@@ -23,6 +23,7 @@ from apps.servers.services import host_id
 from apps.servers.states import api_status
 from computecloud.api.microversions import APIVersion
 from computecloud.api.serializers import StrictSerializer
+from computecloud.api.timeformat import iso_micro
 
 # Nova's tag pattern, less control characters (a newline in a tag would end up in the
 # Location header and in log lines); used with fullmatch, so "$" cannot match before "\n".
@@ -401,17 +402,6 @@ def _links(kind: str, ident: str) -> list[dict[str, str]]:
         {"rel": "self", "href": f"{base}/compute/v2.1/{kind}/{ident}"},
         {"rel": "bookmark", "href": f"{base}/compute/{kind}/{ident}"},
     ]
-
-
-# Both format the datetime's own fields (no conversion; the database hands out UTC), as
-# strftime("%Y-%m-%dT%H:%M:%SZ") and ("...%S.%f") would, in half the time: a page of servers
-# formats three per row.
-def iso(value: Any) -> str | None:
-    return value.isoformat(timespec="seconds")[:19] + "Z" if value else None
-
-
-def iso_micro(value: Any) -> str | None:
-    return value.isoformat(timespec="microseconds")[:26] if value else None
 
 
 def server_summary(server: Any) -> dict[str, Any]:

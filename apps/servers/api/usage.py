@@ -32,11 +32,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.identity.policy import authorize
-from apps.quotas.api.query import check_query
-from apps.servers.api.serializers import iso_micro
 from apps.servers.models import Server
 from computecloud.api.microversions import MicroversionedMixin
 from computecloud.api.pagination import MAX_LIMIT, after_marker, next_links, parse_limit
+from computecloud.api.query import check_query
+from computecloud.api.timeformat import iso_micro
 from computecloud.exceptions import InvalidInput
 
 # Nova's order for this report (instance_get_active_by_window_joined): project, then uuid.

@@ -115,7 +115,7 @@ SORT_COLUMNS = {
 }
 
 
-# to_char patterns of the API's two timestamp shapes (serializers.iso and iso_micro).
+# to_char patterns of the API's two timestamp shapes (computecloud/api/timeformat.py).
 SECONDS = 'YYYY-MM-DD"T"HH24:MI:SS"Z"'
 MICROSECONDS = 'YYYY-MM-DD"T"HH24:MI:SS.US'
 

@@ -1,4 +1,4 @@
-"""Query-string checks shared by the quota, limits and key pair views."""
+"""Query-string checks shared by the compute API's views."""
 
 from rest_framework.request import Request
 
