@@ -3,55 +3,35 @@ os-aggregates."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 
-from django.db.models import Count, Q, Sum
-from rest_framework import serializers, viewsets
+from django.db.models import Q
+from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.hosts import services
-from apps.hosts.choices import (
-    API_BINARY_NAMES,
-    AZ_METADATA_KEY,
-    COMPUTE_BINARY,
-    CONDUCTOR_BINARY,
-    DEFAULT_AVAILABILITY_ZONE,
-    SCHEDULER_BINARY,
+from apps.hosts.api.serializers import (
+    HOST_SERVICE_TOPICS,
+    AggregateActionSerializer,
+    AggregateCreateSerializer,
+    AggregateUpdateSerializer,
+    HostUpdateSerializer,
+    ServiceUpdateSerializer,
+    aggregate_view,
+    hypervisor_view,
+    service_view,
 )
-from apps.hosts.models import Aggregate, AggregateHost, ComputeNode, Service
+from apps.hosts.choices import API_BINARY_NAMES, COMPUTE_BINARY, DEFAULT_AVAILABILITY_ZONE
+from apps.hosts.models import Aggregate, ComputeNode, Service
 from computecloud.api.microversions import MicroversionedMixin
-from computecloud.api.serializers import StrictSerializer
 from computecloud.api.timeformat import iso_micro
 from computecloud.exceptions import FeatureNotImplemented, InvalidInput, NotFound
 
 
-def _zones_by_host() -> dict[str, str]:
-    rows = AggregateHost.objects.filter(aggregate__metadata__has_key=AZ_METADATA_KEY).values_list(
-        "host", "aggregate__metadata__availability_zone"
-    )
-    return dict(rows)
-
-
 # --- os-services --------------------------------------------------------------------------------
-class ServiceUpdateSerializer(StrictSerializer):
-    status = serializers.ChoiceField(choices=["enabled", "disabled"], required=False)
-    disabled_reason = serializers.CharField(max_length=255, required=False)
-    forced_down = serializers.BooleanField(required=False)
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if not attrs:
-            raise serializers.ValidationError("Nothing to update.")
-        if "disabled_reason" in attrs and attrs.get("status") != "disabled":
-            raise serializers.ValidationError(
-                "Specifying 'disabled_reason' with status 'enabled' is invalid."
-            )
-        return attrs
-
-
 class ServiceViewSet(MicroversionedMixin, viewsets.ViewSet):
     lookup_value_regex = "[^/]+"
     policy_actions = {
@@ -60,23 +40,6 @@ class ServiceViewSet(MicroversionedMixin, viewsets.ViewSet):
         "destroy": "os_compute_api:os-services:delete",
     }
 
-    def _view(self, svc: Service, version: Any, zones: dict[str, str]) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "id": str(svc.uuid) if version >= (2, 53) else svc.pk,
-            "binary": API_BINARY_NAMES.get(svc.binary, svc.binary),
-            "host": svc.host,
-            "zone": zones.get(svc.host, DEFAULT_AVAILABILITY_ZONE)
-            if svc.binary == COMPUTE_BINARY
-            else "internal",
-            "status": "disabled" if svc.disabled else "enabled",
-            "state": "up" if svc.is_up else "down",
-            "updated_at": iso_micro(svc.last_seen_up or svc.updated_at),
-            "disabled_reason": svc.disabled_reason or None,
-        }
-        if version >= (2, 11):
-            body["forced_down"] = svc.forced_down
-        return body
-
     def list(self, request: Request) -> Response:
         queryset = Service.objects.all()
         if host := request.query_params.get("host"):
@@ -84,8 +47,8 @@ class ServiceViewSet(MicroversionedMixin, viewsets.ViewSet):
         if binary := request.query_params.get("binary"):
             ours = {api: own for own, api in API_BINARY_NAMES.items()}
             queryset = queryset.filter(binary=ours.get(binary, binary))
-        zones = _zones_by_host()
-        return Response({"services": [self._view(s, request.version, zones) for s in queryset]})
+        zones = services.zones_by_host()
+        return Response({"services": [service_view(s, request.version, zones) for s in queryset]})
 
     def _get(self, pk: str) -> Service:
         try:
@@ -108,7 +71,9 @@ class ServiceViewSet(MicroversionedMixin, viewsets.ViewSet):
             reason=data.get("disabled_reason"),
             forced_down=data.get("forced_down"),
         )
-        return Response({"service": self._view(service, request.version, _zones_by_host())})
+        return Response(
+            {"service": service_view(service, request.version, services.zones_by_host())}
+        )
 
     def destroy(self, request: Request, pk: str) -> Response:
         services.delete_service(service=self._get(pk))
@@ -116,28 +81,6 @@ class ServiceViewSet(MicroversionedMixin, viewsets.ViewSet):
 
 
 # --- os-hypervisors -----------------------------------------------------------------------------
-def _usage_by_host() -> dict[str, dict[str, int]]:
-    """Used resources per host, summed from the scheduler's allocations."""
-    from apps.scheduler.models import Allocation
-
-    usage: dict[str, dict[str, int]] = {}
-    rows = Allocation.objects.values("provider__name", "resource_class").annotate(used=Sum("used"))
-    for row in rows:
-        usage.setdefault(row["provider__name"], {})[row["resource_class"]] = int(row["used"])
-    return usage
-
-
-def _running_vms() -> dict[str, int]:
-    from apps.servers.models import Server
-
-    return dict(
-        Server.objects.filter(host__isnull=False)
-        .values_list("host")
-        .annotate(n=Count("id"))
-        .values_list("host", "n")
-    )
-
-
 class HypervisorViewSet(MicroversionedMixin, viewsets.ViewSet):
     lookup_value_regex = "[^/]+"
     policy_actions = {
@@ -156,67 +99,10 @@ class HypervisorViewSet(MicroversionedMixin, viewsets.ViewSet):
             queryset = queryset.filter(hypervisor_hostname__icontains=pattern)
         return queryset
 
-    def _view(
-        self,
-        node: ComputeNode,
-        version: Any,
-        *,
-        detail: bool,
-        usage: dict[str, dict[str, int]],
-        vms: dict[str, int],
-    ) -> dict[str, Any]:
-        svc = node.service
-        body: dict[str, Any] = {
-            "id": str(node.uuid) if version >= (2, 53) else node.pk,
-            "hypervisor_hostname": node.hypervisor_hostname,
-            "state": "up" if svc.is_up else "down",
-            "status": "disabled" if svc.disabled else "enabled",
-        }
-        if not detail:
-            return body
-        used = usage.get(node.host, {})
-        body.update(
-            {
-                "host_ip": node.host_ip,
-                "hypervisor_type": node.hypervisor_type,
-                "hypervisor_version": node.hypervisor_version,
-                "service": {
-                    "host": node.host,
-                    "id": str(svc.uuid) if version >= (2, 53) else svc.pk,
-                    "disabled_reason": svc.disabled_reason or None,
-                },
-            }
-        )
-        if version < (2, 88):
-            memory_used = used.get("MEMORY_MB", 0)
-            disk_used = used.get("DISK_GB", 0)
-            body.update(
-                {
-                    "vcpus": node.vcpus,
-                    "memory_mb": node.memory_mb,
-                    "local_gb": node.local_gb,
-                    "vcpus_used": used.get("VCPU", 0),
-                    "memory_mb_used": memory_used,
-                    "local_gb_used": disk_used,
-                    "free_ram_mb": node.memory_mb - memory_used,
-                    "free_disk_gb": node.local_gb - disk_used,
-                    "current_workload": 0,
-                    "running_vms": vms.get(node.host, 0),
-                    "disk_available_least": node.local_gb - disk_used,
-                    # A JSON document in a string until 2.28, an object since.
-                    "cpu_info": node.cpu_info
-                    if version >= (2, 28)
-                    else json.dumps(node.cpu_info or {}),
-                }
-            )
-        else:
-            body["uptime"] = None
-        return body
-
     def _render(self, request: Request, *, detail: bool) -> Response:
-        usage, vms = (_usage_by_host(), _running_vms()) if detail else ({}, {})
+        usage, vms = (services.usage_by_host(), services.running_vms()) if detail else ({}, {})
         nodes = [
-            self._view(n, request.version, detail=detail, usage=usage, vms=vms)
+            hypervisor_view(n, request.version, detail=detail, usage=usage, vms=vms)
             for n in self._nodes(request)
         ]
         return Response({"hypervisors": nodes})
@@ -237,8 +123,12 @@ class HypervisorViewSet(MicroversionedMixin, viewsets.ViewSet):
 
     def retrieve(self, request: Request, pk: str) -> Response:
         node = self._node(pk)
-        body = self._view(
-            node, request.version, detail=True, usage=_usage_by_host(), vms=_running_vms()
+        body = hypervisor_view(
+            node,
+            request.version,
+            detail=True,
+            usage=services.usage_by_host(),
+            vms=services.running_vms(),
         )
         return Response({"hypervisor": body})
 
@@ -261,21 +151,16 @@ class HypervisorViewSet(MicroversionedMixin, viewsets.ViewSet):
     @action(detail=True, methods=["get"], url_path="search")
     def search(self, request: Request, pk: str) -> Response:
         nodes = self._matching(request, pk)
-        body = [self._view(n, request.version, detail=False, usage={}, vms={}) for n in nodes]
+        body = [hypervisor_view(n, request.version, detail=False, usage={}, vms={}) for n in nodes]
         return Response({"hypervisors": body})
 
     @action(detail=True, methods=["get"], url_path="servers")
     def servers(self, request: Request, pk: str) -> Response:
-        from apps.servers.models import Server
-
         nodes = self._matching(request, pk)
-        by_host: dict[str, list[dict[str, str]]] = {}
-        rows = Server.objects.filter(host__in={n.host for n in nodes}).order_by("created_at")
-        for host, server_uuid, name in rows.values_list("host", "uuid", "name"):
-            by_host.setdefault(host, []).append({"uuid": str(server_uuid), "name": name})
+        by_host = services.servers_on_hosts({n.host for n in nodes})
         body = []
         for node in nodes:
-            view = self._view(node, request.version, detail=False, usage={}, vms={})
+            view = hypervisor_view(node, request.version, detail=False, usage={}, vms={})
             if by_host.get(node.host):  # Nova leaves the key out for an empty hypervisor
                 view["servers"] = by_host[node.host]
             body.append(view)
@@ -294,7 +179,7 @@ class HypervisorViewSet(MicroversionedMixin, viewsets.ViewSet):
     def statistics(self, request: Request) -> Response:
         if request.version >= (2, 88):
             raise NotFound("The statistics API was removed in microversion 2.88.")
-        usage, vms = _usage_by_host(), _running_vms()
+        usage, vms = services.usage_by_host(), services.running_vms()
         nodes = list(ComputeNode.objects.all())
         used = lambda rc: sum(usage.get(n.host, {}).get(rc, 0) for n in nodes)  # noqa: E731
         memory = sum(n.memory_mb for n in nodes)
@@ -325,24 +210,6 @@ def _is_uuid(value: str) -> bool:
 
 
 # --- os-hosts (2.1-2.42) ------------------------------------------------------------------------
-# The service column of an os-hosts row: Nova's service topics.
-HOST_SERVICE_TOPICS = {
-    COMPUTE_BINARY: "compute",
-    CONDUCTOR_BINARY: "conductor",
-    SCHEDULER_BINARY: "scheduler",
-}
-
-
-class HostUpdateSerializer(StrictSerializer):
-    status = serializers.ChoiceField(choices=["enable", "disable"], required=False)
-    maintenance_mode = serializers.ChoiceField(choices=["enable", "disable"], required=False)
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if not attrs:
-            raise serializers.ValidationError("'status' or 'maintenance_mode' is needed.")
-        return attrs
-
-
 class HostViewSet(MicroversionedMixin, viewsets.ViewSet):
     """The deprecated os-hosts API (removed in 2.43; os-services and os-hypervisors replace
     it): hosts and their services, a compute host's resources, enable/disable. Host power
@@ -370,7 +237,7 @@ class HostViewSet(MicroversionedMixin, viewsets.ViewSet):
         return service
 
     def list(self, request: Request) -> Response:
-        zones = _zones_by_host()
+        zones = services.zones_by_host()
         rows = []
         for svc in Service.objects.order_by("host", "binary"):
             compute = svc.binary == COMPUTE_BINARY
@@ -387,11 +254,9 @@ class HostViewSet(MicroversionedMixin, viewsets.ViewSet):
         return Response({"hosts": rows})
 
     def retrieve(self, request: Request, pk: str) -> Response:
-        from apps.servers.models import Server
-
         self._compute(pk)
         node = ComputeNode.objects.filter(host=pk).first()
-        used = _usage_by_host().get(pk, {})
+        used = services.usage_by_host().get(pk, {})
 
         def resource(project: str, cpu: int, memory_mb: int, disk_gb: int) -> dict[str, Any]:
             return {
@@ -404,12 +269,7 @@ class HostViewSet(MicroversionedMixin, viewsets.ViewSet):
                 }
             }
 
-        per_project = (
-            Server.objects.filter(host=pk)
-            .values("project_id")
-            .annotate(cpu=Sum("vcpus"), memory_mb=Sum("memory_mb"), disk_gb=Sum("root_gb"))
-            .order_by("project_id")
-        )
+        per_project = services.usage_by_project_on(pk)
         rows = [
             resource(
                 "(total)",
@@ -471,7 +331,7 @@ class AvailabilityZoneViewSet(MicroversionedMixin, viewsets.ViewSet):
     }
 
     def _zones(self) -> dict[str, list[Service]]:
-        zones_by_host = _zones_by_host()
+        zones_by_host = services.zones_by_host()
         result: dict[str, list[Service]] = {}
         for svc in Service.objects.filter(binary=COMPUTE_BINARY):
             zone = zones_by_host.get(svc.host, DEFAULT_AVAILABILITY_ZONE)
@@ -514,43 +374,6 @@ class AvailabilityZoneViewSet(MicroversionedMixin, viewsets.ViewSet):
 
 
 # --- os-aggregates ------------------------------------------------------------------------------
-class AggregateBody(StrictSerializer):
-    name = serializers.CharField(max_length=255)
-    availability_zone = serializers.CharField(max_length=255, required=False, allow_null=True)
-
-
-class AggregateCreateSerializer(StrictSerializer):
-    aggregate = AggregateBody()
-
-
-class AggregateUpdateBody(StrictSerializer):
-    name = serializers.CharField(max_length=255, required=False)
-    availability_zone = serializers.CharField(max_length=255, required=False, allow_null=True)
-
-
-class AggregateUpdateSerializer(StrictSerializer):
-    aggregate = AggregateUpdateBody()
-
-
-class HostArg(StrictSerializer):
-    host = serializers.CharField(max_length=255)
-
-
-class MetadataArg(StrictSerializer):
-    metadata = serializers.DictField(child=serializers.CharField(allow_null=True, max_length=255))
-
-
-class AggregateActionSerializer(StrictSerializer):
-    add_host = HostArg(required=False)
-    remove_host = HostArg(required=False)
-    set_metadata = MetadataArg(required=False)
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if len(attrs) != 1:
-            raise serializers.ValidationError("Exactly one action is expected.")
-        return attrs
-
-
 class AggregateViewSet(MicroversionedMixin, viewsets.ViewSet):
     lookup_value_regex = "[^/]+"
     policy_actions = {
@@ -562,22 +385,6 @@ class AggregateViewSet(MicroversionedMixin, viewsets.ViewSet):
         "aggregate_action": "os_compute_api:os-aggregates:index",
     }
 
-    def _view(self, agg: Aggregate, version: Any) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "id": agg.pk,
-            "name": agg.name,
-            "availability_zone": agg.availability_zone,
-            "hosts": sorted(h.host for h in agg.hosts.all()),
-            "metadata": agg.metadata,
-            "created_at": iso_micro(agg.created_at),
-            "updated_at": iso_micro(agg.updated_at),
-            "deleted": False,
-            "deleted_at": None,
-        }
-        if version >= (2, 41):
-            body["uuid"] = str(agg.uuid)
-        return body
-
     def _get(self, pk: str) -> Aggregate:
         agg = Aggregate.objects.filter(pk=int(pk) if pk.isdigit() else -1).first()
         if agg is None:
@@ -586,7 +393,7 @@ class AggregateViewSet(MicroversionedMixin, viewsets.ViewSet):
 
     def list(self, request: Request) -> Response:
         aggs = Aggregate.objects.prefetch_related("hosts")
-        return Response({"aggregates": [self._view(a, request.version) for a in aggs]})
+        return Response({"aggregates": [aggregate_view(a, request.version) for a in aggs]})
 
     def create(self, request: Request) -> Response:
         serializer = AggregateCreateSerializer(data=request.data)
@@ -595,13 +402,13 @@ class AggregateViewSet(MicroversionedMixin, viewsets.ViewSet):
         agg = services.create_aggregate(
             name=data["name"], availability_zone=data.get("availability_zone")
         )
-        body = self._view(agg, request.version)
+        body = aggregate_view(agg, request.version)
         # Nova's create answer leaves out hosts and metadata (both empty at birth).
         del body["hosts"], body["metadata"]
         return Response({"aggregate": body})
 
     def retrieve(self, request: Request, pk: str) -> Response:
-        return Response({"aggregate": self._view(self._get(pk), request.version)})
+        return Response({"aggregate": aggregate_view(self._get(pk), request.version)})
 
     def update(self, request: Request, pk: str) -> Response:
         serializer = AggregateUpdateSerializer(data=request.data)
@@ -614,7 +421,7 @@ class AggregateViewSet(MicroversionedMixin, viewsets.ViewSet):
             name=data.get("name"),
             availability_zone=data.get("availability_zone"),
         )
-        return Response({"aggregate": self._view(agg, request.version)})
+        return Response({"aggregate": aggregate_view(agg, request.version)})
 
     def destroy(self, request: Request, pk: str) -> Response:
         services.delete_aggregate(aggregate=self._get(pk))
@@ -639,4 +446,4 @@ class AggregateViewSet(MicroversionedMixin, viewsets.ViewSet):
             agg = services.set_aggregate_metadata(
                 aggregate=agg, metadata=data["set_metadata"]["metadata"]
             )
-        return Response({"aggregate": self._view(agg, request.version)})
+        return Response({"aggregate": aggregate_view(agg, request.version)})
