@@ -11,7 +11,7 @@ class SchedulerConfig(AppConfig):
     def ready(self) -> None:
         # Explicit registration of the built-in plug-ins (greppable, no directory scan) and
         # of the system check that validates the configured names.
-        from apps.scheduler import checks  # noqa: F401
+        from apps.scheduler import candidates, checks, request_spec  # noqa: F401
         from apps.scheduler.filters import (  # noqa: F401
             aggregate_instance_extra_specs,
             aggregate_multitenancy_isolation,
@@ -33,3 +33,8 @@ class SchedulerConfig(AppConfig):
             server_group_soft_affinity,
             server_group_soft_anti_affinity,
         )
+
+        # RequestSpec reads groups and hosts through the one module that reads the database
+        # (request_spec must not import it: the dependency points from the ORM to the pure
+        # modules, never back).
+        request_spec.install_reader(candidates)

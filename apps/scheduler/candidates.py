@@ -1,5 +1,11 @@
-"""The candidate queries: which resource providers could take one instance of a request.
+"""Every read of the scheduling pass: candidates, hinted instances and server groups.
 
+The one module of the scheduler that reads the database for a pass (claims.py locks and
+writes, services.py keeps placement's books); the modules that decide (request_spec,
+host_state, planner, filters, weighers) work on what it returns and never touch the ORM, a
+rule import-linter keeps (pyproject.toml).
+
+The candidate queries say which resource providers could take one instance of a request.
 Two statements, whatever the number of hosts:
 
 1. *inventories*: for a set of providers, their inventories of the requested classes (plus
@@ -26,25 +32,33 @@ Two forms:
 Both forms keep only the forced or requested host when the request names one.
 
 The SQL names the tables of apps.scheduler, apps.hosts and apps.servers literally (greppable);
-only constant text is put into it, every value is a parameter.
+only constant text is put into it, every value is a parameter. When the request names
+instances (same_host/different_host), two more queries find their hosts.
+
+The group and source-host reads are the ones `RequestSpec.from_request` makes, through
+`SpecReader` (installed by `SchedulerConfig.ready()`).
 Must not: lock anything or write (claims.py does that).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from types import MappingProxyType
 from typing import Any
 
 import psycopg
 from django.db import connection
 
 from apps.hosts.choices import AZ_METADATA_KEY, COMPUTE_BINARY, DEFAULT_AVAILABILITY_ZONE
-from apps.scheduler.choices import WEIGHED_RESOURCE_CLASSES
-from apps.scheduler.host_state import ResourceView
-from apps.scheduler.request_spec import AFFINITY, RequestSpec
+from apps.scheduler.choices import TRAIT_SAME_HOST_COLD_MIGRATE, WEIGHED_RESOURCE_CLASSES
+from apps.scheduler.host_state import CandidateRow, ResourceView
+from apps.scheduler.models import Allocation, ResourceProvider
+from apps.scheduler.request_spec import AFFINITY, GroupSpec, RequestSpec, canonical_uuid
+from apps.servers.models import Server, ServerGroup
 from apps.servers.states import TaskState
 from computecloud.conf import cc_settings
+from computecloud.exceptions import InvalidInput
 
 # Instances in these task states count as I/O-heavy work on their host (Nova's num_io_ops).
 IO_TASK_STATES: tuple[str, ...] = tuple(
@@ -63,32 +77,6 @@ IO_TASK_STATES: tuple[str, ...] = tuple(
         TaskState.MIGRATING,
     )
 )
-
-
-@dataclass(slots=True)
-class CandidateRow:
-    """One candidate provider: its resources (usage included) and its host's facts."""
-
-    provider_id: int
-    resources: dict[str, ResourceView]
-    provider_uuid: str = ""
-    host: str = ""
-    node: str = ""
-    failed_builds: int = 0
-    has_service: bool = False
-    service_up: bool = False
-    disabled: bool = False
-    disabled_reason: str = ""
-    hypervisor_type: str | None = None
-    hypervisor_version: int | None = None
-    cpu_info: dict[str, Any] = field(default_factory=dict)
-    capabilities: dict[str, Any] = field(default_factory=dict)
-    # The host's aggregates as JSON text, [[uuid, name, metadata], ...] (hosts in the same
-    # aggregates share the text, so it is decoded once per pass).
-    aggregates: str | None = None
-    traits: list[str] = field(default_factory=list)
-    num_instances: int = 0
-    num_io_ops: int = 0
 
 
 def classes_for(spec: RequestSpec) -> list[str]:
@@ -297,7 +285,84 @@ def find_candidates(
                 num_io_ops=n_io,
             )
         )
+    if candidates:
+        hinted = _hinted_instances(spec)
+        for candidate in candidates:
+            candidate.hinted_instances = set(hinted.get(candidate.host, ()))
     return candidates
+
+
+def _hinted_instances(spec: RequestSpec) -> dict[str, set[str]]:
+    """Host → the hinted instances (same_host/different_host) on it: two queries, if any."""
+    wanted = set(spec.same_host) | set(spec.different_host)
+    if not wanted:
+        return {}
+    by_host: dict[str, set[str]] = {}
+    for uuid, host in Server.objects.filter(uuid__in=wanted, host__isnull=False).values_list(
+        "uuid", "host"
+    ):
+        by_host.setdefault(host, set()).add(str(uuid))
+    # An instance placed by a committed pass whose host column is not written yet.
+    for uuid, host in (
+        Allocation.objects.filter(consumer_uuid__in=wanted)
+        .values_list("consumer_uuid", "provider__name")
+        .distinct()
+    ):
+        by_host.setdefault(host, set()).add(str(uuid))
+    return by_host
+
+
+# --- what building a RequestSpec reads (request_spec.SpecReader) ---------------------------
+def load_group(group_ref: Any, *, exclude: Iterable[str] = ()) -> GroupSpec:
+    """The group (a `ServerGroup` or its uuid) with the hosts its members are on now.
+
+    A member's hosts are its ``Server.host`` and the providers holding its allocations (which
+    is where a member scheduled by a concurrent, now committed, pass landed even before its
+    host column is written). Members in `exclude` (the instances being scheduled) are left
+    out. Two queries.
+    """
+    group: ServerGroup | None = (
+        group_ref
+        if isinstance(group_ref, ServerGroup)
+        else ServerGroup.objects.filter(uuid=canonical_uuid(group_ref)).first()
+    )
+    if group is None:
+        raise InvalidInput(reason=f"server group {group_ref} not found")
+    excluded = {str(u) for u in exclude}
+    members = Server.objects.filter(group_membership__group=group).values_list("uuid", "host")
+    hosts_by_member: dict[str, set[str]] = {}
+    for member_uuid, host in members:
+        key = str(member_uuid)
+        if key in excluded:
+            continue
+        hosts_by_member.setdefault(key, set())
+        if host:
+            hosts_by_member[key].add(host)
+    if hosts_by_member:
+        allocated = (
+            Allocation.objects.filter(consumer_uuid__in=list(hosts_by_member))
+            .values_list("consumer_uuid", "provider__name")
+            .distinct()
+        )
+        for consumer, host in allocated:
+            hosts_by_member[str(consumer)].add(host)
+    counts: dict[str, int] = {}
+    for hosts in hosts_by_member.values():
+        for host in hosts:
+            counts[host] = counts.get(host, 0) + 1
+    return GroupSpec(
+        uuid=str(group.uuid),
+        policy=group.policy,
+        rules=MappingProxyType(dict(group.rules or {})),
+        member_hosts=MappingProxyType(counts),
+    )
+
+
+def may_cold_migrate_in_place(host: str) -> bool:
+    """Whether `host` has the COMPUTE_SAME_HOST_COLD_MIGRATE trait (a cold migration may stay)."""
+    return ResourceProvider.objects.filter(
+        name=host, traits__name=TRAIT_SAME_HOST_COLD_MIGRATE
+    ).exists()
 
 
 def _fetchall(sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:

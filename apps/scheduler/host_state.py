@@ -2,8 +2,8 @@
 
 `build_host_states` makes them for every candidate provider from the candidate queries'
 rows (apps/scheduler/candidates.py: resources, service, node facts, aggregate ids, traits,
-instance counts) plus, only when the request names instances, two queries for their hosts;
-never from model instances. After that,
+instance counts, the hinted instances on the host); never from the database, which only
+candidates.py reads. After that,
 filters and weighers read HostState only (no ORM), and the pass changes it only through
 `HostState.consume` after a pick (Nova's consume_from_request), so later instances of the
 same request see the capacity the earlier ones took.
@@ -17,14 +17,11 @@ import copy
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from apps.hosts.choices import AZ_METADATA_KEY, DEFAULT_AVAILABILITY_ZONE
 from apps.scheduler.choices import DISK_GB, MEMORY_MB, VCPU
 from apps.scheduler.request_spec import RequestSpec
-
-if TYPE_CHECKING:
-    from apps.scheduler.candidates import CandidateRow
 
 
 @dataclass(slots=True)
@@ -53,6 +50,35 @@ class ResourceView:
             and self.min_unit <= amount <= (self.max_unit or self.total)
             and amount % max(self.step_size, 1) == 0
         )
+
+
+@dataclass(slots=True)
+class CandidateRow:
+    """One candidate provider as apps/scheduler/candidates.py reads it: its resources (usage
+    included) and its host's facts."""
+
+    provider_id: int
+    resources: dict[str, ResourceView]
+    provider_uuid: str = ""
+    host: str = ""
+    node: str = ""
+    failed_builds: int = 0
+    has_service: bool = False
+    service_up: bool = False
+    disabled: bool = False
+    disabled_reason: str = ""
+    hypervisor_type: str | None = None
+    hypervisor_version: int | None = None
+    cpu_info: dict[str, Any] = field(default_factory=dict)
+    capabilities: dict[str, Any] = field(default_factory=dict)
+    # The host's aggregates as JSON text, [[uuid, name, metadata], ...] (hosts in the same
+    # aggregates share the text, so it is decoded once per pass).
+    aggregates: str | None = None
+    traits: list[str] = field(default_factory=list)
+    num_instances: int = 0
+    num_io_ops: int = 0
+    # The instances the request's same_host/different_host hints name that are on this host.
+    hinted_instances: set[str] = field(default_factory=set)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,16 +184,14 @@ class HostState:
         return [(arch, self.hypervisor_type.lower(), "hvm")]
 
 
-# --- building from the database ----------------------------------------------------------
+# --- building from the candidate rows ---------------------------------------------------
 def build_host_states(candidates: Sequence[CandidateRow], spec: RequestSpec) -> list[HostState]:
     """HostStates for `candidates` (the candidate queries' rows, which carry the per-host
-    facts); queries only when the request names instances (same_host/different_host): two,
-    to find where those are, whatever the number of candidates."""
+    facts, the hinted instances included); no query."""
     if not candidates:
         return []
     # Hosts share aggregate sets: each distinct set is decoded, and its zones worked out, once.
     known: dict[str | None, tuple[tuple[AggregateInfo, ...], frozenset[str]]] = {}
-    referred = _referred_instances(spec)
 
     states = []
     for c in candidates:
@@ -194,7 +218,7 @@ def build_host_states(candidates: Sequence[CandidateRow], spec: RequestSpec) -> 
                 capabilities=c.capabilities,
                 num_instances=c.num_instances,
                 num_io_ops=c.num_io_ops,
-                instance_uuids=set(referred.get(c.host, ())),
+                instance_uuids=set(c.hinted_instances),
                 failed_builds=c.failed_builds,
             )
         )
@@ -214,26 +238,3 @@ def _aggregates(text: str | None) -> tuple[tuple[AggregateInfo, ...], frozenset[
         agg.metadata[AZ_METADATA_KEY] for agg in infos if AZ_METADATA_KEY in agg.metadata
     )
     return infos, zones or frozenset({DEFAULT_AVAILABILITY_ZONE})
-
-
-def _referred_instances(spec: RequestSpec) -> dict[str, set[str]]:
-    """Host → the hinted instances (same_host/different_host) on it: two queries, if any."""
-    from apps.scheduler.models import Allocation
-    from apps.servers.models import Server
-
-    wanted = set(spec.same_host) | set(spec.different_host)
-    if not wanted:
-        return {}
-    by_host: dict[str, set[str]] = {}
-    for uuid, host in Server.objects.filter(uuid__in=wanted, host__isnull=False).values_list(
-        "uuid", "host"
-    ):
-        by_host.setdefault(host, set()).add(str(uuid))
-    # An instance placed by a committed pass whose host column is not written yet.
-    for uuid, host in (
-        Allocation.objects.filter(consumer_uuid__in=wanted)
-        .values_list("consumer_uuid", "provider__name")
-        .distinct()
-    ):
-        by_host.setdefault(host, set()).add(str(uuid))
-    return by_host

@@ -7,8 +7,11 @@ from the flavor (Nova's ``resources_from_flavor``: VCPU, MEMORY_MB, DISK_GB = ro
 classes or zero out standard ones. ``trait:<NAME>=required|forbidden`` extra specs (and image
 properties) become required/forbidden traits, matched in the candidate query.
 
-The server group is loaded with its members' current hosts (`load_group`); the scheduling pass
-reloads it under the group lock before it decides (see docs/scheduler.md, "Locking").
+The server group is loaded with its members' current hosts (`SpecReader.load_group`); the
+scheduling pass reloads it under the group lock before it decides (see docs/scheduler.md,
+"Locking"). What building a spec reads from the database comes through `SpecReader`, which
+apps/scheduler/candidates.py implements and `SchedulerConfig.ready()` installs: this module
+never touches the ORM (import-linter, pyproject.toml).
 Must not: write anything.
 """
 
@@ -20,9 +23,10 @@ import uuid as uuid_lib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Protocol
 
 from apps.scheduler.choices import DISK_GB, MEMORY_MB, VCPU, is_valid_resource_class, is_valid_trait
+from computecloud.conf import cc_settings
 from computecloud.exceptions import InvalidInput
 
 AFFINITY = "affinity"
@@ -43,7 +47,8 @@ def _frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return MappingProxyType(dict(mapping or {}))
 
 
-def _uuid_str(value: Any) -> str:
+def canonical_uuid(value: Any) -> str:
+    """The uuid's canonical text; InvalidInput if `value` is not one."""
     try:
         return str(uuid_lib.UUID(str(value)))
     except ValueError:
@@ -54,7 +59,7 @@ def _uuid_list(value: Any) -> tuple[str, ...]:
     if value in (None, "", []):
         return ()
     items = [value] if isinstance(value, str) else list(value)
-    return tuple(_uuid_str(item) for item in items)
+    return tuple(canonical_uuid(item) for item in items)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +134,33 @@ class GroupSpec:
         hosts = dict(self.member_hosts)
         hosts[host] = hosts.get(host, 0) + 1
         return dataclasses.replace(self, member_hosts=MappingProxyType(hosts))
+
+
+class SpecReader(Protocol):
+    """The database reads building a spec needs (apps/scheduler/candidates.py)."""
+
+    def load_group(self, group_ref: Any, *, exclude: Iterable[str] = ()) -> GroupSpec:
+        """The group (a `ServerGroup` or its uuid), its members in `exclude` left out."""
+        ...
+
+    def may_cold_migrate_in_place(self, host: str) -> bool:
+        """Whether a cold migration may stay on `host` (it has the trait)."""
+        ...
+
+
+_reader: SpecReader | None = None
+
+
+def install_reader(reader: SpecReader) -> None:
+    """Set where `RequestSpec.from_request` reads groups and hosts (`SchedulerConfig.ready`)."""
+    global _reader
+    _reader = reader
+
+
+def _installed_reader() -> SpecReader:
+    if _reader is None:
+        raise RuntimeError("the scheduler app is not ready: no SpecReader installed")
+    return _reader
 
 
 @dataclass(frozen=True)
@@ -216,7 +248,7 @@ class RequestSpec:
         """
         flavor_spec = FlavorSpec.from_any(flavor)
         hints = dict(scheduler_hints or {})
-        uuids = tuple(_uuid_str(u) for u in instance_uuids)
+        uuids = tuple(canonical_uuid(u) for u in instance_uuids)
         if not uuids:
             count = 1 if num_instances is None else int(num_instances)
             if count < 1:
@@ -230,7 +262,7 @@ class RequestSpec:
         group_ref = server_group if server_group is not None else hints.get("group")
         if isinstance(group_ref, list):
             group_ref = group_ref[0] if group_ref else None
-        group = load_group(group_ref, exclude=uuids) if group_ref else None
+        group = _installed_reader().load_group(group_ref, exclude=uuids) if group_ref else None
 
         image_props = dict(image_properties or {})
         required, forbidden = _traits_from(flavor_spec.extra_specs, image_props)
@@ -259,7 +291,7 @@ class RequestSpec:
             is_move=is_move,
             is_resize=is_resize,
             source_host=source_host,
-            migration_uuid=_uuid_str(migration_uuid) if migration_uuid else None,
+            migration_uuid=canonical_uuid(migration_uuid) if migration_uuid else None,
         )
 
 
@@ -330,63 +362,8 @@ def _source_host_exclusion(*, is_resize: bool, source_host: str) -> set[str]:
     the COMPUTE_SAME_HOST_COLD_MIGRATE trait (checked by the candidate query, so here it is
     simply not excluded when the setting allows and the host has the trait).
     """
-    from apps.scheduler.choices import TRAIT_SAME_HOST_COLD_MIGRATE
-    from apps.scheduler.models import ResourceProvider
-    from computecloud.conf import cc_settings
-
     if not cc_settings.ALLOW_RESIZE_TO_SAME_HOST:
         return {source_host}
     if is_resize:
         return set()
-    can_stay = ResourceProvider.objects.filter(
-        name=source_host, traits__name=TRAIT_SAME_HOST_COLD_MIGRATE
-    ).exists()
-    return set() if can_stay else {source_host}
-
-
-def load_group(group_ref: Any, *, exclude: Iterable[str] = ()) -> GroupSpec:
-    """The group (a `ServerGroup` or its uuid) with the hosts its members are on now.
-
-    A member's hosts are its ``Server.host`` and the providers holding its allocations (which
-    is where a member scheduled by a concurrent, now committed, pass landed even before its
-    host column is written). Members in `exclude` (the instances being scheduled) are left
-    out. Two queries.
-    """
-    from apps.scheduler.models import Allocation
-    from apps.servers.models import Server, ServerGroup
-
-    group: ServerGroup | None = (
-        group_ref
-        if isinstance(group_ref, ServerGroup)
-        else ServerGroup.objects.filter(uuid=_uuid_str(group_ref)).first()
-    )
-    if group is None:
-        raise InvalidInput(reason=f"server group {group_ref} not found")
-    excluded = {str(u) for u in exclude}
-    members = Server.objects.filter(group_membership__group=group).values_list("uuid", "host")
-    hosts_by_member: dict[str, set[str]] = {}
-    for member_uuid, host in members:
-        key = str(member_uuid)
-        if key in excluded:
-            continue
-        hosts_by_member.setdefault(key, set())
-        if host:
-            hosts_by_member[key].add(host)
-    if hosts_by_member:
-        allocated = (
-            Allocation.objects.filter(consumer_uuid__in=list(hosts_by_member))
-            .values_list("consumer_uuid", "provider__name")
-            .distinct()
-        )
-        for consumer, host in allocated:
-            hosts_by_member[str(consumer)].add(host)
-    counts: dict[str, int] = {}
-    for hosts in hosts_by_member.values():
-        for host in hosts:
-            counts[host] = counts.get(host, 0) + 1
-    return GroupSpec(
-        uuid=str(group.uuid),
-        policy=group.policy,
-        rules=_frozen(group.rules or {}),
-        member_hosts=MappingProxyType(counts),
-    )
+    return set() if _installed_reader().may_cold_migrate_in_place(source_host) else {source_host}

@@ -48,7 +48,6 @@ from apps.scheduler.request_spec import (
     ANTI_AFFINITY,
     HARD_POLICIES,
     RequestSpec,
-    load_group,
 )
 from apps.scheduler.selection import Alternate, Selection
 from apps.scheduler.weighers import load_weighers
@@ -195,7 +194,7 @@ def _with_fresh_group(spec: RequestSpec) -> RequestSpec:
     if spec.group is None or spec.group.policy not in HARD_POLICIES:
         return spec
     claims.lock_group(spec.group.uuid)
-    return spec.with_group(load_group(spec.group.uuid, exclude=spec.instance_uuids))
+    return spec.with_group(candidates.load_group(spec.group.uuid, exclude=spec.instance_uuids))
 
 
 def select_destinations(spec: RequestSpec, *, min_count: int | None = None) -> list[Selection]:
@@ -260,7 +259,7 @@ def claim_on_alternate(spec: RequestSpec, *, instance_uuid: str, alternate: Alte
     with transaction.atomic():
         if spec.group is not None and spec.group.policy in HARD_POLICIES:
             claims.lock_group(spec.group.uuid)
-            group = load_group(spec.group.uuid, exclude=[instance_uuid])
+            group = candidates.load_group(spec.group.uuid, exclude=[instance_uuid])
             members = group.member_hosts
             if spec.group.policy == AFFINITY and members and alternate.host not in members:
                 return False
