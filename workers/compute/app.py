@@ -2,6 +2,10 @@
 
 Run as ``celery -A workers.compute.app worker -Q compute.<host> --pool threads``. Its
 configuration is its environment (`ComputeConfig`), its topology `computecloud.queues`.
+This module owns the process: the Celery app, the hypervisor driver class (COMPUTE_DRIVER,
+resolved on import, so that a worker with a bad setting refuses to start), the process's
+`ComputeManager` (installed in `workers.compute.runtime`, where the tasks get it) and the
+signals. The manager is given what it needs and imports none of this.
 When the worker is ready it starts the host: the driver's init_host, a start-up report to
 the conductor (which reconciles this host's instances), then a heartbeat thread and the
 image cache's periodic clean-up thread.
@@ -21,11 +25,19 @@ from celery.signals import (
 
 from computecloud import broker, queues
 from computecloud.logs import make_single_line
-from workers.compute.config import ComputeConfig
+from workers.compute import runtime
+from workers.compute.config import ComputeConfig, load_driver_class
+from workers.compute.manager import ComputeManager
 
 logger = logging.getLogger(__name__)
 
-config = ComputeConfig.from_env()
+try:
+    config = ComputeConfig.from_env()
+    driver_class = load_driver_class(config.compute_driver)
+except RuntimeError as exc:
+    # One line saying what is wrong instead of Celery's "Unable to load celery application"
+    # with a traceback and a usage hint: the worker exits before it takes any task.
+    raise SystemExit(f"compute worker refuses to start: {exc}") from exc
 
 app = Celery("computecloud-compute")
 app.conf.update(queues.COMMON_CONFIG)
@@ -40,6 +52,8 @@ app.conf.update(
         broker_url=config.broker_url, result_backend=config.broker_url, tls=config.redis_tls
     ),
 )
+# Before the tasks load: they ask workers.compute.runtime for the manager built here.
+runtime.install(lambda: ComputeManager(config, driver_class(config), app))
 app.autodiscover_tasks(["workers.compute"], force=True)
 
 _stop = threading.Event()
@@ -53,9 +67,7 @@ def _single_line_logs(logger: logging.Logger, **_: Any) -> None:
 
 @worker_ready.connect
 def _start_host(**kwargs: Any) -> None:
-    from workers.compute.manager import get_manager
-
-    manager = get_manager()
+    manager = runtime.get_manager()
     manager.init_host()
     for target, name in (
         (manager.heartbeat_loop, "heartbeat"),

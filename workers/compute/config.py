@@ -1,11 +1,18 @@
 """The compute worker's settings, from its environment. No database credentials here."""
 
+import importlib
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 from computecloud.broker import RedisTLS
+from workers.virt.driver import ComputeDriver
+
+# The hypervisor driver when COMPUTE_DRIVER is not set.
+DEFAULT_COMPUTE_DRIVER = "workers.virt.libvirt.driver.LibvirtDriver"
 
 
 @dataclass(frozen=True)
@@ -34,6 +41,9 @@ class ComputeConfig:
     image_cache_cleanup_interval: int = 2400
     # Certificates for a rediss:// broker URL (REDIS_TLS_CA, _CERT, _KEY: computecloud/broker.py).
     redis_tls: RedisTLS = field(default_factory=RedisTLS)
+    # The hypervisor driver: the dotted path of a ComputeDriver subclass, built with this
+    # config (COMPUTE_DRIVER; `load_driver_class` resolves it when the worker starts).
+    compute_driver: str = DEFAULT_COMPUTE_DRIVER
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "ComputeConfig":
@@ -58,4 +68,30 @@ class ComputeConfig:
             image_cache_grace=int(env.get("IMAGE_CACHE_GRACE", "86400")),
             image_cache_cleanup_interval=int(env.get("IMAGE_CACHE_CLEANUP_INTERVAL", "2400")),
             redis_tls=RedisTLS.from_env(env),
+            compute_driver=env.get("COMPUTE_DRIVER") or DEFAULT_COMPUTE_DRIVER,
         )
+
+
+DriverFactory = Callable[[ComputeConfig], ComputeDriver]
+
+
+def load_driver_class(path: str) -> DriverFactory:
+    """The `ComputeDriver` subclass that `path` (``package.module.Class``) names.
+
+    Raises RuntimeError saying what is wrong with the setting: the worker refuses to start
+    rather than take tasks it cannot run.
+    """
+    module_name, _, class_name = path.rpartition(".")
+    if not module_name or not class_name:
+        raise RuntimeError(f"COMPUTE_DRIVER={path!r} is not a dotted path (package.module.Class)")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:  # any failure to import is the same refusal, with its reason
+        raise RuntimeError(f"COMPUTE_DRIVER={path!r}: cannot import {module_name}: {exc}") from exc
+    driver_class = getattr(module, class_name, None)
+    if driver_class is None:
+        raise RuntimeError(f"COMPUTE_DRIVER={path!r}: {module_name} has no {class_name}")
+    if not (isinstance(driver_class, type) and issubclass(driver_class, ComputeDriver)):
+        raise RuntimeError(f"COMPUTE_DRIVER={path!r} is not a ComputeDriver subclass")
+    # ComputeDriver declares no constructor; every driver is built from the worker's config.
+    return cast(DriverFactory, driver_class)

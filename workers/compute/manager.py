@@ -482,19 +482,3 @@ class ComputeManager:
 
 # Seconds without a byte from the other side before a transfer is abandoned.
 TRANSFER_TIMEOUT = 600
-
-
-_manager: ComputeManager | None = None
-_lock = threading.Lock()
-
-
-def get_manager() -> ComputeManager:
-    """The process's manager (one driver connection per worker process)."""
-    global _manager
-    with _lock:
-        if _manager is None:
-            from workers.compute.app import app, config
-            from workers.virt.libvirt.driver import LibvirtDriver
-
-            _manager = ComputeManager(config, LibvirtDriver(config), app)
-        return _manager

@@ -7,7 +7,7 @@ from typing import Any
 
 from celery import shared_task
 
-from workers.compute.manager import get_manager
+from workers.compute.runtime import get_manager
 
 
 @shared_task(name="compute.build_server")
