@@ -8,7 +8,9 @@ Resize/migrate, as Nova does it, with a real disk transfer between hosts that sh
    (``resize_finished``): the server is VERIFY_RESIZE;
 3. ``confirm_resize`` drops the source allocation and the source copy; ``revert_resize``
    removes the destination copy and restarts the source with the old flavor.
-Each step checks the task state it expects, so redelivered messages do nothing twice.
+Each step checks the task state it expects in the UPDATE that changes it
+(`states.transition`), so redelivered messages do nothing twice and a delete that lands
+between a step's read and its write wins.
 """
 
 from __future__ import annotations
@@ -17,11 +19,11 @@ import logging
 from typing import Any
 
 from django.db import transaction
-from django.utils import timezone
 
 from apps.conductor.payloads import image_payload, instance_payload
 from apps.consoles.services import revoke_server_tokens
 from apps.servers import services as server_services
+from apps.servers import states
 from apps.servers.faults import from_report
 from apps.servers.models import Migration, Server
 from apps.servers.states import PowerState, TaskState, VmState
@@ -41,10 +43,13 @@ def snapshot_server(*, server_uuid: str, image_id: str, request_id: str) -> None
     from apps.images.services import signed_upload_url
 
     with transaction.atomic():
-        updated = Server.objects.filter(
-            uuid=server_uuid, task_state=TaskState.IMAGE_SNAPSHOT
-        ).update(task_state=TaskState.IMAGE_UPLOADING, updated_at=timezone.now())
-        if not updated:
+        if not states.transition(
+            server_uuid,
+            action="snapshot",
+            expected={"task_state": [TaskState.IMAGE_SNAPSHOT]},
+            quiet=True,
+            task_state=TaskState.IMAGE_UPLOADING,
+        ):
             return
         server = Server.objects.get(uuid=server_uuid)
         image = Image.objects.get(id=image_id)
@@ -90,17 +95,25 @@ def _fail_move(
     server: Server,
     migration: Migration,
     *,
+    expected_task_state: str,
     request_id: str,
     action: str,
     message: str,
     vm_state: str | None = None,
     details: str = "",
-) -> None:
-    fields: dict[str, Any] = {"task_state": None, "updated_at": timezone.now()}
-    if vm_state:
-        fields["vm_state"] = vm_state
-    Server.objects.filter(pk=server.pk).update(**fields)
+) -> bool:
+    """End a failed move: the migration in error; the server idle (in `vm_state` if given),
+    with a fault, if it is still in `expected_task_state` (a delete may have won)."""
     Migration.objects.filter(pk=migration.pk).update(status=Migration.Status.ERROR)
+    if not states.transition(
+        server,
+        action=action,
+        expected={"task_state": [expected_task_state]},
+        quiet=True,
+        task_state=None,
+        **({"vm_state": vm_state} if vm_state else {}),
+    ):
+        return False
     server_services.add_fault(server=server, message=message, details=details)
     server_services.finish_event(
         server=server,
@@ -111,6 +124,7 @@ def _fail_move(
         traceback=details or None,
     )
     logger.error("%s of server %s failed: %s", action, server.uuid, message)
+    return True
 
 
 def _failure(fault: dict[str, Any] | None, default: str) -> dict[str, str]:
@@ -133,15 +147,22 @@ def resize_server(*, server_uuid: str, migration_uuid: str, request_id: str) -> 
     server_services.start_event(server=server, request_id=request_id, event=_event(action))
     try:
         with transaction.atomic():
+            # First, so that a server deleted since it was read gets no claim (and the row
+            # stays locked until the claim commits).
+            if not states.transition(
+                server,
+                action=action,
+                expected={"task_state": [TaskState.RESIZE_PREP]},
+                quiet=True,
+                task_state=TaskState.RESIZE_MIGRATING,
+            ):
+                return
             selection = select_destinations(_move_spec(server, migration))[0]
             transfer = create_transfer_image(server=server, migration_uuid=migration_uuid)
             Migration.objects.filter(pk=migration.pk).update(
                 dest_host=selection.host,
                 dest_node=selection.node,
                 status=Migration.Status.MIGRATING,
-            )
-            Server.objects.filter(pk=server.pk).update(
-                task_state=TaskState.RESIZE_MIGRATING, updated_at=timezone.now()
             )
             payload = {
                 "server_uuid": server_uuid,
@@ -156,7 +177,14 @@ def resize_server(*, server_uuid: str, migration_uuid: str, request_id: str) -> 
         logger.info("%s of %s: %s -> %s", action, server_uuid, server.host, selection.host)
     except NoValidHost as exc:
         with transaction.atomic():
-            _fail_move(server, migration, request_id=request_id, action=action, message=str(exc))
+            _fail_move(
+                server,
+                migration,
+                expected_task_state=TaskState.RESIZE_PREP,  # the block above rolled back
+                request_id=request_id,
+                action=action,
+                message=str(exc),
+            )
 
 
 def resize_migrated(
@@ -183,19 +211,25 @@ def resize_migrated(
         if not ok:
             from apps.scheduler.services import revert_move
 
-            revert_move(instance_uuid=server_uuid, migration_uuid=migration_uuid)
-            _fail_move(
+            if _fail_move(
                 server,
                 migration,
+                expected_task_state=TaskState.RESIZE_MIGRATING,
                 request_id=request_id,
                 action="resize",
                 **_failure(fault, "resize failed on the source"),
                 vm_state=VmState.ERROR,
-            )
+            ):
+                revert_move(instance_uuid=server_uuid, migration_uuid=migration_uuid)
             return
-        Server.objects.filter(pk=server.pk).update(
-            task_state=TaskState.RESIZE_MIGRATED, updated_at=timezone.now()
-        )
+        if not states.transition(
+            server,
+            action="resize",
+            expected={"task_state": [TaskState.RESIZE_MIGRATING]},
+            quiet=True,
+            task_state=TaskState.RESIZE_MIGRATED,
+        ):
+            return
         instance = instance_payload(server)
         instance.update(_flavor_fields(migration.new_flavor))
         payload = {
@@ -258,22 +292,27 @@ def resize_finished(
             _fail_move(
                 server,
                 migration,
+                expected_task_state=TaskState.RESIZE_MIGRATED,
                 request_id=request_id,
                 action=action,
                 **_failure(fault, "resize failed on the destination"),
                 vm_state=VmState.ERROR,
             )
             return
-        Server.objects.filter(pk=server.pk).update(
+        if not states.transition(
+            server,
+            action=action,
+            expected={"task_state": [TaskState.RESIZE_MIGRATED]},
+            quiet=True,
             vm_state=VmState.RESIZED,
             task_state=None,
             host=migration.dest_host,
             node=migration.dest_node,
             power_state=power_state,
             console=console,
-            updated_at=timezone.now(),
             **_server_flavor_columns(migration.new_flavor),
-        )
+        ):
+            return
         Migration.objects.filter(pk=migration.pk).update(status=Migration.Status.FINISHED)
         revoke_server_tokens(server_uuid=server_uuid)  # its console moved with it
         server_services.finish_event(
@@ -333,9 +372,15 @@ def resize_confirmed(
         if server is None:
             return
         vm_state = VmState.ACTIVE if server.power_state == PowerState.RUNNING else VmState.STOPPED
-        Server.objects.filter(pk=server.pk).update(
-            vm_state=vm_state, task_state=None, updated_at=timezone.now()
-        )
+        if not states.transition(
+            server,
+            action="confirm resize",
+            expected={"task_state": [TaskState.RESIZE_CONFIRMING]},
+            quiet=True,
+            vm_state=vm_state,
+            task_state=None,
+        ):
+            return
         Migration.objects.filter(uuid=migration_uuid).update(status=Migration.Status.CONFIRMED)
         server_services.finish_event(
             server=server,
@@ -421,28 +466,34 @@ def resize_reverted(
         if server is None:
             return
         migration = Migration.objects.get(uuid=migration_uuid)
-        revert_move(instance_uuid=server_uuid, migration_uuid=migration_uuid)
         if not ok:
-            _fail_move(
+            if _fail_move(
                 server,
                 migration,
+                expected_task_state=TaskState.RESIZE_REVERTING,
                 request_id=request_id,
                 action="revert_resize",
                 **_failure(fault, "revert failed"),
                 vm_state=VmState.ERROR,
-            )
+            ):
+                revert_move(instance_uuid=server_uuid, migration_uuid=migration_uuid)
             return
         vm_state = VmState.ACTIVE if power_state == PowerState.RUNNING else VmState.STOPPED
-        Server.objects.filter(pk=server.pk).update(
+        if not states.transition(
+            server,
+            action="revert resize",
+            expected={"task_state": [TaskState.RESIZE_REVERTING]},
+            quiet=True,
             vm_state=vm_state,
             task_state=None,
             host=migration.source_host,
             node=migration.source_node or migration.source_host,
             power_state=power_state,
             console=console,
-            updated_at=timezone.now(),
             **_server_flavor_columns(migration.old_flavor),
-        )
+        ):
+            return
+        revert_move(instance_uuid=server_uuid, migration_uuid=migration_uuid)
         Migration.objects.filter(pk=migration.pk).update(status=Migration.Status.REVERTED)
         revoke_server_tokens(server_uuid=server_uuid)
         server_services.finish_event(

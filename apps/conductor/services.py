@@ -19,6 +19,7 @@ from apps.conductor.payloads import image_payload, instance_payload
 from apps.hosts.services import update_compute_node
 from apps.scheduler.selection import Alternate, Selection
 from apps.servers import services as server_services
+from apps.servers import states
 from apps.servers.actions import SIMPLE_ACTIONS
 from apps.servers.faults import from_report
 from apps.servers.models import InstanceAction, Server
@@ -65,7 +66,9 @@ def schedule_and_build_servers(*, server_uuids: list[str], request_id: str) -> N
             selections = select_destinations(spec)
             for selection in selections:
                 server = next(s for s in servers if str(s.uuid) == selection.instance_uuid)
-                _assign_host(server, selection, attempts=1)
+                scheduling = {"vm_state": [VmState.BUILDING], "task_state": [TaskState.SCHEDULING]}
+                if not _assign_host(server, selection, attempts=1, expected=scheduling):
+                    continue  # deleted since it was read: its claim is given back
                 payload = _build_payload(server, request_id, selection.alternates)
                 _send_build(selection.host, payload)
             for server in servers:
@@ -114,17 +117,32 @@ def request_spec_for(servers: list[Server]) -> Any:
     )
 
 
-def _assign_host(server: Server, destination: Selection | Alternate, *, attempts: int) -> None:
-    Server.objects.filter(pk=server.pk).update(
+def _assign_host(
+    server: Server,
+    destination: Selection | Alternate,
+    *,
+    attempts: int,
+    expected: dict[str, list[Any]],
+) -> bool:
+    """Send the build to `destination` if the server is still as `expected`; otherwise (a
+    delete won) give back the claim just made for it there."""
+    from apps.scheduler.services import release_allocations
+
+    assigned = states.transition(
+        server,
+        action="assign host",
+        expected=expected,
+        quiet=True,
         host=destination.host,
         node=destination.node,
         launched_on=destination.host,
         task_state=TaskState.SPAWNING,
         attempts=attempts,
         availability_zone=destination.availability_zone,
-        updated_at=timezone.now(),
     )
-    server.host, server.node, server.attempts = destination.host, destination.node, attempts
+    if not assigned:
+        release_allocations(consumer_uuid=server.uuid)
+    return assigned
 
 
 def _build_payload(server: Server, request_id: str, alternates: list[Any]) -> dict[str, Any]:
@@ -157,10 +175,13 @@ def fail_build(
     """Put a building server in ERROR with a fault; free whatever it had claimed."""
     from apps.scheduler.services import release_allocations
 
-    updated = (
-        Server.objects.filter(pk=server.pk, vm_state=VmState.BUILDING)
-        .exclude(task_state=TaskState.DELETING)
-        .update(vm_state=VmState.ERROR, task_state=None, updated_at=timezone.now())
+    updated = states.transition(
+        server,
+        action="fail build",
+        expected={"vm_state": [VmState.BUILDING], "task_state": states.BUILD_TASK_STATES},
+        quiet=True,
+        vm_state=VmState.ERROR,
+        task_state=None,
     )
     release_allocations(consumer_uuid=server.uuid)
     if not updated:
@@ -191,16 +212,21 @@ def build_server_done(
     A build nobody wants any more (deleted, rescheduled, timed out) is destroyed there."""
     now = timezone.now()
     with transaction.atomic():
-        updated = Server.objects.filter(
-            uuid=server_uuid, host=host, vm_state=VmState.BUILDING, task_state=TaskState.SPAWNING
-        ).update(
+        updated = states.transition(
+            server_uuid,
+            action="build done",
+            expected={
+                "host": [host],
+                "vm_state": [VmState.BUILDING],
+                "task_state": [TaskState.SPAWNING],
+            },
+            quiet=True,
             vm_state=VmState.ACTIVE,
             task_state=None,
             power_state=power_state,
             launched_at=now,
             progress=100,
             console=console,
-            updated_at=now,
         )
         if updated:
             server_services.finish_event(
@@ -277,8 +303,11 @@ def build_server_failed(
                     alternate["host"],
                     server.attempts + 1,
                 )
-                _assign_host(server, destination, attempts=server.attempts + 1)
-                _send_build(alternate["host"], _build_payload(server, request_id, remaining))
+                spawning = {"host": [host], "task_state": [TaskState.SPAWNING]}
+                if _assign_host(
+                    server, destination, attempts=server.attempts + 1, expected=spawning
+                ):
+                    _send_build(alternate["host"], _build_payload(server, request_id, remaining))
                 return
         # Shown to the owner: no host name, the error's public message only.
         message = (
@@ -338,13 +367,12 @@ def server_action_done(
     extra: dict[str, Any] | None = None,
 ) -> None:
     """Finish an action a host carried out: the final state, or the reverted one and a fault."""
-    now = timezone.now()
     with transaction.atomic():
         server = Server.objects.filter(uuid=server_uuid).first()
         if server is None:
             return
         if action == "rebuild":
-            query = Server.objects.filter(pk=server.pk, task_state=TaskState.REBUILD_SPAWNING)
+            expected = [TaskState.REBUILD_SPAWNING]
             rebuilt = VmState.STOPPED if server.vm_state == VmState.STOPPED else VmState.ACTIVE
             fields = {
                 "power_state": power_state,
@@ -354,17 +382,14 @@ def server_action_done(
         elif action == "createImage":
             _finish_snapshot(server, ok=ok, image_id=(extra or {}).get("image_id"))
             fields: dict[str, Any] = {"power_state": power_state}
-            query = Server.objects.filter(
-                pk=server.pk,
-                task_state__in=[
-                    TaskState.IMAGE_SNAPSHOT,
-                    TaskState.IMAGE_PENDING_UPLOAD,
-                    TaskState.IMAGE_UPLOADING,
-                ],
-            )
+            expected = [
+                TaskState.IMAGE_SNAPSHOT,
+                TaskState.IMAGE_PENDING_UPLOAD,
+                TaskState.IMAGE_UPLOADING,
+            ]
         else:
             spec = SIMPLE_ACTIONS[action]
-            query = Server.objects.filter(pk=server.pk, task_state=spec.task_state)
+            expected = [spec.task_state]
             fields = {"power_state": power_state}
             if ok:
                 fields["vm_state"] = spec.done_vm_state
@@ -372,7 +397,14 @@ def server_action_done(
                 fields["vm_state"] = spec.failed_vm_state
             if console is not None:
                 fields["console"] = console
-        updated = query.update(task_state=None, updated_at=now, **fields)
+        updated = states.transition(
+            server,
+            action=f"{action} done",
+            expected={"task_state": expected},
+            quiet=True,
+            task_state=None,
+            **fields,
+        )
         if not updated:
             return
         event = (
@@ -447,9 +479,16 @@ def server_delete_failed(
         server = Server.objects.filter(uuid=server_uuid, task_state=TaskState.DELETING).first()
         if server is None:
             return
-        Server.objects.filter(pk=server.pk).update(
-            vm_state=VmState.ERROR, task_state=None, updated_at=timezone.now()
-        )
+        # Unchanged since read: a delete asked again meanwhile (sent to the host again) wins.
+        if not states.transition(
+            server,
+            action="delete failed",
+            expected={"task_state": [TaskState.DELETING], "updated_at": [server.updated_at]},
+            quiet=True,
+            vm_state=VmState.ERROR,
+            task_state=None,
+        ):
+            return
         failure = from_report(fault, default="delete failed")
         server_services.add_fault(
             server=server, message=failure.message, details=failure.details, host=host
@@ -535,19 +574,27 @@ def _recover_power_task(server: Server, power_state: int, host: str) -> None:
         PowerState.PAUSED: VmState.PAUSED,
         PowerState.SUSPENDED: VmState.SUSPENDED,
     }.get(PowerState(power_state), VmState.STOPPED)
-    Server.objects.filter(pk=server.pk, task_state=server.task_state).update(
-        task_state=None, vm_state=vm_state, power_state=power_state, updated_at=timezone.now()
-    )
+    interrupted = server.task_state
+    if not states.transition(
+        server,
+        action="recover power task",
+        expected={"host": [host], "task_state": [interrupted]},
+        quiet=True,
+        task_state=None,
+        vm_state=vm_state,
+        power_state=power_state,
+    ):
+        return
     server_services.add_fault(
         server=server,
         code=500,
         host=host,
-        message=f"The compute host restarted during task {server.task_state}; state recovered",
+        message=f"The compute host restarted during task {interrupted}; state recovered",
     )
     logger.warning(
         "server %s: task %s interrupted by restart of %s; now %s",
         server.uuid,
-        server.task_state,
+        interrupted,
         host,
         vm_state,
     )
@@ -603,7 +650,6 @@ def sync_power_states(
     )
     if observed is not None:
         idle = idle.filter(updated_at__lt=observed)
-    now = timezone.now()
     for server in idle:
         power = power_states[str(server.uuid)]
         fields: dict[str, Any] = {}
@@ -621,12 +667,14 @@ def sync_power_states(
                 power,
             )
         if fields:
-            query = Server.objects.filter(
-                pk=server.pk, task_state__isnull=True, vm_state=server.vm_state
+            states.transition(
+                server,
+                action="sync power state",
+                expected={"host": [host], "task_state": [None], "vm_state": [server.vm_state]},
+                unchanged_since=observed,
+                quiet=True,
+                **fields,
             )
-            if observed is not None:
-                query = query.filter(updated_at__lt=observed)
-            query.update(updated_at=now, **fields)
 
 
 # --- periodic reconcilers -----------------------------------------------------------------------
@@ -699,14 +747,25 @@ REBUILD_EVENT = "compute_rebuild_instance"
 def rebuild_server(*, server_uuid: str, request_id: str) -> None:
     """Carry a rebuild to the server's host: recreate its disk from the new image."""
     with transaction.atomic():
-        updated = Server.objects.filter(uuid=server_uuid, task_state=TaskState.REBUILDING).update(
-            task_state=TaskState.REBUILD_SPAWNING, updated_at=timezone.now()
-        )
-        if not updated:
+        if not states.transition(
+            server_uuid,
+            action="rebuild",
+            expected={"task_state": [TaskState.REBUILDING]},
+            quiet=True,
+            task_state=TaskState.REBUILD_SPAWNING,
+        ):
             return
         server = Server.objects.get(uuid=server_uuid)
         if not server.host:
-            Server.objects.filter(pk=server.pk).update(task_state=None, vm_state=VmState.ERROR)
+            # The UPDATE above holds the row's lock until commit: no delete comes in between.
+            states.transition(
+                server,
+                action="rebuild",
+                expected={"task_state": [TaskState.REBUILD_SPAWNING]},
+                quiet=True,
+                task_state=None,
+                vm_state=VmState.ERROR,
+            )
             server_services.add_fault(server=server, message="Instance has no host to rebuild on")
             server_services.finish_event(
                 server=server, request_id=request_id, event=REBUILD_EVENT, ok=False

@@ -535,8 +535,7 @@ def update_server(*, context: RequestContext, server: Server, changes: dict[str,
     allowed = {"name", "description", "access_ip_v4", "access_ip_v6", "hostname"}
     changes = {k: v for k, v in changes.items() if k in allowed}
     if changes:
-        changes["updated_at"] = timezone.now()
-        Server.objects.filter(pk=server.pk).update(**changes)
+        states.transition(server, action="update", **changes)  # in any state
         server.refresh_from_db()
     return server
 
@@ -584,14 +583,18 @@ def finish_local_delete(*, server: Server, request_id: str) -> None:
     from apps.scheduler.services import release_allocations
 
     now = timezone.now()
-    Server.objects.filter(pk=server.pk).update(
+    # From any state: the host, if any, has destroyed it or will when it comes back.
+    if not states.transition(
+        server,
+        action="delete",
+        quiet=True,
         deleted=True,
         deleted_at=now,
         terminated_at=now,
         vm_state=VmState.DELETED,
         task_state=None,
-        updated_at=now,
-    )
+    ):
+        return  # deleted already (a redelivered report): nothing more to do
     release_allocations(consumer_uuid=server.uuid)
     ServerGroupMember.objects.filter(server=server).delete()
     _purge_console_tokens(server)
@@ -613,9 +616,7 @@ def reset_state(*, context: RequestContext, server: Server, state: str, request_
     if state not in ("active", "error"):
         raise InvalidInput("Invalid state, must be 'active' or 'error'.")
     with transaction.atomic():
-        Server.objects.filter(pk=server.pk).update(
-            vm_state=state, task_state=None, updated_at=timezone.now()
-        )
+        states.transition(server, action="resetState", vm_state=state, task_state=None)
         record_action(server=server, action="resetState", context=context, request_id=request_id)
     logger.warning("server %s reset to %s by %s", server.uuid, state, context.user_id)
 
@@ -933,8 +934,8 @@ def rebuild_server(
             action="rebuild",
             allowed=states.ALLOW_REBUILD,
             task_state=TaskState.REBUILDING,
+            **fields,
         )
-        Server.objects.filter(pk=server.pk).update(**fields)
         if "metadata" in changes:
             server.metadata_items.all().delete()
             ServerMetadata.objects.bulk_create(

@@ -11,13 +11,17 @@ See docs/states.md for the diagram.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 from django.db import models
 from django.utils import timezone
 
 from computecloud.exceptions import Conflict
+
+logger = logging.getLogger(__name__)
 
 
 class VmState(models.TextChoices):
@@ -169,7 +173,24 @@ for _vm, _status in _STATUS_BY_VM_STATE.items():
     VM_STATES_BY_STATUS.setdefault(_status, []).append(_vm.value)
 
 
-# --- the compare-and-set helper ----------------------------------------------------------------
+# --- the one writer of state columns ------------------------------------------------------------
+# vm_state, task_state and host (and node, power_state when they move with them) change only
+# through `transition`, for the API services and the conductor alike; a check in the test suite
+# (tests/conductor/test_single_writer.py) fails on any other write of them.
+STATE_COLUMNS = frozenset({"vm_state", "task_state", "host"})
+
+# The task states a server may have while it builds (a delete, `deleting`, is not one of them).
+BUILD_TASK_STATES: frozenset[str | None] = frozenset(
+    {
+        None,
+        TaskState.SCHEDULING,
+        TaskState.BLOCK_DEVICE_MAPPING,
+        TaskState.NETWORKING,
+        TaskState.SPAWNING,
+    }
+)
+
+
 class ServerInvalidState(Conflict):
     msg_fmt = "Cannot '%(action)s' instance %(uuid)s while it is in %(attr)s %(state)s"
 
@@ -179,41 +200,79 @@ def transition(
     *,
     action: str,
     allowed: tuple[Iterable[str], Iterable[str | None]] | None = None,
-    expected_task_states: Iterable[str | None] | None = None,
+    expected: Mapping[str, Iterable[Any]] | None = None,
+    unchanged_since: datetime | None = None,
+    quiet: bool = False,
     **changes: Any,
-) -> None:
-    """Commit a state change as one conditional UPDATE, or raise `ServerInvalidState` (409).
+) -> bool:
+    """Commit a server's state change as one conditional UPDATE (compare and set).
 
-    `allowed` is an ``ALLOW_*`` pair: the update only applies while the row's vm_state and
-    task_state are still in it, which is what makes concurrent actions safe. On success the
-    in-memory `server` is updated too.
+    `server` is a Server (updated in memory too when the change applies) or a server's uuid.
+    The UPDATE applies only while the row is still what the caller expects, checked in its
+    WHERE clause, never after a read: not deleted; vm_state and task_state in `allowed` (an
+    ``ALLOW_*`` pair); every column of `expected` in its values (None among them means NULL);
+    and, with `unchanged_since`, not updated since then. That is what makes two concurrent
+    actions give one winner, and a delete that lands between a conductor step's read and its
+    write win: the step's expected task state is gone, so its write does nothing.
+
+    Returns True when it applied. Otherwise the API's callers get `ServerInvalidState` (409) or
+    `ServerNotFound` (404); with `quiet` (the conductor, whose steps answer nobody) it logs
+    and returns False.
     """
     from apps.servers.models import Server  # the model imports this module
 
-    query = Server.objects.filter(pk=server.pk)
-    vm_states: Iterable[str] | None = None
-    task_states: Iterable[str | None] | None = expected_task_states
+    is_row = hasattr(server, "pk")
+    # The live manager: a deleted row is never written again.
+    query = Server.objects.filter(**({"pk": server.pk} if is_row else {"uuid": server}))
+    conditions: dict[str, list[Any]] = {}
     if allowed is not None:
         vm_states, task_states = allowed
-        query = query.filter(vm_state__in=list(vm_states))
-    if task_states is not None:
-        task_states = list(task_states)
-        named = [t for t in task_states if t is not None]
-        cond = models.Q(task_state__in=named)
-        if None in task_states:
-            cond |= models.Q(task_state__isnull=True)
-        query = query.filter(cond)
+        conditions["vm_state"] = list(vm_states)
+        conditions["task_state"] = list(task_states)
+    for column, values in (expected or {}).items():
+        conditions[column] = list(values)
+    for column, values in conditions.items():
+        query = query.filter(_one_of(column, values))
+    if unchanged_since is not None:
+        query = query.filter(updated_at__lt=unchanged_since)
     changes["updated_at"] = timezone.now()
-    if query.update(**changes) != 1:
-        current = Server.objects.filter(pk=server.pk).values("vm_state", "task_state").first()
-        if current is None:
-            from apps.servers.exceptions import ServerNotFound
+    if query.update(**changes) == 1:
+        if is_row:
+            for key, value in changes.items():
+                setattr(server, key, value)
+        return True
+    uuid = server.uuid if is_row else server
+    current = (
+        Server.with_deleted.filter(uuid=uuid)
+        .values("vm_state", "task_state", "host", "deleted")
+        .first()
+    )
+    if quiet:
+        logger.info(
+            "server %s: %s skipped, the server is no longer as expected (%s); now %s",
+            uuid,
+            action,
+            conditions,
+            current,
+        )
+        return False
+    if current is None or current["deleted"]:
+        from apps.servers.exceptions import ServerNotFound
 
-            raise ServerNotFound(uuid=server.uuid)
-        if vm_states is not None and current["vm_state"] not in set(vm_states):
-            attr, state = "vm_state", current["vm_state"]
-        else:
-            attr, state = "task_state", current["task_state"]
-        raise ServerInvalidState(action=action, uuid=server.uuid, attr=attr, state=state)
-    for key, value in changes.items():
-        setattr(server, key, value)
+        raise ServerNotFound(uuid=uuid)
+    mismatched = [
+        c
+        for c in ("vm_state", "task_state", "host")
+        if c in conditions and current[c] not in conditions[c]
+    ]
+    attr = (mismatched or ["task_state"])[0]
+    raise ServerInvalidState(action=action, uuid=uuid, attr=attr, state=current[attr])
+
+
+def _one_of(column: str, values: list[Any]) -> models.Q:
+    """``column IN values``, with None meaning NULL."""
+    named = [v for v in values if v is not None]
+    condition = models.Q(**{f"{column}__in": named})
+    if None in values:
+        condition |= models.Q(**{f"{column}__isnull": True})
+    return condition
