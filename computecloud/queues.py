@@ -2,7 +2,8 @@
 
 Plain constants with no Django import, so that both the control-plane Celery app
 (`computecloud.celery`) and the compute workers' Django-free app (`workers.compute.app`)
-share them. Code that enqueues names a task; this module decides where it goes.
+share them. Code that enqueues names a task (a constant of `computecloud.messages`); this
+module decides where it goes.
 
 Queues:
 - ``conductor``: orchestration and every instance-state write on behalf of hosts.
@@ -10,8 +11,11 @@ Queues:
 - ``compute.<host>``: one per hypervisor host, consumed only by that host's worker.
 """
 
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
+
+from computecloud.messages import to_conductor
 
 CONDUCTOR_QUEUE = "conductor"
 SCHEDULER_QUEUE = "scheduler"
@@ -29,7 +33,7 @@ def compute_queue(host: str) -> str:
 _DESCRIBED = ("server_uuid", "server_uuids", "migration_uuid", "image_id", "host", "request_id")
 
 
-def describe_task(kwargs: dict[str, Any]) -> str:
+def describe_task(kwargs: Mapping[str, Any]) -> str:
     """A short repr of a task's arguments, for `send_task(..., kwargsrepr=...)`."""
     shown = {key: kwargs[key] for key in _DESCRIBED if key in kwargs}
     payload = kwargs.get("payload")
@@ -71,21 +75,24 @@ COMMON_CONFIG: dict[str, Any] = {
 # service; see docs/operations.md. (Service liveness needs no job: "up" is derived from the
 # last heartbeat whenever it is read.)
 BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
-    "build-timeout": {"task": "conductor.expire_stuck_builds", "schedule": timedelta(seconds=60)},
+    "build-timeout": {
+        "task": to_conductor.EXPIRE_STUCK_BUILDS,
+        "schedule": timedelta(seconds=60),
+    },
     "auto-confirm-resizes": {
-        "task": "conductor.confirm_expired_resizes",
+        "task": to_conductor.CONFIRM_EXPIRED_RESIZES,
         "schedule": timedelta(seconds=60),
     },
     "stale-image-uploads": {
-        "task": "conductor.reset_stale_image_uploads",
+        "task": to_conductor.RESET_STALE_IMAGE_UPLOADS,
         "schedule": timedelta(minutes=5),
     },
     "purge-identity-tokens": {
-        "task": "conductor.purge_identity_tokens",
+        "task": to_conductor.PURGE_IDENTITY_TOKENS,
         "schedule": timedelta(hours=1),
     },
     "purge-console-tokens": {
-        "task": "conductor.purge_console_tokens",
+        "task": to_conductor.PURGE_CONSOLE_TOKENS,
         "schedule": timedelta(minutes=10),
     },
 }

@@ -27,8 +27,8 @@ from apps.servers import states
 from apps.servers.faults import from_report
 from apps.servers.models import Migration, Server
 from apps.servers.states import PowerState, TaskState, VmState
-from computecloud.celery import app
-from workers.compute import rpcapi
+from computecloud.messages import to_compute
+from computecloud.tasking import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ def snapshot_server(*, server_uuid: str, image_id: str, request_id: str) -> None
             return
         server = Server.objects.get(uuid=server_uuid)
         image = Image.objects.get(id=image_id)
-        payload = {
+        payload: to_compute.SnapshotPayload = {
             "server_uuid": server_uuid,
             "image_id": image_id,
             "upload_url": signed_upload_url(image_id=image.id),
@@ -65,8 +65,7 @@ def snapshot_server(*, server_uuid: str, image_id: str, request_id: str) -> None
             event="compute_snapshot_instance",
             host=server.host,
         )
-        host = server.host
-        transaction.on_commit(lambda: rpcapi.snapshot_server(app, host, payload=payload))
+        to_compute.snapshot_server(enqueue_on_commit, server.host, payload=payload)
 
 
 # --- resize / migrate ---------------------------------------------------------------------------
@@ -164,7 +163,7 @@ def resize_server(*, server_uuid: str, migration_uuid: str, request_id: str) -> 
                 dest_node=selection.node,
                 status=Migration.Status.MIGRATING,
             )
-            payload = {
+            payload: to_compute.ResizePayload = {
                 "server_uuid": server_uuid,
                 "migration_uuid": migration_uuid,
                 "transfer_image_id": str(transfer.id),
@@ -172,8 +171,7 @@ def resize_server(*, server_uuid: str, migration_uuid: str, request_id: str) -> 
                 "power_on": server.vm_state == VmState.ACTIVE,
                 "request_id": request_id,
             }
-            source = server.host
-            transaction.on_commit(lambda: rpcapi.resize_server(app, source, payload=payload))
+            to_compute.resize_server(enqueue_on_commit, server.host, payload=payload)
         logger.info("%s of %s: %s -> %s", action, server_uuid, server.host, selection.host)
     except NoValidHost as exc:
         with transaction.atomic():
@@ -232,7 +230,7 @@ def resize_migrated(
             return
         instance = instance_payload(server)
         instance.update(_flavor_fields(migration.new_flavor))
-        payload = {
+        payload: to_compute.FinishResizePayload = {
             "server_uuid": server_uuid,
             "migration_uuid": migration_uuid,
             "instance": instance,
@@ -242,8 +240,7 @@ def resize_migrated(
             "power_on": power_on,
             "request_id": request_id,
         }
-        dest = migration.dest_host or ""
-        transaction.on_commit(lambda: rpcapi.finish_resize(app, dest, payload=payload))
+        to_compute.finish_resize(enqueue_on_commit, migration.dest_host or "", payload=payload)
 
 
 def _flavor_fields(flavor: dict[str, Any]) -> dict[str, Any]:
@@ -344,8 +341,8 @@ def confirm_resize(*, server_uuid: str, migration_uuid: str, request_id: str) ->
         event=_event("confirm_resize"),
         host=migration.source_host,
     )
-    rpcapi.confirm_resize(
-        app,
+    to_compute.confirm_resize(
+        enqueue_on_commit,
         migration.source_host,
         payload={
             "server_uuid": server_uuid,
@@ -404,8 +401,8 @@ def revert_resize(*, server_uuid: str, migration_uuid: str, request_id: str) -> 
         event=_event("revert_resize"),
         host=migration.dest_host,
     )
-    rpcapi.revert_resize(
-        app,
+    to_compute.revert_resize(
+        enqueue_on_commit,
         migration.dest_host or "",
         payload={
             "server_uuid": server_uuid,
@@ -432,8 +429,8 @@ def resize_reverted_on_dest(
     migration = Migration.objects.get(uuid=migration_uuid)
     instance = instance_payload(server)
     instance.update(_flavor_fields(migration.old_flavor))
-    rpcapi.finish_revert_resize(
-        app,
+    to_compute.finish_revert_resize(
+        enqueue_on_commit,
         migration.source_host,
         payload={
             "server_uuid": server_uuid,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.db import transaction
 from django.utils import timezone
@@ -24,20 +24,17 @@ from apps.servers.actions import SIMPLE_ACTIONS
 from apps.servers.faults import from_report
 from apps.servers.models import InstanceAction, Server
 from apps.servers.states import PowerState, TaskState, VmState
-from computecloud.celery import app
 from computecloud.conf import cc_settings
 from computecloud.exceptions import Conflict
-from workers.compute import rpcapi
+from computecloud.messages import to_compute
+from computecloud.tasking import enqueue_on_commit
+from computecloud.wire import AlternatePayload, BuildPayload
 
 logger = logging.getLogger(__name__)
 
 SCHEDULE_EVENT = "conductor_schedule_and_build_instances"
 BUILD_EVENT = "compute_build_and_run_instance"
 TRANSITIONAL_POWER_TASKS = {a.task_state for a in SIMPLE_ACTIONS.values()}
-
-
-def _on_commit(callback: Any) -> None:
-    transaction.on_commit(callback)
 
 
 # --- build --------------------------------------------------------------------------------------
@@ -145,7 +142,7 @@ def _assign_host(
     return assigned
 
 
-def _build_payload(server: Server, request_id: str, alternates: list[Any]) -> dict[str, Any]:
+def _build_payload(server: Server, request_id: str, alternates: list[Any]) -> BuildPayload:
     return {
         "instance": instance_payload(server),
         "image": image_payload(server),
@@ -154,12 +151,12 @@ def _build_payload(server: Server, request_id: str, alternates: list[Any]) -> di
     }
 
 
-def _alternate_payload(alternate: Any) -> dict[str, Any]:
-    return alternate if isinstance(alternate, dict) else alternate.as_dict()
+def _alternate_payload(alternate: Any) -> AlternatePayload:
+    return cast(AlternatePayload, alternate if isinstance(alternate, dict) else alternate.as_dict())
 
 
-def _send_build(host: str, payload: dict[str, Any]) -> None:
-    _on_commit(lambda: rpcapi.build_server(app, host, payload=payload))
+def _send_build(host: str, payload: BuildPayload) -> None:
+    to_compute.build_server(enqueue_on_commit, host, payload=payload)
 
 
 def fail_build(
@@ -247,7 +244,7 @@ def build_server_done(
             logger.warning(
                 "server %s built on %s but not wanted there; destroying", server_uuid, host
             )
-            _on_commit(lambda: rpcapi.destroy_orphan(app, host, server_uuid=server_uuid))
+            to_compute.destroy_orphan(enqueue_on_commit, host, server_uuid=server_uuid)
 
 
 def _from_epoch(seconds: float | None) -> datetime | None:
@@ -345,13 +342,15 @@ def run_server_action(*, server_uuid: str, action: str, request_id: str) -> None
         )
         return
     server_services.start_event(server=server, request_id=request_id, event=event, host=server.host)
-    payload = {
+    payload: to_compute.ServerActionPayload = {
         "server_uuid": server_uuid,
         "action": action,
         "request_id": request_id,
         "hard": action == "reboot_hard",
     }
-    rpcapi.server_action(app, server.host, operation=spec.compute_op, payload=payload)
+    to_compute.server_action(
+        enqueue_on_commit, server.host, operation=spec.compute_op, payload=payload
+    )
 
 
 def server_action_done(
@@ -450,8 +449,10 @@ def delete_server(*, server_uuid: str, request_id: str) -> None:
     server_services.start_event(
         server=server, request_id=request_id, event="compute_terminate_instance", host=server.host
     )
-    rpcapi.delete_server(
-        app, server.host, payload={"server_uuid": server_uuid, "request_id": request_id}
+    to_compute.delete_server(
+        enqueue_on_commit,
+        server.host,
+        payload={"server_uuid": server_uuid, "request_id": request_id},
     )
 
 
@@ -524,10 +525,10 @@ def compute_started(
     for server in Server.objects.filter(host=host):
         uuid = str(server.uuid)
         if server.task_state == TaskState.DELETING:
-            _send_later(
-                lambda u=uuid: rpcapi.delete_server(
-                    app, host, payload={"server_uuid": u, "request_id": "req-reconcile"}
-                )
+            to_compute.delete_server(
+                enqueue_on_commit,
+                host,
+                payload={"server_uuid": uuid, "request_id": "req-reconcile"},
             )
         elif server.task_state in (TaskState.SPAWNING, TaskState.SCHEDULING):
             if power_states.get(uuid) == PowerState.RUNNING:
@@ -557,10 +558,6 @@ def compute_started(
         logger.warning("domain %s on %s is unknown to computecloud; left untouched", uuid, host)
     sync_power_states(host=host, power_states=power_states)
     reclaim_deleted(host=host, present={*power_states, *(instance_files or [])})
-
-
-def _send_later(callback: Any) -> None:
-    _on_commit(callback)
 
 
 def _last_request_id(server: Server) -> str:
@@ -629,7 +626,7 @@ def reclaim_deleted(*, host: str, present: set[str]) -> list[str]:
     ]
     for uuid in reclaimed:
         logger.warning("server %s is deleted but still on %s; removing it there", uuid, host)
-        _send_later(lambda u=uuid: rpcapi.destroy_orphan(app, host, server_uuid=u))
+        to_compute.destroy_orphan(enqueue_on_commit, host, server_uuid=uuid)
     return reclaimed
 
 
@@ -774,16 +771,11 @@ def rebuild_server(*, server_uuid: str, request_id: str) -> None:
         server_services.start_event(
             server=server, request_id=request_id, event=REBUILD_EVENT, host=server.host
         )
-        payload = {
+        payload: to_compute.RebuildPayload = {
             "instance": instance_payload(server),
             "image": image_payload(server),
             "request_id": request_id,
             # A stopped server is rebuilt stopped, as in Nova.
             "power_on": server.vm_state != VmState.STOPPED,
         }
-        host = server.host
-        transaction.on_commit(
-            lambda: rpcapi.server_action(
-                app, host, operation="compute.rebuild_server", payload=payload
-            )
-        )
+        to_compute.rebuild_server(enqueue_on_commit, server.host, payload=payload)

@@ -1,8 +1,10 @@
 """Conductor tasks: thin wrappers that call one conductor service each.
 
-Names are explicit (``conductor.<verb>``) and routed to the ``conductor`` queue by
-`computecloud.queues`. Arguments are JSON. Each service is idempotent, so late
-acknowledgement and redelivery after a lost worker are safe.
+Names and arguments are the messages' (`computecloud.messages.to_conductor` from the API and
+beat, `from_compute` from the hosts): each task's parameters are its message's TypedDict
+(tests/test_messages.py). Routed to the ``conductor`` queue by `computecloud.queues`.
+Each service is idempotent, so late acknowledgement and redelivery after a lost worker are
+safe.
 """
 
 import logging
@@ -11,22 +13,25 @@ from typing import Any
 from celery import shared_task
 
 from apps.conductor import moves, services
+from computecloud.messages import from_compute, to_conductor
+from computecloud.messages.from_compute import Console, Fault
+from computecloud.wire import AlternatePayload
 
 logger = logging.getLogger(__name__)
 
 
-@shared_task(name="conductor.schedule_and_build_servers")
+@shared_task(name=to_conductor.SCHEDULE_AND_BUILD_SERVERS)
 def schedule_and_build_servers(server_uuids: list[str], request_id: str) -> None:
     services.schedule_and_build_servers(server_uuids=server_uuids, request_id=request_id)
 
 
-@shared_task(name="conductor.build_server_done")
+@shared_task(name=from_compute.BUILD_SERVER_DONE)
 def build_server_done(
     host: str,
     server_uuid: str,
     request_id: str,
     power_state: int,
-    console: dict[str, Any] | None = None,
+    console: Console | None = None,
     started_at: float | None = None,
 ) -> None:
     services.build_server_done(
@@ -39,13 +44,13 @@ def build_server_done(
     )
 
 
-@shared_task(name="conductor.build_server_failed")
+@shared_task(name=from_compute.BUILD_SERVER_FAILED)
 def build_server_failed(
     host: str,
     server_uuid: str,
     request_id: str,
-    fault: dict[str, Any],
-    alternates: list[dict[str, Any]],
+    fault: Fault,
+    alternates: list[AlternatePayload],
     started_at: float | None = None,
 ) -> None:
     services.build_server_failed(
@@ -58,36 +63,54 @@ def build_server_failed(
     )
 
 
-@shared_task(name="conductor.run_server_action")
+@shared_task(name=to_conductor.RUN_SERVER_ACTION)
 def run_server_action(server_uuid: str, action: str, request_id: str) -> None:
     services.run_server_action(server_uuid=server_uuid, action=action, request_id=request_id)
 
 
-@shared_task(name="conductor.server_action_done")
-def server_action_done(**kwargs: Any) -> None:
-    services.server_action_done(**kwargs)
+@shared_task(name=from_compute.SERVER_ACTION_DONE)
+def server_action_done(
+    host: str,
+    server_uuid: str,
+    action: str,
+    request_id: str,
+    ok: bool,
+    power_state: int,
+    fault: Fault | None = None,
+    console: Console | None = None,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    services.server_action_done(
+        host=host,
+        server_uuid=server_uuid,
+        action=action,
+        request_id=request_id,
+        ok=ok,
+        power_state=power_state,
+        fault=fault,
+        console=console,
+        extra=extra,
+    )
 
 
-@shared_task(name="conductor.delete_server")
+@shared_task(name=to_conductor.DELETE_SERVER)
 def delete_server(server_uuid: str, request_id: str) -> None:
     services.delete_server(server_uuid=server_uuid, request_id=request_id)
 
 
-@shared_task(name="conductor.server_deleted")
+@shared_task(name=from_compute.SERVER_DELETED)
 def server_deleted(host: str, server_uuid: str, request_id: str) -> None:
     services.server_deleted(host=host, server_uuid=server_uuid, request_id=request_id)
 
 
-@shared_task(name="conductor.server_delete_failed")
-def server_delete_failed(
-    host: str, server_uuid: str, request_id: str, fault: dict[str, Any]
-) -> None:
+@shared_task(name=from_compute.SERVER_DELETE_FAILED)
+def server_delete_failed(host: str, server_uuid: str, request_id: str, fault: Fault) -> None:
     services.server_delete_failed(
         host=host, server_uuid=server_uuid, request_id=request_id, fault=fault
     )
 
 
-@shared_task(name="conductor.compute_started")
+@shared_task(name=from_compute.COMPUTE_STARTED)
 def compute_started(
     host: str,
     facts: dict[str, Any],
@@ -104,7 +127,7 @@ def compute_started(
     )
 
 
-@shared_task(name="conductor.compute_heartbeat")
+@shared_task(name=from_compute.COMPUTE_HEARTBEAT)
 def compute_heartbeat(
     host: str,
     facts: dict[str, Any],
@@ -121,7 +144,7 @@ def compute_heartbeat(
     )
 
 
-@shared_task(name="conductor.reset_stale_image_uploads")
+@shared_task(name=to_conductor.RESET_STALE_IMAGE_UPLOADS)
 def reset_stale_image_uploads() -> None:
     from apps.images.services import reset_stale_uploads
 
@@ -130,7 +153,7 @@ def reset_stale_image_uploads() -> None:
         logger.warning("%d image uploads abandoned mid-stream put back to queued", count)
 
 
-@shared_task(name="conductor.expire_stuck_builds")
+@shared_task(name=to_conductor.EXPIRE_STUCK_BUILDS)
 def expire_stuck_builds() -> None:
     count = services.expire_stuck_builds()
     if count:
@@ -138,62 +161,146 @@ def expire_stuck_builds() -> None:
 
 
 # --- snapshots and moves (apps/conductor/moves.py) ----------------------------------------------
-@shared_task(name="conductor.snapshot_server")
+@shared_task(name=to_conductor.SNAPSHOT_SERVER)
 def snapshot_server(server_uuid: str, image_id: str, request_id: str) -> None:
     moves.snapshot_server(server_uuid=server_uuid, image_id=image_id, request_id=request_id)
 
 
-@shared_task(name="conductor.resize_server")
+@shared_task(name=to_conductor.RESIZE_SERVER)
 def resize_server(server_uuid: str, migration_uuid: str, request_id: str) -> None:
     moves.resize_server(
         server_uuid=server_uuid, migration_uuid=migration_uuid, request_id=request_id
     )
 
 
-@shared_task(name="conductor.resize_migrated")
-def resize_migrated(**kwargs: Any) -> None:
-    moves.resize_migrated(**kwargs)
+@shared_task(name=from_compute.RESIZE_MIGRATED)
+def resize_migrated(
+    host: str,
+    server_uuid: str,
+    migration_uuid: str,
+    request_id: str,
+    ok: bool,
+    power_on: bool,
+    transfer_image_id: str,
+    fault: Fault | None = None,
+) -> None:
+    moves.resize_migrated(
+        host=host,
+        server_uuid=server_uuid,
+        migration_uuid=migration_uuid,
+        request_id=request_id,
+        ok=ok,
+        power_on=power_on,
+        transfer_image_id=transfer_image_id,
+        fault=fault,
+    )
 
 
-@shared_task(name="conductor.resize_finished")
-def resize_finished(**kwargs: Any) -> None:
-    moves.resize_finished(**kwargs)
+@shared_task(name=from_compute.RESIZE_FINISHED)
+def resize_finished(
+    host: str,
+    server_uuid: str,
+    migration_uuid: str,
+    request_id: str,
+    ok: bool,
+    power_state: int = 0,
+    console: Console | None = None,
+    fault: Fault | None = None,
+    transfer_image_id: str | None = None,
+) -> None:
+    moves.resize_finished(
+        host=host,
+        server_uuid=server_uuid,
+        migration_uuid=migration_uuid,
+        request_id=request_id,
+        ok=ok,
+        power_state=power_state,
+        console=console,
+        fault=fault,
+        transfer_image_id=transfer_image_id,
+    )
 
 
-@shared_task(name="conductor.confirm_resize")
+@shared_task(name=to_conductor.CONFIRM_RESIZE)
 def confirm_resize(server_uuid: str, migration_uuid: str, request_id: str) -> None:
     moves.confirm_resize(
         server_uuid=server_uuid, migration_uuid=migration_uuid, request_id=request_id
     )
 
 
-@shared_task(name="conductor.resize_confirmed")
-def resize_confirmed(**kwargs: Any) -> None:
-    moves.resize_confirmed(**kwargs)
+@shared_task(name=from_compute.RESIZE_CONFIRMED)
+def resize_confirmed(
+    host: str,
+    server_uuid: str,
+    migration_uuid: str,
+    request_id: str,
+    ok: bool = True,
+    fault: Fault | None = None,
+) -> None:
+    moves.resize_confirmed(
+        host=host,
+        server_uuid=server_uuid,
+        migration_uuid=migration_uuid,
+        request_id=request_id,
+        ok=ok,
+        fault=fault,
+    )
 
 
-@shared_task(name="conductor.revert_resize")
+@shared_task(name=to_conductor.REVERT_RESIZE)
 def revert_resize(server_uuid: str, migration_uuid: str, request_id: str) -> None:
     moves.revert_resize(
         server_uuid=server_uuid, migration_uuid=migration_uuid, request_id=request_id
     )
 
 
-@shared_task(name="conductor.resize_reverted_on_dest")
-def resize_reverted_on_dest(**kwargs: Any) -> None:
-    moves.resize_reverted_on_dest(**kwargs)
+@shared_task(name=from_compute.RESIZE_REVERTED_ON_DEST)
+def resize_reverted_on_dest(
+    host: str,
+    server_uuid: str,
+    migration_uuid: str,
+    request_id: str,
+    ok: bool = True,
+    fault: Fault | None = None,
+) -> None:
+    moves.resize_reverted_on_dest(
+        host=host,
+        server_uuid=server_uuid,
+        migration_uuid=migration_uuid,
+        request_id=request_id,
+        ok=ok,
+        fault=fault,
+    )
 
 
-@shared_task(name="conductor.resize_reverted")
-def resize_reverted(**kwargs: Any) -> None:
-    moves.resize_reverted(**kwargs)
+@shared_task(name=from_compute.RESIZE_REVERTED)
+def resize_reverted(
+    host: str,
+    server_uuid: str,
+    migration_uuid: str,
+    request_id: str,
+    ok: bool,
+    power_state: int = 0,
+    console: Console | None = None,
+    fault: Fault | None = None,
+) -> None:
+    moves.resize_reverted(
+        host=host,
+        server_uuid=server_uuid,
+        migration_uuid=migration_uuid,
+        request_id=request_id,
+        ok=ok,
+        power_state=power_state,
+        console=console,
+        fault=fault,
+    )
 
 
-@shared_task(name="conductor.confirm_expired_resizes")
+@shared_task(name=to_conductor.CONFIRM_EXPIRED_RESIZES)
 def confirm_expired_resizes() -> None:
     services.confirm_expired_resizes()
 
 
-@shared_task(name="conductor.rebuild_server")
+@shared_task(name=to_conductor.REBUILD_SERVER)
 def rebuild_server(server_uuid: str, request_id: str) -> None:
     services.rebuild_server(server_uuid=server_uuid, request_id=request_id)

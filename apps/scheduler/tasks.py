@@ -6,11 +6,12 @@ from typing import Any
 from celery import shared_task
 
 from apps.scheduler import services
+from computecloud.messages import from_compute
 
 logger = logging.getLogger(__name__)
 
 
-@shared_task(name="scheduler.update_inventory")
+@shared_task(name=from_compute.UPDATE_INVENTORY)
 def update_inventory(
     *,
     compute_node_uuid: str,

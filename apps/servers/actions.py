@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from apps.servers import states
 from apps.servers.states import TaskState, VmState
+from computecloud.messages import to_compute
 
 
 @dataclass(frozen=True)
@@ -16,7 +17,7 @@ class SimpleAction:
     name: str  # the instance action name users see in os-instance-actions
     allowed: tuple[frozenset[str], frozenset[str | None]]
     task_state: str
-    compute_op: str  # task name on compute.<host>
+    compute_op: str  # one of to_compute.SIMPLE_OPERATIONS
     done_vm_state: str
     policy: str
     # vm_state when the host reports failure; None keeps the state it had.
@@ -30,7 +31,7 @@ SIMPLE_ACTIONS: dict[str, SimpleAction] = {
             "reboot",
             states.ALLOW_SOFT_REBOOT,
             TaskState.REBOOTING,
-            "compute.reboot_server",
+            to_compute.REBOOT_SERVER,
             VmState.ACTIVE,
             "os_compute_api:servers:reboot",
             failed_vm_state=VmState.ERROR,
@@ -39,7 +40,7 @@ SIMPLE_ACTIONS: dict[str, SimpleAction] = {
             "reboot_hard",
             states.ALLOW_HARD_REBOOT,
             TaskState.REBOOTING_HARD,
-            "compute.reboot_server",
+            to_compute.REBOOT_SERVER,
             VmState.ACTIVE,
             "os_compute_api:servers:reboot",
             failed_vm_state=VmState.ERROR,
@@ -48,7 +49,7 @@ SIMPLE_ACTIONS: dict[str, SimpleAction] = {
             "stop",
             states.ALLOW_STOP,
             TaskState.POWERING_OFF,
-            "compute.stop_server",
+            to_compute.STOP_SERVER,
             VmState.STOPPED,
             "os_compute_api:servers:stop",
         ),
@@ -56,7 +57,7 @@ SIMPLE_ACTIONS: dict[str, SimpleAction] = {
             "start",
             states.ALLOW_START,
             TaskState.POWERING_ON,
-            "compute.start_server",
+            to_compute.START_SERVER,
             VmState.ACTIVE,
             "os_compute_api:servers:start",
         ),
@@ -64,7 +65,7 @@ SIMPLE_ACTIONS: dict[str, SimpleAction] = {
             "pause",
             states.ALLOW_PAUSE,
             TaskState.PAUSING,
-            "compute.pause_server",
+            to_compute.PAUSE_SERVER,
             VmState.PAUSED,
             "os_compute_api:os-pause-server:pause",
         ),
@@ -72,7 +73,7 @@ SIMPLE_ACTIONS: dict[str, SimpleAction] = {
             "unpause",
             states.ALLOW_UNPAUSE,
             TaskState.UNPAUSING,
-            "compute.unpause_server",
+            to_compute.UNPAUSE_SERVER,
             VmState.ACTIVE,
             "os_compute_api:os-pause-server:unpause",
         ),
@@ -80,7 +81,7 @@ SIMPLE_ACTIONS: dict[str, SimpleAction] = {
             "suspend",
             states.ALLOW_SUSPEND,
             TaskState.SUSPENDING,
-            "compute.suspend_server",
+            to_compute.SUSPEND_SERVER,
             VmState.SUSPENDED,
             "os_compute_api:os-suspend-server:suspend",
         ),
@@ -88,7 +89,7 @@ SIMPLE_ACTIONS: dict[str, SimpleAction] = {
             "resume",
             states.ALLOW_RESUME,
             TaskState.RESUMING,
-            "compute.resume_server",
+            to_compute.RESUME_SERVER,
             VmState.ACTIVE,
             "os_compute_api:os-suspend-server:resume",
         ),

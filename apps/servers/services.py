@@ -12,6 +12,7 @@ import logging
 import re
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -41,7 +42,8 @@ from apps.servers.models import (
 from apps.servers.states import TaskState, VmState
 from computecloud.conf import cc_settings
 from computecloud.exceptions import Conflict, InvalidInput
-from computecloud.tasking import enqueue_on_commit
+from computecloud.messages import to_compute, to_conductor
+from computecloud.tasking import call, enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -458,9 +460,8 @@ def create_servers(
                 ServerGroupMember.objects.create(group=group, server=server)
             record_action(server=server, action="create", context=context, request_id=request_id)
             servers.append(server)
-        enqueue_on_commit(
-            "conductor.schedule_and_build_servers",
-            kwargs={"server_uuids": [str(s.uuid) for s in servers], "request_id": request_id},
+        to_conductor.schedule_and_build_servers(
+            enqueue_on_commit, server_uuids=[str(s.uuid) for s in servers], request_id=request_id
         )
     for server in servers:
         logger.info(
@@ -494,13 +495,11 @@ def run_simple_action(
             context=context,
             request_id=request_id,
         )
-        enqueue_on_commit(
-            "conductor.run_server_action",
-            kwargs={
-                "server_uuid": str(server.uuid),
-                "action": action.name,
-                "request_id": request_id,
-            },
+        to_conductor.run_server_action(
+            enqueue_on_commit,
+            server_uuid=str(server.uuid),
+            action=action.name,
+            request_id=request_id,
         )
     logger.info("%s of server %s requested by %s", action.name, server.uuid, context.user_id)
 
@@ -567,9 +566,8 @@ def delete_server(
             request_id=request_id,
         )
         if _host_is_up(server.host):
-            enqueue_on_commit(
-                "conductor.delete_server",
-                kwargs={"server_uuid": str(server.uuid), "request_id": request_id},
+            to_conductor.delete_server(
+                enqueue_on_commit, server_uuid=str(server.uuid), request_id=request_id
             )
             return
         finish_local_delete(server=server, request_id=request_id)
@@ -685,17 +683,15 @@ def delete_tag(*, server: Server, tag: str) -> None:
 
 # --- console output -----------------------------------------------------------------------------
 def get_console_output(*, context: RequestContext, server: Server, length: int | None) -> str:
-    """The last `length` lines of the guest's serial log, asked of its host (a call)."""
-    from computecloud.celery import app
-    from workers.compute import rpcapi
-
+    """The last `length` lines of the guest's serial log, asked of its host: a call, which
+    waits at most to_compute.CONSOLE_OUTPUT_TIMEOUT seconds."""
     if not server.host or server.vm_state in (VmState.BUILDING, VmState.ERROR):
         raise Conflict(f"Instance {server.uuid} has no console output: it is {server.vm_state}.")
     if not _host_is_up(server.host):
         raise Conflict(f"Compute host {server.host} could not be reached.")
     try:
-        return rpcapi.get_console_output(
-            app, server.host, server_uuid=str(server.uuid), length=length
+        return to_compute.get_console_output(
+            call, server.host, server_uuid=str(server.uuid), length=length
         )
     except Exception as exc:
         logger.warning("console output of %s from %s failed: %s", server.uuid, server.host, exc)
@@ -726,13 +722,11 @@ def create_image(
             context=context, name=name, server=server, extra_properties=metadata
         )
         record_action(server=server, action="createImage", context=context, request_id=request_id)
-        enqueue_on_commit(
-            "conductor.snapshot_server",
-            kwargs={
-                "server_uuid": str(server.uuid),
-                "image_id": str(image.id),
-                "request_id": request_id,
-            },
+        to_conductor.snapshot_server(
+            enqueue_on_commit,
+            server_uuid=str(server.uuid),
+            image_id=str(image.id),
+            request_id=request_id,
         )
     return str(image.id)
 
@@ -816,13 +810,11 @@ def _start_move(
             project_id=context.project_id or "",
         )
         record_action(server=server, action=action, context=context, request_id=request_id)
-        enqueue_on_commit(
-            "conductor.resize_server",
-            kwargs={
-                "server_uuid": str(server.uuid),
-                "migration_uuid": str(migration.uuid),
-                "request_id": request_id,
-            },
+        to_conductor.resize_server(
+            enqueue_on_commit,
+            server_uuid=str(server.uuid),
+            migration_uuid=str(migration.uuid),
+            request_id=request_id,
         )
 
 
@@ -835,7 +827,7 @@ def confirm_resize(*, context: RequestContext, server: Server, request_id: str) 
         allowed=states.ALLOW_CONFIRM_RESIZE,
         task_state=TaskState.RESIZE_CONFIRMING,
         status="confirming",
-        task="conductor.confirm_resize",
+        message=to_conductor.confirm_resize,
     )
 
 
@@ -848,7 +840,7 @@ def revert_resize(*, context: RequestContext, server: Server, request_id: str) -
         allowed=states.ALLOW_REVERT_RESIZE,
         task_state=TaskState.RESIZE_REVERTING,
         status="reverting",
-        task="conductor.revert_resize",
+        message=to_conductor.revert_resize,
     )
 
 
@@ -861,10 +853,11 @@ def _answer_resize(
     allowed: Any,
     task_state: str,
     status: str,
-    task: str,
+    message: Callable[..., None],
 ) -> None:
     """Confirm or revert a finished resize: the state change, the migration's status, the
-    action record and the conductor's task, in one transaction."""
+    action record and the conductor's message (`to_conductor.confirm_resize` or
+    `revert_resize`), in one transaction."""
     from apps.servers.models import Migration
 
     check_not_locked(server, context)
@@ -873,13 +866,11 @@ def _answer_resize(
         migration = _pending_migration(server)
         Migration.objects.filter(pk=migration.pk).update(status=status)
         record_action(server=server, action=action, context=context, request_id=request_id)
-        enqueue_on_commit(
-            task,
-            kwargs={
-                "server_uuid": str(server.uuid),
-                "migration_uuid": str(migration.uuid),
-                "request_id": request_id,
-            },
+        message(
+            enqueue_on_commit,
+            server_uuid=str(server.uuid),
+            migration_uuid=str(migration.uuid),
+            request_id=request_id,
         )
 
 
@@ -943,9 +934,8 @@ def rebuild_server(
                 for k, v in changes["metadata"].items()
             )
         record_action(server=server, action="rebuild", context=context, request_id=request_id)
-        enqueue_on_commit(
-            "conductor.rebuild_server",
-            kwargs={"server_uuid": str(server.uuid), "request_id": request_id},
+        to_conductor.rebuild_server(
+            enqueue_on_commit, server_uuid=str(server.uuid), request_id=request_id
         )
     server.refresh_from_db()
     logger.info("rebuild of server %s from image %s requested", server.uuid, image["id"])

@@ -1,8 +1,8 @@
 """One operation on this host's guests: call the driver, report the outcome to the conductor.
 
-The manager never writes instance state: it tells the conductor what happened
-(``conductor.build_server_done``, ``conductor.server_action_done``, ...) and the conductor
-writes it. Every operation reports exactly once, success or failure with a fault, so an
+The manager never writes instance state: it tells the conductor what happened (the messages
+of `computecloud.messages.from_compute`: build_server_done, server_action_done, ...) and the
+conductor writes it. Every operation reports exactly once, success or failure with a fault, so an
 instance's task state is always finished or reverted (Nova's reverts_task_state and
 wrap_instance_fault, as one mechanism: `ComputeManager._report_outcome`).
 Operations are idempotent: a task redelivered after a worker died finds its work done or
@@ -11,19 +11,22 @@ redoes it from a clean state.
 
 from __future__ import annotations
 
+import functools
 import logging
 import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from celery import Celery
 
 from computecloud.identifiers import compute_node_uuid
-from computecloud.queues import CONDUCTOR_QUEUE, SCHEDULER_QUEUE, describe_task
+from computecloud.messages import from_compute, to_compute
+from computecloud.messages.from_compute import Console, Fault
+from computecloud.queues import describe_task
 from workers import transfer
 from workers.compute.config import ComputeConfig
 from workers.virt.driver import ComputeDriver, ImageSource, InstanceSpec
@@ -34,13 +37,13 @@ RUNNING = 1  # Nova's power_state.RUNNING
 
 # Simple operations: compute task name → the driver call that performs it.
 SIMPLE_OPERATIONS: dict[str, Callable[[ComputeDriver, str, dict[str, Any]], None]] = {
-    "compute.reboot_server": lambda d, u, p: d.reboot(u, hard=bool(p.get("hard"))),
-    "compute.stop_server": lambda d, u, p: d.power_off(u),
-    "compute.start_server": lambda d, u, p: d.power_on(u),
-    "compute.pause_server": lambda d, u, p: d.pause(u),
-    "compute.unpause_server": lambda d, u, p: d.unpause(u),
-    "compute.suspend_server": lambda d, u, p: d.suspend(u),
-    "compute.resume_server": lambda d, u, p: d.resume(u),
+    to_compute.REBOOT_SERVER: lambda d, u, p: d.reboot(u, hard=bool(p.get("hard"))),
+    to_compute.STOP_SERVER: lambda d, u, p: d.power_off(u),
+    to_compute.START_SERVER: lambda d, u, p: d.power_on(u),
+    to_compute.PAUSE_SERVER: lambda d, u, p: d.pause(u),
+    to_compute.UNPAUSE_SERVER: lambda d, u, p: d.unpause(u),
+    to_compute.SUSPEND_SERVER: lambda d, u, p: d.suspend(u),
+    to_compute.RESUME_SERVER: lambda d, u, p: d.resume(u),
 }
 
 
@@ -52,7 +55,7 @@ class InstanceLog(logging.LoggerAdapter):  # type: ignore[type-arg]
         return f"[instance {extra.get('uuid')}] [{extra.get('request_id', '-')}] {msg}", kwargs
 
 
-def fault_from(exc: BaseException) -> dict[str, Any]:
+def fault_from(exc: BaseException) -> Fault:
     return {
         "message": f"{type(exc).__name__}: {exc}"[:255],
         "details": "".join(traceback.format_exception(exc))[-8000:],
@@ -70,11 +73,10 @@ class ComputeManager:
         self.control_plane = transfer.ControlPlane.from_url(config.control_plane_url)
 
     # --- talking to the control plane ---------------------------------------------------------
-    def report(self, task: str, **kwargs: Any) -> None:
-        kwargs = {"host": self.host, **kwargs}
-        self.app.send_task(
-            task, kwargs=kwargs, queue=CONDUCTOR_QUEUE, kwargsrepr=describe_task(kwargs)
-        )
+    def publish(self, task: str, *, kwargs: Mapping[str, Any], queue: str | None = None) -> None:
+        """The worker's `Send` for `from_compute` messages: at once, since a compute host has no
+        database and so no transaction to wait for."""
+        self.app.send_task(task, kwargs=dict(kwargs), queue=queue, kwargsrepr=describe_task(kwargs))
 
     def _upload(self, url: str, path: Path) -> None:
         transfer.upload(url, path, control_plane=self.control_plane, timeout=TRANSFER_TIMEOUT)
@@ -88,8 +90,9 @@ class ComputeManager:
         reconcile instances left in a transitional state by a crash."""
         self.driver.init_host()
         interrupted = self._interrupted_builds()
-        self.report(
-            "conductor.compute_started",
+        from_compute.compute_started(
+            self.publish,
+            host=self.host,
             facts=self.driver.get_host_facts().to_payload(),
             power_states=self._power_states(),
             interrupted_builds=interrupted,
@@ -128,25 +131,21 @@ class ComputeManager:
         return interrupted
 
     def report_inventory(self) -> None:
-        kwargs = {
-            "compute_node_uuid": compute_node_uuid(self.host),
-            "host": self.host,
-            "inventories": self.driver.get_inventory(),
-            "traits": [],
-        }
-        self.app.send_task(
-            "scheduler.update_inventory",
-            kwargs=kwargs,
-            queue=SCHEDULER_QUEUE,
-            kwargsrepr=describe_task(kwargs),
+        from_compute.update_inventory(
+            self.publish,
+            compute_node_uuid=compute_node_uuid(self.host),
+            host=self.host,
+            inventories=self.driver.get_inventory(),
+            traits=[],
         )
 
     def send_heartbeat(self) -> None:
         """Liveness, power states, what instances have files here, and inventory: cheap, and
         it heals any report that was lost."""
         observed_at = time.time()  # before reading: anything changed later is newer
-        self.report(
-            "conductor.compute_heartbeat",
+        from_compute.compute_heartbeat(
+            self.publish,
+            host=self.host,
             facts=self.driver.get_host_facts().to_payload(),
             power_states=self._power_states(),
             observed_at=observed_at,
@@ -207,8 +206,9 @@ class ComputeManager:
                 log.info("spawning on %s", self.host)
                 self.driver.spawn(instance, image, network_info=[], block_device_info=[])
             console = self._vnc(instance.uuid)
-            self.report(
-                "conductor.build_server_done",
+            from_compute.build_server_done(
+                self.publish,
+                host=self.host,
                 server_uuid=instance.uuid,
                 request_id=request_id,
                 power_state=self._power_state(instance.uuid),
@@ -222,8 +222,9 @@ class ComputeManager:
                 self.driver.destroy(instance.uuid, delete_files=True)
             except Exception:
                 log.exception("cleanup after failed build failed")
-            self.report(
-                "conductor.build_server_failed",
+            from_compute.build_server_failed(
+                self.publish,
+                host=self.host,
                 server_uuid=instance.uuid,
                 request_id=request_id,
                 fault=fault_from(exc),
@@ -231,7 +232,7 @@ class ComputeManager:
                 started_at=started_at,
             )
 
-    def _vnc(self, server_uuid: str) -> dict[str, Any] | None:
+    def _vnc(self, server_uuid: str) -> Console | None:
         try:
             host, port = self.driver.get_vnc_console(server_uuid)
         except Exception:
@@ -248,8 +249,9 @@ class ComputeManager:
             SIMPLE_OPERATIONS[operation](self.driver, server_uuid, payload)
         except Exception as exc:
             log.exception("%s failed on %s", action, self.host)
-            self.report(
-                "conductor.server_action_done",
+            from_compute.server_action_done(
+                self.publish,
+                host=self.host,
                 server_uuid=server_uuid,
                 action=action,
                 request_id=request_id,
@@ -259,8 +261,9 @@ class ComputeManager:
             )
             return
         log.info("%s done on %s", action, self.host)
-        self.report(
-            "conductor.server_action_done",
+        from_compute.server_action_done(
+            self.publish,
+            host=self.host,
             server_uuid=server_uuid,
             action=action,
             request_id=request_id,
@@ -291,8 +294,9 @@ class ComputeManager:
         except Exception as exc:
             log.exception("rebuild failed on %s", self.host)
             ok, fault = False, fault_from(exc)
-        self.report(
-            "conductor.server_action_done",
+        from_compute.server_action_done(
+            self.publish,
+            host=self.host,
             server_uuid=instance.uuid,
             action="rebuild",
             request_id=request_id,
@@ -310,16 +314,18 @@ class ComputeManager:
             self.driver.destroy(server_uuid, delete_files=True)
         except Exception as exc:
             log.exception("delete failed on %s", self.host)
-            self.report(
-                "conductor.server_delete_failed",
+            from_compute.server_delete_failed(
+                self.publish,
+                host=self.host,
                 server_uuid=server_uuid,
                 request_id=payload.get("request_id"),
                 fault=fault_from(exc),
             )
             return
         log.info("destroyed on %s", self.host)
-        self.report(
-            "conductor.server_deleted",
+        from_compute.server_deleted(
+            self.publish,
+            host=self.host,
             server_uuid=server_uuid,
             request_id=payload.get("request_id"),
         )
@@ -345,8 +351,9 @@ class ComputeManager:
             log.info("snapshot %s uploaded (%s bytes)", payload["image_id"], info.size)
         except Exception as exc:
             log.exception("snapshot failed on %s", self.host)
-            self.report(
-                "conductor.server_action_done",
+            from_compute.server_action_done(
+                self.publish,
+                host=self.host,
                 server_uuid=server_uuid,
                 action="createImage",
                 request_id=request_id,
@@ -356,8 +363,9 @@ class ComputeManager:
                 extra={"image_id": payload["image_id"]},
             )
             return
-        self.report(
-            "conductor.server_action_done",
+        from_compute.server_action_done(
+            self.publish,
+            host=self.host,
             server_uuid=server_uuid,
             action="createImage",
             request_id=request_id,
@@ -371,33 +379,39 @@ class ComputeManager:
         """Source host: power off, flatten the disk and upload it to the transfer object."""
         server_uuid = payload["server_uuid"]
         log = self._log(server_uuid, payload.get("request_id"))
-        common = {
-            "server_uuid": server_uuid,
-            "migration_uuid": payload["migration_uuid"],
-            "request_id": payload.get("request_id"),
-            "power_on": payload.get("power_on", True),
-            "transfer_image_id": payload["transfer_image_id"],
-        }
+        report = functools.partial(
+            from_compute.resize_migrated,
+            self.publish,
+            host=self.host,
+            server_uuid=server_uuid,
+            migration_uuid=payload["migration_uuid"],
+            request_id=payload.get("request_id"),
+            power_on=payload.get("power_on", True),
+            transfer_image_id=payload["transfer_image_id"],
+        )
         try:
             disk = self.driver.migrate_disk_and_power_off(server_uuid)
             self._upload(payload["upload_url"], Path(disk))
         except Exception as exc:
             log.exception("resize failed on source %s", self.host)
-            self.report("conductor.resize_migrated", ok=False, fault=fault_from(exc), **common)
+            report(ok=False, fault=fault_from(exc))
             return
         log.info("disk handed over from %s", self.host)
-        self.report("conductor.resize_migrated", ok=True, **common)
+        report(ok=True)
 
     def finish_resize(self, payload: dict[str, Any]) -> None:
         """Destination host: fetch the disk, define and (maybe) start with the new flavor."""
         instance = InstanceSpec.from_payload(payload["instance"])
         log = self._log(instance.uuid, payload.get("request_id"))
-        common = {
-            "server_uuid": instance.uuid,
-            "migration_uuid": payload["migration_uuid"],
-            "request_id": payload.get("request_id"),
-            "transfer_image_id": payload.get("transfer_image_id"),
-        }
+        report = functools.partial(
+            from_compute.resize_finished,
+            self.publish,
+            host=self.host,
+            server_uuid=instance.uuid,
+            migration_uuid=payload["migration_uuid"],
+            request_id=payload.get("request_id"),
+            transfer_image_id=payload.get("transfer_image_id"),
+        )
         try:
             with tempfile.TemporaryDirectory(dir=self.config.instances_path) as tmp:
                 disk = Path(tmp) / "disk.transfer"
@@ -419,15 +433,11 @@ class ComputeManager:
                 self.driver.destroy(instance.uuid, delete_files=True)
             except Exception:
                 log.exception("cleanup after failed resize failed")
-            self.report("conductor.resize_finished", ok=False, fault=fault_from(exc), **common)
+            report(ok=False, fault=fault_from(exc))
             return
         log.info("resized instance running on %s", self.host)
-        self.report(
-            "conductor.resize_finished",
-            ok=True,
-            power_state=self._power_state(instance.uuid),
-            console=self._vnc(instance.uuid),
-            **common,
+        report(
+            ok=True, power_state=self._power_state(instance.uuid), console=self._vnc(instance.uuid)
         )
 
     def confirm_resize(self, payload: dict[str, Any]) -> None:
@@ -435,8 +445,9 @@ class ComputeManager:
         server_uuid = payload["server_uuid"]
         # Also on the same host: it removes the source copy and never touches the new guest.
         self.driver.confirm_migration(server_uuid)
-        self.report(
-            "conductor.resize_confirmed",
+        from_compute.resize_confirmed(
+            self.publish,
+            host=self.host,
             server_uuid=server_uuid,
             migration_uuid=payload["migration_uuid"],
             request_id=payload.get("request_id"),
@@ -447,8 +458,9 @@ class ComputeManager:
         server_uuid = payload["server_uuid"]
         if not payload.get("same_host"):
             self.driver.destroy(server_uuid, delete_files=True)
-        self.report(
-            "conductor.resize_reverted_on_dest",
+        from_compute.resize_reverted_on_dest(
+            self.publish,
+            host=self.host,
             server_uuid=server_uuid,
             migration_uuid=payload["migration_uuid"],
             request_id=payload.get("request_id"),
@@ -458,25 +470,24 @@ class ComputeManager:
         """Source host: bring the instance back with its old flavor and disk."""
         instance = InstanceSpec.from_payload(payload["instance"])
         log = self._log(instance.uuid, payload.get("request_id"))
-        common = {
-            "server_uuid": instance.uuid,
-            "migration_uuid": payload["migration_uuid"],
-            "request_id": payload.get("request_id"),
-        }
+        report = functools.partial(
+            from_compute.resize_reverted,
+            self.publish,
+            host=self.host,
+            server_uuid=instance.uuid,
+            migration_uuid=payload["migration_uuid"],
+            request_id=payload.get("request_id"),
+        )
         try:
             self.driver.finish_revert_migration(
                 instance, power_on=bool(payload.get("power_on", True))
             )
         except Exception as exc:
             log.exception("revert failed on %s", self.host)
-            self.report("conductor.resize_reverted", ok=False, fault=fault_from(exc), **common)
+            report(ok=False, fault=fault_from(exc))
             return
-        self.report(
-            "conductor.resize_reverted",
-            ok=True,
-            power_state=self._power_state(instance.uuid),
-            console=self._vnc(instance.uuid),
-            **common,
+        report(
+            ok=True, power_state=self._power_state(instance.uuid), console=self._vnc(instance.uuid)
         )
 
 

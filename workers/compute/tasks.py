@@ -1,100 +1,102 @@
 """The tasks of queue ``compute.<host>``: thin, each hands its payload to the manager.
 
-Arguments are JSON (ids and plain dicts). Names are explicit; `rpcapi.py` is the sender.
+Names and arguments are the messages of `computecloud.messages.to_compute` (the conductor's
+send functions there are the senders); arguments are JSON.
 """
 
 from typing import Any
 
 from celery import shared_task
 
+from computecloud.messages import to_compute
 from workers.compute.runtime import get_manager
 
 
-@shared_task(name="compute.build_server")
+@shared_task(name=to_compute.BUILD_SERVER)
 def build_server(payload: dict[str, Any]) -> None:
     get_manager().build_server(payload)
 
 
-@shared_task(name="compute.reboot_server")
+@shared_task(name=to_compute.REBOOT_SERVER)
 def reboot_server(payload: dict[str, Any]) -> None:
-    get_manager().simple_operation("compute.reboot_server", payload)
+    get_manager().simple_operation(to_compute.REBOOT_SERVER, payload)
 
 
-@shared_task(name="compute.stop_server")
+@shared_task(name=to_compute.STOP_SERVER)
 def stop_server(payload: dict[str, Any]) -> None:
-    get_manager().simple_operation("compute.stop_server", payload)
+    get_manager().simple_operation(to_compute.STOP_SERVER, payload)
 
 
-@shared_task(name="compute.start_server")
+@shared_task(name=to_compute.START_SERVER)
 def start_server(payload: dict[str, Any]) -> None:
-    get_manager().simple_operation("compute.start_server", payload)
+    get_manager().simple_operation(to_compute.START_SERVER, payload)
 
 
-@shared_task(name="compute.pause_server")
+@shared_task(name=to_compute.PAUSE_SERVER)
 def pause_server(payload: dict[str, Any]) -> None:
-    get_manager().simple_operation("compute.pause_server", payload)
+    get_manager().simple_operation(to_compute.PAUSE_SERVER, payload)
 
 
-@shared_task(name="compute.unpause_server")
+@shared_task(name=to_compute.UNPAUSE_SERVER)
 def unpause_server(payload: dict[str, Any]) -> None:
-    get_manager().simple_operation("compute.unpause_server", payload)
+    get_manager().simple_operation(to_compute.UNPAUSE_SERVER, payload)
 
 
-@shared_task(name="compute.suspend_server")
+@shared_task(name=to_compute.SUSPEND_SERVER)
 def suspend_server(payload: dict[str, Any]) -> None:
-    get_manager().simple_operation("compute.suspend_server", payload)
+    get_manager().simple_operation(to_compute.SUSPEND_SERVER, payload)
 
 
-@shared_task(name="compute.resume_server")
+@shared_task(name=to_compute.RESUME_SERVER)
 def resume_server(payload: dict[str, Any]) -> None:
-    get_manager().simple_operation("compute.resume_server", payload)
+    get_manager().simple_operation(to_compute.RESUME_SERVER, payload)
 
 
-@shared_task(name="compute.delete_server")
+@shared_task(name=to_compute.DELETE_SERVER)
 def delete_server(payload: dict[str, Any]) -> None:
     get_manager().delete_server(payload)
 
 
-@shared_task(name="compute.destroy_orphan")
+@shared_task(name=to_compute.DESTROY_ORPHAN)
 def destroy_orphan(server_uuid: str) -> None:
     get_manager().destroy_orphan(server_uuid)
 
 
-@shared_task(name="compute.get_console_output", ignore_result=False)
+@shared_task(name=to_compute.GET_CONSOLE_OUTPUT, ignore_result=False)
 def get_console_output(server_uuid: str, length: int | None = None) -> str:
     return get_manager().get_console_output(server_uuid, length)
 
 
-@shared_task(name="compute.snapshot_server")
+@shared_task(name=to_compute.SNAPSHOT_SERVER)
 def snapshot_server(payload: dict[str, Any]) -> None:
     get_manager().snapshot_server(payload)
 
 
-@shared_task(name="compute.resize_server")
+@shared_task(name=to_compute.RESIZE_SERVER)
 def resize_server(payload: dict[str, Any]) -> None:
     get_manager().resize_server(payload)
 
 
-@shared_task(name="compute.finish_resize")
+@shared_task(name=to_compute.FINISH_RESIZE)
 def finish_resize(payload: dict[str, Any]) -> None:
     get_manager().finish_resize(payload)
 
 
-@shared_task(name="compute.confirm_resize")
+@shared_task(name=to_compute.CONFIRM_RESIZE)
 def confirm_resize(payload: dict[str, Any]) -> None:
     get_manager().confirm_resize(payload)
 
 
-@shared_task(name="compute.revert_resize")
+@shared_task(name=to_compute.REVERT_RESIZE)
 def revert_resize(payload: dict[str, Any]) -> None:
     get_manager().revert_resize(payload)
 
 
-@shared_task(name="compute.finish_revert_resize")
+@shared_task(name=to_compute.FINISH_REVERT_RESIZE)
 def finish_revert_resize(payload: dict[str, Any]) -> None:
     get_manager().finish_revert_resize(payload)
 
 
-@shared_task(name="compute.rebuild_server")
+@shared_task(name=to_compute.REBUILD_SERVER)
 def rebuild_server(payload: dict[str, Any]) -> None:
     get_manager().rebuild_server(payload)

@@ -1,0 +1,233 @@
+"""Messages to one compute host, from the conductor (and one call from the API).
+
+Each goes to the queue ``compute.<host>`` (`computecloud.queues.compute_queue`), consumed only
+by that host's worker; the tasks are in workers/compute/tasks.py. A payload carries all the
+host needs (it has no database): the instance and image as `computecloud.wire` defines them,
+signed URLs for what it must fetch or upload. The conductor sends them with
+`computecloud.tasking.enqueue_on_commit`, after the state change that asked for them commits.
+
+The one call: `get_console_output` waits for the host's answer, at most
+`CONSOLE_OUTPUT_TIMEOUT` seconds, and raises beyond that (the API answers 409): a host that
+is slow or gone never holds a request longer. Every other message is fire-and-forget; the
+host reports the outcome in a `from_compute` message.
+"""
+
+from collections.abc import Mapping
+from typing import Any, Generic, TypedDict, TypeVar
+
+from computecloud.messages import Call, Send
+from computecloud.queues import compute_queue
+from computecloud.wire import BuildPayload, ImagePayload, InstancePayload
+
+BUILD_SERVER = "compute.build_server"
+REBUILD_SERVER = "compute.rebuild_server"
+DELETE_SERVER = "compute.delete_server"
+DESTROY_ORPHAN = "compute.destroy_orphan"
+GET_CONSOLE_OUTPUT = "compute.get_console_output"
+SNAPSHOT_SERVER = "compute.snapshot_server"
+RESIZE_SERVER = "compute.resize_server"
+FINISH_RESIZE = "compute.finish_resize"
+CONFIRM_RESIZE = "compute.confirm_resize"
+REVERT_RESIZE = "compute.revert_resize"
+FINISH_REVERT_RESIZE = "compute.finish_revert_resize"
+
+# The simple operations: one driver call each, one payload shape (`ServerActionPayload`).
+REBOOT_SERVER = "compute.reboot_server"
+STOP_SERVER = "compute.stop_server"
+START_SERVER = "compute.start_server"
+PAUSE_SERVER = "compute.pause_server"
+UNPAUSE_SERVER = "compute.unpause_server"
+SUSPEND_SERVER = "compute.suspend_server"
+RESUME_SERVER = "compute.resume_server"
+SIMPLE_OPERATIONS = frozenset(
+    {
+        REBOOT_SERVER,
+        STOP_SERVER,
+        START_SERVER,
+        PAUSE_SERVER,
+        UNPAUSE_SERVER,
+        SUSPEND_SERVER,
+        RESUME_SERVER,
+    }
+)
+
+# Seconds the API waits for a host's console output before it gives up (409 to the user).
+CONSOLE_OUTPUT_TIMEOUT = 30.0
+
+
+# --- payloads ---------------------------------------------------------------------------------
+
+
+class ServerActionPayload(TypedDict):
+    server_uuid: str
+    action: str  # the action's name (apps.servers.actions), reported back
+    request_id: str
+    hard: bool  # reboots only: hard rather than soft
+
+
+class RebuildPayload(TypedDict):
+    instance: InstancePayload
+    image: ImagePayload  # the new image
+    request_id: str
+    power_on: bool  # a stopped server is rebuilt stopped, as in Nova
+
+
+class DeletePayload(TypedDict):
+    server_uuid: str
+    request_id: str
+
+
+class SnapshotPayload(TypedDict):
+    server_uuid: str
+    image_id: str
+    upload_url: str  # signed; the control plane's own URL only (workers/transfer.py)
+    request_id: str
+
+
+class ResizePayload(TypedDict):
+    """To the source host: power off and upload the disk to the transfer image."""
+
+    server_uuid: str
+    migration_uuid: str
+    transfer_image_id: str
+    upload_url: str
+    power_on: bool  # whether the destination starts it (it was running)
+    request_id: str
+
+
+class FinishResizePayload(TypedDict):
+    """To the destination host: fetch the disk, define the guest with the new flavor."""
+
+    server_uuid: str
+    migration_uuid: str
+    instance: InstancePayload  # with the new flavor's sizes
+    image: ImagePayload
+    disk_url: str
+    transfer_image_id: str
+    power_on: bool
+    request_id: str
+
+
+class AnswerResizePayload(TypedDict):
+    """Confirm (to the source) or revert (to the destination) a finished resize."""
+
+    server_uuid: str
+    migration_uuid: str
+    request_id: str
+    same_host: bool
+
+
+class FinishRevertPayload(TypedDict):
+    """To the source host: start the instance again with its old flavor and disk."""
+
+    server_uuid: str
+    migration_uuid: str
+    instance: InstancePayload  # with the old flavor's sizes
+    image: ImagePayload
+    power_on: bool
+    request_id: str
+
+
+P = TypeVar("P")
+
+
+class Carrying(TypedDict, Generic[P]):
+    """The arguments of most compute tasks: one payload."""
+
+    payload: P
+
+
+class DestroyOrphan(TypedDict):
+    server_uuid: str
+
+
+class GetConsoleOutput(TypedDict):
+    server_uuid: str
+    length: int | None  # the last lines; None: all
+
+
+MESSAGES: dict[str, Any] = {
+    BUILD_SERVER: Carrying[BuildPayload],
+    REBUILD_SERVER: Carrying[RebuildPayload],
+    DELETE_SERVER: Carrying[DeletePayload],
+    DESTROY_ORPHAN: DestroyOrphan,
+    GET_CONSOLE_OUTPUT: GetConsoleOutput,
+    SNAPSHOT_SERVER: Carrying[SnapshotPayload],
+    RESIZE_SERVER: Carrying[ResizePayload],
+    FINISH_RESIZE: Carrying[FinishResizePayload],
+    CONFIRM_RESIZE: Carrying[AnswerResizePayload],
+    REVERT_RESIZE: Carrying[AnswerResizePayload],
+    FINISH_REVERT_RESIZE: Carrying[FinishRevertPayload],
+    **dict.fromkeys(SIMPLE_OPERATIONS, Carrying[ServerActionPayload]),
+}
+
+
+# --- send functions ---------------------------------------------------------------------------
+
+
+def _to(send: Send, task: str, host: str, kwargs: Mapping[str, Any]) -> None:
+    send(task, kwargs=kwargs, queue=compute_queue(host))
+
+
+def build_server(send: Send, host: str, *, payload: BuildPayload) -> None:
+    _to(send, BUILD_SERVER, host, {"payload": payload})
+
+
+def server_action(send: Send, host: str, *, operation: str, payload: ServerActionPayload) -> None:
+    """One of the `SIMPLE_OPERATIONS` (the actions table names which)."""
+    if operation not in SIMPLE_OPERATIONS:
+        raise ValueError(f"{operation} is not a simple compute operation")
+    _to(send, operation, host, {"payload": payload})
+
+
+def rebuild_server(send: Send, host: str, *, payload: RebuildPayload) -> None:
+    _to(send, REBUILD_SERVER, host, {"payload": payload})
+
+
+def delete_server(send: Send, host: str, *, payload: DeletePayload) -> None:
+    _to(send, DELETE_SERVER, host, {"payload": payload})
+
+
+def destroy_orphan(send: Send, host: str, *, server_uuid: str) -> None:
+    """Remove a domain and files the database no longer knows (deleted while the host was down)."""
+    args: DestroyOrphan = {"server_uuid": server_uuid}
+    _to(send, DESTROY_ORPHAN, host, args)
+
+
+def snapshot_server(send: Send, host: str, *, payload: SnapshotPayload) -> None:
+    _to(send, SNAPSHOT_SERVER, host, {"payload": payload})
+
+
+def resize_server(send: Send, host: str, *, payload: ResizePayload) -> None:
+    """On the source host: power off and hand the disk over (upload to the transfer URL)."""
+    _to(send, RESIZE_SERVER, host, {"payload": payload})
+
+
+def finish_resize(send: Send, host: str, *, payload: FinishResizePayload) -> None:
+    """On the destination host: fetch the disk and start the instance with the new flavor."""
+    _to(send, FINISH_RESIZE, host, {"payload": payload})
+
+
+def confirm_resize(send: Send, host: str, *, payload: AnswerResizePayload) -> None:
+    """On the source host: remove what is left of the instance there."""
+    _to(send, CONFIRM_RESIZE, host, {"payload": payload})
+
+
+def revert_resize(send: Send, host: str, *, payload: AnswerResizePayload) -> None:
+    """On the destination host: remove the new copy (the conductor then restarts the source)."""
+    _to(send, REVERT_RESIZE, host, {"payload": payload})
+
+
+def finish_revert_resize(send: Send, host: str, *, payload: FinishRevertPayload) -> None:
+    """On the source host: start the instance again with its old flavor."""
+    _to(send, FINISH_REVERT_RESIZE, host, {"payload": payload})
+
+
+def get_console_output(call: Call, host: str, *, server_uuid: str, length: int | None) -> str:
+    """The call: the last `length` lines of the guest's serial log, waiting at most
+    `CONSOLE_OUTPUT_TIMEOUT` seconds for the host (raises on timeout)."""
+    args: GetConsoleOutput = {"server_uuid": server_uuid, "length": length}
+    output = call(
+        GET_CONSOLE_OUTPUT, kwargs=args, queue=compute_queue(host), timeout=CONSOLE_OUTPUT_TIMEOUT
+    )
+    return str(output)
