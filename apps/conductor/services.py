@@ -2,7 +2,8 @@
 
 The conductor is the only writer of instance state on behalf of compute hosts. Every function
 here is idempotent against redelivery: it checks the state it expects (``task_state``, host)
-in the same conditional UPDATE that changes it, and does nothing when the work is done.
+in the same conditional UPDATE that changes it (`states.transition`), and does nothing when the
+work is done or a delete got there first.
 Compute messages are sent after the transaction that made them necessary commits.
 """
 

@@ -1,7 +1,7 @@
 """Servers and what hangs off them: metadata, tags, faults, actions, migrations, groups.
 
-State columns are written only through `apps.servers.states.transition` and the services;
-no `save()` side effects, no signals.
+State columns (vm_state, task_state, power_state, host, node) are written only through
+`apps.servers.states.transition`; no `save()` side effects, no signals.
 """
 
 import uuid

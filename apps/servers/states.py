@@ -2,7 +2,8 @@
 
 - ``vm_state``: the stable state the instance rests in (active, stopped, error, ...).
 - ``task_state``: the operation in progress, or None when idle. Every action sets it with
-  one conditional UPDATE (`transition`), so two concurrent actions give one winner and one 409.
+  one conditional UPDATE (`transition`), so two concurrent actions give one winner and one 409;
+  the conductor moves it on through the same function, so a delete in between wins.
 - ``power_state``: what the hypervisor last reported; only the conductor writes it.
 - The API ``status`` (ACTIVE, BUILD, REBOOT, ...) is derived from the pair by `api_status`.
 
