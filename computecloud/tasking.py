@@ -40,4 +40,9 @@ def call(name: str, *, kwargs: Mapping[str, Any], queue: str, timeout: float) ->
     from computecloud.celery import app
 
     result = app.send_task(name, kwargs=dict(kwargs), queue=queue, kwargsrepr=describe_task(kwargs))
-    return result.get(timeout=timeout)
+    try:
+        return result.get(timeout=timeout)
+    finally:
+        # Stop listening for the answer now, not when the result object is collected: after a
+        # timeout it lives on in the exception's traceback, and the subscription with it.
+        result.backend.remove_pending_result(result)

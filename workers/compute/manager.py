@@ -27,6 +27,7 @@ from computecloud.identifiers import compute_node_uuid
 from computecloud.messages import from_compute, to_compute
 from computecloud.messages.from_compute import Console, Fault
 from computecloud.queues import describe_task
+from computecloud.wire import BuildPayload
 from workers import transfer
 from workers.compute.config import ComputeConfig
 from workers.virt.driver import ComputeDriver, ImageSource, InstanceSpec
@@ -36,7 +37,9 @@ logger = logging.getLogger(__name__)
 RUNNING = 1  # Nova's power_state.RUNNING
 
 # Simple operations: compute task name → the driver call that performs it.
-SIMPLE_OPERATIONS: dict[str, Callable[[ComputeDriver, str, dict[str, Any]], None]] = {
+SIMPLE_OPERATIONS: dict[
+    str, Callable[[ComputeDriver, str, to_compute.ServerActionPayload], None]
+] = {
     to_compute.REBOOT_SERVER: lambda d, u, p: d.reboot(u, hard=bool(p.get("hard"))),
     to_compute.STOP_SERVER: lambda d, u, p: d.power_off(u),
     to_compute.START_SERVER: lambda d, u, p: d.power_on(u),
@@ -180,7 +183,7 @@ class ComputeManager:
                 logger.exception("image cache clean-up on %s failed; retrying later", self.host)
 
     # --- build ----------------------------------------------------------------------------------
-    def build_server(self, payload: dict[str, Any]) -> None:
+    def build_server(self, payload: BuildPayload) -> None:
         instance = InstanceSpec.from_payload(payload["instance"])
         request_id = payload.get("request_id")
         log = self._log(instance.uuid, request_id)
@@ -190,7 +193,7 @@ class ComputeManager:
         finally:
             marker.unlink(missing_ok=True)
 
-    def _build(self, instance: InstanceSpec, payload: dict[str, Any], log: InstanceLog) -> None:
+    def _build(self, instance: InstanceSpec, payload: BuildPayload, log: InstanceLog) -> None:
         request_id = payload.get("request_id")
         started_at = time.time()  # the build event's start, as this host saw it
         try:
@@ -240,7 +243,7 @@ class ComputeManager:
         return {"host": host, "port": port} if port and port > 0 else None
 
     # --- simple operations ----------------------------------------------------------------------
-    def simple_operation(self, operation: str, payload: dict[str, Any]) -> None:
+    def simple_operation(self, operation: str, payload: to_compute.ServerActionPayload) -> None:
         server_uuid = payload["server_uuid"]
         request_id = payload.get("request_id")
         log = self._log(server_uuid, request_id)
@@ -279,7 +282,7 @@ class ComputeManager:
             return 0
 
     # --- rebuild --------------------------------------------------------------------------------
-    def rebuild_server(self, payload: dict[str, Any]) -> None:
+    def rebuild_server(self, payload: to_compute.RebuildPayload) -> None:
         """Recreate the guest from the (new) image on this host; the flavor stays. Left
         stopped when the payload says so (a stopped server is rebuilt stopped)."""
         instance = InstanceSpec.from_payload(payload["instance"])
@@ -307,7 +310,7 @@ class ComputeManager:
         )
 
     # --- delete ---------------------------------------------------------------------------------
-    def delete_server(self, payload: dict[str, Any]) -> None:
+    def delete_server(self, payload: to_compute.DeletePayload) -> None:
         server_uuid = payload["server_uuid"]
         log = self._log(server_uuid, payload.get("request_id"))
         try:
@@ -339,7 +342,7 @@ class ComputeManager:
         return self.driver.get_console_output(server_uuid, max_lines=length)
 
     # --- snapshot -------------------------------------------------------------------------------
-    def snapshot_server(self, payload: dict[str, Any]) -> None:
+    def snapshot_server(self, payload: to_compute.SnapshotPayload) -> None:
         server_uuid = payload["server_uuid"]
         request_id = payload.get("request_id")
         log = self._log(server_uuid, request_id)
@@ -375,7 +378,7 @@ class ComputeManager:
         )
 
     # --- resize / cold migration ----------------------------------------------------------------
-    def resize_server(self, payload: dict[str, Any]) -> None:
+    def resize_server(self, payload: to_compute.ResizePayload) -> None:
         """Source host: power off, flatten the disk and upload it to the transfer object."""
         server_uuid = payload["server_uuid"]
         log = self._log(server_uuid, payload.get("request_id"))
@@ -399,7 +402,7 @@ class ComputeManager:
         log.info("disk handed over from %s", self.host)
         report(ok=True)
 
-    def finish_resize(self, payload: dict[str, Any]) -> None:
+    def finish_resize(self, payload: to_compute.FinishResizePayload) -> None:
         """Destination host: fetch the disk, define and (maybe) start with the new flavor."""
         instance = InstanceSpec.from_payload(payload["instance"])
         log = self._log(instance.uuid, payload.get("request_id"))
@@ -440,7 +443,7 @@ class ComputeManager:
             ok=True, power_state=self._power_state(instance.uuid), console=self._vnc(instance.uuid)
         )
 
-    def confirm_resize(self, payload: dict[str, Any]) -> None:
+    def confirm_resize(self, payload: to_compute.AnswerResizePayload) -> None:
         """Source host: the resize is kept; remove the copy left here."""
         server_uuid = payload["server_uuid"]
         # Also on the same host: it removes the source copy and never touches the new guest.
@@ -453,7 +456,7 @@ class ComputeManager:
             request_id=payload.get("request_id"),
         )
 
-    def revert_resize(self, payload: dict[str, Any]) -> None:
+    def revert_resize(self, payload: to_compute.AnswerResizePayload) -> None:
         """Destination host: the resize is abandoned; remove the new copy."""
         server_uuid = payload["server_uuid"]
         if not payload.get("same_host"):
@@ -466,7 +469,7 @@ class ComputeManager:
             request_id=payload.get("request_id"),
         )
 
-    def finish_revert_resize(self, payload: dict[str, Any]) -> None:
+    def finish_revert_resize(self, payload: to_compute.FinishRevertPayload) -> None:
         """Source host: bring the instance back with its old flavor and disk."""
         instance = InstanceSpec.from_payload(payload["instance"])
         log = self._log(instance.uuid, payload.get("request_id"))

@@ -4,56 +4,55 @@ Names and arguments are the messages of `computecloud.messages.to_compute` (the 
 send functions there are the senders); arguments are JSON.
 """
 
-from typing import Any
-
 from celery import shared_task
 
 from computecloud.messages import to_compute
+from computecloud.wire import BuildPayload
 from workers.compute.runtime import get_manager
 
 
 @shared_task(name=to_compute.BUILD_SERVER)
-def build_server(payload: dict[str, Any]) -> None:
+def build_server(payload: BuildPayload) -> None:
     get_manager().build_server(payload)
 
 
 @shared_task(name=to_compute.REBOOT_SERVER)
-def reboot_server(payload: dict[str, Any]) -> None:
+def reboot_server(payload: to_compute.ServerActionPayload) -> None:
     get_manager().simple_operation(to_compute.REBOOT_SERVER, payload)
 
 
 @shared_task(name=to_compute.STOP_SERVER)
-def stop_server(payload: dict[str, Any]) -> None:
+def stop_server(payload: to_compute.ServerActionPayload) -> None:
     get_manager().simple_operation(to_compute.STOP_SERVER, payload)
 
 
 @shared_task(name=to_compute.START_SERVER)
-def start_server(payload: dict[str, Any]) -> None:
+def start_server(payload: to_compute.ServerActionPayload) -> None:
     get_manager().simple_operation(to_compute.START_SERVER, payload)
 
 
 @shared_task(name=to_compute.PAUSE_SERVER)
-def pause_server(payload: dict[str, Any]) -> None:
+def pause_server(payload: to_compute.ServerActionPayload) -> None:
     get_manager().simple_operation(to_compute.PAUSE_SERVER, payload)
 
 
 @shared_task(name=to_compute.UNPAUSE_SERVER)
-def unpause_server(payload: dict[str, Any]) -> None:
+def unpause_server(payload: to_compute.ServerActionPayload) -> None:
     get_manager().simple_operation(to_compute.UNPAUSE_SERVER, payload)
 
 
 @shared_task(name=to_compute.SUSPEND_SERVER)
-def suspend_server(payload: dict[str, Any]) -> None:
+def suspend_server(payload: to_compute.ServerActionPayload) -> None:
     get_manager().simple_operation(to_compute.SUSPEND_SERVER, payload)
 
 
 @shared_task(name=to_compute.RESUME_SERVER)
-def resume_server(payload: dict[str, Any]) -> None:
+def resume_server(payload: to_compute.ServerActionPayload) -> None:
     get_manager().simple_operation(to_compute.RESUME_SERVER, payload)
 
 
 @shared_task(name=to_compute.DELETE_SERVER)
-def delete_server(payload: dict[str, Any]) -> None:
+def delete_server(payload: to_compute.DeletePayload) -> None:
     get_manager().delete_server(payload)
 
 
@@ -68,35 +67,35 @@ def get_console_output(server_uuid: str, length: int | None = None) -> str:
 
 
 @shared_task(name=to_compute.SNAPSHOT_SERVER)
-def snapshot_server(payload: dict[str, Any]) -> None:
+def snapshot_server(payload: to_compute.SnapshotPayload) -> None:
     get_manager().snapshot_server(payload)
 
 
 @shared_task(name=to_compute.RESIZE_SERVER)
-def resize_server(payload: dict[str, Any]) -> None:
+def resize_server(payload: to_compute.ResizePayload) -> None:
     get_manager().resize_server(payload)
 
 
 @shared_task(name=to_compute.FINISH_RESIZE)
-def finish_resize(payload: dict[str, Any]) -> None:
+def finish_resize(payload: to_compute.FinishResizePayload) -> None:
     get_manager().finish_resize(payload)
 
 
 @shared_task(name=to_compute.CONFIRM_RESIZE)
-def confirm_resize(payload: dict[str, Any]) -> None:
+def confirm_resize(payload: to_compute.AnswerResizePayload) -> None:
     get_manager().confirm_resize(payload)
 
 
 @shared_task(name=to_compute.REVERT_RESIZE)
-def revert_resize(payload: dict[str, Any]) -> None:
+def revert_resize(payload: to_compute.AnswerResizePayload) -> None:
     get_manager().revert_resize(payload)
 
 
 @shared_task(name=to_compute.FINISH_REVERT_RESIZE)
-def finish_revert_resize(payload: dict[str, Any]) -> None:
+def finish_revert_resize(payload: to_compute.FinishRevertPayload) -> None:
     get_manager().finish_revert_resize(payload)
 
 
 @shared_task(name=to_compute.REBUILD_SERVER)
-def rebuild_server(payload: dict[str, Any]) -> None:
+def rebuild_server(payload: to_compute.RebuildPayload) -> None:
     get_manager().rebuild_server(payload)
