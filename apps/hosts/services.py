@@ -3,7 +3,6 @@
 import logging
 from typing import Any
 
-from django.db.models import Count, Sum
 from django.utils import timezone
 
 from apps.hosts.choices import AZ_METADATA_KEY, COMPUTE_BINARY
@@ -168,59 +167,10 @@ def delete_aggregate(*, aggregate: Aggregate) -> None:
     aggregate.delete()
 
 
-# --- reading: what the admin host views show -------------------------------------------------
-# The hypervisor and os-hosts views show what runs on a host and what is allocated there: rows
-# of the servers and the scheduler, which sit above this app. Their models are imported here,
-# at call time, until those views move up with them (docs/architecture.md, the app order).
+# --- reading ------------------------------------------------------------------------------------
 def zones_by_host() -> dict[str, str]:
     """Host → the availability zone an aggregate gives it (hosts in none are left out)."""
     rows = AggregateHost.objects.filter(aggregate__metadata__has_key=AZ_METADATA_KEY).values_list(
         "host", "aggregate__metadata__availability_zone"
     )
     return dict(rows)
-
-
-def usage_by_host() -> dict[str, dict[str, int]]:
-    """Used resources per host, summed from the scheduler's allocations."""
-    from apps.scheduler.models import Allocation
-
-    usage: dict[str, dict[str, int]] = {}
-    rows = Allocation.objects.values("provider__name", "resource_class").annotate(used=Sum("used"))
-    for row in rows:
-        usage.setdefault(row["provider__name"], {})[row["resource_class"]] = int(row["used"])
-    return usage
-
-
-def running_vms() -> dict[str, int]:
-    """Host → how many servers are placed on it."""
-    from apps.servers.models import Server
-
-    return dict(
-        Server.objects.filter(host__isnull=False)
-        .values_list("host")
-        .annotate(n=Count("id"))
-        .values_list("host", "n")
-    )
-
-
-def servers_on_hosts(hosts: set[str]) -> dict[str, list[dict[str, str]]]:
-    """Host → its servers' uuid and name, oldest first."""
-    from apps.servers.models import Server
-
-    by_host: dict[str, list[dict[str, str]]] = {}
-    rows = Server.objects.filter(host__in=hosts).order_by("created_at")
-    for host, server_uuid, name in rows.values_list("host", "uuid", "name"):
-        by_host.setdefault(host, []).append({"uuid": str(server_uuid), "name": name})
-    return by_host
-
-
-def usage_by_project_on(host: str) -> list[dict[str, Any]]:
-    """The host's servers' vcpus, memory and disk summed per project, by project id."""
-    from apps.servers.models import Server
-
-    return list(
-        Server.objects.filter(host=host)
-        .values("project_id")
-        .annotate(cpu=Sum("vcpus"), memory_mb=Sum("memory_mb"), disk_gb=Sum("root_gb"))
-        .order_by("project_id")
-    )

@@ -8,6 +8,7 @@ from rest_framework.request import Request
 from apps.identity.context import RequestContext
 from apps.identity.models import User
 from apps.identity.tokens import context_for_token, find_valid_token
+from computecloud.endpoints import identity_public_url
 from computecloud.exceptions import AuthenticationRequired
 
 
@@ -31,8 +32,6 @@ class KeystoneTokenAuthentication(BaseAuthentication):
         return token.user, context
 
     def authenticate_header(self, request: Request) -> str:
-        from apps.identity.catalog import identity_public_url
-
         return f'Keystone uri="{identity_public_url()}"'
 
 

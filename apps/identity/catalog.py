@@ -1,7 +1,5 @@
-"""Public URLs of the services computecloud serves, and the service catalog that lists them.
-
-Every URL derives from ``settings.PUBLIC_URL`` (what clients reach), so the catalog, version
-documents and ``WWW-Authenticate`` all agree. Rules the clients impose (measured, see
+"""The service catalog: the services computecloud serves, at their public URLs
+(computecloud/endpoints.py). Rules the clients impose (measured, see
 KEYSTONE-SUBSET.md §3.3): compute is the versioned ``…/compute/v2.1`` without a project id,
 image is unversioned, every endpoint carries both ``region`` and ``region_id``, and only
 services that exist are listed (no network or volume).
@@ -10,24 +8,11 @@ services that exist are listed (no network or volume).
 import uuid
 from typing import Any
 
-from django.conf import settings
-
 from computecloud.conf import cc_settings
+from computecloud.endpoints import compute_public_url, identity_public_url, image_public_url
 
 INTERFACES = ("public", "internal", "admin")
 _NAMESPACE = uuid.UUID("1d3c6c52-8a0f-4f43-9a53-58a1b3f8b0c1")
-
-
-def identity_public_url() -> str:
-    return f"{settings.PUBLIC_URL}/identity"
-
-
-def compute_public_url() -> str:
-    return f"{settings.PUBLIC_URL}/compute/v2.1"
-
-
-def image_public_url() -> str:
-    return f"{settings.PUBLIC_URL}/image"
 
 
 # (type, name, URL): the catalog, in the order Keystone lists it.

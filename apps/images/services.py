@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -54,10 +54,19 @@ from apps.images.store import CHUNK_SIZE, Readable, StoredData, get_store
 from computecloud.conf import cc_settings
 from computecloud.exceptions import InvalidInput
 
-if TYPE_CHECKING:
-    from apps.servers.models import Server
-
 logger = logging.getLogger(__name__)
+
+
+class ImageSource(Protocol):
+    """What a snapshot or a move's transfer image is made from: a server, as images (which
+    sit below servers in the app order) see one."""
+
+    uuid: Any
+    project: Any
+    image_ref: str
+    image_meta: Any
+    root_gb: int
+
 
 # The owner may state the data's digests when creating the image (openstacksdk does, with
 # validate_checksum); an upload whose data disagrees is refused.
@@ -281,7 +290,7 @@ def create_snapshot_image(
     *,
     context: RequestContext,
     name: str,
-    server: "Server",
+    server: ImageSource,
     extra_properties: dict[str, str],
 ) -> Image:
     """The queued, private image a server snapshot (createImage) is uploaded into, as Nova
@@ -334,7 +343,7 @@ def mark_snapshot_failed(*, image_id: str) -> None:
 
 def create_transfer_image(
     *,
-    server: "Server",
+    server: ImageSource,
     migration_uuid: str,
     disk_format: str = "qcow2",
     container_format: str = "bare",

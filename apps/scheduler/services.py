@@ -355,6 +355,16 @@ def revert_move(*, instance_uuid: str | uuid_lib.UUID, migration_uuid: str | uui
     return move_allocations(from_consumer=migration_uuid, to_consumer=instance_uuid)
 
 
+def usage_by_host() -> dict[str, dict[str, int]]:
+    """Used resources per provider (host), summed from the allocations: what the admin host
+    views show as used."""
+    usage: dict[str, dict[str, int]] = {}
+    rows = Allocation.objects.values("provider__name", "resource_class").annotate(used=Sum("used"))
+    for row in rows:
+        usage.setdefault(row["provider__name"], {})[row["resource_class"]] = int(row["used"])
+    return usage
+
+
 def get_allocations(consumer_uuid: str | uuid_lib.UUID) -> dict[str, dict[str, Any]]:
     """``{provider_uuid: {"host": name, "resources": {class: used}}}`` for the consumer."""
     result: dict[str, dict[str, Any]] = {}

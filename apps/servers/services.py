@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Count, Sum
 from django.utils import timezone
 
 from apps.flavors.models import Flavor
@@ -64,6 +65,35 @@ def visible_servers(context: RequestContext, *, all_tenants: bool = False) -> An
     if all_tenants and context.is_admin:
         return queryset
     return queryset.for_project(context.project_id)
+
+
+def running_vms() -> dict[str, int]:
+    """Host → how many servers are placed on it."""
+    return dict(
+        Server.objects.filter(host__isnull=False)
+        .values_list("host")
+        .annotate(n=Count("id"))
+        .values_list("host", "n")
+    )
+
+
+def servers_on_hosts(hosts: set[str]) -> dict[str, list[dict[str, str]]]:
+    """Host → its servers' uuid and name, oldest first."""
+    by_host: dict[str, list[dict[str, str]]] = {}
+    rows = Server.objects.filter(host__in=hosts).order_by("created_at")
+    for host, server_uuid, name in rows.values_list("host", "uuid", "name"):
+        by_host.setdefault(host, []).append({"uuid": str(server_uuid), "name": name})
+    return by_host
+
+
+def usage_by_project_on(host: str) -> list[dict[str, Any]]:
+    """The host's servers' vcpus, memory and disk summed per project, by project id."""
+    return list(
+        Server.objects.filter(host=host)
+        .values("project_id")
+        .annotate(cpu=Sum("vcpus"), memory_mb=Sum("memory_mb"), disk_gb=Sum("root_gb"))
+        .order_by("project_id")
+    )
 
 
 def is_uuid(value: str) -> bool:

@@ -19,6 +19,7 @@ from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
+from computecloud.endpoints import identity_public_url
 from computecloud.exceptions import AuthenticationRequired, ComputecloudError, RequestTooLarge
 
 logger = logging.getLogger(__name__)
@@ -70,8 +71,6 @@ def error_response(view: Any, code: int, message: str, *, authentication: bool =
     body = _keystone_body(code, message) if keystone else _nova_body(code, message)
     response = Response(body, status=code)
     if code == 401:
-        from apps.identity.catalog import identity_public_url  # identity owns its URL
-
         response["WWW-Authenticate"] = f'Keystone uri="{identity_public_url()}"'
     return response
 

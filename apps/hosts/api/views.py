@@ -1,5 +1,6 @@
 """Admin host resources: os-services, os-hosts (2.1-2.42), os-hypervisors, os-availability-zone,
-os-aggregates."""
+os-aggregates. What runs on a host and what is allocated there come from the servers and the
+scheduler (an API module may call any app's services; the hosts app itself sits below them)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ from apps.hosts.api.serializers import (
 )
 from apps.hosts.choices import API_BINARY_NAMES, COMPUTE_BINARY, DEFAULT_AVAILABILITY_ZONE
 from apps.hosts.models import Aggregate, ComputeNode, Service
+from apps.scheduler import services as scheduler_services
+from apps.servers import services as server_services
 from computecloud.api.microversions import MicroversionedMixin
 from computecloud.api.timeformat import iso_micro
 from computecloud.exceptions import FeatureNotImplemented, InvalidInput, NotFound
@@ -100,7 +103,11 @@ class HypervisorViewSet(MicroversionedMixin, viewsets.ViewSet):
         return queryset
 
     def _render(self, request: Request, *, detail: bool) -> Response:
-        usage, vms = (services.usage_by_host(), services.running_vms()) if detail else ({}, {})
+        usage, vms = (
+            (scheduler_services.usage_by_host(), server_services.running_vms())
+            if detail
+            else ({}, {})
+        )
         nodes = [
             hypervisor_view(n, request.version, detail=detail, usage=usage, vms=vms)
             for n in self._nodes(request)
@@ -127,8 +134,8 @@ class HypervisorViewSet(MicroversionedMixin, viewsets.ViewSet):
             node,
             request.version,
             detail=True,
-            usage=services.usage_by_host(),
-            vms=services.running_vms(),
+            usage=scheduler_services.usage_by_host(),
+            vms=server_services.running_vms(),
         )
         return Response({"hypervisor": body})
 
@@ -157,7 +164,7 @@ class HypervisorViewSet(MicroversionedMixin, viewsets.ViewSet):
     @action(detail=True, methods=["get"], url_path="servers")
     def servers(self, request: Request, pk: str) -> Response:
         nodes = self._matching(request, pk)
-        by_host = services.servers_on_hosts({n.host for n in nodes})
+        by_host = server_services.servers_on_hosts({n.host for n in nodes})
         body = []
         for node in nodes:
             view = hypervisor_view(node, request.version, detail=False, usage={}, vms={})
@@ -179,7 +186,7 @@ class HypervisorViewSet(MicroversionedMixin, viewsets.ViewSet):
     def statistics(self, request: Request) -> Response:
         if request.version >= (2, 88):
             raise NotFound("The statistics API was removed in microversion 2.88.")
-        usage, vms = services.usage_by_host(), services.running_vms()
+        usage, vms = scheduler_services.usage_by_host(), server_services.running_vms()
         nodes = list(ComputeNode.objects.all())
         used = lambda rc: sum(usage.get(n.host, {}).get(rc, 0) for n in nodes)  # noqa: E731
         memory = sum(n.memory_mb for n in nodes)
@@ -256,7 +263,7 @@ class HostViewSet(MicroversionedMixin, viewsets.ViewSet):
     def retrieve(self, request: Request, pk: str) -> Response:
         self._compute(pk)
         node = ComputeNode.objects.filter(host=pk).first()
-        used = services.usage_by_host().get(pk, {})
+        used = scheduler_services.usage_by_host().get(pk, {})
 
         def resource(project: str, cpu: int, memory_mb: int, disk_gb: int) -> dict[str, Any]:
             return {
@@ -269,7 +276,7 @@ class HostViewSet(MicroversionedMixin, viewsets.ViewSet):
                 }
             }
 
-        per_project = services.usage_by_project_on(pk)
+        per_project = server_services.usage_by_project_on(pk)
         rows = [
             resource(
                 "(total)",

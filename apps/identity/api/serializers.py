@@ -11,10 +11,11 @@ from typing import Any
 
 from rest_framework import serializers
 
-from apps.identity.catalog import identity_public_url, service_catalog
+from apps.identity.catalog import service_catalog
 from apps.identity.models import Project, Role, Token, User
 from apps.identity.services import ProjectRef, UserRef
 from computecloud.api.timeformat import keystone_time
+from computecloud.endpoints import identity_public_url
 
 KEYSTONE_VERSION = {
     "id": "v3.14",

@@ -20,8 +20,8 @@ from django.db import transaction
 
 from apps.flavors.services import ensure_standard_flavors
 from apps.hosts.services import ensure_compute_service
-from apps.identity.catalog import identity_public_url
 from apps.identity.services import assign_roles, ensure_project, ensure_user
+from computecloud.endpoints import identity_public_url
 
 
 class Command(BaseCommand):

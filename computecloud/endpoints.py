@@ -1,0 +1,20 @@
+"""Public URLs of the services computecloud serves.
+
+Every URL derives from ``settings.PUBLIC_URL`` (what clients reach), so the identity catalog,
+version documents and ``WWW-Authenticate`` all agree. Compute is the versioned
+``…/compute/v2.1`` without a project id, image is unversioned (what the clients expect).
+"""
+
+from django.conf import settings
+
+
+def identity_public_url() -> str:
+    return f"{settings.PUBLIC_URL}/identity"
+
+
+def compute_public_url() -> str:
+    return f"{settings.PUBLIC_URL}/compute/v2.1"
+
+
+def image_public_url() -> str:
+    return f"{settings.PUBLIC_URL}/image"
