@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.conductor.payloads import image_payload, instance_payload
+from apps.consoles.services import revoke_server_tokens
 from apps.hosts.services import update_compute_node
 from apps.scheduler.selection import Alternate, Selection
 from apps.servers import services as server_services
@@ -446,6 +447,7 @@ def delete_server(*, server_uuid: str, request_id: str) -> None:
     if not _host_is_up(server.host):
         with transaction.atomic():
             server_services.finish_local_delete(server=server, request_id=request_id)
+            revoke_server_tokens(server_uuid=server_uuid)
         return
     server_services.start_event(
         server=server, request_id=request_id, event="compute_terminate_instance", host=server.host
@@ -471,6 +473,7 @@ def server_deleted(*, host: str, server_uuid: str, request_id: str) -> None:
             finish_action=False,
         )
         server_services.finish_local_delete(server=server, request_id=request_id)
+        revoke_server_tokens(server_uuid=server_uuid)
     logger.info("server %s deleted from %s", server_uuid, host)
 
 

@@ -625,17 +625,12 @@ def finish_local_delete(*, server: Server, request_id: str) -> None:
         return  # deleted already (a redelivered report): nothing more to do
     release_allocations(consumer_uuid=server.uuid)
     ServerGroupMember.objects.filter(server=server).delete()
-    _purge_console_tokens(server)
+    # Its console tokens are refused from now on (consoles read the live server); the
+    # conductor removes their rows when it finishes a delete, expiry the rest.
     finish_event(server=server, request_id=request_id, event="api_delete", ok=True)
     if server.host:
         # The host is down: it removes the domain and files when it comes back (reconcile).
         logger.info("server %s deleted locally; host %s is down", server.uuid, server.host)
-
-
-def _purge_console_tokens(server: Server) -> None:
-    from apps.consoles.services import revoke_server_tokens
-
-    revoke_server_tokens(server_uuid=server.uuid)
 
 
 # --- admin --------------------------------------------------------------------------------------

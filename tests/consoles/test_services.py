@@ -183,3 +183,16 @@ def test_console_url_has_novas_form(settings: object) -> None:
 
 def test_deleting_a_missing_instance_tokens_is_harmless(db: None) -> None:
     assert services.revoke_server_tokens(server_uuid=uuid.uuid4()) == 0
+
+
+def test_a_local_delete_makes_its_tokens_unusable_at_once(member: Caller, server: Server) -> None:
+    # given: a token, and the server's host not running (its delete is finished locally)
+    secret, _ = services.create_console_token(
+        context=caller_context(member), server=server, console_type="novnc"
+    )
+    # when
+    response = member.client.delete(f"/compute/v2.1/servers/{server.uuid}")
+    # then: the row may wait for the conductor or expiry, the token reaches nothing now
+    assert response.status_code == 204
+    assert not Server.objects.filter(pk=server.pk).exists()
+    assert services.resolve_token(secret) is None
