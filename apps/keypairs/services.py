@@ -24,6 +24,11 @@ class CreatedKeyPair:
     private_key: str | None
 
 
+def count_key_pairs(user_id: str) -> int:
+    """The user's key pairs (the ``key_pairs`` quota's usage, counted per user)."""
+    return KeyPair.objects.filter(user_id=user_id).count()
+
+
 def fingerprint(*, public_key: str, key_type: str) -> str:
     """Validate `public_key` for its type and return Nova's fingerprint (400 when invalid)."""
     if key_type == KeyPairType.X509:
@@ -47,7 +52,7 @@ def _insert(
             raise KeypairUserNotFound(user_id=user_id)
         if KeyPair.objects.filter(user=user, name=name).exists():
             raise KeyPairExists(key_name=name)
-        check_key_pair_quota(user_id=user_id, project_id=project_id)
+        check_key_pair_quota(limit_project_id=project_id, used=count_key_pairs(user_id))
         try:
             with transaction.atomic():
                 return KeyPair.objects.create(

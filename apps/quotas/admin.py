@@ -1,5 +1,8 @@
 """Operators' view of per-project quota overrides. Changes go through the service, which
-refuses a limit below current usage (as the API does without ``force``)."""
+refuses a limit below current usage (as the API does without ``force``).
+
+Like the API, the admin is a front end: it gathers the usage from the owning apps with the
+API's `project_usage` (the quotas app's core imports none of them)."""
 
 from typing import Any
 
@@ -8,6 +11,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from apps.quotas import services
+from apps.quotas.api.usage import project_usage
 from apps.quotas.models import ProjectQuota
 from computecloud.exceptions import ComputecloudError
 
@@ -30,7 +34,10 @@ class ProjectQuotaAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: ProjectQuota, form: Any, change: bool) -> None:
         try:
             services.update_quotas(
-                project=obj.project, limits={obj.resource: obj.hard_limit}, force=False
+                project=obj.project,
+                limits={obj.resource: obj.hard_limit},
+                force=False,
+                count_usage=project_usage,
             )
         except ComputecloudError as exc:
             self.message_user(request, exc.message, level=messages.ERROR)

@@ -1,25 +1,23 @@
-"""Quota limits, usage and checks (Nova's DbQuotaDriver semantics, without reservations).
+"""Quota limits and checks (Nova's DbQuotaDriver semantics, without reservations).
 
 - Limits: ``QUOTA_DEFAULTS`` from settings, overridden per project by `ProjectQuota` rows;
   -1 means unlimited.
-- Usage is counted, never stored: instances, cores and RAM from the live (not deleted) servers
-  of the project; server groups from the project's groups; key pairs per user; server group
-  members per group.
+- Usage is counted, never stored, and counted by the app that owns the rows: instances, cores,
+  RAM, server groups and their members by apps.servers, key pairs (per user) by apps.keypairs.
+  The checks here take the counts as arguments, so this app imports neither (they sit above it
+  and call it).
 - Checks raise 403s in Nova's words. A check is only as good as the lock around it: callers
-  creating servers or server groups hold the Project row lock (`lock_project`) from the check
+  creating servers or server groups hold the Project row lock (`lock_project`) from the count
   until the rows are inserted, in one transaction, so that concurrent creates queue up behind
   each other and cannot both pass a check that only one of them fits. Key pair creation locks
   the owning User row instead (key pairs are counted per user).
 """
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
 
 from django.db import connection, transaction
-from django.db.models import Count, Sum
 
 from apps.identity.models import Project
-from apps.keypairs.models import KeyPair
 from apps.quotas.choices import QuotaResource
 from apps.quotas.exceptions import (
     KeypairLimitExceeded,
@@ -29,13 +27,15 @@ from apps.quotas.exceptions import (
     ServerGroupMemberLimitExceeded,
 )
 from apps.quotas.models import ProjectQuota
-from apps.servers.models import Server, ServerGroup, ServerGroupMember
 from computecloud.conf import cc_settings
 from computecloud.exceptions import InvalidInput, QuotaExceeded
 
 # The database column's bound (Nova's MAX_INT).
 MAX_LIMIT = 0x7FFFFFFF
 UNLIMITED = -1
+
+# A project id -> what it uses now, by resource (for `update_quotas`, called under the lock).
+UsageCounter = Callable[[str], Mapping[str, int]]
 
 
 # --- limits ----------------------------------------------------------------------------------
@@ -58,36 +58,13 @@ def get_limits(project_id: str) -> dict[str, int]:
 # --- usage -----------------------------------------------------------------------------------
 
 
-def count_key_pairs(user_id: str) -> int:
-    return KeyPair.objects.filter(user_id=user_id).count()
-
-
-def count_server_group_members(group: Any, user_id: str | None = None) -> int:
-    """Members of `group`, only those `user_id` created when given (Nova counts per user)."""
-    members = ServerGroupMember.objects.filter(group=group, server__deleted=False)
-    if user_id is not None:
-        members = members.filter(server__user_id=user_id)
-    return members.count()
-
-
-def count_servers(project_id: str) -> dict[str, int]:
-    """Instances, cores and RAM of the project's live servers, in one statement."""
-    servers = Server.objects.filter(project_id=project_id).aggregate(
-        instances=Count("id"), cores=Sum("vcpus"), ram=Sum("memory_mb")
-    )
-    return {resource: servers[resource] or 0 for resource in ("instances", "cores", "ram")}
-
-
-def get_usage(project_id: str, user_id: str | None = None) -> dict[str, int]:
-    """What the project uses now, by resource. ``key_pairs`` counts `user_id`'s key pairs (0
-    without a user, as Nova reports it for a project); ``server_group_members`` is per group
-    and reported as 0 here, as Nova does; resources that are limits, not counts, are 0."""
-    usage = dict.fromkeys(QuotaResource.values, 0)
-    usage.update(count_servers(project_id))
-    usage["server_groups"] = ServerGroup.objects.filter(project_id=project_id).count()
-    if user_id is not None:
-        usage["key_pairs"] = count_key_pairs(user_id)
-    return usage
+def usage(counts: Mapping[str, int]) -> dict[str, int]:
+    """What a project uses, by resource, from the owners' `counts`: every other resource is 0
+    (those that are limits, not counts; ``server_group_members``, which is per group and
+    reported as 0 here, as Nova does; ``key_pairs`` for a project, as Nova reports it)."""
+    used = dict.fromkeys(QuotaResource.values, 0)
+    used.update(counts)
+    return used
 
 
 # --- the lock and the checks -----------------------------------------------------------------
@@ -127,17 +104,19 @@ def _raise_too_many_instances(
     )
 
 
-def check_server_quota(*, project: Project, instances: int, cores: int, ram: int) -> None:
+def check_server_quota(
+    *, project: Project, used: Mapping[str, int], instances: int, cores: int, ram: int
+) -> None:
     """Raise `QuotaExceeded` (403, "Quota exceeded for instances: Requested 1, but already
-    used 10 of 10 instances") unless the project can take `instances` more servers using
-    `cores` more vCPUs and `ram` more MiB in total.
+    used 10 of 10 instances") unless the project, which `used` its ``instances``, ``cores``
+    and ``ram`` (apps.servers counts them), can take `instances` more servers using `cores`
+    more vCPUs and `ram` more MiB in total.
 
     Precondition: the caller holds the Project row lock (`lock_project`, select_for_update)
-    inside the transaction that inserts the servers (or commits the resize), so that no
-    concurrent create can slip in between this check and that insert.
+    and counted `used` under it, inside the transaction that inserts the servers (or commits
+    the resize), so that no concurrent create can slip in between the count and that insert.
     """
     limits = get_limits(project.pk)
-    used = count_servers(project.pk)
     requested = {"instances": instances, "cores": cores, "ram": ram}
     overs = sorted(r for r, n in requested.items() if n and _over(limits[r], used[r], n))
     if overs:
@@ -147,6 +126,7 @@ def check_server_quota(*, project: Project, instances: int, cores: int, ram: int
 def allowed_server_count(
     *,
     project: Project,
+    used: Mapping[str, int],
     min_count: int,
     max_count: int,
     cores: int,
@@ -158,15 +138,14 @@ def allowed_server_count(
     `min_count` do (Nova's multi-create rule); else raise `QuotaExceeded` naming what is over
     (`MetadataLimitExceeded` first, as Nova checks the metadata before counting).
 
-    Precondition: as for `check_server_quota`, the caller holds the Project row lock inside the
-    transaction that inserts the servers.
+    Precondition: as for `check_server_quota`, the caller holds the Project row lock and
+    counted `used` under it, inside the transaction that inserts the servers.
     """
     limits = get_limits(project.pk)
     _check_metadata_items(limits, metadata_items)
     per_server = {"instances": 1, "cores": cores, "ram": ram}
     if all(limits[resource] == UNLIMITED for resource in per_server):
         return max_count  # nothing to count against
-    used = count_servers(project.pk)
     fits = max_count
     for resource, each in per_server.items():
         if each and limits[resource] != UNLIMITED:
@@ -181,20 +160,22 @@ def allowed_server_count(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def check_server_group_quota(*, project: Project, adding: int = 1) -> None:
-    """Precondition: the caller holds the Project row lock inside the transaction that inserts
-    the group."""
+def check_server_group_quota(*, project: Project, used: int, adding: int = 1) -> None:
+    """Raise unless the project, which has `used` server groups, may have `adding` more.
+    Precondition: the caller holds the Project row lock and counted `used` under it, inside
+    the transaction that inserts the group."""
     limit = get_limits(project.pk)["server_groups"]
-    if _over(limit, ServerGroup.objects.filter(project=project).count(), adding):
+    if _over(limit, used, adding):
         raise ServerGroupLimitExceeded()
 
 
-def check_server_group_members(*, group: Any, adding: int, user_id: str | None = None) -> None:
-    """Raise unless `adding` more servers fit in `group` (per `user_id` when given, as Nova
-    counts). Precondition: the caller holds the Project row lock of the group's project inside
-    the transaction that adds the members."""
-    limit = get_limits(group.project_id)["server_group_members"]
-    if _over(limit, count_server_group_members(group, user_id), adding):
+def check_server_group_members(*, project_id: str, used: int, adding: int) -> None:
+    """Raise unless `adding` more servers fit in a group of project `project_id` that has
+    `used` members (counted per user when the caller counts so, as Nova does). Precondition:
+    the caller holds the Project row lock and counted `used` under it, inside the transaction
+    that adds the members."""
+    limit = get_limits(project_id)["server_group_members"]
+    if _over(limit, used, adding):
         raise ServerGroupMemberLimitExceeded()
 
 
@@ -208,12 +189,13 @@ def _check_metadata_items(limits: Mapping[str, int], count: int) -> None:
         raise MetadataLimitExceeded(allowed=limits["metadata_items"])
 
 
-def check_key_pair_quota(*, user_id: str, project_id: str | None, adding: int = 1) -> None:
-    """Raise unless the user may own `adding` more key pairs; the limit is the caller's
-    project's ``key_pairs`` (the default when unscoped), the count is per user.
-    Precondition: the caller holds the User row lock inside the transaction that inserts."""
-    limits = get_limits(project_id) if project_id else default_limits()
-    if _over(limits["key_pairs"], count_key_pairs(user_id), adding):
+def check_key_pair_quota(*, limit_project_id: str | None, used: int, adding: int = 1) -> None:
+    """Raise unless a user who owns `used` key pairs may own `adding` more; the limit is
+    `limit_project_id`'s ``key_pairs`` (the caller's project; the default when unscoped), the
+    count is per user. Precondition: the caller holds the User row lock and counted `used`
+    under it, inside the transaction that inserts."""
+    limits = get_limits(limit_project_id) if limit_project_id else default_limits()
+    if _over(limits["key_pairs"], used, adding):
         raise KeypairLimitExceeded()
 
 
@@ -221,17 +203,22 @@ def check_key_pair_quota(*, user_id: str, project_id: str | None, adding: int = 
 
 
 def update_quotas(
-    *, project: Project, limits: Mapping[str, int], force: bool = False
+    *,
+    project: Project,
+    limits: Mapping[str, int],
+    force: bool = False,
+    count_usage: UsageCounter | None = None,
 ) -> dict[str, int]:
     """Set the project's limits for the resources in `limits`; returns all its limits.
 
-    Without `force`, a limit below what the project already uses is refused (400), as Nova
-    does; -1 is always accepted. The project row is locked, so the check and the write see the
-    same usage as any concurrent create.
+    Without `force`, a limit below what the project already uses, as `count_usage` counts it,
+    is refused (400), as Nova does; -1 is always accepted. `count_usage` is called with the
+    project row locked, so the check and the write see the same usage as any concurrent
+    create. Without it nothing is counted (set-up: a limit for a project with nothing yet).
     """
     with transaction.atomic():
         lock_project(project.pk)
-        usage = get_usage(project.pk)
+        used = usage(count_usage(project.pk) if count_usage is not None else {})
         for resource, limit in limits.items():
             if resource not in QuotaResource.values:
                 raise InvalidInput(f"Unknown quota resource {resource}.")
@@ -239,10 +226,10 @@ def update_quotas(
                 raise InvalidInput(
                     f"Quota limit {limit} for {resource} must be between -1 and {MAX_LIMIT}."
                 )
-            if not force and limit != UNLIMITED and limit < usage[resource]:
+            if not force and limit != UNLIMITED and limit < used[resource]:
                 raise InvalidInput(
                     f"Quota limit {limit} for {resource} must be greater than or equal to "
-                    f"already used and reserved {usage[resource]}."
+                    f"already used and reserved {used[resource]}."
                 )
         for resource, limit in limits.items():
             ProjectQuota.objects.update_or_create(

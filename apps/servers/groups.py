@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import Prefetch, QuerySet
 
 from apps.identity.context import RequestContext
+from apps.quotas import services as quotas
 from apps.servers.exceptions import ServerGroupNotFound
 from apps.servers.models import ServerGroup, ServerGroupMember
 from computecloud.exceptions import InvalidInput
@@ -70,6 +71,20 @@ def get_server_group(context: RequestContext, group_id: str) -> ServerGroup:
     return group
 
 
+def count_server_groups(project_id: str) -> int:
+    """The project's server groups (the ``server_groups`` quota's usage)."""
+    return ServerGroup.objects.filter(project_id=project_id).count()
+
+
+def count_server_group_members(group: ServerGroup, user_id: str | None = None) -> int:
+    """Live members of `group`, only those `user_id` created when given (Nova counts per user;
+    the ``server_group_members`` quota's usage)."""
+    members = ServerGroupMember.objects.filter(group=group, server__deleted=False)
+    if user_id is not None:
+        members = members.filter(server__user_id=user_id)
+    return members.count()
+
+
 def create_server_group(
     *, context: RequestContext, name: str, policy: str, rules: dict[str, Any] | None = None
 ) -> ServerGroup:
@@ -78,8 +93,6 @@ def create_server_group(
     The request layer has checked the shapes (name, one known policy, rule types); this checks
     what holds whatever the microversion: rules belong to anti-affinity only.
     """
-    from apps.quotas import services as quotas
-
     rules = dict(rules or {})
     if policy not in ServerGroup.Policy.values:
         raise InvalidInput(f"Invalid server group policy {policy!r}.")
@@ -91,7 +104,9 @@ def create_server_group(
     with transaction.atomic():
         # The project lock serialises concurrent creates, so each count includes the others.
         project = quotas.lock_project(context.project_id)
-        quotas.check_server_group_quota(project=project, adding=1)
+        quotas.check_server_group_quota(
+            project=project, used=count_server_groups(project.pk), adding=1
+        )
         group = ServerGroup.objects.create(
             name=name, project=project, user_id=context.user_id, policy=policy, rules=rules
         )

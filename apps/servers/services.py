@@ -27,9 +27,11 @@ from apps.hosts.models import Aggregate, ComputeNode, Service
 from apps.identity.context import RequestContext
 from apps.identity.models import Project
 from apps.identity.policy import authorize
+from apps.quotas import services as quotas
 from apps.servers import states
 from apps.servers.actions import SIMPLE_ACTIONS
 from apps.servers.exceptions import ServerGroupNotFound, ServerLocked, ServerNotFound
+from apps.servers.groups import count_server_group_members
 from apps.servers.models import (
     InstanceAction,
     InstanceActionEvent,
@@ -408,6 +410,15 @@ def local_image_bdm(mappings: list[dict[str, Any]]) -> str | None:
     raise InvalidInput(VOLUMES_NOT_SUPPORTED)
 
 
+def count_servers(project_id: str) -> dict[str, int]:
+    """Instances, cores and RAM of the project's live servers, in one statement (the usage the
+    server quotas check). Under the project lock (`quotas.lock_project`) when it is checked."""
+    servers = Server.objects.filter(project_id=project_id).aggregate(
+        instances=Count("id"), cores=Sum("vcpus"), ram=Sum("memory_mb")
+    )
+    return {resource: servers[resource] or 0 for resource in ("instances", "cores", "ram")}
+
+
 def create_servers(
     *, context: RequestContext, request: CreateRequest, request_id: str
 ) -> tuple[list[Server], str]:
@@ -435,12 +446,12 @@ def create_servers(
     snapshot = flavor_snapshot(flavor)
     reservation_id = f"r-{secrets.token_hex(4)}"
 
-    from apps.quotas import services as quotas
-
     with transaction.atomic():
+        # Counted under the project lock: concurrent creates queue, each count has the others.
         project: Project = quotas.lock_project(context.project_id)
         count = quotas.allowed_server_count(
             project=project,
+            used=count_servers(project.pk),
             min_count=request.min_count,
             max_count=request.max_count,
             cores=flavor.vcpus,
@@ -448,7 +459,9 @@ def create_servers(
             metadata_items=len(request.metadata),
         )
         if group is not None:
-            quotas.check_server_group_members(group=group, adding=count)
+            quotas.check_server_group_members(
+                project_id=group.project_id, used=count_server_group_members(group), adding=count
+            )
         servers = []
         for index in range(count):
             name = request.name if count == 1 else f"{request.name}-{index + 1}"
@@ -648,8 +661,6 @@ def reset_state(*, context: RequestContext, server: Server, state: str, request_
 def set_metadata(
     *, context: RequestContext, server: Server, items: dict[str, str], replace: bool
 ) -> dict[str, str]:
-    from apps.quotas import services as quotas
-
     check_not_locked(server, context)
     with transaction.atomic():
         Server.objects.select_for_update().filter(pk=server.pk).first()
@@ -760,8 +771,6 @@ def create_image(
 def resize_server(
     *, context: RequestContext, server: Server, flavor_ref: str, request_id: str
 ) -> None:
-    from apps.quotas import services as quotas
-
     check_not_locked(server, context)
     new_flavor = _resolve_flavor(context, flavor_ref)
     if new_flavor.flavorid == server.flavor_id:
@@ -777,6 +786,7 @@ def resize_server(
         action="resize",
         quota_check=lambda project: quotas.check_server_quota(
             project=project,
+            used=count_servers(project.pk),  # _start_move calls this under the project lock
             instances=0,
             cores=max(0, new_flavor.vcpus - server.vcpus),
             ram=max(0, new_flavor.memory_mb - server.memory_mb),
@@ -810,7 +820,6 @@ def _start_move(
     quota_check: Any = None,
     target_host: str | None = None,
 ) -> None:
-    from apps.quotas import services as quotas
     from apps.servers.models import Migration
 
     with transaction.atomic():
@@ -934,8 +943,6 @@ def rebuild_server(
     )
     image = _resolve_image(context, image_ref, flavor)
     if "metadata" in changes:
-        from apps.quotas import services as quotas
-
         quotas.check_metadata_items(project=server.project, count=len(changes["metadata"]))
     fields: dict[str, Any] = {"image_ref": image["id"], "image_meta": image}
     for key in ("name", "description", "user_data"):

@@ -10,6 +10,7 @@ from django.db import connection, transaction
 from apps.identity.models import Project
 from apps.quotas import services
 from apps.servers.models import Server
+from apps.servers.services import count_servers
 from computecloud.exceptions import QuotaExceeded
 from tests.factories import ProjectFactory
 
@@ -21,7 +22,9 @@ def _create_one(project_id: str, start: threading.Barrier, outcomes: list[str]) 
         start.wait()
         with transaction.atomic():
             project = services.lock_project(project_id)
-            services.check_server_quota(project=project, instances=1, cores=1, ram=64)
+            # Counted under the lock, as the servers service counts before it inserts.
+            used = count_servers(project_id)
+            services.check_server_quota(project=project, used=used, instances=1, cores=1, ram=64)
             # Set-up shortcut: the row the servers service would insert, written directly.
             Server.objects.create(
                 name="racer",

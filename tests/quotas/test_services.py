@@ -1,4 +1,5 @@
-"""Quota limits, usage and checks, as the create paths of other apps call them."""
+"""Quota limits, usage and checks, as the create paths of other apps call them (counting
+their own usage: the servers app's counts, under the project lock where it matters)."""
 
 from collections.abc import Callable
 
@@ -7,8 +8,11 @@ from django.db import transaction
 
 from apps.identity.models import Project
 from apps.quotas import services
+from apps.quotas.api.usage import project_usage
 from apps.quotas.models import ProjectQuota
+from apps.servers.groups import count_server_group_members, count_server_groups
 from apps.servers.models import Server, ServerGroup, ServerGroupMember
+from apps.servers.services import count_servers
 from computecloud.exceptions import InvalidInput, QuotaExceeded
 from tests.factories import ProjectFactory
 
@@ -52,7 +56,7 @@ def test_usage_counts_live_servers_groups_and_the_users_key_pairs(
     make_group(project)
 
     # when
-    usage = services.get_usage(project.pk)
+    usage = project_usage(project.pk)
 
     # then
     assert usage["instances"] == 2
@@ -69,10 +73,11 @@ def test_server_quota_message_is_novas(project: Project, make_server: MakeServer
         make_server(project)
 
     # when
-    with transaction.atomic(), pytest.raises(QuotaExceeded) as refused:
-        services.check_server_quota(
-            project=services.lock_project(project.pk), instances=1, cores=1, ram=512
-        )
+    with transaction.atomic():
+        locked = services.lock_project(project.pk)
+        used = count_servers(project.pk)
+        with pytest.raises(QuotaExceeded) as refused:
+            services.check_server_quota(project=locked, used=used, instances=1, cores=1, ram=512)
 
     # then
     assert refused.value.code == 403
@@ -89,7 +94,9 @@ def test_several_resources_over_are_named_together(
 
     # when
     with pytest.raises(QuotaExceeded) as refused:
-        services.check_server_quota(project=project, instances=1, cores=4, ram=4096)
+        services.check_server_quota(
+            project=project, used=count_servers(project.pk), instances=1, cores=4, ram=4096
+        )
 
     # then
     assert refused.value.message == (
@@ -104,7 +111,9 @@ def test_unlimited_resources_never_refuse(project: Project, make_server: MakeSer
     make_server(project, vcpus=1000, memory_mb=10**6)
 
     # then
-    services.check_server_quota(project=project, instances=500, cores=5000, ram=10**7)
+    services.check_server_quota(
+        project=project, used=count_servers(project.pk), instances=500, cores=5000, ram=10**7
+    )
 
 
 def test_a_resize_checks_only_the_growth(project: Project, make_server: MakeServer) -> None:
@@ -112,9 +121,10 @@ def test_a_resize_checks_only_the_growth(project: Project, make_server: MakeServ
     make_server(project, vcpus=19)
 
     # then
-    services.check_server_quota(project=project, instances=0, cores=1, ram=0)
+    used = count_servers(project.pk)
+    services.check_server_quota(project=project, used=used, instances=0, cores=1, ram=0)
     with pytest.raises(QuotaExceeded, match="Quota exceeded for cores: Requested 2"):
-        services.check_server_quota(project=project, instances=0, cores=2, ram=0)
+        services.check_server_quota(project=project, used=used, instances=0, cores=2, ram=0)
 
 
 @pytest.mark.parametrize(
@@ -129,7 +139,12 @@ def test_multi_create_gets_as_many_as_fit_between_min_and_max(
 
     # when
     count = services.allowed_server_count(
-        project=project, min_count=min_count, max_count=max_count, cores=1, ram=512
+        project=project,
+        used=count_servers(project.pk),
+        min_count=min_count,
+        max_count=max_count,
+        cores=1,
+        ram=512,
     )
 
     # then
@@ -144,7 +159,14 @@ def test_multi_create_below_min_is_refused_with_the_range(
 
     # when
     with pytest.raises(QuotaExceeded) as refused:
-        services.allowed_server_count(project=project, min_count=2, max_count=4, cores=2, ram=1)
+        services.allowed_server_count(
+            project=project,
+            used=count_servers(project.pk),
+            min_count=2,
+            max_count=4,
+            cores=2,
+            ram=1,
+        )
 
     # then
     assert refused.value.message == (
@@ -159,7 +181,14 @@ def test_multi_create_names_the_instance_range(project: Project, make_server: Ma
 
     # when
     with pytest.raises(QuotaExceeded) as refused:
-        services.allowed_server_count(project=project, min_count=2, max_count=3, cores=1, ram=1)
+        services.allowed_server_count(
+            project=project,
+            used=count_servers(project.pk),
+            min_count=2,
+            max_count=3,
+            cores=1,
+            ram=1,
+        )
 
     # then
     assert refused.value.message == (
@@ -188,10 +217,14 @@ def test_server_group_quotas(
 
     # then
     with pytest.raises(QuotaExceeded, match="too many server groups"):
-        services.check_server_group_quota(project=project)
+        services.check_server_group_quota(project=project, used=count_server_groups(project.pk))
     with pytest.raises(QuotaExceeded, match="too many servers in group"):
-        services.check_server_group_members(group=group, adding=1)
-    services.check_server_group_members(group=group, adding=1, user_id="u2")  # per user
+        services.check_server_group_members(
+            project_id=project.pk, used=count_server_group_members(group), adding=1
+        )
+    services.check_server_group_members(  # per user
+        project_id=project.pk, used=count_server_group_members(group, user_id="u2"), adding=1
+    )
 
 
 @pytest.mark.django_db(transaction=True)
@@ -210,8 +243,10 @@ def test_a_limit_below_usage_is_refused_unless_forced(
 
     # when
     with pytest.raises(InvalidInput) as refused:
-        services.update_quotas(project=project, limits={"instances": 2})
-    forced = services.update_quotas(project=project, limits={"instances": 2}, force=True)
+        services.update_quotas(project=project, limits={"instances": 2}, count_usage=project_usage)
+    forced = services.update_quotas(
+        project=project, limits={"instances": 2}, force=True, count_usage=project_usage
+    )
 
     # then
     assert refused.value.code == 400

@@ -19,6 +19,7 @@ from apps.identity.models import Project
 from apps.identity.policy import authorize
 from apps.quotas import services
 from apps.quotas.api import serializers as s
+from apps.quotas.api.usage import project_usage
 from computecloud.api.microversions import MicroversionedMixin
 from computecloud.api.query import check_query
 from computecloud.exceptions import InvalidInput
@@ -57,7 +58,7 @@ class QuotaSetViewSet(MicroversionedMixin, viewsets.ViewSet):
         check_query(request, {"user_id"})
         project = self._project(request, pk)
         limits = services.get_limits(project.pk)
-        usage = services.get_usage(project.pk)
+        usage = project_usage(project.pk)
         values = {r: {"in_use": usage[r], "limit": limits[r], "reserved": 0} for r in limits}
         return Response(s.quota_set(values, request.version, pk))
 
@@ -74,7 +75,9 @@ class QuotaSetViewSet(MicroversionedMixin, viewsets.ViewSet):
         serializer.is_valid(raise_exception=True)
         data: dict[str, Any] = dict(serializer.validated_data["quota_set"])
         force = data.pop("force", False)
-        limits = services.update_quotas(project=project, limits=data, force=force)
+        limits = services.update_quotas(
+            project=project, limits=data, force=force, count_usage=project_usage
+        )
         # Nova leaves "id" out of the update response.
         return Response(s.quota_set(limits, request.version, None))
 
@@ -100,8 +103,8 @@ class LimitsView(MicroversionedMixin, APIView):
             authorize(request.auth, "os_compute_api:limits:other_project")
             project_id = request.query_params["tenant_id"]
         if project_id is None:
-            limits, usage = services.default_limits(), services.get_usage("")
+            limits, usage = services.default_limits(), project_usage("")
         else:
-            limits, usage = services.get_limits(project_id), services.get_usage(project_id)
+            limits, usage = services.get_limits(project_id), project_usage(project_id)
         absolute = s.absolute_limits(limits, usage, request.version)
         return Response({"limits": {"rate": [], "absolute": absolute}})
