@@ -69,6 +69,7 @@ def _insert_servers(projects: list[Any], user_ids: list[str], count: int) -> Non
 
     from apps.hosts.choices import COMPUTE_BINARY
     from apps.hosts.models import Service
+    from apps.servers.choices import PowerState, TaskState, VmState
     from apps.servers.models import (
         InstanceFault,
         Server,
@@ -77,7 +78,6 @@ def _insert_servers(projects: list[Any], user_ids: list[str], count: int) -> Non
         ServerMetadata,
         ServerTag,
     )
-    from apps.servers.states import PowerState, TaskState, VmState
 
     rng = random.Random(42)
     now = timezone.now()

@@ -32,8 +32,8 @@ from schemathesis.transports.responses import get_json
 
 from apps.flavors.models import Flavor
 from apps.images.models import Image
+from apps.servers.choices import PowerState, VmState
 from apps.servers.models import Server
-from apps.servers.states import PowerState, VmState
 from tests.test_openapi import generate_schema, without_regex_prefixes
 
 

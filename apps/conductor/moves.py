@@ -24,9 +24,9 @@ from apps.conductor.payloads import image_payload, instance_payload
 from apps.consoles.services import revoke_server_tokens
 from apps.servers import services as server_services
 from apps.servers import states
+from apps.servers.choices import PowerState, TaskState, VmState
 from apps.servers.faults import from_report
 from apps.servers.models import Migration, Server
-from apps.servers.states import PowerState, TaskState, VmState
 from computecloud.messages import to_compute
 from computecloud.tasking import enqueue_on_commit
 

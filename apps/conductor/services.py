@@ -23,9 +23,9 @@ from apps.scheduler.selection import Alternate, Selection
 from apps.servers import services as server_services
 from apps.servers import states
 from apps.servers.actions import SIMPLE_ACTIONS
+from apps.servers.choices import PowerState, TaskState, VmState
 from apps.servers.faults import from_report
 from apps.servers.models import InstanceAction, Server
-from apps.servers.states import PowerState, TaskState, VmState
 from computecloud.conf import cc_settings
 from computecloud.exceptions import Conflict
 from computecloud.messages import to_compute

@@ -5,7 +5,7 @@ schema accepts but this cloud does not serve is a 400 "Unavailable console type"
 answers for a console kind its compute hosts have disabled.
 """
 
-from apps.servers.states import TaskState, VmState
+from apps.servers.choices import TaskState, VmState
 
 # POST /servers/{id}/remote-consoles, from 2.6 (Nova's create_v26 schema).
 PROTOCOLS_V26 = ("vnc", "spice", "serial")

@@ -55,8 +55,8 @@ from apps.scheduler.choices import TRAIT_SAME_HOST_COLD_MIGRATE, WEIGHED_RESOURC
 from apps.scheduler.host_state import CandidateRow, ResourceView
 from apps.scheduler.models import Allocation, ResourceProvider
 from apps.scheduler.request_spec import AFFINITY, GroupSpec, RequestSpec, canonical_uuid
+from apps.servers.choices import TaskState
 from apps.servers.models import Server, ServerGroup
-from apps.servers.states import TaskState
 from computecloud.conf import cc_settings
 from computecloud.exceptions import InvalidInput
 

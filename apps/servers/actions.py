@@ -8,7 +8,7 @@ so that "what does stop do?" has one answer.
 from dataclasses import dataclass
 
 from apps.servers import states
-from apps.servers.states import TaskState, VmState
+from apps.servers.choices import TaskState, VmState
 from computecloud.messages import to_compute
 
 

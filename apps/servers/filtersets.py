@@ -11,8 +11,9 @@ from django.db.models import Q, QuerySet
 from django.http import QueryDict
 from django.utils.dateparse import parse_datetime
 
+from apps.servers.choices import TaskState
 from apps.servers.models import Server
-from apps.servers.states import VM_STATES_BY_STATUS, TaskState
+from apps.servers.states import VM_STATES_BY_STATUS
 from computecloud.exceptions import InvalidInput
 
 # The filters a caller without os_compute_api:servers:allow_all_filters (admins have it by

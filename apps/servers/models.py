@@ -11,7 +11,7 @@ from django.db import models
 from django.utils import timezone
 
 from apps.identity.models import Project
-from apps.servers.states import PowerState, TaskState, VmState
+from apps.servers.choices import PowerState, TaskState, VmState
 
 
 class ServerQuerySet(models.QuerySet):

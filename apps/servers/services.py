@@ -30,6 +30,7 @@ from apps.identity.policy import authorize
 from apps.quotas import services as quotas
 from apps.servers import states
 from apps.servers.actions import SIMPLE_ACTIONS
+from apps.servers.choices import TaskState, VmState
 from apps.servers.exceptions import ServerGroupNotFound, ServerLocked, ServerNotFound
 from apps.servers.groups import count_server_group_members
 from apps.servers.models import (
@@ -42,7 +43,6 @@ from apps.servers.models import (
     ServerMetadata,
     ServerTag,
 )
-from apps.servers.states import TaskState, VmState
 from computecloud.conf import cc_settings
 from computecloud.exceptions import Conflict, InvalidInput
 from computecloud.messages import to_compute, to_conductor

@@ -32,8 +32,8 @@ from apps.hosts.models import Service
 from apps.images.models import Image
 from apps.scheduler.models import ResourceProvider
 from apps.scheduler.services import get_allocations
+from apps.servers.choices import PowerState, TaskState, VmState
 from apps.servers.models import InstanceAction, InstanceFault, Migration, Server
-from apps.servers.states import PowerState, TaskState, VmState
 from tests.conftest import Caller
 from tests.harness import purge_broker, wait_until
 from tests.scheduler.helpers import create_host

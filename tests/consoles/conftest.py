@@ -24,8 +24,8 @@ from typing import Any
 import pytest
 
 from apps.identity.context import RequestContext
+from apps.servers.choices import PowerState, VmState
 from apps.servers.models import Server
-from apps.servers.states import PowerState, VmState
 from tests.harness import ROOT, database_url, wait_until
 
 RFB_VERSION = b"RFB 003.008\n"

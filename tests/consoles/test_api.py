@@ -11,8 +11,8 @@ from apps.consoles import services
 from apps.consoles.api.views import get_vnc_console_action
 from apps.consoles.models import ConsoleToken
 from apps.servers.api import views as server_views
+from apps.servers.choices import VmState
 from apps.servers.models import Server
-from apps.servers.states import VmState
 from tests.conftest import Caller
 from tests.consoles.conftest import caller_context
 

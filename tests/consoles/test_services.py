@@ -9,8 +9,9 @@ import pytest
 from apps.consoles import services
 from apps.consoles.exceptions import InstanceNotReady
 from apps.consoles.models import ConsoleToken
+from apps.servers.choices import TaskState, VmState
 from apps.servers.models import Server
-from apps.servers.states import ServerInvalidState, TaskState, VmState
+from apps.servers.states import ServerInvalidState
 from tests.conftest import Caller
 from tests.consoles.conftest import caller_context
 

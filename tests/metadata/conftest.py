@@ -23,8 +23,8 @@ from pytest_django.fixtures import Settings as SettingsWrapper
 from apps.identity.models import Project
 from apps.metadata.handler import MetadataHandler
 from apps.metadata.services import sign_instance_id
+from apps.servers.choices import PowerState, VmState
 from apps.servers.models import Server, ServerMetadata
-from apps.servers.states import PowerState, VmState
 
 USER_DATA = b"#cloud-config\nruncmd:\n  - echo hello\n"
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBm3qH2pUKsQ5o9YbC3yJgQ2Xz0xFp2a0zXb7b9c9d9e me@example"

@@ -18,8 +18,8 @@ import pytest
 from apps.consoles.models import ConsoleToken
 from apps.consoles.services import hash_token
 from apps.flavors.services import add_access, create_flavor
+from apps.servers.choices import VmState
 from apps.servers.models import InstanceFault, Migration, Server
-from apps.servers.states import VmState
 from tests.test_openapi import generate_schema, without_regex_prefixes
 
 pytestmark = pytest.mark.django_db

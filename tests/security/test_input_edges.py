@@ -12,8 +12,8 @@ from apps.flavors.services import ensure_standard_flavors
 from apps.identity.services import ensure_project
 from apps.images.services import ensure_image_from_file
 from apps.quotas.services import update_quotas
+from apps.servers.choices import VmState
 from apps.servers.models import Server, ServerMetadata, ServerTag
-from apps.servers.states import VmState
 from tests.cloud import tiny_qcow2
 from tests.security.test_cross_project import _get_paths
 

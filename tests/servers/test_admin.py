@@ -7,8 +7,8 @@ from django.test import Client
 from apps.flavors.models import Flavor
 from apps.flavors.services import ensure_standard_flavors
 from apps.identity.services import assign_roles
+from apps.servers.choices import TaskState, VmState
 from apps.servers.models import InstanceAction, InstanceFault, Server
-from apps.servers.states import TaskState, VmState
 from tests.factories import ProjectFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

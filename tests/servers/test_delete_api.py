@@ -4,8 +4,8 @@ import pytest
 from django.utils import timezone
 
 from apps.hosts.services import ensure_compute_service
+from apps.servers.choices import TaskState
 from apps.servers.models import Server
-from apps.servers.states import TaskState
 
 pytestmark = pytest.mark.django_db
 

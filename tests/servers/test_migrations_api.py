@@ -12,8 +12,8 @@ import pytest
 from apps.flavors.models import Flavor
 from apps.hosts.models import ComputeNode, Service
 from apps.identity.models import Project
+from apps.servers.choices import VmState
 from apps.servers.models import Migration, Server
-from apps.servers.states import VmState
 
 URL = "/compute/v2.1/os-migrations"
 

@@ -15,6 +15,7 @@ from apps.flavors.models import Flavor, FlavorExtraSpec
 from apps.hosts.choices import COMPUTE_BINARY
 from apps.hosts.models import Service
 from apps.identity.models import Project
+from apps.servers.choices import PowerState, VmState
 from apps.servers.models import (
     InstanceFault,
     Server,
@@ -23,7 +24,6 @@ from apps.servers.models import (
     ServerMetadata,
     ServerTag,
 )
-from apps.servers.states import PowerState, VmState
 
 pytestmark = pytest.mark.django_db
 

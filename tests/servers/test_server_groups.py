@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from apps.identity.models import Project
 from apps.quotas.services import update_quotas
+from apps.servers.choices import VmState
 from apps.servers.models import Server, ServerGroup, ServerGroupMember
-from apps.servers.states import VmState
 
 URL = "/compute/v2.1/os-server-groups"
 V = {"HTTP_OPENSTACK_API_VERSION": "compute 2.96"}

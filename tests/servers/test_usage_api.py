@@ -11,8 +11,8 @@ import pytest
 from django.utils import timezone
 
 from apps.identity.models import Project
+from apps.servers.choices import VmState
 from apps.servers.models import Server
-from apps.servers.states import VmState
 
 pytestmark = pytest.mark.django_db
 
