@@ -22,8 +22,7 @@ from django.db import transaction
 
 from apps.conductor.payloads import image_payload, instance_payload
 from apps.consoles.services import revoke_server_tokens
-from apps.servers import services as server_services
-from apps.servers import states
+from apps.servers import history, states
 from apps.servers.choices import PowerState, TaskState, VmState
 from apps.servers.faults import from_report
 from apps.servers.models import Migration, Server
@@ -59,7 +58,7 @@ def snapshot_server(*, server_uuid: str, image_id: str, request_id: str) -> None
             "upload_url": signed_upload_url(image_id=image.id),
             "request_id": request_id,
         }
-        server_services.start_event(
+        history.start_event(
             server=server,
             request_id=request_id,
             event="compute_snapshot_instance",
@@ -113,8 +112,8 @@ def _fail_move(
         **({"vm_state": vm_state} if vm_state else {}),
     ):
         return False
-    server_services.add_fault(server=server, message=message, details=details)
-    server_services.finish_event(
+    history.add_fault(server=server, message=message, details=details)
+    history.finish_event(
         server=server,
         request_id=request_id,
         event=_event(action),
@@ -143,7 +142,7 @@ def resize_server(*, server_uuid: str, migration_uuid: str, request_id: str) -> 
         return
     migration = Migration.objects.get(uuid=migration_uuid)
     action = "resize" if migration.migration_type == Migration.Type.RESIZE else "migrate"
-    server_services.start_event(server=server, request_id=request_id, event=_event(action))
+    history.start_event(server=server, request_id=request_id, event=_event(action))
     try:
         with transaction.atomic():
             # First, so that a server deleted since it was read gets no claim (and the row
@@ -312,7 +311,7 @@ def resize_finished(
             return
         Migration.objects.filter(pk=migration.pk).update(status=Migration.Status.FINISHED)
         revoke_server_tokens(server_uuid=server_uuid)  # its console moved with it
-        server_services.finish_event(
+        history.finish_event(
             server=server, request_id=request_id, event=_event(action), ok=True, host=host
         )
     _delete_transfer(transfer_image_id)
@@ -335,7 +334,7 @@ def confirm_resize(*, server_uuid: str, migration_uuid: str, request_id: str) ->
     migration = Migration.objects.get(uuid=migration_uuid)
     with transaction.atomic():
         confirm_move(migration_uuid=migration_uuid)
-    server_services.start_event(
+    history.start_event(
         server=server,
         request_id=request_id,
         event=_event("confirm_resize"),
@@ -379,7 +378,7 @@ def resize_confirmed(
         ):
             return
         Migration.objects.filter(uuid=migration_uuid).update(status=Migration.Status.CONFIRMED)
-        server_services.finish_event(
+        history.finish_event(
             server=server,
             request_id=request_id,
             event=_event("confirm_resize"),
@@ -395,7 +394,7 @@ def revert_resize(*, server_uuid: str, migration_uuid: str, request_id: str) -> 
     if server is None:
         return
     migration = Migration.objects.get(uuid=migration_uuid)
-    server_services.start_event(
+    history.start_event(
         server=server,
         request_id=request_id,
         event=_event("revert_resize"),
@@ -493,7 +492,7 @@ def resize_reverted(
         revert_move(instance_uuid=server_uuid, migration_uuid=migration_uuid)
         Migration.objects.filter(pk=migration.pk).update(status=Migration.Status.REVERTED)
         revoke_server_tokens(server_uuid=server_uuid)
-        server_services.finish_event(
+        history.finish_event(
             server=server,
             request_id=request_id,
             event=_event("revert_resize"),

@@ -20,8 +20,8 @@ from apps.conductor.payloads import image_payload, instance_payload
 from apps.consoles.services import revoke_server_tokens
 from apps.hosts.services import update_compute_node
 from apps.scheduler.selection import Alternate, Selection
+from apps.servers import history, states
 from apps.servers import services as server_services
-from apps.servers import states
 from apps.servers.actions import SIMPLE_ACTIONS
 from apps.servers.choices import PowerState, TaskState, VmState
 from apps.servers.faults import from_report
@@ -71,7 +71,7 @@ def schedule_and_build_servers(*, server_uuids: list[str], request_id: str) -> N
                 payload = _build_payload(server, request_id, selection.alternates)
                 _send_build(selection.host, payload)
             for server in servers:
-                server_services.finish_event(
+                history.finish_event(
                     action=actions.get(server.pk),
                     request_id=request_id,
                     event=SCHEDULE_EVENT,
@@ -185,8 +185,8 @@ def fail_build(
     release_allocations(consumer_uuid=server.uuid)
     if not updated:
         return
-    server_services.add_fault(server=server, message=message, details=details, host=host)
-    server_services.finish_event(
+    history.add_fault(server=server, message=message, details=details, host=host)
+    history.finish_event(
         server=server,
         request_id=request_id,
         event=event,
@@ -228,8 +228,8 @@ def build_server_done(
             console=console,
         )
         if updated:
-            server_services.finish_event(
-                action=server_services.find_action(server_uuid=server_uuid, request_id=request_id),
+            history.finish_event(
+                action=history.find_action(server_uuid=server_uuid, request_id=request_id),
                 request_id=request_id,
                 event=BUILD_EVENT,
                 ok=True,
@@ -277,7 +277,7 @@ def build_server_failed(
             return  # stale report
         release_allocations(consumer_uuid=server.uuid)
         failure = from_report(fault, default="Build failed")
-        server_services.finish_event(
+        history.finish_event(
             server=server,
             request_id=request_id,
             event=BUILD_EVENT,
@@ -343,7 +343,7 @@ def run_server_action(*, server_uuid: str, action: str, request_id: str) -> None
             fault={"message": "Instance has no host", "details": ""},
         )
         return
-    server_services.start_event(server=server, request_id=request_id, event=event, host=server.host)
+    history.start_event(server=server, request_id=request_id, event=event, host=server.host)
     payload: to_compute.ServerActionPayload = {
         "server_uuid": server_uuid,
         "action": action,
@@ -413,10 +413,10 @@ def server_action_done(
         )
         failure = from_report(fault, default=f"{action} failed") if fault else None
         if not ok and failure is not None:
-            server_services.add_fault(
+            history.add_fault(
                 server=server, message=failure.message, details=failure.details, host=host
             )
-        server_services.finish_event(
+        history.finish_event(
             server=server,
             request_id=request_id,
             event=event,
@@ -442,14 +442,12 @@ def delete_server(*, server_uuid: str, request_id: str) -> None:
     server = Server.objects.filter(uuid=server_uuid, task_state=TaskState.DELETING).first()
     if server is None:
         return
-    from apps.servers.services import _host_is_up
-
-    if not _host_is_up(server.host):
+    if not server_services.host_is_up(server.host):
         with transaction.atomic():
             server_services.finish_local_delete(server=server, request_id=request_id)
             revoke_server_tokens(server_uuid=server_uuid)
         return
-    server_services.start_event(
+    history.start_event(
         server=server, request_id=request_id, event="compute_terminate_instance", host=server.host
     )
     to_compute.delete_server(
@@ -464,7 +462,7 @@ def server_deleted(*, host: str, server_uuid: str, request_id: str) -> None:
         server = Server.objects.select_for_update().filter(uuid=server_uuid).first()
         if server is None:
             return
-        server_services.finish_event(
+        history.finish_event(
             server=server,
             request_id=request_id,
             event="compute_terminate_instance",
@@ -495,10 +493,10 @@ def server_delete_failed(
         ):
             return
         failure = from_report(fault, default="delete failed")
-        server_services.add_fault(
+        history.add_fault(
             server=server, message=failure.message, details=failure.details, host=host
         )
-        server_services.finish_event(
+        history.finish_event(
             server=server,
             request_id=request_id,
             event="compute_terminate_instance",
@@ -586,7 +584,7 @@ def _recover_power_task(server: Server, power_state: int, host: str) -> None:
         power_state=power_state,
     ):
         return
-    server_services.add_fault(
+    history.add_fault(
         server=server,
         code=500,
         host=host,
@@ -767,12 +765,12 @@ def rebuild_server(*, server_uuid: str, request_id: str) -> None:
                 task_state=None,
                 vm_state=VmState.ERROR,
             )
-            server_services.add_fault(server=server, message="Instance has no host to rebuild on")
-            server_services.finish_event(
+            history.add_fault(server=server, message="Instance has no host to rebuild on")
+            history.finish_event(
                 server=server, request_id=request_id, event=REBUILD_EVENT, ok=False
             )
             return
-        server_services.start_event(
+        history.start_event(
             server=server, request_id=request_id, event=REBUILD_EVENT, host=server.host
         )
         payload: to_compute.RebuildPayload = {

@@ -14,7 +14,6 @@ import secrets
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from typing import Any
 
 from django.db import transaction
@@ -33,10 +32,8 @@ from apps.servers.actions import SIMPLE_ACTIONS
 from apps.servers.choices import TaskState, VmState
 from apps.servers.exceptions import ServerGroupNotFound, ServerLocked, ServerNotFound
 from apps.servers.groups import count_server_group_members
+from apps.servers.history import finish_event, record_action
 from apps.servers.models import (
-    InstanceAction,
-    InstanceActionEvent,
-    InstanceFault,
     Server,
     ServerGroup,
     ServerGroupMember,
@@ -128,93 +125,7 @@ def host_id(project_id: str, host: str | None) -> str:
     return hashlib.sha224((project_id + host).encode()).hexdigest()
 
 
-# --- actions and faults -------------------------------------------------------------------------
-def record_action(
-    *, server: Server, action: str, context: RequestContext, request_id: str
-) -> InstanceAction:
-    return InstanceAction.objects.create(
-        server=server,
-        action=action,
-        request_id=request_id,
-        user_id=context.user_id,
-        project_id=context.project_id,
-    )
-
-
-def find_action(
-    *, request_id: str, server: Server | None = None, server_uuid: str = ""
-) -> InstanceAction | None:
-    """The newest action `request_id` started on the server (given as a record or a uuid)."""
-    lookup = {"server": server} if server is not None else {"server__uuid": server_uuid}
-    return (
-        InstanceAction.objects.filter(request_id=request_id, **lookup)
-        .order_by("-start_time")
-        .first()
-    )
-
-
-def start_event(*, server: Server, request_id: str, event: str, host: str | None = None) -> None:
-    action = find_action(server=server, request_id=request_id)
-    if action is not None:
-        InstanceActionEvent.objects.create(action=action, event=event, host=host)
-
-
-def finish_event(
-    *,
-    request_id: str,
-    event: str,
-    ok: bool,
-    server: Server | None = None,
-    action: InstanceAction | None = None,
-    started_at: datetime | None = None,
-    host: str | None = None,
-    details: str | None = None,
-    traceback: str | None = None,
-    finish_action: bool = True,
-) -> None:
-    """Close `event` of the action `request_id` on `server` (or of `action`, already looked up).
-
-    With `started_at` the event was never written as started (a step too short to be worth a
-    row of its own, or one a host timed itself): it is written whole, in one statement.
-    Otherwise the started row is closed, or created if it was never started.
-    """
-    if action is None and server is not None:
-        action = find_action(server=server, request_id=request_id)
-    if action is None:
-        return
-    now = timezone.now()
-    result = "Success" if ok else "Error"
-    updated = 0
-    if started_at is None:
-        updated = InstanceActionEvent.objects.filter(
-            action=action, event=event, finish_time__isnull=True
-        ).update(finish_time=now, result=result, details=details, traceback=traceback, host=host)
-    if not updated:
-        InstanceActionEvent.objects.create(
-            action=action,
-            event=event,
-            host=host,
-            result=result,
-            start_time=started_at or now,
-            finish_time=now,
-            details=details,
-            traceback=traceback,
-        )
-    if finish_action:
-        fields: dict[str, Any] = {"finish_time": now}
-        if not ok:
-            fields["message"] = "Error"
-        InstanceAction.objects.filter(pk=action.pk).update(**fields)
-
-
-def add_fault(
-    *, server: Server, message: str, code: int = 500, details: str = "", host: str | None = None
-) -> InstanceFault:
-    return InstanceFault.objects.create(
-        server=server, code=code, message=message[:255], details=details, host=host
-    )
-
-
+# --- rules shared by the operations ---------------------------------------------------------------
 def check_not_locked(server: Server, context: RequestContext) -> None:
     """Nova: a locked server refuses its owner's actions; admins may act on it."""
     if server.locked and not context.is_admin:
@@ -583,7 +494,7 @@ def update_server(*, context: RequestContext, server: Server, changes: dict[str,
 
 
 # --- delete -------------------------------------------------------------------------------------
-def _host_is_up(host: str | None) -> bool:
+def host_is_up(host: str | None) -> bool:
     if not host:
         return False
     service = Service.objects.filter(host=host, binary=COMPUTE_BINARY).first()
@@ -608,7 +519,7 @@ def delete_server(
             context=context,
             request_id=request_id,
         )
-        if _host_is_up(server.host):
+        if host_is_up(server.host):
             to_conductor.delete_server(
                 enqueue_on_commit, server_uuid=str(server.uuid), request_id=request_id
             )
@@ -723,7 +634,7 @@ def get_console_output(*, context: RequestContext, server: Server, length: int |
     waits at most to_compute.CONSOLE_OUTPUT_TIMEOUT seconds."""
     if not server.host or server.vm_state in (VmState.BUILDING, VmState.ERROR):
         raise Conflict(f"Instance {server.uuid} has no console output: it is {server.vm_state}.")
-    if not _host_is_up(server.host):
+    if not host_is_up(server.host):
         raise Conflict(f"Compute host {server.host} could not be reached.")
     try:
         return to_compute.get_console_output(

@@ -20,8 +20,8 @@ import pytest
 
 from apps.conductor.services import fail_build
 from apps.servers.faults import from_report
+from apps.servers.history import add_fault, finish_event
 from apps.servers.models import InstanceAction, InstanceFault, Server
-from apps.servers.services import add_fault, finish_event
 from tests.cloud import Cloud
 from tests.conftest import Caller
 

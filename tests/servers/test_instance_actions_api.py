@@ -3,8 +3,8 @@ rules: events for the owner from 2.51, tracebacks and hosts for the events polic
 
 import pytest
 
+from apps.servers.history import finish_event
 from apps.servers.models import Server
-from apps.servers.services import finish_event
 
 pytestmark = pytest.mark.django_db
 
