@@ -22,6 +22,8 @@ logger = logging.getLogger(__name__)
 
 def _send_now(name: str, *, kwargs: Mapping[str, Any], queue: str | None = None) -> None:
     """Publish task `name` now (JSON kwargs); routing by name unless `queue` is given."""
+    # The Celery app is loaded on first use: importing it configures Celery from Django's
+    # settings, which the modules that import this one may be loaded before.
     from computecloud.celery import app
 
     app.send_task(name, kwargs=dict(kwargs), queue=queue, kwargsrepr=describe_task(kwargs))
@@ -37,7 +39,7 @@ def call(name: str, *, kwargs: Mapping[str, Any], queue: str, timeout: float) ->
     """Publish task `name` now and wait at most `timeout` seconds for its result (Celery's
     TimeoutError beyond). Blocks the caller: only for an answer a request must give, and never
     inside a transaction, whose locks it would hold while it waits."""
-    from computecloud.celery import app
+    from computecloud.celery import app  # loaded on first use, as in _send_now
 
     result = app.send_task(name, kwargs=dict(kwargs), queue=queue, kwargsrepr=describe_task(kwargs))
     try:

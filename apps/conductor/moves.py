@@ -22,6 +22,16 @@ from django.db import transaction
 
 from apps.conductor.payloads import image_payload, instance_payload
 from apps.consoles.services import revoke_server_tokens
+from apps.images.models import Image
+from apps.images.services import (
+    create_transfer_image,
+    delete_transfer_image,
+    signed_download_url,
+    signed_upload_url,
+)
+from apps.scheduler.exceptions import NoValidHost
+from apps.scheduler.request_spec import RequestSpec
+from apps.scheduler.services import confirm_move, revert_move, select_destinations
 from apps.servers import history, states
 from apps.servers.choices import PowerState, TaskState, VmState
 from apps.servers.faults import from_report
@@ -38,9 +48,6 @@ def _event(action: str) -> str:
 
 # --- snapshot -----------------------------------------------------------------------------------
 def snapshot_server(*, server_uuid: str, image_id: str, request_id: str) -> None:
-    from apps.images.models import Image
-    from apps.images.services import signed_upload_url
-
     with transaction.atomic():
         if not states.transition(
             server_uuid,
@@ -69,8 +76,6 @@ def snapshot_server(*, server_uuid: str, image_id: str, request_id: str) -> None
 
 # --- resize / migrate ---------------------------------------------------------------------------
 def _move_spec(server: Server, migration: Migration) -> Any:
-    from apps.scheduler.request_spec import RequestSpec
-
     group = getattr(server, "group_membership", None)
     return RequestSpec.from_request(
         instance_uuids=[str(server.uuid)],
@@ -133,10 +138,6 @@ def _failure(fault: dict[str, Any] | None, default: str) -> dict[str, str]:
 
 
 def resize_server(*, server_uuid: str, migration_uuid: str, request_id: str) -> None:
-    from apps.images.services import create_transfer_image, signed_upload_url
-    from apps.scheduler.exceptions import NoValidHost
-    from apps.scheduler.services import select_destinations
-
     server = Server.objects.filter(uuid=server_uuid, task_state=TaskState.RESIZE_PREP).first()
     if server is None:
         return
@@ -196,8 +197,6 @@ def resize_migrated(
     fault: dict[str, Any] | None = None,
 ) -> None:
     """The source host has powered off and uploaded the disk: the destination takes over."""
-    from apps.images.services import signed_download_url
-
     with transaction.atomic():
         server = Server.objects.filter(
             uuid=server_uuid, task_state=TaskState.RESIZE_MIGRATING
@@ -206,8 +205,6 @@ def resize_migrated(
             return
         migration = Migration.objects.get(uuid=migration_uuid)
         if not ok:
-            from apps.scheduler.services import revert_move
-
             if _fail_move(
                 server,
                 migration,
@@ -320,14 +317,10 @@ def resize_finished(
 
 def _delete_transfer(image_id: str | None) -> None:
     if image_id:
-        from apps.images.services import delete_transfer_image
-
         delete_transfer_image(image_id=image_id)
 
 
 def confirm_resize(*, server_uuid: str, migration_uuid: str, request_id: str) -> None:
-    from apps.scheduler.services import confirm_move
-
     server = Server.objects.filter(uuid=server_uuid, task_state=TaskState.RESIZE_CONFIRMING).first()
     if server is None:
         return
@@ -453,8 +446,6 @@ def resize_reverted(
     console: dict[str, Any] | None = None,
     fault: dict[str, Any] | None = None,
 ) -> None:
-    from apps.scheduler.services import revert_move
-
     with transaction.atomic():
         server = Server.objects.filter(
             uuid=server_uuid, task_state=TaskState.RESIZE_REVERTING

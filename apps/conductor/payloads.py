@@ -6,6 +6,7 @@ are `computecloud.wire`'s (the compute host reads them with the same definitions
 
 from __future__ import annotations
 
+from apps.images.services import signed_download_url
 from apps.servers.models import Server
 from computecloud.wire import ImagePayload, InstancePayload
 
@@ -45,8 +46,6 @@ def image_payload(server: Server) -> ImagePayload:
     """Where the host downloads the image from (a signed URL: the host has no token) and how
     it checks what it got. From the server's image snapshot: image data never changes once
     active, and a build of an image deleted since fails at the download, as in Nova."""
-    from apps.images.services import signed_download_url
-
     image = server.image_meta
     return {
         "image_id": image["id"],

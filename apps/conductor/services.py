@@ -19,13 +19,19 @@ from django.utils import timezone
 from apps.conductor.payloads import image_payload, instance_payload
 from apps.consoles.services import revoke_server_tokens
 from apps.hosts.services import update_compute_node
+from apps.identity.choices import RoleName
+from apps.identity.context import RequestContext
+from apps.images.services import mark_snapshot_failed
+from apps.scheduler.exceptions import NoValidHost
+from apps.scheduler.request_spec import RequestSpec
 from apps.scheduler.selection import Alternate, Selection
+from apps.scheduler.services import claim_on_alternate, release_allocations, select_destinations
 from apps.servers import history, states
 from apps.servers import services as server_services
 from apps.servers.actions import SIMPLE_ACTIONS
 from apps.servers.choices import PowerState, TaskState, VmState
 from apps.servers.faults import from_report
-from apps.servers.models import InstanceAction, Server
+from apps.servers.models import InstanceAction, Migration, Server
 from computecloud.conf import cc_settings
 from computecloud.exceptions import Conflict
 from computecloud.messages import to_compute
@@ -42,9 +48,6 @@ TRANSITIONAL_POWER_TASKS = {a.task_state for a in SIMPLE_ACTIONS.values()}
 # --- build --------------------------------------------------------------------------------------
 def schedule_and_build_servers(*, server_uuids: list[str], request_id: str) -> None:
     """One scheduling pass for the servers of one create request, then one build per host."""
-    from apps.scheduler.exceptions import NoValidHost
-    from apps.scheduler.services import select_destinations
-
     started_at = timezone.now()
     servers = list(
         Server.objects.filter(
@@ -94,8 +97,6 @@ def schedule_and_build_servers(*, server_uuids: list[str], request_id: str) -> N
 
 
 def request_spec_for(servers: list[Server]) -> Any:
-    from apps.scheduler.request_spec import RequestSpec
-
     first = servers[0]
     group = getattr(first, "group_membership", None)
     zone = first.requested_availability_zone or ""
@@ -125,8 +126,6 @@ def _assign_host(
 ) -> bool:
     """Send the build to `destination` if the server is still as `expected`; otherwise (a
     delete won) give back the claim just made for it there."""
-    from apps.scheduler.services import release_allocations
-
     assigned = states.transition(
         server,
         action="assign host",
@@ -172,8 +171,6 @@ def fail_build(
     started_at: datetime | None = None,
 ) -> None:
     """Put a building server in ERROR with a fault; free whatever it had claimed."""
-    from apps.scheduler.services import release_allocations
-
     updated = states.transition(
         server,
         action="fail build",
@@ -264,8 +261,6 @@ def build_server_failed(
     started_at: float | None = None,
 ) -> None:
     """Reschedule to the next alternate that still has room, or give up with a fault."""
-    from apps.scheduler.services import claim_on_alternate, release_allocations
-
     max_attempts = int(cc_settings.SCHEDULER["MAX_ATTEMPTS"])
     with transaction.atomic():
         server = (
@@ -431,7 +426,6 @@ def server_action_done(
 def _finish_snapshot(server: Server, *, ok: bool, image_id: str | None) -> None:
     if image_id is None:
         return
-    from apps.images.services import mark_snapshot_failed
 
     if not ok:
         mark_snapshot_failed(image_id=image_id)
@@ -704,10 +698,6 @@ def expire_stuck_builds() -> int:
 def confirm_expired_resizes() -> int:
     """Confirm resizes left unconfirmed longer than RESIZE_CONFIRM_WINDOW (0 disables), through
     the same service a user's confirmResize goes through, as the system."""
-    from apps.identity.choices import RoleName
-    from apps.identity.context import RequestContext
-    from apps.servers.models import Migration
-
     window = int(cc_settings.RESIZE_CONFIRM_WINDOW)
     if window <= 0:
         return 0

@@ -13,6 +13,7 @@ from typing import Any
 from celery import shared_task
 
 from apps.conductor import moves, services
+from apps.images.services import reset_stale_uploads
 from computecloud.messages import from_compute, to_conductor
 from computecloud.messages.from_compute import Console, Fault
 from computecloud.wire import AlternatePayload
@@ -146,8 +147,6 @@ def compute_heartbeat(
 
 @shared_task(name=to_conductor.RESET_STALE_IMAGE_UPLOADS)
 def reset_stale_image_uploads() -> None:
-    from apps.images.services import reset_stale_uploads
-
     count = reset_stale_uploads()
     if count:
         logger.warning("%d image uploads abandoned mid-stream put back to queued", count)

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from apps.hosts.choices import AZ_METADATA_KEY, COMPUTE_BINARY
 from apps.hosts.models import Aggregate, AggregateHost, ComputeNode, Service
+from computecloud.exceptions import Conflict, InvalidInput, NotFound
 from computecloud.identifiers import compute_node_uuid
 from computecloud.queues import compute_queue
 
@@ -75,8 +76,6 @@ def set_service_status(
 
 def delete_service(*, service: Service) -> None:
     """Remove a compute service record; refused while instances are still placed on it."""
-    from computecloud.exceptions import Conflict
-
     if service.binary == COMPUTE_BINARY and _instances_on(service.host):
         raise Conflict(
             f"Unable to delete compute service that is hosting instances: {service.host}"
@@ -93,8 +92,6 @@ def _instances_on(host: str) -> bool:
 
 # --- aggregates ---------------------------------------------------------------------------------
 def create_aggregate(*, name: str, availability_zone: str | None) -> Aggregate:
-    from computecloud.exceptions import Conflict
-
     if Aggregate.objects.filter(name=name).exists():
         raise Conflict(f"Aggregate {name} already exists.")
     metadata = {AZ_METADATA_KEY: availability_zone} if availability_zone else {}
@@ -126,8 +123,6 @@ def set_aggregate_metadata(*, aggregate: Aggregate, metadata: dict[str, str | No
 
 
 def add_aggregate_host(*, aggregate: Aggregate, host: str) -> Aggregate:
-    from computecloud.exceptions import Conflict, NotFound
-
     if not Service.objects.filter(host=host, binary=COMPUTE_BINARY).exists():
         raise NotFound(f"Compute host {host} could not be found.")
     zone = aggregate.availability_zone
@@ -151,8 +146,6 @@ def add_aggregate_host(*, aggregate: Aggregate, host: str) -> Aggregate:
 
 
 def remove_aggregate_host(*, aggregate: Aggregate, host: str) -> Aggregate:
-    from computecloud.exceptions import NotFound
-
     deleted, _ = AggregateHost.objects.filter(aggregate=aggregate, host=host).delete()
     if not deleted:
         raise NotFound(f"Cannot remove host {host} in aggregate {aggregate.pk}")
@@ -160,8 +153,6 @@ def remove_aggregate_host(*, aggregate: Aggregate, host: str) -> Aggregate:
 
 
 def delete_aggregate(*, aggregate: Aggregate) -> None:
-    from computecloud.exceptions import InvalidInput
-
     if aggregate.hosts.exists():
         raise InvalidInput(f"Aggregate {aggregate.pk} still has hosts.")
     aggregate.delete()

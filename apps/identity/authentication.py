@@ -7,7 +7,7 @@ from rest_framework.request import Request
 
 from apps.identity.context import RequestContext
 from apps.identity.models import User
-from apps.identity.tokens import context_for_token, find_valid_token
+from apps.identity.tokens import context_for_token, find_valid_token, project_roles
 from computecloud.endpoints import identity_public_url
 from computecloud.exceptions import AuthenticationRequired
 
@@ -37,8 +37,6 @@ class KeystoneTokenAuthentication(BaseAuthentication):
 
 def session_context(user: Any, request_id: str = "-") -> RequestContext | None:
     """A context for a dashboard/browsable-API session: the user's default project."""
-    from apps.identity.tokens import project_roles
-
     project_id = user.default_project_id
     if project_id is None:
         return None

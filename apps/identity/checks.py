@@ -5,13 +5,12 @@ from typing import Any
 
 from django.core.checks import CheckMessage, Error, register
 
+from apps.identity.policy import RULES
 from computecloud.conf import cc_settings
 
 
 @register()
 def check_policy_overrides(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    from apps.identity.policy import RULES
-
     errors: list[CheckMessage] = []
     overrides: dict[str, str] = cc_settings.POLICY_OVERRIDES
     for action, rule in overrides.items():

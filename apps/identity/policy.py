@@ -23,6 +23,7 @@ from typing import Any
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
+from apps.identity.authentication import session_context
 from apps.identity.context import RequestContext
 from computecloud.conf import cc_settings
 from computecloud.exceptions import AuthenticationRequired, PolicyNotAuthorized
@@ -280,8 +281,6 @@ class PolicyPermission(BasePermission):
     def has_permission(self, request: Request, view: Any) -> bool:
         context = request.auth
         if not isinstance(context, RequestContext) and request.user is not None:
-            from apps.identity.authentication import session_context
-
             context = session_context(request.user, getattr(request, "request_id", "-"))
             if context is not None:
                 request.auth = context

@@ -30,6 +30,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
 
+from apps.hosts.models import AggregateHost, ComputeNode
 from apps.scheduler import candidates, claims
 from apps.scheduler.choices import is_valid_resource_class, is_valid_trait
 from apps.scheduler.exceptions import NoValidHost
@@ -534,8 +535,6 @@ def _report_is_known(
     wanted_traits: set[str],
 ) -> bool:
     """Whether the report matches what is recorded (read without locks, writes nothing)."""
-    from apps.hosts.models import AggregateHost
-
     provider = ResourceProvider.objects.filter(uuid=node_uuid).values("id", "name", "node").first()
     if provider is None or provider["name"] != host or provider["node"] != node_name:
         return False
@@ -569,8 +568,6 @@ def _report_is_known(
 
 
 def _node_name(node_uuid: uuid_lib.UUID, host: str) -> str:
-    from apps.hosts.models import ComputeNode
-
     name = ComputeNode.objects.filter(uuid=node_uuid).values_list("hypervisor_hostname", flat=True)
     return name.first() or host
 
@@ -599,8 +596,6 @@ def _provider_for_report(node_uuid: uuid_lib.UUID, host: str, node_name: str) ->
 
 
 def _sync_aggregates(provider: ResourceProvider) -> None:
-    from apps.hosts.models import AggregateHost
-
     wanted = set(
         AggregateHost.objects.filter(host=provider.name).values_list("aggregate__uuid", flat=True)
     )

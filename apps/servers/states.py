@@ -21,6 +21,8 @@ from django.db import models
 from django.utils import timezone
 
 from apps.servers.choices import TaskState, VmState
+from apps.servers.exceptions import ServerNotFound
+from apps.servers.models import Server  # the model imports this module
 from computecloud.exceptions import Conflict
 
 logger = logging.getLogger(__name__)
@@ -162,8 +164,6 @@ def transition(
     `ServerNotFound` (404); with `quiet` (the conductor, whose steps answer nobody) it logs
     and returns False.
     """
-    from apps.servers.models import Server  # the model imports this module
-
     is_row = hasattr(server, "pk")
     # The live manager: a deleted row is never written again.
     query = Server.objects.filter(**({"pk": server.pk} if is_row else {"uuid": server}))
@@ -200,8 +200,6 @@ def transition(
         )
         return False
     if current is None or current["deleted"]:
-        from apps.servers.exceptions import ServerNotFound
-
         raise ServerNotFound(uuid=uuid)
     mismatched = [
         c

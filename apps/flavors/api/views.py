@@ -15,6 +15,7 @@ from apps.flavors.exceptions import FlavorNotFound
 from apps.flavors.filtersets import FlavorFilterSet
 from apps.flavors.models import Flavor, FlavorExtraSpec
 from apps.identity.context import RequestContext
+from apps.identity.policy import allowed
 from computecloud.api.microversions import MicroversionedMixin
 from computecloud.api.pagination import next_links, paginate
 from computecloud.exceptions import InvalidInput
@@ -127,7 +128,6 @@ class FlavorViewSet(MicroversionedMixin, viewsets.ViewSet):
         if request.version < (2, 61):
             return None
         # Nova shows extra specs only to those allowed to read them.
-        from apps.identity.policy import allowed
 
         if not allowed(request.auth, "os_compute_api:os-flavor-extra-specs:index"):
             return None

@@ -27,6 +27,7 @@ from apps.hosts.api.serializers import (
 )
 from apps.hosts.choices import API_BINARY_NAMES, COMPUTE_BINARY, DEFAULT_AVAILABILITY_ZONE
 from apps.hosts.models import Aggregate, ComputeNode, Service
+from apps.identity.policy import authorize
 from apps.scheduler import services as scheduler_services
 from apps.servers import services as server_services
 from computecloud.api.microversions import MicroversionedMixin
@@ -436,8 +437,6 @@ class AggregateViewSet(MicroversionedMixin, viewsets.ViewSet):
 
     @action(detail=True, methods=["post"], url_path="action")
     def aggregate_action(self, request: Request, pk: str) -> Response:
-        from apps.identity.policy import authorize
-
         serializer = AggregateActionSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data

@@ -23,6 +23,7 @@ from apps.hosts.choices import COMPUTE_BINARY
 from apps.hosts.models import Service
 from apps.identity.policy import allowed, authorize
 from apps.servers import services
+from apps.servers.actions import SIMPLE_ACTIONS
 from apps.servers.api import serializers as s
 from apps.servers.exceptions import ServerNotFound
 from apps.servers.filtersets import ServerFilterSet, apply_special_filters, user_filters
@@ -440,8 +441,6 @@ def _validated(serializer_class: Any, args: Any) -> dict[str, Any]:
 
 def _simple(name: str, action_name: str | None = None) -> Any:
     def handler(view: ServerViewSet, request: Request, server: Server, args: Any) -> Response:
-        from apps.servers.actions import SIMPLE_ACTIONS
-
         key = action_name or name
         authorize(request.auth, SIMPLE_ACTIONS[key].policy)
         services.run_simple_action(

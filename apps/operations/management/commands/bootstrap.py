@@ -21,6 +21,7 @@ from django.db import transaction
 from apps.flavors.services import ensure_standard_flavors
 from apps.hosts.services import ensure_compute_service
 from apps.identity.services import assign_roles, ensure_project, ensure_user
+from apps.images.services import ensure_image_from_file
 from computecloud.endpoints import identity_public_url
 
 
@@ -53,8 +54,6 @@ class Command(BaseCommand):
             if options["host"]:
                 ensure_compute_service(host=options["host"])
         if options["image"]:
-            from apps.images.services import ensure_image_from_file
-
             image = ensure_image_from_file(
                 name="tinyos",
                 path=Path(options["image"]),
