@@ -74,20 +74,14 @@ def set_service_status(
     return service
 
 
-def delete_service(*, service: Service) -> None:
-    """Remove a compute service record; refused while instances are still placed on it."""
-    if service.binary == COMPUTE_BINARY and _instances_on(service.host):
+def delete_service(*, service: Service, instances_on_host: int) -> None:
+    """Remove a compute service record; refused while instances are still placed on it
+    (`instances_on_host`: how many the servers app counts there; hosts sit below it)."""
+    if service.binary == COMPUTE_BINARY and instances_on_host:
         raise Conflict(
             f"Unable to delete compute service that is hosting instances: {service.host}"
         )
     service.delete()
-
-
-def _instances_on(host: str) -> bool:
-    from django.apps import apps
-
-    server_model = apps.get_model("servers", "Server")
-    return bool(server_model.objects.filter(host=host).exists())
 
 
 # --- aggregates ---------------------------------------------------------------------------------

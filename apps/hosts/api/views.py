@@ -80,7 +80,11 @@ class ServiceViewSet(MicroversionedMixin, viewsets.ViewSet):
         )
 
     def destroy(self, request: Request, pk: str) -> Response:
-        services.delete_service(service=self._get(pk))
+        service = self._get(pk)
+        services.delete_service(
+            service=service,
+            instances_on_host=server_services.running_vms().get(service.host, 0),
+        )
         return Response(status=204)
 
 
