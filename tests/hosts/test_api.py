@@ -211,3 +211,19 @@ def test_hypervisor_uptime_is_not_implemented_until_2_88(admin, member, nodes):
     assert member.client.get(url).status_code == 403
     assert admin.client.get(f"{HYPERVISORS}/999/uptime").status_code == 404
     assert admin.client.get(url, **version(88)).status_code == 404
+
+
+def test_a_compute_service_hosting_servers_cannot_be_deleted(admin, nodes, member):
+    # given: a server on hv-alpha, none on hv-beta
+    place_server(member, "hv-alpha")
+    services = admin.client.get("/compute/v2.1/os-services", **version(53)).json()["services"]
+    ids = {s["host"]: s["id"] for s in services if s["binary"] == "nova-compute"}
+    # when
+    refused = admin.client.delete(f"/compute/v2.1/os-services/{ids['hv-alpha']}", **version(53))
+    deleted = admin.client.delete(f"/compute/v2.1/os-services/{ids['hv-beta']}", **version(53))
+    # then
+    assert refused.status_code == 409
+    assert "hosting instances: hv-alpha" in refused.json()["conflictingRequest"]["message"]
+    assert deleted.status_code == 204
+    left = admin.client.get("/compute/v2.1/os-services", **version(53)).json()["services"]
+    assert {s["host"] for s in left if s["binary"] == "nova-compute"} == {"hv-alpha"}
