@@ -1,7 +1,7 @@
 """Server groups (os-server-groups): reading, creating and deleting them.
 
 A group is a policy (affinity, anti-affinity or their soft forms) with optional rules, owned by
-a project. Membership is written by `apps.servers.services.create_servers` (scheduler hint
+a project. Membership is written by `apps.servers.create.create_servers` (scheduler hint
 ``group``) and removed when a server is deleted; the scheduler's filters and weighers enforce
 the policy (apps/scheduler, docs/scheduler.md). Nothing here schedules or moves servers.
 """

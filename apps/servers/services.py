@@ -1,4 +1,6 @@
-"""Server operations: every write to a server goes through one of these functions.
+"""Server operations: every write to an existing server goes through one of these functions
+(creating one is apps/servers/create.py; what a request names is resolved in resolvers.py;
+the history a user reads is written through history.py).
 
 Each one checks the caller's right and the instance's state, commits the state change with
 one conditional UPDATE (`states.transition`), records the instance action, and enqueues the
@@ -9,11 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
-import secrets
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.db import transaction
@@ -21,43 +20,30 @@ from django.db.models import Count, Sum
 from django.utils import timezone
 
 from apps.flavors.models import Flavor
-from apps.hosts.choices import COMPUTE_BINARY, DEFAULT_AVAILABILITY_ZONE
-from apps.hosts.models import Aggregate, ComputeNode, Service
+from apps.hosts.choices import COMPUTE_BINARY
+from apps.hosts.models import Service
 from apps.identity.context import RequestContext
-from apps.identity.models import Project
 from apps.identity.policy import authorize
-from apps.images.services import create_snapshot_image, get_image_for_boot, image_meta
-from apps.keypairs.services import get_public_key
+from apps.images.services import create_snapshot_image
 from apps.quotas import services as quotas
 from apps.servers import states
 from apps.servers.actions import SIMPLE_ACTIONS
 from apps.servers.choices import TaskState, VmState
-from apps.servers.exceptions import ServerGroupNotFound, ServerLocked, ServerNotFound
-from apps.servers.groups import count_server_group_members
+from apps.servers.exceptions import ServerLocked, ServerNotFound
 from apps.servers.history import finish_event, record_action
 from apps.servers.models import (
     Migration,
     Server,
-    ServerGroup,
     ServerGroupMember,
     ServerMetadata,
     ServerTag,
 )
-from computecloud.conf import cc_settings
+from apps.servers.resolvers import flavor_snapshot, key_data_for, resolve_flavor, resolve_image
 from computecloud.exceptions import Conflict, InvalidInput, NotFound
 from computecloud.messages import to_compute, to_conductor
 from computecloud.tasking import call, enqueue_on_commit
 
 logger = logging.getLogger(__name__)
-
-NETWORKS_NOT_SUPPORTED = (
-    "Requesting specific networks, ports or fixed IPs is not supported yet: project networks "
-    'are not available in this cloud. Use "networks": "auto" or "none".'
-)
-VOLUMES_NOT_SUPPORTED = (
-    "Block device mapping (boot from volume, attached volumes) is not supported yet: "
-    "volumes are not available in this cloud."
-)
 
 
 # --- reading ------------------------------------------------------------------------------------
@@ -135,192 +121,6 @@ def check_not_locked(server: Server, context: RequestContext) -> None:
         raise ServerLocked(uuid=server.uuid)
 
 
-# --- create -------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class CreateRequest:
-    """A validated create request (the API layer has checked types and shapes)."""
-
-    name: str
-    flavor_ref: str
-    image_ref: str
-    min_count: int = 1
-    max_count: int = 1
-    key_name: str | None = None
-    user_data: str | None = None
-    metadata: dict[str, str] = field(default_factory=dict)
-    availability_zone: str | None = None
-    networks: Any = "auto"
-    block_device_mapping: list[dict[str, Any]] = field(default_factory=list)
-    config_drive: bool = False
-    scheduler_hints: dict[str, Any] = field(default_factory=dict)
-    description: str | None = None
-    tags: list[str] = field(default_factory=list)
-    hostname: str | None = None
-    access_ip_v4: str | None = None
-    access_ip_v6: str | None = None
-    # 2.74: a host and/or node the build should land on, still passing the filters (admins).
-    requested_host: str | None = None
-    requested_node: str | None = None
-
-
-_HOSTNAME_BAD = re.compile(r"[^a-z0-9-]+")
-
-
-def sanitize_hostname(name: str) -> str:
-    """A DNS label from a display name, as Nova derives it."""
-    hostname = _HOSTNAME_BAD.sub("-", name.lower().replace("_", "-").replace(" ", "-"))
-    hostname = hostname.strip("-.")[:63]
-    return hostname or "server"
-
-
-def _resolve_flavor(context: RequestContext, flavor_ref: str) -> Flavor:
-    flavor_id = flavor_ref.rstrip("/").rsplit("/", 1)[-1]
-    flavor = Flavor.objects.prefetch_related("extra_specs").filter(flavorid=flavor_id).first()
-    if flavor is None or flavor.disabled:
-        raise InvalidInput(f"Flavor {flavor_id} could not be found.")
-    if not flavor.is_public and not (
-        context.is_admin or flavor.projects.filter(project_id=context.project_id).exists()
-    ):
-        raise InvalidInput(f"Flavor {flavor_id} could not be found.")
-    return flavor
-
-
-def _resolve_image(context: RequestContext, image_ref: str, flavor: Flavor) -> dict[str, Any]:
-    """The image's facts as the build carries them, after Nova's checks against the flavor."""
-    image_id = image_ref.rstrip("/").rsplit("/", 1)[-1]
-    image = get_image_for_boot(context=context, image_id=image_id)
-    if image.status != "active":
-        raise InvalidInput(f"Image {image.id} is not active.")
-    if (image.min_ram or 0) > flavor.memory_mb:
-        raise InvalidInput("Flavor's memory is too small for requested image.")
-    if flavor.root_gb and (image.min_disk or 0) > flavor.root_gb:
-        raise InvalidInput("Flavor's disk is too small for requested image.")
-    if flavor.root_gb and image.size and image.size > flavor.root_gb * 1024**3:
-        raise InvalidInput("Flavor's disk is too small for requested image.")
-    return image_meta(image=image)
-
-
-def flavor_snapshot(flavor: Flavor) -> dict[str, Any]:
-    return {
-        "id": flavor.flavorid,
-        "name": flavor.name,
-        "vcpus": flavor.vcpus,
-        "ram": flavor.memory_mb,
-        "disk": flavor.root_gb,
-        "ephemeral": flavor.ephemeral_gb,
-        "swap": flavor.swap,
-        "extra_specs": {spec.key: spec.value for spec in flavor.extra_specs.all()},
-    }
-
-
-def _availability_zones() -> set[str]:
-    zones = {DEFAULT_AVAILABILITY_ZONE}
-    for metadata in Aggregate.objects.values_list("metadata", flat=True):
-        if metadata.get("availability_zone"):
-            zones.add(metadata["availability_zone"])
-    return zones
-
-
-def _resolve_zone(context: RequestContext, requested: str | None) -> tuple[str | None, dict | None]:
-    """(zone, forced destination) from "zone", "zone:host" or "zone:host:node" (the forced
-    forms under ``os_compute_api:servers:create:forced_host``, admins by default)."""
-    if not requested:
-        return None, None
-    zone, _, rest = requested.partition(":")
-    host, _, node = rest.partition(":")
-    destination = None
-    if host or node:
-        authorize(context, "os_compute_api:servers:create:forced_host")
-        destination = {"host": host or None, "node": node or None, "force": True}
-    if zone and zone not in _availability_zones():
-        raise InvalidInput(f"The requested availability zone is not available: {zone}")
-    return zone or None, destination
-
-
-def _resolve_requested_destination(
-    context: RequestContext, *, host: str | None, node: str | None
-) -> dict | None:
-    """2.74's ``host``/``hypervisor_hostname``: a destination the filters still judge, under
-    ``compute:servers:create:requested_destination`` (admins by default); each must name a
-    compute host we know (Nova's 400 otherwise)."""
-    if not host and not node:
-        return None
-    authorize(context, "compute:servers:create:requested_destination")
-    nodes = ComputeNode.objects.all()
-    if host and not nodes.filter(host=host).exists():
-        raise InvalidInput(f"Compute host {host} could not be found.")
-    if node:
-        found = nodes.filter(hypervisor_hostname=node)
-        if host:
-            found = found.filter(host=host)
-        row = found.first()
-        if row is None:
-            raise InvalidInput(f"Compute host {host or ''} with node {node} could not be found.")
-        host = row.host
-    return {"host": host, "node": node or None, "force": False}
-
-
-def _resolve_group(context: RequestContext, hints: dict[str, Any]) -> ServerGroup | None:
-    group_id = hints.get("group")
-    if not group_id:
-        return None
-    try:
-        uuid.UUID(str(group_id))
-    except ValueError:
-        raise InvalidInput(f"Invalid scheduler hint group {group_id}.") from None
-    group = ServerGroup.objects.filter(uuid=group_id, project_id=context.project_id).first()
-    if group is None:
-        raise ServerGroupNotFound(group_uuid=group_id)
-    return group
-
-
-def _validate_key(context: RequestContext, key_name: str | None) -> str | None:
-    if key_name is None:
-        return None
-
-    key_data = get_public_key(user_id=context.user_id, name=key_name)
-    if key_data is None:
-        raise InvalidInput("Invalid key_name provided.")
-    return key_data
-
-
-def _check_hinted_servers(context: RequestContext, hints: dict[str, Any]) -> None:
-    """same_host / different_host may name only servers the caller can see: another project's
-    server would let a user probe where it runs (and land beside it). An unknown id and a
-    foreign one get the same answer."""
-    named = {*hints.get("same_host", ()), *hints.get("different_host", ())}
-    if not named:
-        return
-    found = {
-        str(u)
-        for u in visible_servers(context, all_tenants=True)
-        .filter(uuid__in=named)
-        .values_list("uuid", flat=True)
-    }
-    missing = sorted(named - found)
-    if missing:
-        raise InvalidInput(f"Invalid scheduler hint: server {missing[0]} could not be found.")
-
-
-def local_image_bdm(mappings: list[dict[str, Any]]) -> str | None:
-    """The image of a mapping list that only says "boot this image on a local disk" (what the
-    openstack CLI sends with --image); None for an empty list. Anything else (volumes, blank
-    or snapshot sources, several devices) is a volume request we cannot serve: 400."""
-    if not mappings:
-        return None
-    if len(mappings) == 1:
-        bdm = mappings[0]
-        is_local_image = (
-            bdm.get("source_type") == "image"
-            and bdm.get("destination_type", "local") == "local"
-            and str(bdm.get("boot_index", 0)) == "0"
-            and bdm.get("uuid")
-        )
-        if is_local_image:
-            return str(bdm["uuid"])
-    raise InvalidInput(VOLUMES_NOT_SUPPORTED)
-
-
 def count_servers(project_id: str) -> dict[str, int]:
     """Instances, cores and RAM of the project's live servers, in one statement (the usage the
     server quotas check). Under the project lock (`quotas.lock_project`) when it is checked."""
@@ -328,105 +128,6 @@ def count_servers(project_id: str) -> dict[str, int]:
         instances=Count("id"), cores=Sum("vcpus"), ram=Sum("memory_mb")
     )
     return {resource: servers[resource] or 0 for resource in ("instances", "cores", "ram")}
-
-
-def create_servers(
-    *, context: RequestContext, request: CreateRequest, request_id: str
-) -> tuple[list[Server], str]:
-    """Validate, check quota under the project lock, create the servers and hand them to the
-    conductor. Returns the servers and the reservation id."""
-    if request.networks not in ("auto", "none"):
-        raise InvalidInput(NETWORKS_NOT_SUPPORTED)
-    bdm_image = local_image_bdm(request.block_device_mapping)
-    if bdm_image and request.image_ref and bdm_image != request.image_ref.rsplit("/", 1)[-1]:
-        raise InvalidInput("The image in block_device_mapping_v2 differs from imageRef.")
-    request = replace(request, image_ref=request.image_ref or bdm_image or "")
-    if not request.image_ref:
-        raise InvalidInput("An image is required: booting from volume is not supported yet.")
-    if request.min_count > request.max_count:
-        raise InvalidInput("min_count must be <= max_count")
-    flavor = _resolve_flavor(context, request.flavor_ref)
-    image = _resolve_image(context, request.image_ref, flavor)
-    key_data = _validate_key(context, request.key_name)
-    zone, destination = _resolve_zone(context, request.availability_zone)
-    destination = destination or _resolve_requested_destination(
-        context, host=request.requested_host, node=request.requested_node
-    )
-    group = _resolve_group(context, request.scheduler_hints)
-    _check_hinted_servers(context, request.scheduler_hints)
-    snapshot = flavor_snapshot(flavor)
-    reservation_id = f"r-{secrets.token_hex(4)}"
-
-    with transaction.atomic():
-        # Counted under the project lock: concurrent creates queue, each count has the others.
-        project: Project = quotas.lock_project(context.project_id)
-        count = quotas.allowed_server_count(
-            project=project,
-            used=count_servers(project.pk),
-            min_count=request.min_count,
-            max_count=request.max_count,
-            cores=flavor.vcpus,
-            ram=flavor.memory_mb,
-            metadata_items=len(request.metadata),
-        )
-        if group is not None:
-            quotas.check_server_group_members(
-                project_id=group.project_id, used=count_server_group_members(group), adding=count
-            )
-        servers = []
-        for index in range(count):
-            name = request.name if count == 1 else f"{request.name}-{index + 1}"
-            server = Server.objects.create(
-                name=name,
-                description=request.description,
-                project=project,
-                user_id=context.user_id,
-                flavor_id=flavor.flavorid,
-                flavor=snapshot,
-                vcpus=flavor.vcpus,
-                memory_mb=flavor.memory_mb,
-                root_gb=flavor.root_gb,
-                image_ref=image["id"],
-                image_meta=image,
-                availability_zone=zone,
-                requested_availability_zone=zone,
-                vm_state=VmState.BUILDING,
-                task_state=TaskState.SCHEDULING,
-                hostname=request.hostname or sanitize_hostname(name),
-                key_name=request.key_name,
-                key_data=key_data,
-                user_data=request.user_data,
-                config_drive=request.config_drive or bool(cc_settings.FORCE_CONFIG_DRIVE),
-                access_ip_v4=request.access_ip_v4,
-                access_ip_v6=request.access_ip_v6,
-                requested_networks=request.networks,
-                block_device_mapping=request.block_device_mapping,
-                scheduler_hints=request.scheduler_hints,
-                requested_destination=destination,
-                reservation_id=reservation_id,
-                launch_index=index,
-            )
-            ServerMetadata.objects.bulk_create(
-                ServerMetadata(server=server, key=k, value=v) for k, v in request.metadata.items()
-            )
-            ServerTag.objects.bulk_create(ServerTag(server=server, tag=t) for t in request.tags)
-            if group is not None:
-                ServerGroupMember.objects.create(group=group, server=server)
-            record_action(server=server, action="create", context=context, request_id=request_id)
-            servers.append(server)
-        to_conductor.schedule_and_build_servers(
-            enqueue_on_commit, server_uuids=[str(s.uuid) for s in servers], request_id=request_id
-        )
-    for server in servers:
-        logger.info(
-            "server %s (%s) accepted for project %s, flavor %s, image %s",
-            server.uuid,
-            server.name,
-            context.project_id,
-            flavor.name,
-            image["id"],
-        )
-    return servers, reservation_id
 
 
 # --- simple actions -----------------------------------------------------------------------------
@@ -679,7 +380,7 @@ def resize_server(
     *, context: RequestContext, server: Server, flavor_ref: str, request_id: str
 ) -> None:
     check_not_locked(server, context)
-    new_flavor = _resolve_flavor(context, flavor_ref)
+    new_flavor = resolve_flavor(context, flavor_ref)
     if new_flavor.flavorid == server.flavor_id:
         raise InvalidInput("When resizing, instances must change flavor!")
     if new_flavor.root_gb < server.root_gb:
@@ -842,7 +543,7 @@ def rebuild_server(
         root_gb=server.root_gb,
         vcpus=server.vcpus,
     )
-    image = _resolve_image(context, image_ref, flavor)
+    image = resolve_image(context, image_ref, flavor)
     if "metadata" in changes:
         quotas.check_metadata_items(project=server.project, count=len(changes["metadata"]))
     fields: dict[str, Any] = {"image_ref": image["id"], "image_meta": image}
@@ -851,7 +552,7 @@ def rebuild_server(
             fields[key] = changes[key]
     if "key_name" in changes:
         fields["key_name"] = changes["key_name"]
-        fields["key_data"] = _validate_key(context, changes["key_name"])
+        fields["key_data"] = key_data_for(context, changes["key_name"])
     with transaction.atomic():
         states.transition(
             server,

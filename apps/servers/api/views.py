@@ -22,6 +22,7 @@ from apps.consoles.api.views import get_vnc_console_action
 from apps.hosts.choices import COMPUTE_BINARY
 from apps.hosts.models import Service
 from apps.identity.policy import allowed, authorize
+from apps.servers import create as server_create
 from apps.servers import services
 from apps.servers.actions import SIMPLE_ACTIONS
 from apps.servers.api import serializers as s
@@ -321,7 +322,7 @@ class ServerViewSet(MicroversionedMixin, viewsets.ViewSet):
                     "property from microversion 2.37."
                 )
             networks = "auto"
-        create = services.CreateRequest(
+        create = server_create.CreateRequest(
             name=data["name"],
             flavor_ref=data["flavorRef"],
             image_ref=data.get("imageRef", ""),
@@ -345,7 +346,7 @@ class ServerViewSet(MicroversionedMixin, viewsets.ViewSet):
             requested_host=data.get("host"),
             requested_node=data.get("hypervisor_hostname"),
         )
-        servers, reservation_id = services.create_servers(
+        servers, reservation_id = server_create.create_servers(
             context=request.auth, request=create, request_id=request.request_id
         )
         if data.get("return_reservation_id"):

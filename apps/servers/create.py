@@ -1,0 +1,278 @@
+"""Server create: a validated request, checked (flavor, image, key, zone, destination, group,
+hints), counted against the quota under the project lock, written as servers with their
+metadata, tags, group membership and create action, and handed to the conductor."""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import uuid
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from django.db import transaction
+
+from apps.hosts.choices import DEFAULT_AVAILABILITY_ZONE
+from apps.hosts.models import Aggregate, ComputeNode
+from apps.identity.context import RequestContext
+from apps.identity.models import Project
+from apps.identity.policy import authorize
+from apps.quotas import services as quotas
+from apps.servers.choices import TaskState, VmState
+from apps.servers.exceptions import ServerGroupNotFound
+from apps.servers.groups import count_server_group_members
+from apps.servers.history import record_action
+from apps.servers.models import Server, ServerGroup, ServerGroupMember, ServerMetadata, ServerTag
+from apps.servers.resolvers import flavor_snapshot, key_data_for, resolve_flavor, resolve_image
+from apps.servers.services import count_servers, visible_servers
+from computecloud.conf import cc_settings
+from computecloud.exceptions import InvalidInput
+from computecloud.messages import to_conductor
+from computecloud.tasking import enqueue_on_commit
+
+logger = logging.getLogger(__name__)
+
+
+NETWORKS_NOT_SUPPORTED = (
+    "Requesting specific networks, ports or fixed IPs is not supported yet: project networks "
+    'are not available in this cloud. Use "networks": "auto" or "none".'
+)
+VOLUMES_NOT_SUPPORTED = (
+    "Block device mapping (boot from volume, attached volumes) is not supported yet: "
+    "volumes are not available in this cloud."
+)
+
+
+@dataclass(frozen=True)
+class CreateRequest:
+    """A validated create request (the API layer has checked types and shapes)."""
+
+    name: str
+    flavor_ref: str
+    image_ref: str
+    min_count: int = 1
+    max_count: int = 1
+    key_name: str | None = None
+    user_data: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    availability_zone: str | None = None
+    networks: Any = "auto"
+    block_device_mapping: list[dict[str, Any]] = field(default_factory=list)
+    config_drive: bool = False
+    scheduler_hints: dict[str, Any] = field(default_factory=dict)
+    description: str | None = None
+    tags: list[str] = field(default_factory=list)
+    hostname: str | None = None
+    access_ip_v4: str | None = None
+    access_ip_v6: str | None = None
+    # 2.74: a host and/or node the build should land on, still passing the filters (admins).
+    requested_host: str | None = None
+    requested_node: str | None = None
+
+
+_HOSTNAME_BAD = re.compile(r"[^a-z0-9-]+")
+
+
+def sanitize_hostname(name: str) -> str:
+    """A DNS label from a display name, as Nova derives it."""
+    hostname = _HOSTNAME_BAD.sub("-", name.lower().replace("_", "-").replace(" ", "-"))
+    hostname = hostname.strip("-.")[:63]
+    return hostname or "server"
+
+
+def _availability_zones() -> set[str]:
+    zones = {DEFAULT_AVAILABILITY_ZONE}
+    for metadata in Aggregate.objects.values_list("metadata", flat=True):
+        if metadata.get("availability_zone"):
+            zones.add(metadata["availability_zone"])
+    return zones
+
+
+def _resolve_zone(context: RequestContext, requested: str | None) -> tuple[str | None, dict | None]:
+    """(zone, forced destination) from "zone", "zone:host" or "zone:host:node" (the forced
+    forms under ``os_compute_api:servers:create:forced_host``, admins by default)."""
+    if not requested:
+        return None, None
+    zone, _, rest = requested.partition(":")
+    host, _, node = rest.partition(":")
+    destination = None
+    if host or node:
+        authorize(context, "os_compute_api:servers:create:forced_host")
+        destination = {"host": host or None, "node": node or None, "force": True}
+    if zone and zone not in _availability_zones():
+        raise InvalidInput(f"The requested availability zone is not available: {zone}")
+    return zone or None, destination
+
+
+def _resolve_requested_destination(
+    context: RequestContext, *, host: str | None, node: str | None
+) -> dict | None:
+    """2.74's ``host``/``hypervisor_hostname``: a destination the filters still judge, under
+    ``compute:servers:create:requested_destination`` (admins by default); each must name a
+    compute host we know (Nova's 400 otherwise)."""
+    if not host and not node:
+        return None
+    authorize(context, "compute:servers:create:requested_destination")
+    nodes = ComputeNode.objects.all()
+    if host and not nodes.filter(host=host).exists():
+        raise InvalidInput(f"Compute host {host} could not be found.")
+    if node:
+        found = nodes.filter(hypervisor_hostname=node)
+        if host:
+            found = found.filter(host=host)
+        row = found.first()
+        if row is None:
+            raise InvalidInput(f"Compute host {host or ''} with node {node} could not be found.")
+        host = row.host
+    return {"host": host, "node": node or None, "force": False}
+
+
+def _resolve_group(context: RequestContext, hints: dict[str, Any]) -> ServerGroup | None:
+    group_id = hints.get("group")
+    if not group_id:
+        return None
+    try:
+        uuid.UUID(str(group_id))
+    except ValueError:
+        raise InvalidInput(f"Invalid scheduler hint group {group_id}.") from None
+    group = ServerGroup.objects.filter(uuid=group_id, project_id=context.project_id).first()
+    if group is None:
+        raise ServerGroupNotFound(group_uuid=group_id)
+    return group
+
+
+def _check_hinted_servers(context: RequestContext, hints: dict[str, Any]) -> None:
+    """same_host / different_host may name only servers the caller can see: another project's
+    server would let a user probe where it runs (and land beside it). An unknown id and a
+    foreign one get the same answer."""
+    named = {*hints.get("same_host", ()), *hints.get("different_host", ())}
+    if not named:
+        return
+    found = {
+        str(u)
+        for u in visible_servers(context, all_tenants=True)
+        .filter(uuid__in=named)
+        .values_list("uuid", flat=True)
+    }
+    missing = sorted(named - found)
+    if missing:
+        raise InvalidInput(f"Invalid scheduler hint: server {missing[0]} could not be found.")
+
+
+def local_image_bdm(mappings: list[dict[str, Any]]) -> str | None:
+    """The image of a mapping list that only says "boot this image on a local disk" (what the
+    openstack CLI sends with --image); None for an empty list. Anything else (volumes, blank
+    or snapshot sources, several devices) is a volume request we cannot serve: 400."""
+    if not mappings:
+        return None
+    if len(mappings) == 1:
+        bdm = mappings[0]
+        is_local_image = (
+            bdm.get("source_type") == "image"
+            and bdm.get("destination_type", "local") == "local"
+            and str(bdm.get("boot_index", 0)) == "0"
+            and bdm.get("uuid")
+        )
+        if is_local_image:
+            return str(bdm["uuid"])
+    raise InvalidInput(VOLUMES_NOT_SUPPORTED)
+
+
+def create_servers(
+    *, context: RequestContext, request: CreateRequest, request_id: str
+) -> tuple[list[Server], str]:
+    """Validate, check quota under the project lock, create the servers and hand them to the
+    conductor. Returns the servers and the reservation id."""
+    if request.networks not in ("auto", "none"):
+        raise InvalidInput(NETWORKS_NOT_SUPPORTED)
+    bdm_image = local_image_bdm(request.block_device_mapping)
+    if bdm_image and request.image_ref and bdm_image != request.image_ref.rsplit("/", 1)[-1]:
+        raise InvalidInput("The image in block_device_mapping_v2 differs from imageRef.")
+    request = replace(request, image_ref=request.image_ref or bdm_image or "")
+    if not request.image_ref:
+        raise InvalidInput("An image is required: booting from volume is not supported yet.")
+    if request.min_count > request.max_count:
+        raise InvalidInput("min_count must be <= max_count")
+    flavor = resolve_flavor(context, request.flavor_ref)
+    image = resolve_image(context, request.image_ref, flavor)
+    key_data = key_data_for(context, request.key_name)
+    zone, destination = _resolve_zone(context, request.availability_zone)
+    destination = destination or _resolve_requested_destination(
+        context, host=request.requested_host, node=request.requested_node
+    )
+    group = _resolve_group(context, request.scheduler_hints)
+    _check_hinted_servers(context, request.scheduler_hints)
+    snapshot = flavor_snapshot(flavor)
+    reservation_id = f"r-{secrets.token_hex(4)}"
+
+    with transaction.atomic():
+        # Counted under the project lock: concurrent creates queue, each count has the others.
+        project: Project = quotas.lock_project(context.project_id)
+        count = quotas.allowed_server_count(
+            project=project,
+            used=count_servers(project.pk),
+            min_count=request.min_count,
+            max_count=request.max_count,
+            cores=flavor.vcpus,
+            ram=flavor.memory_mb,
+            metadata_items=len(request.metadata),
+        )
+        if group is not None:
+            quotas.check_server_group_members(
+                project_id=group.project_id, used=count_server_group_members(group), adding=count
+            )
+        servers = []
+        for index in range(count):
+            name = request.name if count == 1 else f"{request.name}-{index + 1}"
+            server = Server.objects.create(
+                name=name,
+                description=request.description,
+                project=project,
+                user_id=context.user_id,
+                flavor_id=flavor.flavorid,
+                flavor=snapshot,
+                vcpus=flavor.vcpus,
+                memory_mb=flavor.memory_mb,
+                root_gb=flavor.root_gb,
+                image_ref=image["id"],
+                image_meta=image,
+                availability_zone=zone,
+                requested_availability_zone=zone,
+                vm_state=VmState.BUILDING,
+                task_state=TaskState.SCHEDULING,
+                hostname=request.hostname or sanitize_hostname(name),
+                key_name=request.key_name,
+                key_data=key_data,
+                user_data=request.user_data,
+                config_drive=request.config_drive or bool(cc_settings.FORCE_CONFIG_DRIVE),
+                access_ip_v4=request.access_ip_v4,
+                access_ip_v6=request.access_ip_v6,
+                requested_networks=request.networks,
+                block_device_mapping=request.block_device_mapping,
+                scheduler_hints=request.scheduler_hints,
+                requested_destination=destination,
+                reservation_id=reservation_id,
+                launch_index=index,
+            )
+            ServerMetadata.objects.bulk_create(
+                ServerMetadata(server=server, key=k, value=v) for k, v in request.metadata.items()
+            )
+            ServerTag.objects.bulk_create(ServerTag(server=server, tag=t) for t in request.tags)
+            if group is not None:
+                ServerGroupMember.objects.create(group=group, server=server)
+            record_action(server=server, action="create", context=context, request_id=request_id)
+            servers.append(server)
+        to_conductor.schedule_and_build_servers(
+            enqueue_on_commit, server_uuids=[str(s.uuid) for s in servers], request_id=request_id
+        )
+    for server in servers:
+        logger.info(
+            "server %s (%s) accepted for project %s, flavor %s, image %s",
+            server.uuid,
+            server.name,
+            context.project_id,
+            flavor.name,
+            image["id"],
+        )
+    return servers, reservation_id
