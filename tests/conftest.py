@@ -2,14 +2,18 @@
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 from rest_framework.test import APIClient
 
+from apps.flavors.services import ensure_standard_flavors
 from apps.identity.models import Project, User
-from apps.identity.services import assign_roles
+from apps.identity.services import assign_roles, ensure_project
 from apps.identity.tokens import issue_token
+from apps.images.services import ensure_image_from_file
+from tests.cloud import tiny_qcow2
 from tests.factories import ProjectFactory, UserFactory
 
 
@@ -101,6 +105,20 @@ def reader(make_caller: Callable[..., Caller], member: Caller) -> Caller:
 @pytest.fixture
 def admin(make_caller: Callable[..., Caller]) -> Caller:
     return make_caller("admin")
+
+
+@pytest.fixture
+def image_id(tmp_path: Path) -> str:
+    """The standard flavors and a tiny public image, for tests that create servers."""
+    ensure_standard_flavors()
+    image = ensure_image_from_file(
+        name="tiny",
+        path=tiny_qcow2(tmp_path),
+        owner=ensure_project(name="images"),
+        visibility="public",
+        properties={},
+    )
+    return str(image.id)
 
 
 @pytest.fixture

@@ -134,24 +134,6 @@ def server(member: Caller, image_id: str) -> Server:
 
 
 @pytest.fixture
-def image_id(tmp_path: Path) -> str:
-    from apps.flavors.services import ensure_standard_flavors
-    from apps.identity.services import ensure_project
-    from apps.images.services import ensure_image_from_file
-    from tests.cloud import tiny_qcow2
-
-    ensure_standard_flavors()
-    image = ensure_image_from_file(
-        name="tiny",
-        path=tiny_qcow2(tmp_path),
-        owner=ensure_project(name="images"),
-        visibility="public",
-        properties={},
-    )
-    return str(image.id)
-
-
-@pytest.fixture
 def errored(server: Server) -> Server:
     """The server's build failed on host-a, as the conductor records a host's failure."""
     fail_build(

@@ -2,19 +2,14 @@
 403), never a 500, and nothing changed."""
 
 import logging
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 from django.db import transaction
 
-from apps.flavors.services import ensure_standard_flavors
-from apps.identity.services import ensure_project
-from apps.images.services import ensure_image_from_file
 from apps.quotas.services import update_quotas
 from apps.servers.choices import VmState
 from apps.servers.models import Server, ServerMetadata, ServerTag
-from tests.cloud import tiny_qcow2
 from tests.security.test_cross_project import _get_paths
 
 pytestmark = pytest.mark.django_db
@@ -36,19 +31,6 @@ def server(member):
         host="edge-host",
         reservation_id="r-edges",
     )
-
-
-@pytest.fixture
-def image_id(tmp_path: Path) -> str:
-    ensure_standard_flavors()
-    image = ensure_image_from_file(
-        name="edge-image",
-        path=tiny_qcow2(tmp_path),
-        owner=ensure_project(name="images"),
-        visibility="public",
-        properties={},
-    )
-    return str(image.id)
 
 
 @pytest.mark.parametrize("field", ["name", "description"])

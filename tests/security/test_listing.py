@@ -9,16 +9,13 @@ with a made-up value does, and nothing of the other project is shown or changed.
 
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from apps.flavors.services import add_access, create_flavor, ensure_standard_flavors
-from apps.identity.services import ensure_project
-from apps.images.services import create_image, ensure_image_from_file
+from apps.images.services import create_image
 from apps.servers.models import Migration, Server
-from tests.cloud import tiny_qcow2
 from tests.conftest import Caller
 
 pytestmark = pytest.mark.django_db
@@ -31,20 +28,6 @@ def mv(minor: int) -> dict[str, str]:
 
 
 V = mv(96)
-
-
-@pytest.fixture
-def image_id(tmp_path: Path) -> str:
-    """The standard flavors and a tiny public image to create servers from."""
-    ensure_standard_flavors()
-    image = ensure_image_from_file(
-        name="tiny",
-        path=tiny_qcow2(tmp_path),
-        owner=ensure_project(name="images"),
-        visibility="public",
-        properties={},
-    )
-    return str(image.id)
 
 
 @pytest.fixture
