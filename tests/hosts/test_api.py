@@ -6,7 +6,8 @@ import uuid
 
 import pytest
 
-from apps.hosts.services import update_compute_node
+from apps.hosts.models import Aggregate, AggregateHost, Service
+from apps.hosts.services import create_aggregate, update_compute_node
 from apps.servers.models import Server
 
 pytestmark = pytest.mark.django_db
@@ -227,3 +228,59 @@ def test_a_compute_service_hosting_servers_cannot_be_deleted(admin, nodes, membe
     assert deleted.status_code == 204
     left = admin.client.get("/compute/v2.1/os-services", **version(53)).json()["services"]
     assert {s["host"] for s in left if s["binary"] == "nova-compute"} == {"hv-alpha"}
+
+
+@pytest.mark.parametrize("role", ["member", "reader"])
+def test_host_writes_are_refused_to_non_admins_and_change_nothing(make_caller, nodes, role):
+    # given: a compute service and an aggregate
+    caller = make_caller(role)
+    service = Service.objects.get(host="hv-alpha")
+    aggregate = create_aggregate(name="attack-agg", availability_zone=None)
+    v53 = version(53)
+    # when: each write an admin may make
+    answers = [
+        caller.client.put(
+            f"/compute/v2.1/os-services/{service.uuid}",
+            {"status": "disabled"},
+            format="json",
+            **v53,
+        ),
+        caller.client.delete(f"/compute/v2.1/os-services/{service.uuid}", **v53),
+        caller.client.post(
+            "/compute/v2.1/os-aggregates", {"aggregate": {"name": "x"}}, format="json", **v53
+        ),
+        caller.client.post(
+            f"/compute/v2.1/os-aggregates/{aggregate.pk}/action",
+            {"add_host": {"host": "hv-alpha"}},
+            format="json",
+            **v53,
+        ),
+        caller.client.delete(f"/compute/v2.1/os-aggregates/{aggregate.pk}", **v53),
+        caller.client.put(f"{HOSTS}/hv-alpha", {"status": "disable"}, format="json"),
+    ]
+    # then
+    assert [a.status_code for a in answers] == [403] * len(answers)
+    service.refresh_from_db()
+    assert not service.disabled
+    assert list(Aggregate.objects.values_list("name", flat=True)) == ["attack-agg"]
+    assert not AggregateHost.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"status": "sideways"},
+        {"status": "disabled", "disabled_reason": "x" * 256},
+        {"forced_down": "maybe"},
+        {"unknown": True},
+        ["not", "an", "object"],
+    ],
+)
+def test_malformed_service_updates_are_400s(admin, nodes, body):
+    service = Service.objects.get(host="hv-alpha")
+    response = admin.client.put(
+        f"/compute/v2.1/os-services/{service.uuid}", body, format="json", **version(53)
+    )
+    assert response.status_code == 400, response.content
+    service.refresh_from_db()
+    assert (service.disabled, service.forced_down) == (False, False)
