@@ -29,7 +29,11 @@ from typing import Any, NotRequired, TypedDict
 
 
 class VifPayload(TypedDict):
-    """One virtual NIC (a port on a Linux bridge); the fixed IP, when the network gave one."""
+    """One virtual NIC (a port on a Linux bridge); the fixed IP, when the network gave one.
+
+    ``id`` is the port's id; the host names the guest's tap ``tap`` + ``id[:11]``
+    (`tap_name`). ``ip_address``/``cidr``/``gateway``/``dns`` are the port's first fixed IP,
+    written into the guest's network_data.json."""
 
     id: str
     mac: str
@@ -42,6 +46,112 @@ class VifPayload(TypedDict):
     dns: NotRequired[list[str]]
     mtu: NotRequired[int | None]
     model: NotRequired[str | None]
+
+
+# --- a host's networks: what its network agent builds in the kernel --------------------------
+
+
+class SubnetPayload(TypedDict):
+    """A subnet as the host serves it: the network namespace holds ``gateway_ip`` and
+    dnsmasq serves the ports' fixed addresses from it when ``enable_dhcp``."""
+
+    id: str
+    cidr: str
+    ip_version: int
+    gateway_ip: str | None
+    enable_dhcp: bool
+    dns_nameservers: list[str]
+    host_routes: list[dict[str, str]]  # {"destination": cidr, "nexthop": ip}
+
+
+class NetworkPayload(TypedDict):
+    """One network on a host: a Linux bridge (``bridge``), for "vxlan" a kernel vxlan device
+    with VNI ``segmentation_id`` enslaved to it, for "flat" an existing host bridge that the
+    operator mapped to ``physical_network``. ``remote_vteps`` are the tunnel addresses of the
+    other hosts with ports on the network (forwarding entries; no multicast)."""
+
+    id: str
+    name: str
+    project_id: str
+    network_type: str  # "vxlan" | "flat"
+    segmentation_id: int | None
+    physical_network: str | None
+    bridge: str
+    mtu: int
+    subnets: list[SubnetPayload]
+    remote_vteps: list[str]
+
+
+class FixedIpPayload(TypedDict):
+    subnet_id: str
+    ip_address: str
+
+
+class SecurityRulePayload(TypedDict):
+    """One allow rule of a port's security groups, remote groups already resolved by the
+    control plane to their members' addresses (``remote_ip_prefixes``; absent: anywhere)."""
+
+    direction: str  # "ingress" | "egress"
+    ethertype: str  # "IPv4" | "IPv6"
+    protocol: str | None  # "tcp", "udp", "icmp", "icmpv6" or an IP protocol number; None: any
+    port_range_min: int | None
+    port_range_max: int | None
+    remote_ip_prefixes: list[str] | None
+
+
+class PortPayload(TypedDict):
+    """A guest's port on a host: its tap, addresses, and the filter the host enforces on it.
+    ``security_rules`` None means port security is off (no filter, no anti-spoofing)."""
+
+    id: str
+    network_id: str
+    mac_address: str
+    fixed_ips: list[FixedIpPayload]
+    device_id: str  # the instance uuid
+    project_id: str
+    hostname: str
+    security_rules: list[SecurityRulePayload] | None
+
+
+class RouterInterfacePayload(TypedDict):
+    network_id: str
+    subnet_id: str
+    cidr: str
+
+
+class FloatingIpPayload(TypedDict):
+    floating_ip_address: str
+    fixed_ip_address: str
+
+
+class RouterPayload(TypedDict):
+    """A router: a namespace joined to its subnets' network namespaces and, with an
+    external gateway, to the external network's bridge, where it SNATs the subnets and
+    DNATs its floating IPs."""
+
+    id: str
+    project_id: str
+    interfaces: list[RouterInterfacePayload]
+    external_network_id: str | None
+    external_bridge: str | None
+    external_address: str | None  # "203.0.113.5/24"
+    external_gateway: str | None
+    enable_snat: bool
+    floating_ips: list[FloatingIpPayload]
+
+
+class HostNetworksPayload(TypedDict):
+    """Everything one host's network agent must build, whole: it makes the kernel match this
+    and removes what the project made that is not in it (at start, after a change)."""
+
+    networks: list[NetworkPayload]
+    ports: list[PortPayload]
+    routers: list[RouterPayload]
+
+
+def tap_name(port_id: str) -> str:
+    """The host device of a guest's port (15 characters at most, as the kernel wants)."""
+    return f"tap{port_id[:11]}"
 
 
 class BlockDevicePayload(TypedDict):
@@ -152,7 +262,7 @@ def network_data(network_info: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     networks: list[dict[str, Any]] = []
     services: list[dict[str, Any]] = []
     for index, vif in enumerate(network_info):
-        link_id = f"tap{vif['id'][:11]}"
+        link_id = tap_name(vif["id"])
         links.append(
             {
                 "id": link_id,
