@@ -15,6 +15,7 @@ import dataclasses
 import logging
 import os
 import re
+import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -24,6 +25,7 @@ from typing import Any, TypeVar
 import libvirt
 import pytest
 
+from computecloud.wire import tap_name
 from tests.e2e.guest_helpers import (
     LOGIN_RE,
     build_image,
@@ -34,7 +36,7 @@ from tests.e2e.guest_helpers import (
 from tests.redis_env import with_db
 from tests.workers.conftest import ImageServer
 from workers.compute.config import ComputeConfig
-from workers.virt.driver import ImageSource, InstanceSpec, PowerState
+from workers.virt.driver import ImageSource, InstanceSpec, PowerState, VifSpec
 from workers.virt.libvirt.config import GuestConfig
 from workers.virt.libvirt.driver import LibvirtDriver
 
@@ -255,3 +257,38 @@ def test_guest_life_on_real_qemu(
     for name, value in figures.items():
         record_property(name, round(value, 2))
     logger.info("figures: %s", figures)
+
+
+def _bridge_ports(bridge: str) -> set[str]:
+    return set(os.listdir(f"/sys/class/net/{bridge}/brif"))
+
+
+@pytest.mark.vm
+def test_interfaces_hot_plug_on_real_qemu(hosts: Hosts, tinyos: Path) -> None:
+    """A NIC attached to a running guest shows as its named tap on the bridge and stays in
+    the definition; detached once the guest is up, both are gone."""
+    token = uuid.uuid4().hex[:8]
+    bridge = f"cce2e{token}"
+    subprocess.run(["ip", "link", "add", bridge, "type", "bridge"], check=True)
+    try:
+        subprocess.run(["ip", "link", "set", bridge, "up"], check=True)
+        instance = make_spec(f"nic-{token}")
+        hosts.spawned.append((hosts.a, instance.uuid))
+        hosts.a.spawn(instance, serve(hosts, tinyos, "tinyos.qcow2"))
+        port_id = str(uuid.uuid4())
+        vif = VifSpec(id=port_id, mac="fa:16:3e:00:" + token[:2] + ":" + token[2:4], bridge=bridge)
+
+        hosts.a.attach_interface(instance.uuid, vif)
+        assert _bridge_ports(bridge) == {tap_name(port_id)}
+        guest = hosts.a.host.find(instance.uuid)
+        assert guest is not None
+        assert [i.target_dev for i in guest.config(inactive=True).interfaces] == [tap_name(port_id)]
+
+        # A guest still booting acknowledges a detach and keeps the NIC: wait until it is up.
+        wait_for_console(hosts.a, instance.uuid, LOGIN_RE)
+        hosts.a.detach_interface(instance.uuid, port_id)
+        assert _bridge_ports(bridge) == set()
+        assert guest.config().interfaces == []
+        assert guest.config(inactive=True).interfaces == []
+    finally:
+        subprocess.run(["ip", "link", "del", bridge], check=False)

@@ -20,7 +20,7 @@ from tests.workers.conftest import (
     write_pattern,
 )
 from workers.virt import exceptions
-from workers.virt.driver import InstanceEvent, InstanceSpec, PowerState
+from workers.virt.driver import InstanceEvent, InstanceSpec, PowerState, VifSpec
 from workers.virt.libvirt.driver import LibvirtDriver
 
 GiB = 1024**3
@@ -609,3 +609,14 @@ def test_trim_console_logs_caps_every_log(
         # then
         assert log.stat().st_size <= 1024
         assert log.read_text().endswith("y" * 99 + "\n")
+
+
+# --- interfaces (hot-plug itself needs real QEMU: tests/e2e/test_libvirt_driver_vm.py) ---------
+
+
+def test_interface_calls_on_an_unknown_guest(driver: LibvirtDriver) -> None:
+    unknown = "00000000-0000-4000-8000-000000000001"
+    vif = VifSpec(id="4f1c2d3e-5a6b-4c7d-8e9f-0a1b2c3d4e5f", mac="fa:16:3e:10:20:30", bridge="b")
+    with pytest.raises(exceptions.InstanceNotFound):
+        driver.attach_interface(unknown, vif)
+    driver.detach_interface(unknown, vif.id)  # nothing there: nothing to detach

@@ -362,6 +362,16 @@ class ComputeDriver(abc.ABC):
         """
 
     @abc.abstractmethod
+    def attach_interface(self, instance_uuid: str, vif: VifSpec) -> None:
+        """Plug a NIC on ``vif.bridge`` into the guest, live when it runs, and keep it in its
+        definition. Already attached (same port): nothing to do."""
+
+    @abc.abstractmethod
+    def detach_interface(self, instance_uuid: str, port_id: str, timeout: float = 30.0) -> None:
+        """Unplug the port's NIC and wait, at most ``timeout`` seconds, until the guest has
+        let it go (InterfaceDetachFailed beyond). Not attached: nothing to do."""
+
+    @abc.abstractmethod
     def destroy(self, instance_uuid: str, *, delete_files: bool = True) -> None:
         """Stop the guest at once (no clean shutdown), undefine it and, with ``delete_files``,
         remove its disks, config drive and logs. Idempotent: a guest that does not exist

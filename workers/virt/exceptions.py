@@ -101,3 +101,13 @@ class MigrationFailed(VirtError):
 
 class ConsoleNotAvailable(VirtError):
     msg_fmt = "Instance %(instance_uuid)s has no %(console_type)s console: %(reason)s"
+
+
+class InterfaceNotFound(VirtError):
+    msg_fmt = "Instance %(instance_uuid)s has no interface for port %(port_id)s on this host."
+
+
+class InterfaceDetachFailed(VirtError):
+    """The guest did not release the NIC in time (a guest still booting ignores the request)."""
+
+    msg_fmt = "Port %(port_id)s could not be detached from instance %(instance_uuid)s: %(reason)s"

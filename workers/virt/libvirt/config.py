@@ -227,6 +227,13 @@ def _render_disk(devices: ET.Element, disk: GuestDisk) -> None:
         ET.SubElement(element, "serial").text = disk.serial
 
 
+def interface_xml(interface: GuestInterface) -> str:
+    """One <interface> element on its own: what a live attach or detach is given."""
+    holder = ET.Element("devices")
+    _render_interface(holder, interface)
+    return ET.tostring(holder[0], encoding="unicode")
+
+
 def _render_interface(devices: ET.Element, interface: GuestInterface) -> None:
     element = ET.SubElement(devices, "interface", type="bridge")
     ET.SubElement(element, "mac", address=interface.mac)

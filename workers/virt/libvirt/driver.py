@@ -35,6 +35,7 @@ from typing import Any, Protocol
 
 import libvirt
 
+from computecloud.wire import tap_name
 from workers.transfer import ControlPlane
 from workers.virt import exceptions
 from workers.virt.driver import (
@@ -58,6 +59,7 @@ from workers.virt.libvirt.config import (
     GuestInterface,
     GuestMetadata,
     GuestSerial,
+    interface_xml,
 )
 from workers.virt.libvirt.configdrive import build_config_drive
 from workers.virt.libvirt.guest import Guest
@@ -276,6 +278,47 @@ class LibvirtDriver(ComputeDriver):
             image.image_id,
             time.monotonic() - started,
         )
+
+    def attach_interface(self, instance_uuid: str, vif: VifSpec) -> None:
+        guest = self._lookup(instance_uuid)
+        interfaces = guest.config().interfaces
+        tap = tap_name(vif.id)
+        if any(i.target_dev == tap for i in interfaces):
+            return  # redelivered: attached already
+        # The guest's NICs share one model (the image's hw_vif_model at spawn).
+        model = vif.model or (interfaces[0].model if interfaces else "virtio")
+        interface = GuestInterface(
+            mac=vif.mac, bridge=vif.bridge, model=model, mtu=vif.mtu, target_dev=tap
+        )
+        guest.attach_device(interface_xml(interface))
+        logger.info("[instance %s] port %s attached on %s", instance_uuid, vif.id, vif.bridge)
+
+    def detach_interface(self, instance_uuid: str, port_id: str, timeout: float = 30.0) -> None:
+        guest = self.host.find(self._uuid(instance_uuid))
+        if guest is None:
+            return
+        tap = tap_name(port_id)
+        deadline = time.monotonic() + timeout
+        asked = False
+        while True:
+            # The live definition when it runs, else the persistent one.
+            interface = next((i for i in guest.config().interfaces if i.target_dev == tap), None)
+            if interface is None:
+                logger.info("[instance %s] port %s detached", instance_uuid, port_id)
+                return
+            if asked and time.monotonic() >= deadline:
+                raise exceptions.InterfaceDetachFailed(
+                    instance_uuid=instance_uuid,
+                    port_id=port_id,
+                    reason=f"the guest still holds it after {timeout:.0f} s",
+                )
+            # Asked again each round, live only (the definition lost it the first time): a
+            # guest that was still booting acknowledges the first request and keeps the NIC.
+            guest.detach_device(interface_xml(interface), live_only=asked)
+            if not guest.is_active():
+                continue
+            asked = True
+            time.sleep(0.5)
 
     def destroy(self, instance_uuid: str, *, delete_files: bool = True) -> None:
         try:
@@ -961,7 +1004,7 @@ class LibvirtDriver(ComputeDriver):
                 bridge=vif.bridge,
                 model=vif.model or vif_model,
                 mtu=vif.mtu,
-                target_dev=f"tap{vif.id[:11]}",
+                target_dev=tap_name(vif.id),
             )
             for vif in vifs
         ]

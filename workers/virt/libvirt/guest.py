@@ -169,6 +169,29 @@ class Guest:
             return None
         return graphics.port
 
+    # --- devices --------------------------------------------------------------------------------
+
+    def attach_device(self, xml: str) -> None:
+        """Plug a device into the running guest and keep it in the persistent definition,
+        so a reboot or a host restart brings it back."""
+        flags = libvirt.VIR_DOMAIN_AFFECT_CONFIG
+        if self.is_active():
+            flags |= libvirt.VIR_DOMAIN_AFFECT_LIVE
+        with translate_errors(self.uuid, "attach a device to"):
+            self._domain.attachDeviceFlags(xml, flags)
+
+    def detach_device(self, xml: str, *, live_only: bool = False) -> None:
+        """Unplug a device from the running guest and (unless ``live_only``: asking again)
+        from the persistent definition. Live, the guest is asked to release it: the caller
+        checks it is gone (`config`), since a guest that is not up yet acknowledges and keeps
+        the device."""
+        active = self.is_active()
+        flags = 0 if live_only and active else libvirt.VIR_DOMAIN_AFFECT_CONFIG
+        if active:
+            flags |= libvirt.VIR_DOMAIN_AFFECT_LIVE
+        with translate_errors(self.uuid, "detach a device from"):
+            self._domain.detachDeviceFlags(xml, flags)
+
     # --- disks ----------------------------------------------------------------------------------
 
     def copy_disk(self, target_dev: str, dest: Path, *, timeout: float) -> bool:
