@@ -114,6 +114,27 @@ DEFAULTS: dict[str, Any] = {
     "IMAGE_LIST_LIMIT_MAX": 1000,
     # An upload still "saving" with no progress for this long is reset to queued, seconds.
     "IMAGE_UPLOAD_STALE_AFTER": 600,
+    # Project networks (docs/networks.md). VXLAN network ids (VNIs) given to new networks:
+    # [first, last], inclusive.
+    "NETWORK_VNI_RANGE": [1000, 65000],
+    # Physical network name -> the bridge that carries it on every host; a flat network names
+    # one of these keys (admins only), and its ports join that bridge.
+    "NETWORK_PHYSICAL_BRIDGES": {"public": "br-ex"},
+    # The host whose network agent runs every router (SNAT, floating IPs). "" = the first
+    # host, by name, that has reported a tunnel endpoint.
+    "NETWORK_GATEWAY_HOST": "",
+    # Default network quota limits per project, by Neutron's names (-1 is unlimited).
+    "NETWORK_QUOTA_DEFAULTS": {
+        "network": 100,
+        "subnet": 100,
+        "port": 500,
+        "router": 10,
+        "floatingip": 50,
+        "security_group": 10,
+        "security_group_rule": 100,
+        "rbac_policy": 10,
+        "subnetpool": -1,
+    },
     # Default quota limits per project (-1 is unlimited).
     "QUOTA_DEFAULTS": {
         "instances": 10,

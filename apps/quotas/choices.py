@@ -22,6 +22,22 @@ class QuotaResource(models.TextChoices):
     SECURITY_GROUP_RULES = "security_group_rules"
 
 
+class NetworkQuotaResource(models.TextChoices):
+    """The network service's quotas, by Neutron's names (``/network/v2.0/quotas``), apart
+    from Nova's: os-quota-sets and /limits never show them. ``rbac_policy`` and ``subnetpool``
+    are kept and shown (clients read them) but count nothing: there are no such objects."""
+
+    NETWORK = "network"
+    SUBNET = "subnet"
+    PORT = "port"
+    ROUTER = "router"
+    FLOATINGIP = "floatingip"
+    SECURITY_GROUP = "security_group"
+    SECURITY_GROUP_RULE = "security_group_rule"
+    RBAC_POLICY = "rbac_policy"
+    SUBNETPOOL = "subnetpool"
+
+
 # Removed from os-quota-sets and limits responses from microversion 2.36 ...
 NETWORK_RESOURCES = (
     QuotaResource.FIXED_IPS,

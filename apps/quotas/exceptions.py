@@ -1,6 +1,6 @@
 """Quota errors, each with its HTTP code and Nova's message."""
 
-from computecloud.exceptions import NotFound, QuotaExceeded
+from computecloud.exceptions import Conflict, NotFound, QuotaExceeded
 
 
 class KeypairLimitExceeded(QuotaExceeded):
@@ -21,3 +21,10 @@ class MetadataLimitExceeded(QuotaExceeded):
 
 class ProjectNotFoundForQuota(NotFound):
     msg_fmt = "Project %(project_id)s could not be found."
+
+
+class OverQuota(Conflict):
+    """Neutron answers an exceeded network quota with 409 and this message (the class name is
+    the error type its body names)."""
+
+    msg_fmt = "Quota exceeded for resources: ['%(overs)s']."

@@ -1,17 +1,20 @@
 """Per-project quota overrides. Defaults live in settings (``QUOTA_DEFAULTS``); usage is never
-stored: it is counted from the servers, key pairs and server groups themselves."""
+stored: it is counted from the servers, key pairs, server groups and network resources
+themselves."""
 
 from django.db import models
 
 from apps.identity.models import Project
-from apps.quotas.choices import QuotaResource
+from apps.quotas.choices import NetworkQuotaResource, QuotaResource
 
 
 class ProjectQuota(models.Model):
     """Project *project* may use at most *hard_limit* of *resource* (-1: unlimited)."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="quotas")
-    resource = models.CharField(max_length=64, choices=QuotaResource.choices)
+    resource = models.CharField(
+        max_length=64, choices=QuotaResource.choices + NetworkQuotaResource.choices
+    )
     hard_limit = models.IntegerField()
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -3,7 +3,9 @@
 - Limits: ``QUOTA_DEFAULTS`` from settings, overridden per project by `ProjectQuota` rows;
   -1 means unlimited.
 - Usage is counted, never stored, and counted by the app that owns the rows: instances, cores,
-  RAM, server groups and their members by apps.servers, key pairs (per user) by apps.keypairs.
+  RAM, server groups and their members by apps.servers, key pairs (per user) by apps.keypairs,
+  networks, subnets, ports, routers, floating IPs, security groups and rules by apps.networks
+  (Neutron's names, `NetworkQuotaResource`, apart from Nova's; a 409 `OverQuota` as Neutron).
   The checks here take the counts as arguments, so this app imports neither (they sit above it
   and call it).
 - Checks raise 403s in Nova's words. A check is only as good as the lock around it: callers
@@ -18,10 +20,11 @@ from collections.abc import Callable, Mapping
 from django.db import connection, transaction
 
 from apps.identity.models import Project
-from apps.quotas.choices import QuotaResource
+from apps.quotas.choices import NetworkQuotaResource, QuotaResource
 from apps.quotas.exceptions import (
     KeypairLimitExceeded,
     MetadataLimitExceeded,
+    OverQuota,
     ProjectNotFoundForQuota,
     ServerGroupLimitExceeded,
     ServerGroupMemberLimitExceeded,
@@ -50,7 +53,27 @@ def get_limits(project_id: str) -> dict[str, int]:
     """The project's limit for every resource: its overrides over the defaults."""
     limits = default_limits()
     limits.update(
-        ProjectQuota.objects.filter(project_id=project_id).values_list("resource", "hard_limit")
+        ProjectQuota.objects.filter(
+            project_id=project_id, resource__in=QuotaResource.values
+        ).values_list("resource", "hard_limit")
+    )
+    return limits
+
+
+def network_default_limits() -> dict[str, int]:
+    """The network limits a project without overrides has, by Neutron's names."""
+    defaults: dict[str, int] = dict.fromkeys(NetworkQuotaResource.values, UNLIMITED)
+    defaults.update({k: int(v) for k, v in cc_settings.NETWORK_QUOTA_DEFAULTS.items()})
+    return defaults
+
+
+def get_network_limits(project_id: str) -> dict[str, int]:
+    """The project's network limits: its overrides over the defaults."""
+    limits = network_default_limits()
+    limits.update(
+        ProjectQuota.objects.filter(
+            project_id=project_id, resource__in=NetworkQuotaResource.values
+        ).values_list("resource", "hard_limit")
     )
     return limits
 
@@ -199,6 +222,15 @@ def check_key_pair_quota(*, limit_project_id: str | None, used: int, adding: int
         raise KeypairLimitExceeded()
 
 
+def check_network_quota(*, project_id: str, resource: str, used: int, adding: int = 1) -> None:
+    """Raise `OverQuota` (409, Neutron's "Quota exceeded for resources: ['port']."), unless
+    the project, which has `used` of the network `resource` (apps.networks counts them), may
+    have `adding` more. Precondition: the caller holds the Project row lock (`lock_project`)
+    and counted `used` under it, inside the transaction that inserts."""
+    if _over(get_network_limits(project_id)[resource], used, adding):
+        raise OverQuota(overs=resource)
+
+
 # --- writes ----------------------------------------------------------------------------------
 
 
@@ -239,5 +271,40 @@ def update_quotas(
 
 
 def revert_quotas(*, project: Project) -> None:
-    """Drop the project's overrides: it is back to the defaults."""
-    ProjectQuota.objects.filter(project=project).delete()
+    """Drop the project's overrides of Nova's resources: it is back to the defaults."""
+    ProjectQuota.objects.filter(project=project, resource__in=QuotaResource.values).delete()
+
+
+def update_network_quotas(*, project: Project, limits: Mapping[str, int]) -> dict[str, int]:
+    """Set the project's network limits for the resources in `limits` (Neutron's PUT
+    /v2.0/quotas/{project_id}); returns all its network limits. As Neutron, a limit below
+    current usage is accepted: it only refuses further creates."""
+    with transaction.atomic():
+        lock_project(project.pk)
+        for resource, limit in limits.items():
+            if resource not in NetworkQuotaResource.values:
+                raise InvalidInput(f"Unrecognized attribute(s) '{resource}'")
+            if limit < UNLIMITED or limit > MAX_LIMIT:
+                raise InvalidInput(
+                    f"Quota limit {limit} for {resource} must be between -1 and {MAX_LIMIT}."
+                )
+        for resource, limit in limits.items():
+            ProjectQuota.objects.update_or_create(
+                project=project, resource=resource, defaults={"hard_limit": limit}
+            )
+    return get_network_limits(project.pk)
+
+
+def revert_network_quotas(*, project: Project) -> None:
+    """Drop the project's network overrides (Neutron's DELETE /v2.0/quotas/{project_id})."""
+    ProjectQuota.objects.filter(project=project, resource__in=NetworkQuotaResource.values).delete()
+
+
+def projects_with_network_quotas() -> list[str]:
+    """Projects with an override of a network limit (Neutron's GET /v2.0/quotas)."""
+    return list(
+        ProjectQuota.objects.filter(resource__in=NetworkQuotaResource.values)
+        .values_list("project_id", flat=True)
+        .distinct()
+        .order_by("project_id")
+    )
