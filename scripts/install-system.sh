@@ -9,6 +9,9 @@ PACKAGES=(
   # hypervisor: libvirt's QEMU driver without libvirt-daemon-system's networking extras
   libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils
   libvirt-dev pkg-config genisoimage
+  # guests' networks (workers/network): DHCP, nftables (security groups, NAT), iproute2,
+  # sysctl (busybox's udhcpc, above, is its tests' DHCP client)
+  dnsmasq-base nftables iproute2 procps
   # guest image ingredients
   busybox-static syslinux syslinux-common mtools dosfstools kmod cpio
   # console page and browser tests
