@@ -167,6 +167,19 @@ class FixedIpInvalid(BaseInvalidInput):
     msg_fmt = "Fixed IP %(address)s is not a valid ip address for network %(network_id)s."
 
 
+class SecurityGroupExistsForInstance(BaseInvalidInput):
+    msg_fmt = (
+        "Security group %(security_group_id)s is already associated with the instance "
+        "%(instance_id)s"
+    )
+
+
+class SecurityGroupNotExistsForInstance(BaseInvalidInput):
+    msg_fmt = (
+        "Security group %(security_group_id)s not associated with the instance %(instance_id)s"
+    )
+
+
 class NetworkAmbiguous(Conflict):
     msg_fmt = "Multiple possible networks found, use a Network ID to be more specific."
 
