@@ -23,9 +23,7 @@ def make_network(db: None) -> Callable[..., tuple[Network, Subnet | None]]:
         **network_fields: Any,
     ) -> tuple[Network, Subnet | None]:
         owner = project or ProjectFactory()
-        network = network_services.create_network(
-            project_id=owner.pk, name=name, **network_fields
-        )
+        network = network_services.create_network(project_id=owner.pk, name=name, **network_fields)
         subnet = None
         if cidr is not None:
             subnet = network_services.create_subnet(
