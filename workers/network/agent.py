@@ -37,6 +37,7 @@ from workers.network.names import (
     VXLAN,
     Names,
     conntrack_zone,
+    gateway_mac,
     id8,
 )
 from workers.network.networks import NetworkPlumbing
@@ -162,8 +163,13 @@ class NetworkAgent:
             # A flat bridge may carry the host's own traffic, whose replies leave unzoned.
             if n["network_type"] != "flat"
         }
+        tunnels = {
+            self.names.vxlan(n["id"]): gateway_mac(n["id"])
+            for n in state["networks"]
+            if n["network_type"] == "vxlan"
+        }
         skipped: list[Any] = []
-        ruleset = security_groups(table, state["ports"], zones, skipped)
+        ruleset = security_groups(table, state["ports"], zones, tunnels, skipped)
         for rule in skipped:
             logger.info("security rule %s matches nothing here; left out", rule)
         if ruleset.revision in self.kernel.nft_chain_names("bridge", table):
@@ -211,7 +217,7 @@ class NetworkAgent:
         directory = self._directory(ns)
         self.dnsmasq.stop(DnsmasqFiles(directory))
         self.proxies.stop(ProxyFiles(directory))
-        self.kernel.ip("netns", "del", ns, check=False)
+        self.kernel.delete_namespace(ns)
         for path in sorted(directory.glob("*")) if directory.exists() else []:
             path.unlink()
         if directory.exists():

@@ -178,11 +178,18 @@ def security_groups(
     prefix_table: str,
     ports: Sequence[PortPayload],
     zones: dict[str, int],
+    tunnels: dict[str, str] | None = None,
     skipped: list[SecurityRulePayload] | None = None,
 ) -> Ruleset:
     """The host's two tables for the filtered ports (``security_rules`` not None): default
     drop both ways, established and related allowed, each rule an accept. `zones` maps a
-    bridge to its network's conntrack zone. Rules that match nothing go to `skipped`."""
+    bridge to its network's conntrack zone. Rules that match nothing go to `skipped`.
+
+    `tunnels` maps each vxlan device to its network's gateway MAC. Every host's namespace of
+    a network holds the same gateway (address and MAC), so the gateway stays local: frames
+    from that MAC never cross a tunnel (else the bridges would learn it on the tunnel and
+    send a guest's traffic to another host's namespace), nor does DHCP (each host's dnsmasq
+    serves its own ports)."""
     skipped = skipped if skipped is not None else []
     filtered = sorted((p for p in ports if p["security_rules"] is not None), key=lambda p: p["id"])
     bridge = [
@@ -197,6 +204,10 @@ def security_groups(
     inet_chains: list[str] = []
     egress_map: list[str] = []
     ingress_map: list[str] = []
+    for device, gateway_mac in sorted((tunnels or {}).items()):
+        bridge.append(f"    iifname {_q(device)} ether saddr {gateway_mac} drop")
+        forward.append(f"    oifname {_q(device)} ether saddr {gateway_mac} drop")
+        forward.append(f"    oifname {_q(device)} ether type ip udp dport {{ 67, 68 }} drop")
     for number, port in enumerate(filtered, start=1):
         tap = _q(tap_name(port["id"]))
         bridge.append(f"    iifname {tap} jump from_{number}")

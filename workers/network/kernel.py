@@ -30,6 +30,13 @@ class Kernel:
         target = netns or self.host_netns
         return ["ip", "netns", "exec", target, *argv] if target else argv
 
+    def _run_here(self, argv: list[str], check: bool = True) -> None:
+        result = subprocess.run(  # noqa: S603 - an argument list of our own tools
+            argv, capture_output=True, text=True, timeout=COMMAND_TIMEOUT, check=False
+        )
+        if check and result.returncode != 0:
+            raise CommandFailed(argv, result.returncode, result.stderr)
+
     def run(
         self,
         argv: list[str],
@@ -82,6 +89,14 @@ class Kernel:
 
     def namespaces(self) -> set[str]:
         return {entry["name"] for entry in self.ip_json("netns", "list")}
+
+    def add_namespace(self, name: str) -> None:
+        # Never under "ip netns exec": that runs in a mount namespace of its own, where the
+        # new namespace's mount at /run/netns/<name> would stay, invisible to everyone else.
+        self._run_here(["ip", "netns", "add", name])
+
+    def delete_namespace(self, name: str) -> None:
+        self._run_here(["ip", "netns", "del", name], check=False)
 
     def fdb_remotes(self, device: str) -> set[str]:
         """The remote tunnel ends of `device`'s all-zero (flood) forwarding entries."""

@@ -107,6 +107,12 @@ def bridge_mac(network_id: str) -> str:
     return "02:" + ":".join(f"{b:02x}" for b in digest[:5])
 
 
+def gateway_mac(network_id: str) -> str:
+    """The MAC of a network's gateway (its namespace's veth), fixed like the bridge's: the
+    same on every host and after a rebuild, so guests' ARP caches stay right."""
+    return bridge_mac("gateway " + network_id)
+
+
 def conntrack_zone(network_id: str) -> int:
     """A network's conntrack zone (1-65000), so that two networks' equal addresses never share
     connection entries. Derived, not allocated: the same after a restart; two networks

@@ -11,7 +11,7 @@ from computecloud.wire import NetworkPayload
 from workers.network.dhcp import service_address
 from workers.network.exceptions import NetworkAgentError
 from workers.network.kernel import Kernel
-from workers.network.names import METADATA_IP, Names, bridge_mac
+from workers.network.names import METADATA_IP, Names, bridge_mac, gateway_mac
 
 logger = logging.getLogger(__name__)
 
@@ -146,7 +146,7 @@ class NetworkPlumbing:
         ns = self.names.network_ns(nid)
         outer, inner = self.names.net_bridge_end(nid), self.names.net_ns_end(nid)
         if ns not in namespaces:
-            self.kernel.ip("netns", "add", ns)
+            self.kernel.add_namespace(ns)
             self.kernel.ip("link", "set", "lo", "up", netns=ns)
             # The namespace routes between its subnets and the router's link.
             self.kernel.sysctl("net.ipv4.ip_forward", "1", netns=ns)
@@ -163,8 +163,7 @@ class NetworkPlumbing:
             links[outer] = {}
         self._enslave(outer, links[outer], network["bridge"], network["mtu"])
         link = inside[inner]
-        # The gateway's MAC, fixed like the bridge's: guests' ARP caches survive a rebuild.
-        mac = bridge_mac("gateway " + nid)
+        mac = gateway_mac(nid)
         if link.get("address") != mac:
             self.kernel.ip("link", "set", inner, "address", mac, netns=ns)
         if link.get("mtu") != network["mtu"]:

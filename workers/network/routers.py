@@ -96,7 +96,7 @@ class RouterPlumbing:
         rid = router["id"]
         ns = self.names.router_ns(rid)
         if ns not in namespaces:
-            self.kernel.ip("netns", "add", ns)
+            self.kernel.add_namespace(ns)
             self.kernel.ip("link", "set", "lo", "up", netns=ns)
             self.kernel.sysctl("net.ipv4.ip_forward", "1", netns=ns)
             namespaces.add(ns)

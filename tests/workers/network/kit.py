@@ -303,7 +303,10 @@ class Lab:
                 run(["ip", "netns", "del", entry["name"]], check=False)
         for name, where in self.extra_links:
             run(["ip", *(["-n", where] if where else []), "link", "del", name], check=False)
-        scopes = [None, self.host_netns] if self.host_netns else [None]
+        existing = {
+            e["name"] for e in json.loads(run(["ip", "-j", "netns", "list"]).stdout or "[]")
+        }
+        scopes = [None, self.host_netns] if self.host_netns in existing else [None]
         for scope in scopes:
             prefix_args = ["ip", "netns", "exec", scope] if scope else []
             links = json.loads(run([*prefix_args, "ip", "-j", "-d", "link", "show"]).stdout)
