@@ -322,7 +322,7 @@ class BenchCloud:
     def wait_hosts_ready(self, timeout: float = 120) -> None:
         """Until every host's compute service is up and its resource provider has inventory."""
         from apps.hosts.models import Service
-        from apps.scheduler.models import Inventory
+        from apps.placement.models import Inventory
 
         wanted = set(self.hosts)
 

@@ -65,7 +65,7 @@ def _create_fleet(hosts: int, existing: int, rng: random.Random) -> None:
 
     from apps.hosts.choices import AZ_METADATA_KEY, COMPUTE_BINARY
     from apps.hosts.models import Aggregate, AggregateHost, ComputeNode, Service
-    from apps.scheduler.models import Allocation, Inventory, ResourceProvider, Trait
+    from apps.placement.models import Allocation, Inventory, ResourceProvider, Trait
 
     now = timezone.now()
     with transaction.atomic():
@@ -297,7 +297,7 @@ def main() -> int:
         from django.core.management import call_command
         from django.db import connections
 
-        from apps.scheduler.services import over_committed_providers
+        from apps.placement.services import over_committed_providers
 
         if args.max_candidates is not None:
             settings.COMPUTECLOUD = {

@@ -19,7 +19,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "computecloud.settings")
 app = Celery("computecloud")
 app.conf.update(queues.COMMON_CONFIG)
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["apps.conductor", "apps.scheduler", "apps.consoles", "apps.identity"])
+app.autodiscover_tasks(["apps.conductor", "apps.placement", "apps.consoles", "apps.identity"])
 
 # Celery's Django fix-up closes every database connection before and after each task unless
 # this is set: a new PostgreSQL session, authentication included, for every task. With it set

@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "apps.flavors",
     "apps.images",
     "apps.hosts",
+    "apps.placement",
     "apps.networks",
     "apps.scheduler",
     "apps.servers",

@@ -52,7 +52,7 @@ def cloud_processes(
 def forget_hosts(hosts: list[str]) -> None:
     """Remove stopped hosts' services, nodes, providers and what is allocated on them."""
     from apps.hosts.models import ComputeNode, Service
-    from apps.scheduler.models import Allocation, ResourceProvider
+    from apps.placement.models import Allocation, ResourceProvider
 
     Allocation.objects.filter(provider__name__in=hosts).delete()
     ResourceProvider.objects.filter(name__in=hosts).delete()

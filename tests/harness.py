@@ -233,7 +233,7 @@ class CloudProcesses:
     def wait_hosts_ready(self, hosts: Iterable[str] | None = None, timeout: float = 90) -> None:
         """Until each host's service is up and its resource provider has inventory."""
         from apps.hosts.models import Service
-        from apps.scheduler.models import Inventory
+        from apps.placement.models import Inventory
 
         wanted = set(hosts or self.hosts)
 

@@ -29,9 +29,10 @@ from apps.images.services import (
     signed_download_url,
     signed_upload_url,
 )
+from apps.placement.services import confirm_move, revert_move
 from apps.scheduler.exceptions import NoValidHost
 from apps.scheduler.request_spec import RequestSpec
-from apps.scheduler.services import confirm_move, revert_move, select_destinations
+from apps.scheduler.services import select_destinations
 from apps.servers import history, states
 from apps.servers.choices import PowerState, TaskState, VmState
 from apps.servers.faults import from_report

@@ -22,10 +22,11 @@ from apps.hosts.services import update_compute_node
 from apps.identity.choices import RoleName
 from apps.identity.context import RequestContext
 from apps.images.services import mark_snapshot_failed
+from apps.placement.services import release_allocations
 from apps.scheduler.exceptions import NoValidHost
 from apps.scheduler.request_spec import RequestSpec
 from apps.scheduler.selection import Alternate, Selection
-from apps.scheduler.services import claim_on_alternate, release_allocations, select_destinations
+from apps.scheduler.services import claim_on_alternate, select_destinations
 from apps.servers import history, states
 from apps.servers import services as server_services
 from apps.servers.actions import SIMPLE_ACTIONS

@@ -2,7 +2,7 @@
 
 A `Service` row is one running worker (binary on host): its heartbeat is `last_seen_up`, and
 whether it is up is derived from that and ``SERVICE_DOWN_TIME``, never stored. A compute
-service has one `ComputeNode` carrying the hypervisor facts it reported; the scheduler's
+service has one `ComputeNode` carrying the hypervisor facts it reported; placement's
 resource provider for that node shares the node's uuid.
 """
 

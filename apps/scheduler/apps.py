@@ -1,4 +1,5 @@
-"""The scheduler app: placement data, filters, weighers, claims (docs/scheduler.md)."""
+"""The scheduler app: the scheduling pass, its filters and weighers (docs/scheduler.md); the
+data it places against and the claims are apps.placement's."""
 
 from django.apps import AppConfig
 
@@ -6,7 +7,7 @@ from django.apps import AppConfig
 class SchedulerConfig(AppConfig):
     name = "apps.scheduler"
     label = "scheduler"
-    verbose_name = "Scheduler and placement"
+    verbose_name = "Scheduler"
 
     def ready(self) -> None:
         # Explicit registration of the built-in plug-ins (greppable, no directory scan) and

@@ -1,7 +1,7 @@
 """Every read of the scheduling pass: candidates, hinted instances and server groups.
 
-The one module of the scheduler that reads the database for a pass (claims.py locks and
-writes, services.py keeps placement's books); the modules that decide (request_spec,
+The one module of the scheduler that reads the database for a pass (placement's claims.py
+locks and writes, apps.placement keeps the books); the modules that decide (request_spec,
 host_state, planner, filters, weighers) work on what it returns and never touch the ORM, a
 rule import-linter keeps (pyproject.toml).
 
@@ -31,13 +31,14 @@ Two forms:
 
 Both forms keep only the forced or requested host when the request names one.
 
-The SQL names the tables of apps.scheduler, apps.hosts and apps.servers literally (greppable);
-only constant text is put into it, every value is a parameter. When the request names
-instances (same_host/different_host), two more queries find their hosts.
+The SQL names the tables of apps.placement (named scheduler_*, from before placement was its
+own app), apps.hosts and apps.servers literally (greppable); only constant text is put into
+it, every value is a parameter. When the request names instances (same_host/different_host),
+two more queries find their hosts.
 
 The group and source-host reads are the ones `RequestSpec.from_request` makes, through
 `SpecReader` (installed by `SchedulerConfig.ready()`).
-Must not: lock anything or write (claims.py does that).
+Must not: lock anything or write (apps/placement/claims.py does that).
 """
 
 from __future__ import annotations
@@ -51,9 +52,10 @@ import psycopg
 from django.db import connection
 
 from apps.hosts.choices import AZ_METADATA_KEY, COMPUTE_BINARY, DEFAULT_AVAILABILITY_ZONE
+from apps.placement.capacity import ResourceView
+from apps.placement.models import Allocation, ResourceProvider
 from apps.scheduler.choices import TRAIT_SAME_HOST_COLD_MIGRATE, WEIGHED_RESOURCE_CLASSES
-from apps.scheduler.host_state import CandidateRow, ResourceView
-from apps.scheduler.models import Allocation, ResourceProvider
+from apps.scheduler.host_state import CandidateRow
 from apps.scheduler.request_spec import AFFINITY, GroupSpec, RequestSpec, canonical_uuid
 from apps.servers.choices import TaskState
 from apps.servers.models import Server, ServerGroup
@@ -356,6 +358,14 @@ def load_group(group_ref: Any, *, exclude: Iterable[str] = ()) -> GroupSpec:
         rules=MappingProxyType(dict(group.rules or {})),
         member_hosts=MappingProxyType(counts),
     )
+
+
+def provider_id(provider_uuid: str) -> int | None:
+    """The id of the provider with this uuid (an alternate names its host's), if it exists."""
+    found: int | None = (
+        ResourceProvider.objects.filter(uuid=provider_uuid).values_list("id", flat=True).first()
+    )
+    return found
 
 
 def may_cold_migrate_in_place(host: str) -> bool:

@@ -20,36 +20,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from apps.hosts.choices import AZ_METADATA_KEY, DEFAULT_AVAILABILITY_ZONE
-from apps.scheduler.choices import DISK_GB, MEMORY_MB, VCPU
+from apps.placement.capacity import ResourceView
+from apps.placement.choices import DISK_GB, MEMORY_MB, VCPU
 from apps.scheduler.request_spec import RequestSpec
-
-
-@dataclass(slots=True)
-class ResourceView:
-    """One inventory of a host with its current usage (the sum of its allocations)."""
-
-    total: int
-    reserved: int = 0
-    allocation_ratio: float = 1.0
-    min_unit: int = 1
-    max_unit: int = 0
-    step_size: int = 1
-    used: int = 0
-
-    @property
-    def capacity(self) -> int:
-        return int((self.total - self.reserved) * self.allocation_ratio)
-
-    @property
-    def free(self) -> int:
-        return self.capacity - self.used
-
-    def fits(self, amount: int) -> bool:
-        return (
-            self.used + amount <= self.capacity
-            and self.min_unit <= amount <= (self.max_unit or self.total)
-            and amount % max(self.step_size, 1) == 0
-        )
 
 
 @dataclass(slots=True)

@@ -28,7 +28,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from apps.scheduler.choices import DISK_GB, MEMORY_MB, VCPU
+from apps.placement.choices import DISK_GB, MEMORY_MB, VCPU
 from apps.scheduler.explanation import Explanation
 from apps.scheduler.filters import BaseHostFilter
 from apps.scheduler.host_state import HostState

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Protocol
 
-from apps.scheduler.choices import DISK_GB, MEMORY_MB, VCPU, is_valid_resource_class, is_valid_trait
+from apps.placement.choices import DISK_GB, MEMORY_MB, VCPU, is_valid_resource_class, is_valid_trait
 from computecloud.conf import cc_settings
 from computecloud.exceptions import InvalidInput
 

@@ -25,6 +25,7 @@ from apps.hosts.models import Service
 from apps.identity.context import RequestContext
 from apps.identity.policy import authorize
 from apps.images.services import create_snapshot_image
+from apps.placement.services import release_allocations
 from apps.quotas import services as quotas
 from apps.servers import states
 from apps.servers.actions import SIMPLE_ACTIONS
@@ -233,10 +234,6 @@ def finish_local_delete(*, server: Server, request_id: str) -> None:
 
     Caller runs inside a transaction.
     """
-    # The one import against the app order (named in its contract in pyproject.toml): the
-    # scheduler sits above servers, but a local delete frees its claims in its own transaction.
-    from apps.scheduler.services import release_allocations
-
     now = timezone.now()
     # From any state: the host, if any, has destroyed it or will when it comes back.
     if not states.transition(

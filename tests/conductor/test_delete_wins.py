@@ -30,8 +30,8 @@ from apps.conductor import moves
 from apps.conductor import services as conductor
 from apps.hosts.models import Service
 from apps.images.models import Image
-from apps.scheduler.models import ResourceProvider
-from apps.scheduler.services import get_allocations
+from apps.placement.models import ResourceProvider
+from apps.placement.services import get_allocations
 from apps.servers.choices import PowerState, TaskState, VmState
 from apps.servers.models import InstanceAction, InstanceFault, Migration, Server
 from tests.conftest import Caller

@@ -14,9 +14,10 @@ from django.utils import timezone
 
 from apps.hosts.choices import AZ_METADATA_KEY, COMPUTE_BINARY
 from apps.hosts.models import Aggregate, AggregateHost, ComputeNode, Service
-from apps.scheduler.host_state import AggregateInfo, HostState, ResourceView
+from apps.placement.capacity import ResourceView
+from apps.placement.services import sync_compute_node_inventory
+from apps.scheduler.host_state import AggregateInfo, HostState
 from apps.scheduler.request_spec import GroupSpec, RequestSpec
-from apps.scheduler.services import sync_compute_node_inventory
 
 PROJECT = "project-a"
 USER = "user-a"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from apps.scheduler.models import Allocation
+from apps.placement.models import Allocation
 from tests.factories import FlavorFactory
 from tests.scheduler.helpers import create_host
 

@@ -7,15 +7,15 @@ shared by every engineer's test run, so 200 simultaneous connections are not ava
 """
 
 import threading
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.db import connection, connections, transaction
 
-from apps.scheduler import claims, services
+from apps.placement import services as placement
+from apps.placement.models import Allocation
+from apps.scheduler import services
 from apps.scheduler.exceptions import NoValidHost
-from apps.scheduler.models import Allocation, ResourceProvider
 from apps.scheduler.request_spec import RequestSpec
 from tests.scheduler.helpers import create_group, create_host, create_server, make_spec
 
@@ -78,7 +78,7 @@ def test_two_hundred_requests_for_a_hundred_slots_give_exactly_a_hundred_claims(
     with connection.cursor() as cursor:
         cursor.execute(OVER_COMMIT_SQL)
         assert cursor.fetchall() == []
-    assert services.over_committed_providers() == []
+    assert placement.over_committed_providers() == []
 
 
 def test_concurrent_members_of_an_anti_affinity_group_never_share_a_host():
@@ -136,31 +136,3 @@ def test_concurrent_batches_respect_max_server_per_host():
     ):
         per_host[host] = per_host.get(host, 0) + 1
     assert per_host == {"h0": 2, "h1": 2, "h2": 2}
-
-
-def test_a_conflicting_claim_releases_its_row_locks_at_once():
-    # given
-    create_host("h1", vcpus=1)
-    provider_id = ResourceProvider.objects.get(name="h1").pk
-    locked_elsewhere: list[bool] = []
-
-    def try_lock():
-        try:
-            with transaction.atomic():
-                list(ResourceProvider.objects.select_for_update(nowait=True).filter(pk=provider_id))
-            locked_elsewhere.append(True)
-        finally:
-            connections.close_all()
-
-    # when: a claim fails inside a transaction that stays open
-    with transaction.atomic():
-        request = claims.ClaimRequest(
-            provider_id=provider_id, consumer_uuid=str(uuid.uuid4()), resources={"VCPU": 2}
-        )
-        with pytest.raises(claims.ClaimConflict):
-            claims.claim([request], project_id="p", user_id="u")
-        other = threading.Thread(target=try_lock)
-        other.start()
-        other.join()
-    # then: another transaction could lock the provider while ours was still open
-    assert locked_elsewhere == [True]

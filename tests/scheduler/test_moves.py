@@ -4,6 +4,7 @@ import uuid
 
 import pytest
 
+from apps.placement import services as placement
 from apps.scheduler import services
 from apps.scheduler.exceptions import NoValidHost
 from apps.scheduler.request_spec import RequestSpec
@@ -35,7 +36,7 @@ def _move_spec(instance, source, *, flavor=LARGE, resize=True):
 
 
 def _hosts_of(consumer):
-    return {e["host"]: e["resources"] for e in services.get_allocations(consumer).values()}
+    return {e["host"]: e["resources"] for e in placement.get_allocations(consumer).values()}
 
 
 def test_resize_moves_the_source_claim_to_the_migration():
@@ -58,10 +59,10 @@ def test_confirm_drops_the_source():
     create_host("dst", memory_mb=16384)
     spec = _move_spec(instance, "src")
     services.select_destinations(spec)
-    services.confirm_move(migration_uuid=spec.migration_uuid)
-    assert services.get_allocations(spec.migration_uuid) == {}
+    placement.confirm_move(migration_uuid=spec.migration_uuid)
+    assert placement.get_allocations(spec.migration_uuid) == {}
     assert list(_hosts_of(instance)) == ["dst"]
-    assert services.provider_usages("src")["MEMORY_MB"] == 0
+    assert placement.provider_usages("src")["MEMORY_MB"] == 0
 
 
 def test_revert_drops_the_destination_and_returns_the_source():
@@ -70,10 +71,10 @@ def test_revert_drops_the_destination_and_returns_the_source():
     create_host("dst", memory_mb=16384)
     spec = _move_spec(instance, "src")
     services.select_destinations(spec)
-    services.revert_move(instance_uuid=instance, migration_uuid=spec.migration_uuid)
+    placement.revert_move(instance_uuid=instance, migration_uuid=spec.migration_uuid)
     assert _hosts_of(instance) == {"src": {"VCPU": 1, "MEMORY_MB": 1024, "DISK_GB": 10}}
-    assert services.get_allocations(spec.migration_uuid) == {}
-    assert services.provider_usages("dst")["MEMORY_MB"] == 0
+    assert placement.get_allocations(spec.migration_uuid) == {}
+    assert placement.provider_usages("dst")["MEMORY_MB"] == 0
 
 
 def test_resize_to_the_same_host_counts_both_flavors(settings):
@@ -86,7 +87,7 @@ def test_resize_to_the_same_host_counts_both_flavors(settings):
     [selection] = services.select_destinations(spec)
     # then
     assert selection.host == "only"
-    assert services.provider_usages("only")["MEMORY_MB"] == 1024 + 2048
+    assert placement.provider_usages("only")["MEMORY_MB"] == 1024 + 2048
 
 
 def test_resize_to_the_same_host_is_refused_when_disallowed_and_nothing_moves(settings):
@@ -101,7 +102,7 @@ def test_resize_to_the_same_host_is_refused_when_disallowed_and_nothing_moves(se
     # then: the instance still holds its source allocation
     assert "IgnoreHosts: 1 host is excluded" in raised.value.message
     assert list(_hosts_of(instance)) == ["only"]
-    assert services.get_allocations(spec.migration_uuid) == {}
+    assert placement.get_allocations(spec.migration_uuid) == {}
 
 
 def test_cold_migration_leaves_the_host_unless_it_can_stay(settings):

@@ -4,15 +4,15 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from django.db import transaction
 from django.utils import timezone
 
 from apps.hosts.models import Aggregate, AggregateHost, Service
-from apps.scheduler import claims, services
+from apps.placement import services as placement
+from apps.placement.models import Allocation, ResourceProvider
+from apps.scheduler import services
 from apps.scheduler.candidates import find_candidates
 from apps.scheduler.exceptions import NoValidHost
 from apps.scheduler.host_state import build_host_states
-from apps.scheduler.models import Allocation, ResourceProvider
 from apps.scheduler.request_spec import RequestSpec
 from apps.scheduler.selection import Alternate
 from tests.scheduler.helpers import create_group, create_host, create_server, make_spec
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db
 
 
 def _usage(host):
-    return services.provider_usages(host)
+    return placement.provider_usages(host)
 
 
 def test_one_instance_is_claimed_on_a_host():
@@ -35,7 +35,7 @@ def test_one_instance_is_claimed_on_a_host():
     assert selection.provider_uuid == str(node.uuid)
     assert selection.instance_uuid == spec.instance_uuids[0]
     assert selection.allocation == {"VCPU": 2, "MEMORY_MB": 2048, "DISK_GB": 10}
-    assert services.get_allocations(spec.instance_uuids[0]) == {
+    assert placement.get_allocations(spec.instance_uuids[0]) == {
         str(node.uuid): {"host": "h1", "resources": {"VCPU": 2, "MEMORY_MB": 2048, "DISK_GB": 10}}
     }
     assert _usage("h1") == {"VCPU": 2, "MEMORY_MB": 2048, "DISK_GB": 10}
@@ -154,7 +154,7 @@ def test_claim_on_alternate_moves_the_instance_claim():
     )
     # then
     assert ok
-    allocations = services.get_allocations(selection.instance_uuid)
+    allocations = placement.get_allocations(selection.instance_uuid)
     assert [entry["host"] for entry in allocations.values()] == ["b"]
     assert _usage("a")["MEMORY_MB"] == 0
 
@@ -177,7 +177,7 @@ def test_claim_on_alternate_refuses_a_full_host_and_changes_nothing():
     )
     # then
     assert not ok
-    assert [e["host"] for e in services.get_allocations(selection.instance_uuid).values()] == ["a"]
+    assert [e["host"] for e in placement.get_allocations(selection.instance_uuid).values()] == ["a"]
 
 
 def test_claim_on_alternate_rechecks_anti_affinity_under_the_group_lock():
@@ -203,8 +203,8 @@ def test_claim_on_alternate_rechecks_anti_affinity_under_the_group_lock():
     ok = services.claim_on_alternate(spec, instance_uuid=str(member.uuid), alternate=alternate)
     # then
     assert not ok
-    assert services.get_allocations(member.uuid) == {}
-    assert services.provider_usages("a")["VCPU"] == 0
+    assert placement.get_allocations(member.uuid) == {}
+    assert placement.provider_usages("a")["VCPU"] == 0
 
 
 def test_ignored_hosts_are_not_picked():
@@ -348,24 +348,8 @@ def test_release_allocations_frees_the_capacity():
     create_host("h1", vcpus=1)
     spec = make_spec(vcpus=1)
     services.select_destinations(spec)
-    assert services.release_allocations(consumer_uuid=spec.instance_uuids[0]) == 3
+    assert placement.release_allocations(consumer_uuid=spec.instance_uuids[0]) == 3
     assert services.select_destinations(make_spec(vcpus=1))[0].host == "h1"
-
-
-def test_a_claim_that_no_longer_fits_writes_nothing():
-    # given
-    create_host("h1", vcpus=2)
-    provider_id = ResourceProvider.objects.get(name="h1").pk
-    request = claims.ClaimRequest(
-        provider_id=provider_id, consumer_uuid=str(uuid.uuid4()), resources={"VCPU": 3}
-    )
-    # when
-    with pytest.raises(claims.ClaimConflict) as raised, transaction.atomic():
-        claims.claim([request], project_id="p", user_id="u")
-    # then
-    assert raised.value.provider_ids == {provider_id}
-    assert raised.value.fresh[provider_id]["VCPU"].free == 2
-    assert Allocation.objects.count() == 0
 
 
 def test_host_states_take_a_constant_number_of_queries(django_assert_num_queries):

@@ -16,9 +16,9 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
+from apps.placement.models import Inventory
+from apps.placement.services import over_committed_providers, set_inventory_overrides
 from apps.quotas.services import update_quotas
-from apps.scheduler.models import Inventory
-from apps.scheduler.services import over_committed_providers, set_inventory_overrides
 from apps.servers.models import Server
 from tests.cloud import Cloud
 from tests.harness import wait_until

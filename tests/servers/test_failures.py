@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from django.db import transaction
 
-from apps.scheduler.models import Allocation
+from apps.placement.models import Allocation
 from apps.servers.models import Server
 from tests.cloud import Cloud, forget_hosts
 from tests.harness import SERVICE_DOWN_TIME, CloudProcesses, wait_until

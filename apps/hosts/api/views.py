@@ -1,6 +1,6 @@
 """Admin host resources: os-services, os-hosts (2.1-2.42), os-hypervisors, os-availability-zone,
-os-aggregates. What runs on a host and what is allocated there come from the servers and the
-scheduler (an API module may call any app's services; the hosts app itself sits below them)."""
+os-aggregates. What runs on a host and what is allocated there come from the servers and
+placement (an API module may call any app's services; the hosts app itself sits below them)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from apps.hosts.api.serializers import (
 from apps.hosts.choices import API_BINARY_NAMES, COMPUTE_BINARY, DEFAULT_AVAILABILITY_ZONE
 from apps.hosts.models import Aggregate, ComputeNode, Service
 from apps.identity.policy import authorize
-from apps.scheduler import services as scheduler_services
+from apps.placement import services as placement_services
 from apps.servers import services as server_services
 from computecloud.api.microversions import MicroversionedMixin
 from computecloud.api.timeformat import iso_micro
@@ -109,7 +109,7 @@ class HypervisorViewSet(MicroversionedMixin, viewsets.ViewSet):
 
     def _render(self, request: Request, *, detail: bool) -> Response:
         usage, vms = (
-            (scheduler_services.usage_by_host(), server_services.running_vms())
+            (placement_services.usage_by_host(), server_services.running_vms())
             if detail
             else ({}, {})
         )
@@ -139,7 +139,7 @@ class HypervisorViewSet(MicroversionedMixin, viewsets.ViewSet):
             node,
             request.version,
             detail=True,
-            usage=scheduler_services.usage_by_host(),
+            usage=placement_services.usage_by_host(),
             vms=server_services.running_vms(),
         )
         return Response({"hypervisor": body})
@@ -191,7 +191,7 @@ class HypervisorViewSet(MicroversionedMixin, viewsets.ViewSet):
     def statistics(self, request: Request) -> Response:
         if request.version >= (2, 88):
             raise NotFound("The statistics API was removed in microversion 2.88.")
-        usage, vms = scheduler_services.usage_by_host(), server_services.running_vms()
+        usage, vms = placement_services.usage_by_host(), server_services.running_vms()
         nodes = list(ComputeNode.objects.all())
         used = lambda rc: sum(usage.get(n.host, {}).get(rc, 0) for n in nodes)  # noqa: E731
         memory = sum(n.memory_mb for n in nodes)
@@ -268,7 +268,7 @@ class HostViewSet(MicroversionedMixin, viewsets.ViewSet):
     def retrieve(self, request: Request, pk: str) -> Response:
         self._compute(pk)
         node = ComputeNode.objects.filter(host=pk).first()
-        used = scheduler_services.usage_by_host().get(pk, {})
+        used = placement_services.usage_by_host().get(pk, {})
 
         def resource(project: str, cpu: int, memory_mb: int, disk_gb: int) -> dict[str, Any]:
             return {

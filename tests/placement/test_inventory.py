@@ -5,9 +5,9 @@ import uuid
 import pytest
 
 from apps.hosts.models import Aggregate, AggregateHost
-from apps.scheduler import services
-from apps.scheduler.models import Allocation, Inventory, ResourceProvider
-from apps.scheduler.tasks import update_inventory
+from apps.placement import services
+from apps.placement.models import Allocation, Inventory, ResourceProvider
+from apps.placement.tasks import update_inventory
 from computecloud.exceptions import Conflict, InvalidInput
 from tests.scheduler.helpers import create_host
 
@@ -161,7 +161,7 @@ def test_provider_aggregates_mirror_the_hosts_aggregates():
     assert list(provider.aggregates.values_list("aggregate_uuid", flat=True)) == [agg.uuid]
 
 
-def test_the_scheduler_queue_task_records_a_report():
+def test_the_inventory_task_on_the_scheduler_queue_records_a_report():
     # given
     node_uuid = uuid.uuid4()
     # when: the task body runs as a worker would run it

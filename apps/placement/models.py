@@ -3,7 +3,11 @@
 One `ResourceProvider` per compute node (same uuid as `apps.hosts.models.ComputeNode`, name =
 the host). Its `Inventory` rows say how much of each resource class it has; `Allocation` rows
 say who uses how much. Usage is *always* the sum of allocations: there is no usage counter to
-drift. The only writer is `apps.scheduler.services` (claims go through `claims.py`).
+drift. The only writer is `apps.placement.services` (claims go through `claims.py`).
+
+The tables keep the names they had when these models were the scheduler app's
+(``scheduler_*``): the models moved to this app in state only (migrations
+placement.0001_initial and scheduler.0003), so no row was copied.
 
 Capacity of one class on one provider: ``(total - reserved) * allocation_ratio``; a request of
 ``amount`` fits when ``used + amount <= capacity`` and ``min_unit <= amount <= max_unit`` and
@@ -21,6 +25,7 @@ class Trait(models.Model):
     name = models.CharField(max_length=255, unique=True)
 
     class Meta:
+        db_table = "scheduler_trait"
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -40,11 +45,14 @@ class ResourceProvider(models.Model):
     # Consecutive failed builds on this host, reset by a success: the BuildFailureWeigher's
     # input (a health signal, not a resource usage).
     failed_builds = models.PositiveIntegerField(default=0)
-    traits = models.ManyToManyField(Trait, blank=True, related_name="providers")
+    traits = models.ManyToManyField(
+        Trait, blank=True, related_name="providers", db_table="scheduler_resourceprovider_traits"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        db_table = "scheduler_resourceprovider"
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -69,6 +77,7 @@ class Inventory(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        db_table = "scheduler_inventory"
         ordering = ["provider_id", "resource_class"]
         constraints = [
             models.UniqueConstraint(
@@ -105,6 +114,7 @@ class Allocation(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        db_table = "scheduler_allocation"
         ordering = ["provider_id", "consumer_uuid", "resource_class"]
         constraints = [
             # Leads with the consumer: it is also the index of release/move by consumer.
@@ -136,6 +146,7 @@ class ProviderAggregate(models.Model):
     aggregate_uuid = models.UUIDField(db_index=True)
 
     class Meta:
+        db_table = "scheduler_provideraggregate"
         constraints = [
             models.UniqueConstraint(
                 fields=["provider", "aggregate_uuid"], name="provider_aggregate_unique"

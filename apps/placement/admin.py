@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from apps.scheduler import services
-from apps.scheduler.models import Allocation, Inventory, ResourceProvider, Trait
+from apps.placement import services
+from apps.placement.models import Allocation, Inventory, ResourceProvider, Trait
 
 if TYPE_CHECKING:  # the admin classes are generic only for the type checker
     _TabularInline = admin.TabularInline[Inventory, ResourceProvider]

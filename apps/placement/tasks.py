@@ -1,11 +1,12 @@
-"""The scheduler queue's tasks: compute hosts' inventory reports (nobody waits on them)."""
+"""Placement's task, on the scheduler queue: compute hosts' inventory reports (nobody waits
+on them)."""
 
 import logging
 from typing import Any
 
 from celery import shared_task
 
-from apps.scheduler import services
+from apps.placement import services
 from computecloud.messages import from_compute
 
 logger = logging.getLogger(__name__)

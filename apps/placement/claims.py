@@ -3,8 +3,9 @@
 Locking order (every writer of allocations or inventories follows it, so no two can
 deadlock on these rows):
 
-1. the server group's advisory lock, if the request has an affinity or anti-affinity group
-   (`lock_group`; held to the end of the caller's transaction);
+1. whatever the caller locks first and holds to the end of its transaction: the scheduling
+   pass takes a server group's advisory lock for an affinity or anti-affinity group
+   (apps/scheduler/services.py), before any provider row;
 2. resource-provider rows, ``SELECT ... FOR UPDATE`` of all the providers a claim touches in
    one statement ordered by primary key.
 
@@ -16,9 +17,9 @@ savepoint, which in PostgreSQL also releases the row locks taken after it, and r
 `ClaimConflict` with what it read: the pass re-plans and locks again in pk order without ever
 holding a lock while waiting for another one out of order.
 
-Precondition for callers: one scheduling pass per transaction. A transaction that claims
-twice still holds the first claim's locks while taking the second's; PostgreSQL would detect
-a resulting deadlock and abort one of the transactions.
+Precondition for callers: one claim per transaction. A transaction that claims twice still
+holds the first claim's locks while taking the second's; PostgreSQL would detect a resulting
+deadlock and abort one of the transactions.
 See docs/scheduler.md, "Locking".
 """
 
@@ -31,10 +32,7 @@ from typing import Any
 import psycopg
 from django.db import connection, transaction
 
-from apps.scheduler.host_state import ResourceView
-
-# First key of the two-integer advisory lock: the scheduler's namespace ("sc" in ASCII).
-GROUP_LOCK_NAMESPACE = 0x7363
+from apps.placement.capacity import ResourceView
 
 
 @dataclass(frozen=True)
@@ -51,14 +49,6 @@ class ClaimConflict(Exception):
         self.fresh = fresh
         self.provider_ids = provider_ids
         super().__init__(f"capacity changed on providers {sorted(provider_ids)}")
-
-
-def lock_group(group_uuid: str) -> None:
-    """Serialise scheduling passes of one server group until the transaction ends."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [GROUP_LOCK_NAMESPACE, group_uuid]
-        )
 
 
 def provider_views(
@@ -168,7 +158,7 @@ _INSERT_IF_FITS_SQL = """
 
 # A savepoint of our own around the lock and the insert: rolling back to it releases the row
 # locks (and restores replaced allocations) when a claim does not fit.
-_SAVEPOINT = "scheduler_claim"
+_SAVEPOINT = "placement_claim"
 
 
 def claim(requests: Sequence[ClaimRequest], *, project_id: str, user_id: str) -> None:
@@ -177,7 +167,7 @@ def claim(requests: Sequence[ClaimRequest], *, project_id: str, user_id: str) ->
     A consumer's allocations are *replaced* (Placement's PUT semantics): whatever it held
     before (a failed host on a reschedule) goes in the same savepoint.
     Precondition: inside the caller's transaction (one is opened if there is none); the
-    group lock, if any, already held.
+    caller's own locks (a server group's), if any, already held.
 
     One round trip when it fits: ``SAVEPOINT; lock (and replace); insert-if-it-fits`` sent
     together (three statements, each with its own snapshot, run in order: the insert sees
