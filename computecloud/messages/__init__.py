@@ -3,8 +3,8 @@ are written.
 
 - `to_conductor`: the API (and beat) to the conductor: work to orchestrate.
 - `to_compute`: the conductor (and, for console output, the API) to one compute host.
-- `from_compute`: a compute host to the conductor (outcomes, host life) and to the scheduler
-  (inventory).
+- `from_compute`: a compute host to the conductor (outcomes, host life) and to placement
+  (inventory, on the scheduler queue).
 
 Each message is a task name constant, a TypedDict of its arguments (the module's `MESSAGES`
 maps one to the other) and one send function that takes them typed. Task definitions name

@@ -1,11 +1,11 @@
-"""Messages from a compute host: outcomes and host life to the conductor, inventory to the
-scheduler.
+"""Messages from a compute host: outcomes and host life to the conductor, inventory to
+placement.
 
 The manager never writes instance state: it reports here what happened, and the conductor
 (apps/conductor/tasks.py) writes it, checking the state it expects, so a late or repeated
-report changes nothing. Inventory goes to the scheduler's queue (apps/scheduler/tasks.py).
-Every message names the reporting `host`. A compute worker has no database and so no
-transaction to wait for: it publishes at once (`ComputeManager.publish`).
+report changes nothing. Inventory goes to placement on the scheduler's queue
+(apps/placement/tasks.py). Every message names the reporting `host`. A compute worker has no
+database and so no transaction to wait for: it publishes at once (`ComputeManager.publish`).
 
 Fields a message may lack are ``NotRequired``: older hosts did not send them, and the
 conductor's tasks default them.
