@@ -63,12 +63,12 @@ def app_edges(root: Path) -> dict[tuple[str, str], Edge]:
                 continue
             details = graph.get_import_details(importer=importer, imported=imported)
             edge = edges[(source, target)]
-            for detail in details or [{"line_number": 0}]:
+            for line_number in [d["line_number"] for d in details] or [0]:
                 if is_api(importer):
                     edge.api += 1
                     continue
                 edge.core += 1
-                line = source_line(root, importer, int(detail["line_number"]))
+                line = source_line(root, importer, line_number)
                 if line[:1].isspace():
                     edge.indented += 1
     return dict(edges)
