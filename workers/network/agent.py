@@ -192,7 +192,10 @@ class NetworkAgent:
             id8(r["id"]) for r in state["routers"] if r["external_bridge"] and r["external_address"]
         }
         bridges = {n["bridge"] for n in state["networks"] if n["network_type"] == "vxlan"}
-        for ns in sorted(namespaces):
+        # Namespaces, and the files of namespaces already gone (a reboot keeps a state
+        # directory that is not on a tmpfs): their daemons may still run.
+        leftovers = {p.name for p in self.config.state_dir.iterdir() if p.is_dir()}
+        for ns in sorted(namespaces | leftovers):
             kind = self.names.kind_of(ns)
             if kind is None:
                 continue

@@ -19,11 +19,13 @@ VXLAN_PORT = 4789
 
 
 def _info(link: dict[str, Any]) -> dict[str, Any]:
-    return link.get("linkinfo", {}).get("info_data", {})
+    info: dict[str, Any] = link.get("linkinfo", {}).get("info_data", {})
+    return info
 
 
 def _kind(link: dict[str, Any]) -> str | None:
-    return link.get("linkinfo", {}).get("info_kind")
+    kind: str | None = link.get("linkinfo", {}).get("info_kind")
+    return kind
 
 
 def _is_up(link: dict[str, Any]) -> bool:

@@ -24,7 +24,6 @@ from workers.network.names import (
     ROUTER_LINK_ROUTER_IP,
     ROUTER_NET_END,
     Names,
-    id8,
 )
 
 logger = logging.getLogger(__name__)
@@ -225,7 +224,3 @@ class RouterPlumbing:
             self.kernel.ip("addr", "del", address, "dev", inner, netns=ns)
             logger.info("router %s: %s removed from its external gateway", rid, address)
         return inner
-
-
-def network_id8s(routers: list[RouterPayload]) -> set[str]:
-    return {id8(i["network_id"]) for r in routers for i in r["interfaces"]}
