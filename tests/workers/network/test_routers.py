@@ -2,6 +2,7 @@
 IP takes the outside to its guest (DNAT) and is the guest's address outside."""
 
 import http.server
+import logging
 import socket
 import threading
 from pathlib import Path
@@ -25,7 +26,7 @@ class _WhoAmI(http.server.BaseHTTPRequestHandler):
 
 
 def test_snat_takes_guests_out_and_a_floating_ip_brings_the_outside_in(
-    lab_factory, udhcpc_script: Path
+    lab_factory, udhcpc_script: Path, caplog
 ) -> None:
     # given the world: a bridge where the host holds 10.235.9.1, and a server there
     lab, agent = lab_factory("t5r")
@@ -61,7 +62,15 @@ def test_snat_takes_guests_out_and_a_floating_ip_brings_the_outside_in(
         enable_snat=True,
         floating_ips=[{"floating_ip_address": "10.235.9.20", "fixed_ip_address": "10.235.1.11"}],
     )
-    agent.apply({"networks": [net], "ports": [plain, exposed], "routers": [rtr]})
+    state = {"networks": [net], "ports": [plain, exposed], "routers": [rtr]}
+    agent.apply(state)
+    # (applied again, it changes nothing: its summary is all it says)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="workers.network"):
+        agent.apply(state)
+    assert [r.getMessage() for r in caplog.records] == [
+        "host networks applied: 1 networks, 2 ports, 1 routers"
+    ]
     plain_guest = lab.guest(plain, net["bridge"], "p")
     exposed_guest = lab.guest(exposed, net["bridge"], "e")
     plain_guest.dhcp(udhcpc_script)
