@@ -103,6 +103,8 @@ class Upstream:
 class ProxyHandler(BaseHTTPRequestHandler):
     server: "ProxyServer"
     protocol_version = "HTTP/1.0"
+    # Seconds a guest may take to send its request: one that stalls does not hold a thread.
+    timeout = 10
 
     def do_GET(self) -> None:
         self._forward()
