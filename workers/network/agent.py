@@ -157,6 +157,14 @@ class NetworkAgent:
         self, state: HostNetworksPayload, links: dict[str, dict[str, Any]]
     ) -> None:
         table = self.names.table(SG_TABLE)
+        if not state["networks"] and not state["ports"]:
+            # Nothing to filter: an empty host keeps nothing of the agent's.
+            existing = self.kernel.nft_table_names()
+            for family in ("bridge", "inet"):
+                if (family, table) in existing:
+                    self.kernel.nft_delete_table(family, table)
+                    logger.info("security groups removed: no network left")
+            return
         zones = {
             n["bridge"]: conntrack_zone(n["id"])
             for n in state["networks"]

@@ -115,3 +115,9 @@ def test_apply_removes_what_left_the_state_and_nothing_else(lab_factory) -> None
     assert {kept["bridge"], theirs["bridge"], "t7xhostbr"} <= links
     assert {agent.names.network_ns(kept["id"]), other.names.network_ns(theirs["id"])} <= namespaces
     assert subprocess.run(["nft", "list", "table", "bridge", "t7ysg"], check=False).returncode == 0
+
+    # when the state is empty, nothing of the agent's is left
+    agent.apply({"networks": [], "ports": [], "routers": []})
+    assert "t7x" not in kit.run(["nft", "list", "tables"]).stdout
+    assert not [n for n in json.loads(kit.run(["ip", "-j", "netns", "list"]).stdout)
+                if n["name"].startswith("t7xnet-")]  # fmt: skip
