@@ -2,7 +2,8 @@
 
 Every URL derives from ``settings.PUBLIC_URL`` (what clients reach), so the identity catalog,
 version documents and ``WWW-Authenticate`` all agree. Compute is the versioned
-``…/compute/v2.1`` without a project id, image is unversioned (what the clients expect).
+``…/compute/v2.1`` without a project id, image and network are unversioned (what the clients
+expect: they append ``v2``/``v2.0`` themselves).
 """
 
 from django.conf import settings
@@ -18,3 +19,7 @@ def compute_public_url() -> str:
 
 def image_public_url() -> str:
     return f"{settings.PUBLIC_URL}/image"
+
+
+def network_public_url() -> str:
+    return f"{settings.PUBLIC_URL}/network"

@@ -3,6 +3,7 @@
 - ``/identity/``   Keystone v3 subset (apps.identity)
 - ``/compute/``    Compute API v2.1 (flavors, servers, keypairs, quotas, hosts, consoles, ...)
 - ``/image/``      Glance v2 subset (apps.images)
+- ``/network/``    Neutron v2.0 subset (apps.networks)
 - ``/admin/``      Django admin, ``/api/schema/`` OpenAPI, ``/`` the dashboard
 The metadata service has its own listener and URLconf (apps.metadata.urls).
 """
@@ -37,6 +38,7 @@ urlpatterns = [
     path("compute/v2.1/", include(compute_v21)),
     path("compute/v2/", include(compute_v21)),
     re_path(r"^image(?=/|$)/?", include("apps.images.api.urls")),
+    re_path(r"^network(?=/|$)/?", include("apps.networks.api.urls")),
     # The sign-in pages check passwords through the identity throttle (apps.identity.signin);
     # listed before the admin's and DRF's own routes for the same paths, which they replace.
     path("admin/login/", signin.admin_login),

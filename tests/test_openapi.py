@@ -29,7 +29,11 @@ from apps.servers.api import serializers as server_serializers
 KNOWN_ERRORS = ("unable to guess serializer",)
 # Paths whose prefix is a regular expression in computecloud/urls.py; the document calls
 # the matched text `{var}`.
-REGEX_PREFIXES = {"/image{var}/": "/image/", "/identity{var}/": "/identity/"}
+REGEX_PREFIXES = {
+    "/image{var}/": "/image/",
+    "/identity{var}/": "/identity/",
+    "/network{var}/": "/network/",
+}
 
 
 # --- what the document should say, declared from outside the views -------------------------------

@@ -1,15 +1,21 @@
 """The service catalog: the services computecloud serves, at their public URLs
 (computecloud/endpoints.py). Rules the clients impose (measured, see
 KEYSTONE-SUBSET.md §3.3): compute is the versioned ``…/compute/v2.1`` without a project id,
-image is unversioned, every endpoint carries both ``region`` and ``region_id``, and only
-services that exist are listed (no network or volume).
+image and network are unversioned (NEUTRON-SUBSET.md §2.1: ``…/network/v2.0`` would break
+Tempest), every endpoint carries both ``region`` and ``region_id``, and only services that
+exist are listed (no volume).
 """
 
 import uuid
 from typing import Any
 
 from computecloud.conf import cc_settings
-from computecloud.endpoints import compute_public_url, identity_public_url, image_public_url
+from computecloud.endpoints import (
+    compute_public_url,
+    identity_public_url,
+    image_public_url,
+    network_public_url,
+)
 
 INTERFACES = ("public", "internal", "admin")
 _NAMESPACE = uuid.UUID("1d3c6c52-8a0f-4f43-9a53-58a1b3f8b0c1")
@@ -20,6 +26,7 @@ SERVICES = (
     ("identity", "keystone", identity_public_url),
     ("compute", "nova", compute_public_url),
     ("image", "glance", image_public_url),
+    ("network", "neutron", network_public_url),
 )
 
 

@@ -11,7 +11,6 @@ import ipaddress
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F
 
 from apps.networks import addressing, segments, usage
 from apps.networks.choices import (
@@ -22,6 +21,7 @@ from apps.networks.choices import (
 )
 from apps.networks.exceptions import InvalidInput, NetworkInUse, SubnetInUse
 from apps.networks.models import FloatingIP, IPAllocation, Network, Router, Subnet
+from apps.networks.revisions import bump
 from computecloud.conf import cc_settings
 from computecloud.exceptions import Conflict
 
@@ -34,10 +34,6 @@ class InvalidSharedSetting(Conflict):
         "Unable to reconfigure sharing settings for network %(network)s. Multiple tenants are "
         "using it."
     )
-
-
-def _bump(model: Any, pk: Any, **fields: Any) -> None:
-    model.objects.filter(pk=pk).update(**fields, revision_number=F("revision_number") + 1)
 
 
 # --- networks ---------------------------------------------------------------------------------
@@ -120,7 +116,7 @@ def update_network(network: Network, *, changes: dict[str, Any]) -> Network:
         internalising = changes.get("router_external") is False and locked.router_external
         if internalising and _external_users(locked):
             raise NetworkInUse(net_id=locked.pk)
-        _bump(Network, locked.pk, **changes)
+        bump(Network, locked.pk, **changes)
     network.refresh_from_db()
     return network
 
@@ -210,7 +206,7 @@ def create_subnet(
             host_routes=routes,
             enable_dhcp=enable_dhcp,
         )
-        _bump(Network, locked.pk)
+        bump(Network, locked.pk)
     return subnet
 
 
@@ -235,7 +231,7 @@ def update_subnet(subnet: Subnet, *, changes: dict[str, Any]) -> Subnet:
             if IPAllocation.objects.filter(subnet=locked, ip_address=str(gateway)).exists():
                 raise InvalidInput(f"Gateway ip {gateway} is held by a port")
             fields["gateway_ip"] = str(gateway)
-        _bump(Subnet, locked.pk, **fields)
+        bump(Subnet, locked.pk, **fields)
     subnet.refresh_from_db()
     return subnet
 
@@ -251,4 +247,4 @@ def delete_subnet(subnet: Subnet) -> None:
             raise SubnetInUse(subnet_id=locked.pk)
         network_id = locked.network_id
         locked.delete()
-        _bump(Network, network_id)
+        bump(Network, network_id)

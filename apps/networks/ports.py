@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
 
 from apps.networks import addressing, ipam, usage
 from apps.networks.choices import (
@@ -35,6 +34,7 @@ from apps.networks.exceptions import (
     ServicePortInUse,
 )
 from apps.networks.models import FloatingIP, IPAllocation, Network, Port, SecurityGroup, Subnet
+from apps.networks.revisions import bump, bump_all
 from apps.networks.security import ensure_default_security_group, resolve_security_groups
 
 SERVICE_OWNERS = (OWNER_ROUTER_INTERFACE, OWNER_ROUTER_GATEWAY, OWNER_FLOATING_IP)
@@ -265,28 +265,26 @@ def update_port(port: Port, *, changes: dict[str, Any]) -> Port:
             locked.security_groups.set(resolved)
         if fixed_ips is not None:
             _replace_fixed_ips(locked, fixed_ips)
-        Port.objects.filter(pk=locked.pk).update(revision_number=F("revision_number") + 1)
+        bump(Port, locked.pk)
     port.refresh_from_db()
     return port
 
 
 def set_status(port_ids: Sequence[Any], status: str) -> int:
     """Set the status of existing ports (the host agent's report); returns how many."""
-    return (
-        Port.objects.filter(pk__in=list(port_ids))
-        .exclude(status=status)
-        .update(status=status, revision_number=F("revision_number") + 1)
+    return bump_all(
+        Port.objects.filter(pk__in=list(port_ids)).exclude(status=status), status=status
     )
 
 
 # --- delete -----------------------------------------------------------------------------------
 def disassociate_floating_ips(port: Port) -> None:
-    FloatingIP.objects.filter(port=port).update(
+    bump_all(
+        FloatingIP.objects.filter(port=port),
         port=None,
         fixed_ip_address=None,
         router=None,
         status=ResourceStatus.DOWN,
-        revision_number=F("revision_number") + 1,
     )
 
 

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
 
 from apps.networks import lookups, usage
 from apps.networks.choices import (
@@ -42,6 +41,7 @@ from apps.networks.ipam import violated_constraint
 from apps.networks.lookups import Scope
 from apps.networks.models import FloatingIP, IPAllocation, Network, Port, Router, Subnet
 from apps.networks.ports import FixedIpRequest, create_port, delete_port
+from apps.networks.revisions import bump
 
 UNSET: Any = object()
 
@@ -53,10 +53,6 @@ class GatewayRequest:
     network_id: str
     enable_snat: bool | None = None
     external_fixed_ips: list[FixedIpRequest] | None = None
-
-
-def _bump(model: Any, pk: Any, **fields: Any) -> None:
-    model.objects.filter(pk=pk).update(**fields, revision_number=F("revision_number") + 1)
 
 
 def interface_ports(router: Router) -> list[Port]:
@@ -87,14 +83,14 @@ def _set_gateway(router: Router, gateway: GatewayRequest | None, scope: Scope) -
         raise RouterExternalGatewayInUseByFloatingIp(router_id=router.pk, net_id=current)
     snat = True if gateway is None or gateway.enable_snat is None else gateway.enable_snat
     if same:
-        _bump(Router, router.pk, enable_snat=snat)
+        bump(Router, router.pk, enable_snat=snat)
         return
     old_port = router.gateway_port
     Router.objects.filter(pk=router.pk).update(external_network=None, gateway_port=None)
     if old_port is not None:
         delete_port(old_port)
     if wanted is None:
-        _bump(Router, router.pk, enable_snat=True)
+        bump(Router, router.pk, enable_snat=True)
         return
     port = create_port(
         project_id=str(router.project_id),
@@ -104,7 +100,7 @@ def _set_gateway(router: Router, gateway: GatewayRequest | None, scope: Scope) -
         fixed_ips=gateway.external_fixed_ips if gateway else None,
         status=ResourceStatus.ACTIVE,
     )
-    _bump(Router, router.pk, external_network=wanted, gateway_port=port, enable_snat=snat)
+    bump(Router, router.pk, external_network=wanted, gateway_port=port, enable_snat=snat)
 
 
 def create_router(
@@ -135,7 +131,7 @@ def update_router(
     with transaction.atomic():
         locked = Router.objects.select_for_update().get(pk=router.pk)
         if changes:
-            _bump(Router, locked.pk, **changes)
+            bump(Router, locked.pk, **changes)
         if external_gateway is not UNSET:
             _set_gateway(locked, external_gateway, scope)
     router.refresh_from_db()
@@ -222,7 +218,7 @@ def add_router_interface(
                 )
             _check_new_subnets(locked, [a.subnet for a in allocations])
             port.security_groups.clear()
-            _bump(
+            bump(
                 Port,
                 port.pk,
                 device_id=str(locked.pk),
@@ -230,7 +226,7 @@ def add_router_interface(
                 port_security_enabled=False,
                 status=ResourceStatus.ACTIVE,
             )
-        _bump(Router, locked.pk)
+        bump(Router, locked.pk)
     return _interface_info(locked, port)
 
 
@@ -270,7 +266,7 @@ def remove_router_interface(
                     router_id=locked.pk, subnet_id=fixed.subnet_id
                 )
         delete_port(port)
-        _bump(Router, locked.pk)
+        bump(Router, locked.pk)
     return info
 
 
@@ -335,7 +331,7 @@ def _associate(
     router = _router_for(floating, port, fixed)
     try:
         with transaction.atomic():
-            _bump(
+            bump(
                 FloatingIP,
                 floating.pk,
                 port=port,
@@ -356,7 +352,7 @@ def _associate(
 
 
 def _disassociate(floating: FloatingIP) -> None:
-    _bump(
+    bump(
         FloatingIP,
         floating.pk,
         port=None,
@@ -423,7 +419,7 @@ def update_floating_ip(
     with transaction.atomic():
         locked = FloatingIP.objects.select_for_update().get(pk=floating.pk)
         if description is not UNSET:
-            _bump(FloatingIP, locked.pk, description=description)
+            bump(FloatingIP, locked.pk, description=description)
         if port_id is None:
             _disassociate(locked)
         elif port_id is not UNSET:

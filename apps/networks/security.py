@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
 
 from apps.networks import lookups, usage
 from apps.networks.choices import DEFAULT_SECURITY_GROUP, Direction, EtherType
@@ -26,6 +25,7 @@ from apps.networks.exceptions import (
 from apps.networks.ipam import violated_constraint
 from apps.networks.lookups import Scope
 from apps.networks.models import SecurityGroup, SecurityGroupRule
+from apps.networks.revisions import bump
 from computecloud.exceptions import Conflict
 
 # Protocols by name (Neutron's list); a number 0-255 is taken as well.
@@ -127,9 +127,7 @@ def update_security_group(group: SecurityGroup, **changes: Any) -> SecurityGroup
     if group.is_default and changes.get("name", group.name) != group.name:
         raise DefaultSecurityGroupConflict(reason="cannot be renamed")
     with transaction.atomic():
-        SecurityGroup.objects.filter(pk=group.pk).update(
-            **changes, revision_number=F("revision_number") + 1
-        )
+        bump(SecurityGroup, group.pk, **changes)
     group.refresh_from_db()
     return group
 
@@ -268,9 +266,7 @@ def create_security_group_rule(
                 remote_group=remote_group,
                 description=rule.description,
             )
-            SecurityGroup.objects.filter(pk=group.pk).update(
-                revision_number=F("revision_number") + 1
-            )
+            bump(SecurityGroup, group.pk)
             return created
     except IntegrityError as exc:
         if violated_constraint(exc) != "security_group_rule_unique":
@@ -291,6 +287,4 @@ def create_security_group_rule(
 def delete_security_group_rule(rule: SecurityGroupRule) -> None:
     with transaction.atomic():
         SecurityGroupRule.objects.filter(pk=rule.pk).delete()
-        SecurityGroup.objects.filter(pk=rule.security_group_id).update(
-            revision_number=F("revision_number") + 1
-        )
+        bump(SecurityGroup, rule.security_group_id)

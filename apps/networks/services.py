@@ -62,6 +62,7 @@ from apps.networks.lookups import SYSTEM, Scope
 from apps.networks.models import FloatingIP, IPAllocation, Network, Port, SecurityGroup
 from apps.networks.naming import bridge_name
 from apps.networks.ports import FixedIpRequest, create_port, delete_port, set_status
+from apps.networks.revisions import bump, bump_all
 from apps.networks.security import resolve_security_groups
 from computecloud.wire import VifPayload
 
@@ -200,7 +201,8 @@ def _requested_groups(security_groups: Sequence[str] | None) -> list[str] | None
 def _bind_user_port(
     *, nic: NicRequest, index: int, instance_uuid: str, owner: str, host: str, hostname: str
 ) -> Port:
-    bound = Port.objects.filter(pk=nic.port_id, device_id="").update(
+    bound = bump_all(
+        Port.objects.filter(pk=nic.port_id, device_id=""),
         device_id=instance_uuid,
         device_owner=owner,
         binding_host_id=host,
@@ -274,7 +276,7 @@ def allocate_for_instance(
             if index in existing:
                 port = existing[index]
                 if port.binding_host_id != host:
-                    Port.objects.filter(pk=port.pk).update(binding_host_id=host)
+                    bump(Port, port.pk, binding_host_id=host)
             elif nic.port_id is not None:
                 port = _bind_user_port(
                     nic=nic,
@@ -304,7 +306,9 @@ def _release(port: Port) -> None:
     if not port.preserve_on_delete:
         delete_port(port)
         return
-    Port.objects.filter(pk=port.pk).update(
+    bump(
+        Port,
+        port.pk,
         device_id="",
         device_owner="",
         binding_host_id="",
@@ -381,7 +385,7 @@ def detach_interface(*, instance_uuid: Any, port_id: Any) -> None:
 
 def update_instance_host(*, instance_uuid: Any, host: str) -> None:
     """Bind the instance's ports to the host it now runs on (after a move)."""
-    _instance_ports(instance_uuid).update(binding_host_id=host)
+    bump_all(_instance_ports(instance_uuid).exclude(binding_host_id=host), binding_host_id=host)
 
 
 def set_port_status(*, port_id: Any, status: str, host: str | None = None) -> None:

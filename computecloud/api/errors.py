@@ -3,6 +3,9 @@
 - compute (Nova): ``{"itemNotFound": {"code": 404, "message": "..."}}``
 - identity (Keystone) and image:
   ``{"error": {"code": 401, "title": "Unauthorized", "message": "..."}}``
+- network (Neutron): ``{"NeutronError": {"type": "NetworkNotFound", "message": "...",
+  "detail": ""}}``, the type being the domain exception's class name (Neutron's names, in
+  apps/networks/exceptions.py) or, for what the framework refuses, Neutron's ``HTTP...`` name
 A view picks the family with its ``error_style`` attribute (default: compute).
 An unexpected exception is logged with the request id and answered as a 500 without a trace.
 """
@@ -45,6 +48,28 @@ def _nova_body(code: int, message: str) -> dict[str, Any]:
     return {NOVA_FAULT_NAMES.get(code, "computeFault"): {"code": code, "message": message}}
 
 
+# The webob exception names Neutron reports for errors that are not its own exceptions.
+NEUTRON_HTTP_TYPES = {
+    400: "HTTPBadRequest",
+    403: "HTTPForbidden",
+    404: "HTTPNotFound",
+    405: "HTTPMethodNotAllowed",
+    406: "HTTPNotAcceptable",
+    409: "HTTPConflict",
+    413: "HTTPRequestEntityTooLarge",
+    415: "HTTPUnsupportedMediaType",
+    429: "HTTPTooManyRequests",
+    500: "HTTPInternalServerError",
+    501: "HTTPNotImplemented",
+    503: "HTTPServiceUnavailable",
+}
+
+
+def _neutron_body(code: int, message: str, error_type: str | None) -> dict[str, Any]:
+    kind = error_type or NEUTRON_HTTP_TYPES.get(code, "HTTPError")
+    return {"NeutronError": {"type": kind, "message": message, "detail": ""}}
+
+
 def _keystone_body(code: int, message: str) -> dict[str, Any]:
     title = HTTPStatus(code).phrase if code in HTTPStatus._value2member_map_ else "Error"
     return {"error": {"code": code, "title": title, "message": message}}
@@ -63,16 +88,38 @@ def _drf_message(detail: Any) -> str:
     return str(detail)
 
 
-def error_response(view: Any, code: int, message: str, *, authentication: bool = False) -> Response:
+def error_response(
+    view: Any,
+    code: int,
+    message: str,
+    *,
+    authentication: bool = False,
+    error_type: str | None = None,
+) -> Response:
     style = getattr(view, "error_style", "compute")
     # A missing or bad token is answered in Keystone's shape whatever the service
     # (keystonemiddleware does so in front of Nova); other 401s stay the service's own.
-    keystone = style != "compute" or authentication
-    body = _keystone_body(code, message) if keystone else _nova_body(code, message)
+    if style == "neutron" and not authentication:
+        body = _neutron_body(code, message, error_type)
+    elif style != "compute" or authentication:
+        body = _keystone_body(code, message)
+    else:
+        body = _nova_body(code, message)
     response = Response(body, status=code)
     if code == 401:
         response["WWW-Authenticate"] = f'Keystone uri="{identity_public_url()}"'
     return response
+
+
+def _neutron_type(exc: ComputecloudError) -> str | None:
+    """A domain exception's name as Neutron's error type; the generic bases of
+    computecloud.exceptions (NotFound, Conflict, RequestTooLarge...) get the HTTP name."""
+    if type(exc).__module__ == ComputecloudError.__module__ and type(exc).__name__ not in (
+        "InvalidInput",
+        "PolicyNotAuthorized",
+    ):
+        return None
+    return type(exc).__name__
 
 
 def _is_unstorable_input(exc: Exception) -> bool:
@@ -92,7 +139,11 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     if isinstance(exc, ComputecloudError):
         set_rollback()
         return error_response(
-            view, exc.code, exc.message, authentication=isinstance(exc, AuthenticationRequired)
+            view,
+            exc.code,
+            exc.message,
+            authentication=isinstance(exc, AuthenticationRequired),
+            error_type=_neutron_type(exc),
         )
     if isinstance(exc, drf_exceptions.APIException):
         set_rollback()

@@ -82,8 +82,9 @@ def test_catalog_lists_identity_compute_and_image_on_three_interfaces(
         "identity": "http://cloud.example:8000/identity",
         "compute": "http://cloud.example:8000/compute/v2.1",
         "image": "http://cloud.example:8000/image",
+        "network": "http://cloud.example:8000/network",
     }
-    assert [service["type"] for service in catalog] == ["identity", "compute", "image"]
+    assert [service["type"] for service in catalog] == ["identity", "compute", "image", "network"]
     for service in catalog:
         assert service["id"]
         assert service["name"]

@@ -32,3 +32,30 @@ def make_network(db: None) -> Callable[..., tuple[Network, Subnet | None]]:
         return network, subnet
 
     return make
+
+
+API = "/network/v2.0"
+
+
+def ok(response: Any, expected: int = 200) -> Any:
+    """The JSON body of a response that must have `expected` status."""
+    assert response.status_code == expected, (response.status_code, response.content[:500])
+    return response.json() if response.content else None
+
+
+def create(client: Any, collection: str, member: str, expected: int = 201, **attrs: Any) -> Any:
+    """POST ``{member: attrs}`` to the collection; the created resource."""
+    response = client.post(f"{API}/{collection}", {member: attrs}, format="json")
+    body = ok(response, expected)
+    return body[member] if expected == 201 else body
+
+
+def neutron_error(response: Any, status: int, kind: str | None = None) -> dict[str, Any]:
+    """The NeutronError of an error response, checked for status, JSON and type."""
+    assert response.status_code == status, (response.status_code, response.content[:500])
+    assert response["Content-Type"].startswith("application/json")
+    error = response.json()["NeutronError"]
+    assert set(error) == {"type", "message", "detail"}
+    if kind is not None:
+        assert error["type"] == kind, error
+    return error
