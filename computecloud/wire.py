@@ -226,6 +226,9 @@ class BuildPayload(TypedDict):
     image: ImagePayload
     request_id: str
     alternates: list[AlternatePayload]
+    # The instance's networks and ports, for the host's network agent to plug before the
+    # guest starts (absent: the instance has no ports).
+    networks: NotRequired[HostNetworksPayload]
 
 
 # --- the metadata documents -------------------------------------------------------------------

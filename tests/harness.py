@@ -9,6 +9,7 @@ the API runs in the test process (DRF's client) or the live server, the rest as 
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -22,6 +23,9 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
+
+from workers.network.agent import NetworkAgent
+from workers.network.config import NetworkAgentConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 # Tests' hosts are "down" this many seconds after their last heartbeat (they beat every
@@ -53,6 +57,13 @@ def wait_until(
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
         time.sleep(interval)
+
+
+def network_prefix() -> str:
+    """A fresh name prefix for a test host's network agent (1-4 lowercase letters and
+    digits): "t" and three random base-36 digits."""
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    return "t" + "".join(secrets.choice(digits) for _ in range(3))
 
 
 def database_url() -> str:
@@ -98,6 +109,10 @@ class CloudProcesses:
     hosts: list[str] = field(default_factory=list)
     # Another broker than the tests' own (the broker-restart test runs a private Redis).
     broker_url: str | None = None
+    # Where compute hosts' metadata proxies forward guests (a test's own metadata server).
+    metadata_url: str = "http://127.0.0.1:8775"
+    # Each compute host's network agent settings, to empty its kernel state at the end.
+    networks: dict[str, NetworkAgentConfig] = field(default_factory=dict)
 
     def _env(self, extra: dict[str, str]) -> dict[str, str]:
         env = {
@@ -201,6 +216,9 @@ class CloudProcesses:
         (base / "instances").mkdir(parents=True, exist_ok=True)
         (base / "cache").mkdir(parents=True, exist_ok=True)
         base.chmod(0o755)
+        network = self.networks.setdefault(
+            host, NetworkAgentConfig(prefix=network_prefix(), state_dir=base / "network")
+        )
         env = self._env(
             {
                 "COMPUTE_HOST": host,
@@ -211,6 +229,12 @@ class CloudProcesses:
                 "CONTROL_PLANE_URL": self.public_url,
                 "REPORT_INTERVAL": "1",
                 "CLEAN_SHUTDOWN_TIMEOUT": "5",
+                # Its own names in the kernel and its own files: hosts of concurrent test runs
+                # never touch each other's networks.
+                "NETWORK_PREFIX": network.prefix,
+                "NETWORK_STATE_DIR": str(network.state_dir),
+                "METADATA_URL": self.metadata_url,
+                "METADATA_SHARED_SECRET": settings.COMPUTECLOUD["METADATA_SHARED_SECRET"],
                 **(extra_env or {}),
             }
         )
@@ -259,6 +283,11 @@ class CloudProcesses:
         for worker in self.workers.values():
             worker.stop()
         self.workers.clear()
+        # What the hosts' agents built in the kernel (bridges, namespaces, dnsmasq, nftables
+        # tables) outlives their processes: an empty state removes all of it.
+        for network in self.networks.values():
+            NetworkAgent(network).apply({"networks": [], "ports": [], "routers": []})
+        self.networks.clear()
         if not os.environ.get("CC_KEEP_WORKER_LOGS"):  # set it to read the logs afterwards
             shutil.rmtree(self.workdir, ignore_errors=True)
 

@@ -7,6 +7,7 @@ are `computecloud.wire`'s (the compute host reads them with the same definitions
 from __future__ import annotations
 
 from apps.images.services import signed_download_url
+from apps.networks import services as networks
 from apps.servers.models import Server
 from computecloud.wire import ImagePayload, InstancePayload
 
@@ -36,8 +37,8 @@ def instance_payload(server: Server) -> InstancePayload:
         "launch_index": server.launch_index,
         "flavor_name": flavor.get("name"),
         "extra_specs": flavor.get("extra_specs", {}),
-        # Shapes ready for project networks and volumes; empty until they exist.
-        "network_info": [],
+        "network_info": networks.instance_vifs(str(server.uuid)),
+        # Volumes: the shape is ready, empty until they exist.
         "block_devices": [],
     }
 

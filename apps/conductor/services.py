@@ -16,12 +16,14 @@ from typing import Any, cast
 from django.db import transaction
 from django.utils import timezone
 
+from apps.conductor import networking
 from apps.conductor.payloads import image_payload, instance_payload
 from apps.consoles.services import revoke_server_tokens
 from apps.hosts.services import update_compute_node
 from apps.identity.choices import RoleName
 from apps.identity.context import RequestContext
 from apps.images.services import mark_snapshot_failed
+from apps.networks import services as networks
 from apps.placement.services import release_allocations
 from apps.scheduler.exceptions import NoValidHost
 from apps.scheduler.request_spec import RequestSpec
@@ -34,7 +36,7 @@ from apps.servers.choices import PowerState, TaskState, VmState
 from apps.servers.faults import from_report
 from apps.servers.models import InstanceAction, Migration, Server
 from computecloud.conf import cc_settings
-from computecloud.exceptions import Conflict
+from computecloud.exceptions import ComputecloudError, Conflict
 from computecloud.messages import to_compute
 from computecloud.tasking import enqueue_on_commit
 from computecloud.wire import AlternatePayload, BuildPayload
@@ -72,6 +74,8 @@ def schedule_and_build_servers(*, server_uuids: list[str], request_id: str) -> N
                 scheduling = {"vm_state": [VmState.BUILDING], "task_state": [TaskState.SCHEDULING]}
                 if not _assign_host(server, selection, attempts=1, expected=scheduling):
                     continue  # deleted since it was read: its claim is given back
+                if not _allocate_networks(server, selection.host, request_id):
+                    continue
                 payload = _build_payload(server, request_id, selection.alternates)
                 _send_build(selection.host, payload)
             for server in servers:
@@ -144,13 +148,35 @@ def _assign_host(
     return assigned
 
 
+def _allocate_networks(server: Server, host: str, request_id: str) -> bool:
+    """Bind the server's ports on `host`; a failure (a full pool) fails the build, as Nova's
+    "Failed to allocate the network(s), not rescheduling"."""
+    try:
+        with transaction.atomic():
+            networking.allocate(server, host=host)
+    except ComputecloudError as exc:  # the network service's refusal (a full pool)
+        logger.warning("server %s: network allocation on %s failed: %s", server.uuid, host, exc)
+        fail_build(
+            server=server,
+            request_id=request_id,
+            message=f"Build of instance {server.uuid} aborted: Failed to allocate the "
+            f"network(s), not rescheduling. {exc}",
+            event=networking.ALLOCATE_EVENT,
+        )
+        return False
+    return True
+
+
 def _build_payload(server: Server, request_id: str, alternates: list[Any]) -> BuildPayload:
-    return {
+    payload: BuildPayload = {
         "instance": instance_payload(server),
         "image": image_payload(server),
         "request_id": request_id,
         "alternates": [_alternate_payload(a) for a in alternates],
     }
+    if payload["instance"].get("network_info"):
+        payload["networks"] = networking.instance_networks(str(server.uuid), host=server.host)
+    return payload
 
 
 def _alternate_payload(alternate: Any) -> AlternatePayload:
@@ -183,6 +209,7 @@ def fail_build(
     release_allocations(consumer_uuid=server.uuid)
     if not updated:
         return
+    networks.deallocate_for_instance(instance_uuid=str(server.uuid))
     history.add_fault(server=server, message=message, details=details, host=host)
     history.finish_event(
         server=server,
@@ -226,6 +253,7 @@ def build_server_done(
             console=console,
         )
         if updated:
+            networking.set_ports_status(server_uuid, status="ACTIVE", host=host)
             history.finish_event(
                 action=history.find_action(server_uuid=server_uuid, request_id=request_id),
                 request_id=request_id,
@@ -301,7 +329,7 @@ def build_server_failed(
                 spawning = {"host": [host], "task_state": [TaskState.SPAWNING]}
                 if _assign_host(
                     server, destination, attempts=server.attempts + 1, expected=spawning
-                ):
+                ) and _allocate_networks(server, alternate["host"], request_id):
                     _send_build(alternate["host"], _build_payload(server, request_id, remaining))
                 return
         # Shown to the owner: no host name, the error's public message only.
@@ -448,7 +476,11 @@ def delete_server(*, server_uuid: str, request_id: str) -> None:
     to_compute.delete_server(
         enqueue_on_commit,
         server.host,
-        payload={"server_uuid": server_uuid, "request_id": request_id},
+        payload={
+            "server_uuid": server_uuid,
+            "request_id": request_id,
+            "port_ids": networking.port_ids(server_uuid),
+        },
     )
 
 
@@ -519,13 +551,22 @@ def compute_started(
     ends it)."""
     interrupted = set(interrupted_builds or [])
     update_compute_node(host=host, facts=facts)
+    if facts.get("tunnel_ip"):
+        networks.record_tunnel_endpoint(host, facts["tunnel_ip"])
+    # After a reboot nothing of the guests' networks is left in the host's kernel: send it
+    # the whole of them (its agent rebuilds what is missing, removes what is stale).
+    networking.sync_host(host)
     for server in Server.objects.filter(host=host):
         uuid = str(server.uuid)
         if server.task_state == TaskState.DELETING:
             to_compute.delete_server(
                 enqueue_on_commit,
                 host,
-                payload={"server_uuid": uuid, "request_id": "req-reconcile"},
+                payload={
+                    "server_uuid": uuid,
+                    "request_id": "req-reconcile",
+                    "port_ids": networking.port_ids(uuid),
+                },
             )
         elif server.task_state in (TaskState.SPAWNING, TaskState.SCHEDULING):
             if power_states.get(uuid) == PowerState.RUNNING:

@@ -12,7 +12,7 @@ from typing import Any
 
 from celery import shared_task
 
-from apps.conductor import moves, services
+from apps.conductor import moves, networking, services
 from apps.images.services import reset_stale_uploads
 from computecloud.messages import from_compute, to_conductor
 from computecloud.messages.from_compute import Console, Fault
@@ -108,6 +108,34 @@ def server_deleted(host: str, server_uuid: str, request_id: str) -> None:
 def server_delete_failed(host: str, server_uuid: str, request_id: str, fault: Fault) -> None:
     services.server_delete_failed(
         host=host, server_uuid=server_uuid, request_id=request_id, fault=fault
+    )
+
+
+@shared_task(name=from_compute.INTERFACE_ATTACHED)
+def interface_attached(
+    host: str, server_uuid: str, port_id: str, request_id: str | None, ok: bool, fault: Fault | None
+) -> None:
+    networking.interface_attached(
+        host=host,
+        server_uuid=server_uuid,
+        port_id=port_id,
+        request_id=request_id,
+        ok=ok,
+        fault=dict(fault or {}),
+    )
+
+
+@shared_task(name=from_compute.INTERFACE_DETACHED)
+def interface_detached(
+    host: str, server_uuid: str, port_id: str, request_id: str | None, ok: bool, fault: Fault | None
+) -> None:
+    networking.interface_detached(
+        host=host,
+        server_uuid=server_uuid,
+        port_id=port_id,
+        request_id=request_id,
+        ok=ok,
+        fault=dict(fault or {}),
     )
 
 

@@ -4,6 +4,7 @@ metadata, tags, group membership and create action, and handed to the conductor.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import secrets
@@ -18,6 +19,10 @@ from apps.hosts.models import Aggregate, ComputeNode
 from apps.identity.context import RequestContext
 from apps.identity.models import Project
 from apps.identity.policy import authorize
+from apps.networks import exceptions as network_errors
+from apps.networks import services as networks
+from apps.networks.security import resolve_security_groups
+from apps.networks.services import NicRequest
 from apps.quotas import services as quotas
 from apps.servers.choices import TaskState, VmState
 from apps.servers.exceptions import ServerGroupNotFound
@@ -27,17 +32,13 @@ from apps.servers.models import Server, ServerGroup, ServerGroupMember, ServerMe
 from apps.servers.resolvers import flavor_snapshot, key_data_for, resolve_flavor, resolve_image
 from apps.servers.services import count_servers, visible_servers
 from computecloud.conf import cc_settings
-from computecloud.exceptions import InvalidInput
+from computecloud.exceptions import Conflict, Forbidden, InvalidInput
 from computecloud.messages import to_conductor
 from computecloud.tasking import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
 
-NETWORKS_NOT_SUPPORTED = (
-    "Requesting specific networks, ports or fixed IPs is not supported yet: project networks "
-    'are not available in this cloud. Use "networks": "auto" or "none".'
-)
 VOLUMES_NOT_SUPPORTED = (
     "Block device mapping (boot from volume, attached volumes) is not supported yet: "
     "volumes are not available in this cloud."
@@ -57,7 +58,8 @@ class CreateRequest:
     user_data: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
     availability_zone: str | None = None
-    networks: Any = "auto"
+    networks: str | list[NicRequest] = "auto"  # "auto", "none" or the NICs in order
+    security_groups: list[str] = field(default_factory=list)  # names or ids; none: default
     block_device_mapping: list[dict[str, Any]] = field(default_factory=list)
     config_drive: bool = False
     scheduler_hints: dict[str, Any] = field(default_factory=dict)
@@ -179,13 +181,59 @@ def local_image_bdm(mappings: list[dict[str, Any]]) -> str | None:
     raise InvalidInput(VOLUMES_NOT_SUPPORTED)
 
 
+def _resolve_nics(
+    context: RequestContext, requested: str | list[NicRequest], *, max_count: int
+) -> list[NicRequest]:
+    """The NICs to give each server, checked against what the project may use, with Nova's
+    answers (an unknown network or port is a 400 here, a port in use a 409)."""
+    if requested == "none":
+        return []
+    try:
+        if requested == "auto":
+            network_id = networks.auto_network(project_id=context.project_id)
+            # No network at all: the server boots without a NIC (logged by the caller).
+            return [NicRequest(network_id=network_id)] if network_id else []
+        assert isinstance(requested, list)
+        if max_count > 1 and any(nic.port_id for nic in requested):
+            raise InvalidInput(
+                "Unable to launch multiple instances with a single configured port ID. "
+                "Please launch your instance one by one with different ports."
+            )
+        if max_count > 1 and any(nic.fixed_ip for nic in requested):
+            raise InvalidInput("max_count cannot be greater than 1 if an fixed_ip is specified.")
+        return networks.check_nic_requests(
+            project_id=context.project_id, is_admin=context.is_admin, nics=requested
+        )
+    except (network_errors.NetworkAmbiguous, network_errors.PortInUse) as exc:
+        raise Conflict(str(exc)) from exc
+    except network_errors.ExternalNetworkAttachForbidden as exc:
+        raise Forbidden(str(exc)) from exc
+    except (
+        network_errors.NetworkNotFound,
+        network_errors.PortNotFound,
+        network_errors.FixedIpInvalid,
+        network_errors.FixedIpAlreadyInUse,
+    ) as exc:
+        raise InvalidInput(str(exc)) from exc
+
+
+def _resolve_security_groups(context: RequestContext, requested: list[str]) -> list[str]:
+    """The ids of the named groups (the project's or, for admins, any); 400 for one it cannot
+    see, as Nova answers."""
+    if not requested:
+        return []
+    try:
+        groups = resolve_security_groups(context.project_id, requested)
+    except network_errors.SecurityGroupNotFound as exc:
+        raise InvalidInput(str(exc)) from exc
+    return [str(group.id) for group in groups]
+
+
 def create_servers(
     *, context: RequestContext, request: CreateRequest, request_id: str
 ) -> tuple[list[Server], str]:
     """Validate, check quota under the project lock, create the servers and hand them to the
     conductor. Returns the servers and the reservation id."""
-    if request.networks not in ("auto", "none"):
-        raise InvalidInput(NETWORKS_NOT_SUPPORTED)
     bdm_image = local_image_bdm(request.block_device_mapping)
     if bdm_image and request.image_ref and bdm_image != request.image_ref.rsplit("/", 1)[-1]:
         raise InvalidInput("The image in block_device_mapping_v2 differs from imageRef.")
@@ -203,6 +251,8 @@ def create_servers(
     )
     group = _resolve_group(context, request.scheduler_hints)
     _check_hinted_servers(context, request.scheduler_hints)
+    nics = _resolve_nics(context, request.networks, max_count=request.max_count)
+    security_groups = _resolve_security_groups(context, request.security_groups)
     snapshot = flavor_snapshot(flavor)
     reservation_id = f"r-{secrets.token_hex(4)}"
 
@@ -248,7 +298,8 @@ def create_servers(
                 config_drive=request.config_drive or bool(cc_settings.FORCE_CONFIG_DRIVE),
                 access_ip_v4=request.access_ip_v4,
                 access_ip_v6=request.access_ip_v6,
-                requested_networks=request.networks,
+                requested_networks=[dataclasses.asdict(nic) for nic in nics],
+                security_groups=security_groups,
                 block_device_mapping=request.block_device_mapping,
                 scheduler_hints=request.scheduler_hints,
                 requested_destination=destination,

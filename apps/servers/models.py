@@ -70,9 +70,13 @@ class Server(models.Model):
     config_drive = models.BooleanField(default=False)
     access_ip_v4 = models.GenericIPAddressField(protocol="IPv4", null=True, blank=True)
     access_ip_v6 = models.GenericIPAddressField(protocol="IPv6", null=True, blank=True)
-    # The create request's networks ("auto", "none" or a list) and block devices, kept as
-    # asked so that the build can carry them to the host once networks and volumes exist.
+    # The create request's NICs as resolved at create (a list of {network_id, port_id,
+    # fixed_ip, tag}; empty: none), bound when the build has a host; its block devices as
+    # asked, for when volumes exist.
     requested_networks = models.JSONField(default=list, blank=True)
+    # The security groups the create request named (ids, as resolved at create); its ports
+    # get them. Empty: the project's "default" group.
+    security_groups = models.JSONField(default=list, blank=True)
     block_device_mapping = models.JSONField(default=list, blank=True)
     # Addresses per network as the API shows them: {"net": [{"addr", "version", ...}]}.
     addresses = models.JSONField(default=dict, blank=True)

@@ -25,6 +25,7 @@ from apps.hosts.models import Service
 from apps.identity.context import RequestContext
 from apps.identity.policy import authorize
 from apps.images.services import create_snapshot_image
+from apps.networks import services as networks
 from apps.placement.services import release_allocations
 from apps.quotas import services as quotas
 from apps.servers import states
@@ -248,6 +249,8 @@ def finish_local_delete(*, server: Server, request_id: str) -> None:
     ):
         return  # deleted already (a redelivered report): nothing more to do
     release_allocations(consumer_uuid=server.uuid)
+    # Its addresses go back to the pools: ports made for it are deleted, the user's unbound.
+    networks.deallocate_for_instance(instance_uuid=str(server.uuid))
     ServerGroupMember.objects.filter(server=server).delete()
     # Its console tokens are refused from now on (consoles read the live server); the
     # conductor removes their rows when it finishes a delete, expiry the rest.

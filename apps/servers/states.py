@@ -62,6 +62,7 @@ ALLOW_SNAPSHOT = (
     IDLE,
 )
 ALLOW_CONSOLE = (frozenset({VmState.ACTIVE}), IDLE)
+ALLOW_INTERFACE = (frozenset({VmState.ACTIVE, VmState.PAUSED, VmState.STOPPED}), IDLE)
 
 
 # --- the API status ----------------------------------------------------------------------------

@@ -29,6 +29,8 @@ RESIZE_FINISHED = "conductor.resize_finished"
 RESIZE_CONFIRMED = "conductor.resize_confirmed"
 RESIZE_REVERTED_ON_DEST = "conductor.resize_reverted_on_dest"
 RESIZE_REVERTED = "conductor.resize_reverted"
+INTERFACE_ATTACHED = "conductor.interface_attached"
+INTERFACE_DETACHED = "conductor.interface_detached"
 UPDATE_INVENTORY = "scheduler.update_inventory"
 
 
@@ -165,6 +167,17 @@ class ResizeReverted(TypedDict):
     fault: NotRequired[Fault | None]
 
 
+class InterfaceChanged(TypedDict):
+    """A port was plugged into (attached) or unplugged from (detached) a guest, or not."""
+
+    host: str
+    server_uuid: str
+    port_id: str
+    request_id: str | None
+    ok: bool
+    fault: Fault | None
+
+
 MESSAGES: dict[str, type] = {
     COMPUTE_STARTED: ComputeStarted,
     COMPUTE_HEARTBEAT: ComputeHeartbeat,
@@ -179,6 +192,8 @@ MESSAGES: dict[str, type] = {
     RESIZE_CONFIRMED: ResizeAnswered,
     RESIZE_REVERTED_ON_DEST: ResizeAnswered,
     RESIZE_REVERTED: ResizeReverted,
+    INTERFACE_ATTACHED: InterfaceChanged,
+    INTERFACE_DETACHED: InterfaceChanged,
 }
 
 
@@ -434,3 +449,45 @@ def resize_reverted(
         "fault": fault,
     }
     send(RESIZE_REVERTED, kwargs=args, queue=CONDUCTOR_QUEUE)
+
+
+def interface_attached(
+    send: Send,
+    *,
+    host: str,
+    server_uuid: str,
+    port_id: str,
+    request_id: str | None,
+    ok: bool,
+    fault: Fault | None = None,
+) -> None:
+    args: InterfaceChanged = {
+        "host": host,
+        "server_uuid": server_uuid,
+        "port_id": port_id,
+        "request_id": request_id,
+        "ok": ok,
+        "fault": fault,
+    }
+    send(INTERFACE_ATTACHED, kwargs=args, queue=CONDUCTOR_QUEUE)
+
+
+def interface_detached(
+    send: Send,
+    *,
+    host: str,
+    server_uuid: str,
+    port_id: str,
+    request_id: str | None,
+    ok: bool,
+    fault: Fault | None = None,
+) -> None:
+    args: InterfaceChanged = {
+        "host": host,
+        "server_uuid": server_uuid,
+        "port_id": port_id,
+        "request_id": request_id,
+        "ok": ok,
+        "fault": fault,
+    }
+    send(INTERFACE_DETACHED, kwargs=args, queue=CONDUCTOR_QUEUE)

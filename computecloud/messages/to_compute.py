@@ -13,11 +13,17 @@ host reports the outcome in a `from_compute` message.
 """
 
 from collections.abc import Mapping
-from typing import Any, Generic, TypedDict, TypeVar
+from typing import Any, Generic, NotRequired, TypedDict, TypeVar
 
 from computecloud.messages import Call, Send
 from computecloud.queues import compute_queue
-from computecloud.wire import BuildPayload, ImagePayload, InstancePayload
+from computecloud.wire import (
+    BuildPayload,
+    HostNetworksPayload,
+    ImagePayload,
+    InstancePayload,
+    VifPayload,
+)
 
 BUILD_SERVER = "compute.build_server"
 REBUILD_SERVER = "compute.rebuild_server"
@@ -30,6 +36,9 @@ FINISH_RESIZE = "compute.finish_resize"
 CONFIRM_RESIZE = "compute.confirm_resize"
 REVERT_RESIZE = "compute.revert_resize"
 FINISH_REVERT_RESIZE = "compute.finish_revert_resize"
+SYNC_NETWORKS = "compute.sync_networks"
+ATTACH_INTERFACE = "compute.attach_interface"
+DETACH_INTERFACE = "compute.detach_interface"
 
 # The simple operations: one driver call each, one payload shape (`ServerActionPayload`).
 REBOOT_SERVER = "compute.reboot_server"
@@ -74,6 +83,24 @@ class RebuildPayload(TypedDict):
 
 class DeletePayload(TypedDict):
     server_uuid: str
+    request_id: str
+    port_ids: NotRequired[list[str]]  # the guest's ports, unplugged from the host's networks
+
+
+class AttachInterfacePayload(TypedDict):
+    """Plug one port into a guest: its network and port for the host's agent, the NIC for
+    the hypervisor."""
+
+    server_uuid: str
+    port_id: str
+    request_id: str
+    vif: VifPayload
+    networks: HostNetworksPayload
+
+
+class DetachInterfacePayload(TypedDict):
+    server_uuid: str
+    port_id: str
     request_id: str
 
 
@@ -158,6 +185,9 @@ MESSAGES: dict[str, Any] = {
     CONFIRM_RESIZE: Carrying[AnswerResizePayload],
     REVERT_RESIZE: Carrying[AnswerResizePayload],
     FINISH_REVERT_RESIZE: Carrying[FinishRevertPayload],
+    SYNC_NETWORKS: Carrying[HostNetworksPayload],
+    ATTACH_INTERFACE: Carrying[AttachInterfacePayload],
+    DETACH_INTERFACE: Carrying[DetachInterfacePayload],
     **dict.fromkeys(SIMPLE_OPERATIONS, Carrying[ServerActionPayload]),
 }
 
@@ -221,6 +251,20 @@ def revert_resize(send: Send, host: str, *, payload: AnswerResizePayload) -> Non
 def finish_revert_resize(send: Send, host: str, *, payload: FinishRevertPayload) -> None:
     """On the source host: start the instance again with its old flavor."""
     _to(send, FINISH_REVERT_RESIZE, host, {"payload": payload})
+
+
+def sync_networks(send: Send, host: str, *, payload: HostNetworksPayload) -> None:
+    """The whole of the host's networks: its agent makes the kernel match (after the host
+    started, and whenever security groups, routers or floating IPs there change)."""
+    _to(send, SYNC_NETWORKS, host, {"payload": payload})
+
+
+def attach_interface(send: Send, host: str, *, payload: AttachInterfacePayload) -> None:
+    _to(send, ATTACH_INTERFACE, host, {"payload": payload})
+
+
+def detach_interface(send: Send, host: str, *, payload: DetachInterfacePayload) -> None:
+    _to(send, DETACH_INTERFACE, host, {"payload": payload})
 
 
 def get_console_output(call: Call, host: str, *, server_uuid: str, length: int | None) -> str:

@@ -41,6 +41,7 @@ from tests.workers.conftest import (
 )
 from workers.compute.config import ComputeConfig
 from workers.compute.manager import ComputeManager
+from workers.network.agent import NetworkAgent
 from workers.transfer import ControlPlane, UrlRefused, download, upload
 from workers.virt import exceptions
 from workers.virt.driver import InstanceSpec
@@ -266,7 +267,7 @@ def manager(
     config = make_config(tmp_path, control_plane_url=plane_server.base_url)
     app = Celery("security-tests", broker="memory://")
     with running_driver(config) as driver:
-        yield ComputeManager(config, driver, app), driver
+        yield ComputeManager(config, driver, app, NetworkAgent(config.network)), driver
 
 
 @pytest.fixture

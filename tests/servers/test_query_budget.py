@@ -40,10 +40,11 @@ FLAVOR = {
     "extra_specs": {"hw:cpu_policy": "shared"},
 }
 
-# Statements per request, whatever the page size: the token with its roles, then the page
-# (metadata, tags, latest fault and server group ride along as subqueries).
-SERVERS_DETAIL_QUERIES = 2
-SERVERS_DETAIL_ALL_TENANTS_QUERIES = 3  # + the hosts' services, for host_status
+# Statements per request, whatever the page size: the token with its roles, the page
+# (metadata, tags, latest fault and server group ride along as subqueries), and the page's
+# addresses from the network service's ports.
+SERVERS_DETAIL_QUERIES = 3
+SERVERS_DETAIL_ALL_TENANTS_QUERIES = 4  # + the hosts' services, for host_status
 SERVERS_LIST_QUERIES = 2
 FLAVORS_DETAIL_QUERIES = 3
 

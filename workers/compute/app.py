@@ -28,6 +28,7 @@ from computecloud.logs import make_single_line
 from workers.compute import runtime
 from workers.compute.config import ComputeConfig, load_driver_class
 from workers.compute.manager import ComputeManager
+from workers.network.agent import NetworkAgent
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +54,9 @@ app.conf.update(
     ),
 )
 # Before the tasks load: they ask workers.compute.runtime for the manager built here.
-runtime.install(lambda: ComputeManager(config, driver_class(config), app))
+runtime.install(
+    lambda: ComputeManager(config, driver_class(config), app, NetworkAgent(config.network))
+)
 app.autodiscover_tasks(["workers.compute"], force=True)
 
 _stop = threading.Event()

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import cast
 
 from computecloud.broker import RedisTLS
+from workers.network.config import NetworkAgentConfig
 from workers.virt.driver import ComputeDriver
 
 # The hypervisor driver when COMPUTE_DRIVER is not set.
@@ -44,6 +45,10 @@ class ComputeConfig:
     # The hypervisor driver: the dotted path of a ComputeDriver subclass, built with this
     # config (COMPUTE_DRIVER; `load_driver_class` resolves it when the worker starts).
     compute_driver: str = DEFAULT_COMPUTE_DRIVER
+    # The host's network agent (workers/network/): names, state files, tunnel address, and
+    # where its metadata proxies forward guests (NETWORK_PREFIX, NETWORK_STATE_DIR,
+    # TUNNEL_IP, METADATA_URL, METADATA_SHARED_SECRET).
+    network: NetworkAgentConfig = field(default_factory=NetworkAgentConfig)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "ComputeConfig":
@@ -69,7 +74,21 @@ class ComputeConfig:
             image_cache_cleanup_interval=int(env.get("IMAGE_CACHE_CLEANUP_INTERVAL", "2400")),
             redis_tls=RedisTLS.from_env(env),
             compute_driver=env.get("COMPUTE_DRIVER") or DEFAULT_COMPUTE_DRIVER,
+            network=network_config_from_env(env),
         )
+
+
+def network_config_from_env(env: dict[str, str]) -> NetworkAgentConfig:
+    metadata_url = env.get("METADATA_URL") or (
+        f"http://{env.get('METADATA_HOST', '127.0.0.1')}:{env.get('METADATA_PORT', '8775')}"
+    )
+    return NetworkAgentConfig(
+        prefix=env.get("NETWORK_PREFIX") or "cc",
+        state_dir=Path(env.get("NETWORK_STATE_DIR") or "/run/computecloud/network"),
+        tunnel_ip=env.get("TUNNEL_IP") or None,
+        metadata_url=metadata_url,
+        metadata_shared_secret=env.get("METADATA_SHARED_SECRET", ""),
+    )
 
 
 DriverFactory = Callable[[ComputeConfig], ComputeDriver]

@@ -19,7 +19,7 @@ import time
 import traceback
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from celery import Celery
 
@@ -27,10 +27,10 @@ from computecloud.identifiers import compute_node_uuid
 from computecloud.messages import from_compute, to_compute
 from computecloud.messages.from_compute import Console, Fault
 from computecloud.queues import describe_task
-from computecloud.wire import BuildPayload
+from computecloud.wire import BuildPayload, HostNetworksPayload, NetworkPayload, PortPayload
 from workers import transfer
 from workers.compute.config import ComputeConfig
-from workers.virt.driver import ComputeDriver, ImageSource, InstanceSpec
+from workers.virt.driver import ComputeDriver, ImageSource, InstanceSpec, VifSpec
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +50,18 @@ SIMPLE_OPERATIONS: dict[
 }
 
 
+class NetworkAgent(Protocol):
+    """What the manager asks of the host's network agent (workers/network/): the kernel side
+    of the guests' ports. `apply` makes the host match the whole state; the others are the
+    hot path of one port, leaving what `apply` would."""
+
+    def apply(self, state: HostNetworksPayload) -> None: ...
+
+    def plug_port(self, network: NetworkPayload, port: PortPayload) -> None: ...
+
+    def unplug_port(self, port_id: str) -> None: ...
+
+
 class InstanceLog(logging.LoggerAdapter):  # type: ignore[type-arg]
     """Prefixes every line with the instance uuid and request id."""
 
@@ -67,10 +79,17 @@ def fault_from(exc: BaseException) -> Fault:
 
 
 class ComputeManager:
-    def __init__(self, config: ComputeConfig, driver: ComputeDriver, app: Celery) -> None:
+    def __init__(
+        self,
+        config: ComputeConfig,
+        driver: ComputeDriver,
+        app: Celery,
+        network: NetworkAgent,
+    ) -> None:
         self.config = config
         self.driver = driver
         self.app = app
+        self.network = network
         self.host = config.host
         # Snapshots and migrated disks go to (and come from) the control plane only.
         self.control_plane = transfer.ControlPlane.from_url(config.control_plane_url)
@@ -96,7 +115,7 @@ class ComputeManager:
         from_compute.compute_started(
             self.publish,
             host=self.host,
-            facts=self.driver.get_host_facts().to_payload(),
+            facts=self._facts(),
             power_states=self._power_states(),
             interrupted_builds=interrupted,
             instance_files=self.driver.list_instance_files(),
@@ -149,12 +168,19 @@ class ComputeManager:
         from_compute.compute_heartbeat(
             self.publish,
             host=self.host,
-            facts=self.driver.get_host_facts().to_payload(),
+            facts=self._facts(),
             power_states=self._power_states(),
             observed_at=observed_at,
             instance_files=self.driver.list_instance_files(),
         )
         self.report_inventory()
+
+    def _facts(self) -> dict[str, Any]:
+        """The hypervisor's facts, and this host's end of the networks' tunnels."""
+        return {
+            **self.driver.get_host_facts().to_payload(),
+            "tunnel_ip": self.config.network.tunnel_ip,
+        }
 
     def _power_states(self) -> dict[str, int]:
         return {uuid: int(state) for uuid, state in self.driver.get_all_power_states().items()}
@@ -206,8 +232,9 @@ class ComputeManager:
                 # A partial instance from an interrupted attempt is removed before we start.
                 self.driver.destroy(instance.uuid, delete_files=True)
                 image = ImageSource.from_payload(payload["image"])
+                self._plug(payload.get("networks"), log)
                 log.info("spawning on %s", self.host)
-                self.driver.spawn(instance, image, network_info=[], block_device_info=[])
+                self.driver.spawn(instance, image, block_device_info=[])
             console = self._vnc(instance.uuid)
             from_compute.build_server_done(
                 self.publish,
@@ -223,6 +250,7 @@ class ComputeManager:
             log.exception("build failed on %s", self.host)
             try:
                 self.driver.destroy(instance.uuid, delete_files=True)
+                self._unplug([v.id for v in instance.network_info], log)
             except Exception:
                 log.exception("cleanup after failed build failed")
             from_compute.build_server_failed(
@@ -234,6 +262,81 @@ class ComputeManager:
                 alternates=payload.get("alternates", []),
                 started_at=started_at,
             )
+
+    # --- networks -------------------------------------------------------------------------------
+    def _plug(self, networks: HostNetworksPayload | None, log: InstanceLog) -> None:
+        """The instance's ports on this host's networks, before its guest starts (so the tap
+        libvirt creates finds its bridge, filter and DHCP entry in place)."""
+        if not networks:
+            return
+        by_id = {n["id"]: n for n in networks["networks"]}
+        for port in networks["ports"]:
+            self.network.plug_port(by_id[port["network_id"]], port)
+            log.info("port %s plugged into network %s", port["id"], port["network_id"])
+
+    def _unplug(self, port_ids: list[str], log: InstanceLog) -> None:
+        for port_id in port_ids:
+            self.network.unplug_port(port_id)
+            log.info("port %s unplugged", port_id)
+
+    def sync_networks(self, payload: HostNetworksPayload) -> None:
+        """Make this host's networks what the control plane says, whole (at start, after
+        security groups, routers or floating IPs changed)."""
+        self.network.apply(payload)
+        logger.info(
+            "networks of %s synced: %d networks, %d ports, %d routers",
+            self.host,
+            len(payload["networks"]),
+            len(payload["ports"]),
+            len(payload["routers"]),
+        )
+
+    def attach_interface(self, payload: to_compute.AttachInterfacePayload) -> None:
+        server_uuid, port_id = payload["server_uuid"], payload["port_id"]
+        log = self._log(server_uuid, payload.get("request_id"))
+        fault: Fault | None = None
+        try:
+            self._plug(payload["networks"], log)
+            self.driver.attach_interface(server_uuid, VifSpec.from_payload(payload["vif"]))
+            log.info("port %s attached on %s", port_id, self.host)
+        except Exception as exc:
+            log.exception("attaching port %s failed on %s", port_id, self.host)
+            fault = fault_from(exc)
+            try:
+                self.driver.detach_interface(server_uuid, port_id, timeout=0)
+                self._unplug([port_id], log)
+            except Exception:
+                log.exception("cleanup after the failed attach of %s failed", port_id)
+        from_compute.interface_attached(
+            self.publish,
+            host=self.host,
+            server_uuid=server_uuid,
+            port_id=port_id,
+            request_id=payload.get("request_id"),
+            ok=fault is None,
+            fault=fault,
+        )
+
+    def detach_interface(self, payload: to_compute.DetachInterfacePayload) -> None:
+        server_uuid, port_id = payload["server_uuid"], payload["port_id"]
+        log = self._log(server_uuid, payload.get("request_id"))
+        fault: Fault | None = None
+        try:
+            self.driver.detach_interface(server_uuid, port_id)
+            self._unplug([port_id], log)
+            log.info("port %s detached on %s", port_id, self.host)
+        except Exception as exc:
+            log.exception("detaching port %s failed on %s", port_id, self.host)
+            fault = fault_from(exc)
+        from_compute.interface_detached(
+            self.publish,
+            host=self.host,
+            server_uuid=server_uuid,
+            port_id=port_id,
+            request_id=payload.get("request_id"),
+            ok=fault is None,
+            fault=fault,
+        )
 
     def _vnc(self, server_uuid: str) -> Console | None:
         try:
@@ -315,6 +418,7 @@ class ComputeManager:
         log = self._log(server_uuid, payload.get("request_id"))
         try:
             self.driver.destroy(server_uuid, delete_files=True)
+            self._unplug(payload.get("port_ids") or [], log)
         except Exception as exc:
             log.exception("delete failed on %s", self.host)
             from_compute.server_delete_failed(

@@ -7,7 +7,7 @@ send functions there are the senders); arguments are JSON.
 from celery import shared_task
 
 from computecloud.messages import to_compute
-from computecloud.wire import BuildPayload
+from computecloud.wire import BuildPayload, HostNetworksPayload
 from workers.compute.runtime import get_manager
 
 
@@ -99,3 +99,18 @@ def finish_revert_resize(payload: to_compute.FinishRevertPayload) -> None:
 @shared_task(name=to_compute.REBUILD_SERVER)
 def rebuild_server(payload: to_compute.RebuildPayload) -> None:
     get_manager().rebuild_server(payload)
+
+
+@shared_task(name=to_compute.SYNC_NETWORKS)
+def sync_networks(payload: HostNetworksPayload) -> None:
+    get_manager().sync_networks(payload)
+
+
+@shared_task(name=to_compute.ATTACH_INTERFACE)
+def attach_interface(payload: to_compute.AttachInterfacePayload) -> None:
+    get_manager().attach_interface(payload)
+
+
+@shared_task(name=to_compute.DETACH_INTERFACE)
+def detach_interface(payload: to_compute.DetachInterfacePayload) -> None:
+    get_manager().detach_interface(payload)

@@ -188,13 +188,54 @@ def _bounded_scalar(value: Any, name: str) -> Any:
     raise serializers.ValidationError(f"{name} must be a number, a boolean or short text.")
 
 
+class NetworkRequestItem(StrictSerializer):
+    """One entry of a create request's ``networks`` list: a network, a port, or a network
+    with a fixed IP; ``tag`` from 2.32 (the view refuses it earlier)."""
+
+    uuid = StringField(max_length=255, required=False)
+    port = serializers.UUIDField(required=False, allow_null=True, format="hex_verbose")
+    fixed_ip = serializers.IPAddressField(required=False, allow_null=True)
+    tag = StringField(max_length=60, required=False, allow_null=True)
+
+    def validate_uuid(self, value: str) -> str:
+        try:
+            return str(uuid.UUID(value))
+        except ValueError:
+            raise serializers.ValidationError(
+                f"Bad networks format: network uuid is not in proper format ({value})"
+            ) from None
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs.get("uuid") and not attrs.get("port"):
+            raise serializers.ValidationError("A network entry needs a network uuid or a port.")
+        return attrs
+
+
+class NetworksField(serializers.Field):
+    """``networks``: "auto", "none" (2.37) or a list of `NetworkRequestItem` (at most 64)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if data in ("auto", "none"):
+            return data
+        if not isinstance(data, list):
+            raise serializers.ValidationError('networks must be "auto", "none" or a list.')
+        if len(data) > 64:
+            raise serializers.ValidationError("networks may name at most 64 networks or ports.")
+        items = NetworkRequestItem(data=data, many=True)
+        items.is_valid(raise_exception=True)
+        return list(items.validated_data)
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
 class ServerCreateBody(StrictSerializer):
     name = NameField(max_length=255, trim_whitespace=False)
     imageRef = serializers.CharField(max_length=255, allow_blank=True, required=False)  # noqa: N815
     flavorRef = serializers.CharField(max_length=255)  # noqa: N815
     adminPass = serializers.CharField(max_length=255, required=False)  # noqa: N815
     metadata = MetadataField(required=False)
-    networks = serializers.JSONField(required=False)
+    networks = NetworksField(required=False)
     accessIPv4 = AccessIPField(version=4)  # noqa: N815
     accessIPv6 = AccessIPField(version=6)  # noqa: N815
     availability_zone = serializers.CharField(max_length=255, required=False)
@@ -247,23 +288,10 @@ class ServerCreateBody(StrictSerializer):
             return True
         raise serializers.ValidationError("config_drive must be a boolean.")
 
-    def validate_networks(self, value: Any) -> Any:
-        if value in ("auto", "none") or isinstance(value, list):
-            return value
-        raise serializers.ValidationError('networks must be "auto", "none" or a list.')
-
     def validate_tags(self, value: list[str]) -> list[str]:
         for tag in value:
             if not TAG_RE.fullmatch(tag):
                 raise serializers.ValidationError(f"Invalid tag {tag!r}.")
-        return value
-
-    def validate_security_groups(self, value: list[dict[str, str]]) -> list[dict[str, str]]:
-        for group in value:
-            if group["name"] != "default":
-                raise serializers.ValidationError(
-                    "Security groups are not supported yet: only 'default' is accepted."
-                )
         return value
 
 
@@ -517,8 +545,12 @@ def server_detail(
     is_admin: bool,
     host_up: bool | None = None,
     listed: bool = False,
+    addresses: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Nova's server body for a row of `views.prefetched` (DETAIL_COLUMNS and RELATED_FIELDS).
+
+    `addresses`: the server's ports' addresses as the network service has them (views read
+    them for a whole page at once); None: none.
 
     `listed`: the body is an item of /servers/detail, which has no server_groups (2.71 added
     them to GET /servers/{id}, update and rebuild only).
@@ -548,7 +580,7 @@ def server_detail(
         "flavor": _flavor_view(server, v, base),
         "created": server.api_created,
         "updated": server.api_updated,
-        "addresses": server.addresses or {},
+        "addresses": addresses or {},
         "accessIPv4": server.access_ip_v4 or "",
         "accessIPv6": server.access_ip_v6 or "",
         "links": [

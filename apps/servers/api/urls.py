@@ -1,4 +1,4 @@
-from apps.servers.api import audit_log, groups, migrations_api, usage, views
+from apps.servers.api import audit_log, groups, interfaces, migrations_api, usage, views
 from computecloud.api.routers import OpenStackRouter
 
 router = OpenStackRouter()
@@ -8,6 +8,11 @@ router.register(
 )
 router.register(r"servers/(?P<server_id>[^/]+)/tags", views.TagViewSet, basename="server-tag")
 router.register(r"servers/(?P<server_id>[^/]+)/ips", views.IpsViewSet, basename="server-ip")
+router.register(
+    r"servers/(?P<server_id>[^/]+)/os-interface",
+    interfaces.InterfaceViewSet,
+    basename="server-interface",
+)
 router.register(
     r"servers/(?P<server_id>[^/]+)/os-instance-actions",
     views.InstanceActionViewSet,

@@ -22,6 +22,8 @@ from apps.consoles.api.views import get_vnc_console_action
 from apps.hosts.choices import COMPUTE_BINARY
 from apps.hosts.models import Service
 from apps.identity.policy import allowed, authorize
+from apps.networks import services as networks
+from apps.networks.services import NicRequest
 from apps.servers import create as server_create
 from apps.servers import services
 from apps.servers.actions import SIMPLE_ACTIONS
@@ -176,6 +178,39 @@ def prefetched(queryset: QuerySet[Server], *, user_data: bool = True) -> QuerySe
     ).values_list(*columns, *s.RELATED_FIELDS, named=True)
 
 
+def _requested_networks(value: Any, version: Any) -> str | list[NicRequest]:
+    """The create request's ``networks`` as the services take it: "auto", "none" or the
+    NICs in order. Nova's microversion rules: required from 2.37; NIC tags in 2.32-2.36 and
+    from 2.42. "auto" and "none" are 2.37's words, taken at every version here: before it, Nova
+    had no way to ask for no NIC, and taking them refuses no valid older request."""
+    if value is None:
+        if version >= (2, 37):
+            raise InvalidInput(
+                "Invalid input for field/attribute networks. 'networks' is a required "
+                "property from microversion 2.37."
+            )
+        return "auto"
+    if isinstance(value, str):
+        return value
+    tags_allowed = (2, 32) <= version < (2, 37) or version >= (2, 42)
+    nics = []
+    for item in value:
+        if item.get("tag") is not None and not tags_allowed:
+            raise InvalidInput(
+                "Invalid input for field/attribute networks. Additional properties are not "
+                "allowed ('tag' was unexpected)"
+            )
+        nics.append(
+            NicRequest(
+                network_id=item.get("uuid"),
+                port_id=str(item["port"]) if item.get("port") else None,
+                fixed_ip=item.get("fixed_ip"),
+                tag=item.get("tag"),
+            )
+        )
+    return nics
+
+
 class ServerViewSet(MicroversionedMixin, viewsets.ViewSet):
     lookup_value_regex = "[^/]+"
     policy_actions = {
@@ -224,6 +259,8 @@ class ServerViewSet(MicroversionedMixin, viewsets.ViewSet):
         name = "servers/detail" if detail else "servers"
         if detail:
             hosts_up = _hosts_up({r.host for r in rows if r.host}) if context.is_admin else {}
+            # One query for the page's addresses: the network service's ports are the truth.
+            addresses = networks.instance_addresses([str(r.uuid) for r in rows])
             body = [
                 s.server_detail(
                     r,
@@ -231,6 +268,7 @@ class ServerViewSet(MicroversionedMixin, viewsets.ViewSet):
                     is_admin=context.is_admin,
                     host_up=hosts_up.get(r.host),
                     listed=True,
+                    addresses=addresses.get(str(r.uuid)),
                 )
                 for r in rows
             ]
@@ -283,13 +321,22 @@ class ServerViewSet(MicroversionedMixin, viewsets.ViewSet):
     def _server(self, request: Request, pk: str) -> Server:
         return services.get_server(request.auth, pk)
 
+    def _addresses(self, request: Request, pk: str) -> dict[str, Any]:
+        uuid = str(self._server(request, pk).uuid)
+        return networks.instance_addresses([uuid]).get(uuid) or {}
+
     def _show(self, request: Request, server: Server) -> dict[str, Any]:
         row = prefetched(Server.objects.filter(pk=server.pk)).first()
         if row is None:  # deleted since it was looked up
             raise ServerNotFound(uuid=server.uuid)
         host_up = _hosts_up({row.host}).get(row.host) if row.host else None
+        uuid = str(row.uuid)
         return s.server_detail(
-            row, request.version, is_admin=request.auth.is_admin, host_up=host_up
+            row,
+            request.version,
+            is_admin=request.auth.is_admin,
+            host_up=host_up,
+            addresses=networks.instance_addresses([uuid]).get(uuid),
         )
 
     def retrieve(self, request: Request, pk: str) -> Response:
@@ -314,14 +361,7 @@ class ServerViewSet(MicroversionedMixin, viewsets.ViewSet):
             or {}
         )
         self._check_versioned_fields(data, version)
-        networks = data.get("networks")
-        if networks is None:
-            if version >= (2, 37):
-                raise InvalidInput(
-                    "Invalid input for field/attribute networks. 'networks' is a required "
-                    "property from microversion 2.37."
-                )
-            networks = "auto"
+        networks = _requested_networks(data.get("networks"), version)
         create = server_create.CreateRequest(
             name=data["name"],
             flavor_ref=data["flavorRef"],
@@ -333,6 +373,7 @@ class ServerViewSet(MicroversionedMixin, viewsets.ViewSet):
             metadata=data.get("metadata", {}),
             availability_zone=data.get("availability_zone"),
             networks=networks,
+            security_groups=[g["name"] for g in data.get("security_groups", [])],
             block_device_mapping=data.get("block_device_mapping_v2")
             or data.get("block_device_mapping")
             or [],
@@ -357,7 +398,7 @@ class ServerViewSet(MicroversionedMixin, viewsets.ViewSet):
                 "id": str(server.uuid),
                 "links": s.server_summary(server)["links"],
                 "OS-DCF:diskConfig": "MANUAL",
-                "security_groups": [{"name": "default"}],
+                "security_groups": data.get("security_groups") or [{"name": "default"}],
                 "adminPass": data.get("adminPass") or _password(),
             }
         }
@@ -742,10 +783,10 @@ class IpsViewSet(_ServerChild):
     policy_actions = {"list": "os_compute_api:ips:index", "retrieve": "os_compute_api:ips:show"}
 
     def list(self, request: Request, server_id: str) -> Response:
-        return Response({"addresses": self._server(request, server_id).addresses or {}})
+        return Response({"addresses": self._addresses(request, server_id)})
 
     def retrieve(self, request: Request, server_id: str, pk: str) -> Response:
-        addresses = self._server(request, server_id).addresses or {}
+        addresses = self._addresses(request, server_id)
         if pk not in addresses:
             raise NotFound("Instance is not a member of specified network")
         return Response({pk: addresses[pk]})
