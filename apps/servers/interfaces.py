@@ -96,7 +96,6 @@ def attach_interface(
                 ),
                 host=server.host,
                 availability_zone=server.availability_zone or "nova",
-                security_groups=server.security_groups or [],
             )
         except (network_errors.NetworkNotFound, network_errors.PortNotFound) as exc:
             raise NotFound(str(exc)) from exc

@@ -95,7 +95,18 @@ class NetworkPlumbing:
         nid = network["id"]
         name = self.names.vxlan(nid)
         if not self.tunnel_ip:
-            raise NetworkAgentError(f"network {nid}: vxlan needs the host's tunnel_ip")
+            # A host without a tunnel address (TUNNEL_IP unset: a single-host cloud) keeps
+            # each network on its own bridge; joining other hosts needs the address.
+            if network["remote_vteps"]:
+                logger.warning(
+                    "network %s: %d other hosts have ports on it, but this host has no "
+                    "TUNNEL_IP: its guests cannot reach theirs",
+                    nid,
+                    len(network["remote_vteps"]),
+                )
+            if name in links:
+                self.kernel.ip("link", "del", name)
+            return
         vni = network["segmentation_id"]
         if vni is None:
             raise NetworkAgentError(f"network {nid}: vxlan without a segmentation id")

@@ -321,10 +321,6 @@ class ServerViewSet(MicroversionedMixin, viewsets.ViewSet):
     def _server(self, request: Request, pk: str) -> Server:
         return services.get_server(request.auth, pk)
 
-    def _addresses(self, request: Request, pk: str) -> dict[str, Any]:
-        uuid = str(self._server(request, pk).uuid)
-        return networks.instance_addresses([uuid]).get(uuid) or {}
-
     def _show(self, request: Request, server: Server) -> dict[str, Any]:
         row = prefetched(Server.objects.filter(pk=server.pk)).first()
         if row is None:  # deleted since it was looked up
@@ -664,6 +660,10 @@ class _ServerChild(MicroversionedMixin, viewsets.ViewSet):
 
     def _server(self, request: Request, server_id: str) -> Server:
         return services.get_server(request.auth, server_id)
+
+    def _addresses(self, request: Request, server_id: str) -> dict[str, Any]:
+        uuid = str(self._server(request, server_id).uuid)
+        return networks.instance_addresses([uuid]).get(uuid) or {}
 
 
 class MetadataViewSet(_ServerChild):
