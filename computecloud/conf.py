@@ -121,7 +121,7 @@ DEFAULTS: dict[str, Any] = {
     # one of these keys (admins only), and its ports join that bridge.
     "NETWORK_PHYSICAL_BRIDGES": {"public": "br-ex"},
     # The host whose network agent runs every router (SNAT, floating IPs). "" = the first
-    # host, by name, that has reported a tunnel endpoint.
+    # host, by name, that has reported a tunnel endpoint (none has: the first with ports).
     "NETWORK_GATEWAY_HOST": "",
     # Default network quota limits per project, by Neutron's names (-1 is unlimited).
     "NETWORK_QUOTA_DEFAULTS": {

@@ -10,8 +10,9 @@ and where hosts' VXLAN tunnels end.
   tunnel addresses of the other hosts on the network (``remote_vteps``), from `HostTunnel`,
   which the conductor keeps from heartbeats through `record_tunnel_endpoint`.
 - Routers, on the gateway host only: ``NETWORK_GATEWAY_HOST`` when set, else the first host
-  by name that has reported a tunnel endpoint, so one host runs every router (its SNAT and
-  floating IPs) and a single-host cloud needs no setting. That host also gets the networks
+  by name that has reported a tunnel endpoint (in a cloud without tunnels, one host: the
+  host its ports are bound to), so one host runs every router (its SNAT and floating IPs)
+  and a single-host cloud needs no setting. That host also gets the networks
   the routers join and their external networks, and counts as on those networks for the
   other hosts' ``remote_vteps``.
 """
@@ -64,7 +65,16 @@ def gateway_host() -> str | None:
     configured: str = cc_settings.NETWORK_GATEWAY_HOST
     if configured:
         return configured
-    return HostTunnel.objects.order_by("host").values_list("host", flat=True).first()
+    tunnelled = HostTunnel.objects.order_by("host").values_list("host", flat=True).first()
+    if tunnelled:
+        return tunnelled
+    # A cloud without tunnels (one host): the host its guests' ports are bound to.
+    return (
+        Port.objects.exclude(binding_host_id="")
+        .order_by("binding_host_id")
+        .values_list("binding_host_id", flat=True)
+        .first()
+    )
 
 
 # --- the payload ------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from apps.networks import addressing, ipam, usage
+from apps.networks import addressing, ipam, sync, usage
 from apps.networks.choices import (
     HIDDEN_OWNERS,
     OWNER_FLOATING_IP,
@@ -266,6 +266,8 @@ def update_port(port: Port, *, changes: dict[str, Any]) -> Port:
         if fixed_ips is not None:
             _replace_fixed_ips(locked, fixed_ips)
         bump(Port, locked.pk)
+        # Its addresses, groups or binding may have changed: its host and its groups' hosts.
+        sync.sync_project(str(locked.project_id), also=[locked.binding_host_id])
     port.refresh_from_db()
     return port
 
@@ -297,3 +299,5 @@ def delete_port(port: Port, *, through_api: bool = False) -> None:
     with transaction.atomic():
         disassociate_floating_ips(port)
         Port.objects.filter(pk=port.pk).delete()
+        if port.binding_host_id or port.device_owner in SERVICE_OWNERS:
+            sync.sync_project(str(port.project_id), also=[port.binding_host_id])

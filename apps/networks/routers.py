@@ -17,7 +17,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from apps.networks import lookups, usage
+from apps.networks import lookups, sync, usage
 from apps.networks.choices import (
     OWNER_FLOATING_IP,
     OWNER_ROUTER_GATEWAY,
@@ -103,6 +103,7 @@ def _set_gateway(router: Router, gateway: GatewayRequest | None, scope: Scope) -
     bump(Router, router.pk, external_network=wanted, gateway_port=port, enable_snat=snat)
 
 
+@sync.syncs_gateway
 def create_router(
     *,
     project_id: str,
@@ -123,6 +124,7 @@ def create_router(
     return router
 
 
+@sync.syncs_gateway
 def update_router(
     router: Router, *, scope: Scope, changes: dict[str, Any], external_gateway: Any = UNSET
 ) -> Router:
@@ -138,6 +140,7 @@ def update_router(
     return router
 
 
+@sync.syncs_gateway
 def delete_router(router: Router) -> None:
     """409 `RouterInUse` while it has interfaces; its gateway port goes with it."""
     with transaction.atomic():
@@ -181,6 +184,7 @@ def _check_new_subnets(router: Router, subnets: list[Subnet]) -> None:
                 )
 
 
+@sync.syncs_gateway
 def add_router_interface(
     router: Router, *, scope: Scope, subnet_id: str | None = None, port_id: str | None = None
 ) -> dict[str, Any]:
@@ -230,6 +234,7 @@ def add_router_interface(
     return _interface_info(locked, port)
 
 
+@sync.syncs_gateway
 def remove_router_interface(
     router: Router, *, subnet_id: str | None = None, port_id: str | None = None
 ) -> dict[str, Any]:
@@ -362,6 +367,7 @@ def _disassociate(floating: FloatingIP) -> None:
     )
 
 
+@sync.syncs_gateway
 def create_floating_ip(
     *,
     project_id: str,
@@ -407,6 +413,7 @@ def create_floating_ip(
     return floating
 
 
+@sync.syncs_gateway
 def update_floating_ip(
     floating: FloatingIP,
     *,
@@ -428,6 +435,7 @@ def update_floating_ip(
     return floating
 
 
+@sync.syncs_gateway
 def delete_floating_ip(floating: FloatingIP) -> None:
     with transaction.atomic():
         locked = FloatingIP.objects.select_for_update().filter(pk=floating.pk).first()

@@ -15,7 +15,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from apps.networks import lookups, usage
+from apps.networks import lookups, sync, usage
 from apps.networks.choices import DEFAULT_SECURITY_GROUP, Direction, EtherType
 from apps.networks.exceptions import (
     InvalidInput,
@@ -267,6 +267,7 @@ def create_security_group_rule(
                 description=rule.description,
             )
             bump(SecurityGroup, group.pk)
+            sync.sync_project(group.project_id)
             return created
     except IntegrityError as exc:
         if violated_constraint(exc) != "security_group_rule_unique":
@@ -288,3 +289,4 @@ def delete_security_group_rule(rule: SecurityGroupRule) -> None:
     with transaction.atomic():
         SecurityGroupRule.objects.filter(pk=rule.pk).delete()
         bump(SecurityGroup, rule.security_group_id)
+        sync.sync_project(rule.security_group.project_id)

@@ -39,7 +39,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import Max, Prefetch
 
-from apps.networks import addressing, lookups
+from apps.networks import addressing, lookups, sync
 from apps.networks.choices import (
     COMPUTE_OWNER_PREFIX,
     DEFAULT_SECURITY_GROUP,
@@ -271,6 +271,7 @@ def allocate_for_instance(
     with transaction.atomic():
         _lock_instance(instance)
         existing = {p.nic_index: p for p in _instance_ports(instance) if p.nic_index is not None}
+        before = {p.binding_host_id for p in existing.values()}
         ports: list[Port] = []
         for index, nic in enumerate(nics):
             if index in existing:
@@ -298,6 +299,8 @@ def allocate_for_instance(
                     groups=groups,
                 )
             ports.append(port)
+        # Members joined the project's groups (and a reschedule left a host): filters change.
+        sync.sync_project(project_id, also=before)
     return [Port.objects.prefetch_related("fixed_ips").get(pk=p.pk) for p in ports]
 
 
@@ -325,8 +328,11 @@ def deallocate_for_instance(*, instance_uuid: Any) -> None:
     instance = str(instance_uuid)
     with transaction.atomic():
         _lock_instance(instance)
-        for port in _instance_ports(instance):
+        ports = list(_instance_ports(instance))
+        for port in ports:
             _release(port)
+        for project_id in {str(p.project_id) for p in ports}:
+            sync.sync_project(project_id, also={p.binding_host_id for p in ports})
 
 
 def attach_interface(
@@ -370,6 +376,7 @@ def attach_interface(
                 hostname=hostname,
                 groups=None,
             )
+        sync.sync_project(project_id)
     return Port.objects.prefetch_related("fixed_ips").get(pk=port.pk)
 
 
@@ -381,6 +388,7 @@ def detach_interface(*, instance_uuid: Any, port_id: Any) -> None:
         _lock_instance(instance)
         port = instance_port(instance, port_id)
         _release(port)
+        sync.sync_project(str(port.project_id), also=[port.binding_host_id])
 
 
 def update_instance_host(*, instance_uuid: Any, host: str) -> None:
@@ -517,6 +525,7 @@ def add_instance_security_group(*, project_id: str, instance_uuid: Any, name: st
             raise SecurityGroupExistsForInstance(security_group_id=name, instance_id=instance)
         for port in ports:
             port.security_groups.add(group)
+        sync.sync_project(project_id)
 
 
 def remove_instance_security_group(*, project_id: str, instance_uuid: Any, name: str) -> None:
@@ -533,3 +542,4 @@ def remove_instance_security_group(*, project_id: str, instance_uuid: Any, name:
             raise SecurityGroupNotExistsForInstance(security_group_id=name, instance_id=instance)
         for port in ports:
             port.security_groups.remove(group)
+        sync.sync_project(project_id)
