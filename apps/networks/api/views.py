@@ -104,7 +104,9 @@ COLLECTIONS = (
 class NetworkResourcesView(NeutronAPIMixin, APIView):
     """``GET /network/v2.0/``: the collections of the API."""
 
-    policy_actions = {"get": "network:get_resources"}
+    policy_actions = dict.fromkeys(
+        ("get", "post", "put", "patch", "delete"), "network:get_resources"
+    )
 
     def get(self, request: Request) -> Response:
         return Response(
@@ -123,7 +125,11 @@ class NetworkResourcesView(NeutronAPIMixin, APIView):
 
 class ExtensionViewSet(NeutronAPIMixin, ViewSet):
     lookup_value_regex = "[^/]+"
-    policy_actions = {"list": "network:get_extension", "retrieve": "network:get_extension"}
+    policy_actions = {
+        "list": "network:get_extension",
+        "retrieve": "network:get_extension",
+        **dict.fromkeys(("post", "put", "patch", "delete"), "network:get_extension"),
+    }
 
     def list(self, request: Request) -> Response:
         return Response({"extensions": all_extensions()})
@@ -757,6 +763,9 @@ class TagsView(NeutronAPIMixin, APIView):
             "get": f"network:get_{member}",
             "put": f"network:update_{member}",
             "delete": f"network:update_{member}",
+            # not served: pass on the read policy to get their 405
+            "post": f"network:get_{member}",
+            "patch": f"network:get_{member}",
         }
         return cls.as_view(collection=collection, policy_actions=actions)
 
