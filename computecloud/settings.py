@@ -220,7 +220,7 @@ COMPUTECLOUD = {
     "METADATA_PORT": env.int("METADATA_PORT", default=8775),
     "METADATA_TRUSTED_PROXIES": env.list("METADATA_TRUSTED_PROXIES", default=[]),
     "METADATA_SHARED_SECRET": env.str("METADATA_SHARED_SECRET", default=""),
-    # "physnet:bridge,..." (e.g. "public:br-ex"): the bridges flat networks are carried on.
+    # "physnet=bridge,..." (e.g. "public=br-ex"): the bridges flat networks are carried on.
     "NETWORK_PHYSICAL_BRIDGES": env.dict("NETWORK_PHYSICAL_BRIDGES", default={"public": "br-ex"}),
     "NETWORK_GATEWAY_HOST": env.str("NETWORK_GATEWAY_HOST", default=""),
 }

@@ -150,7 +150,9 @@ class CloudProcesses:
         self.workers[name] = worker
         return worker
 
-    def start_conductor(self, *, concurrency: int = 8) -> Worker:
+    def start_conductor(
+        self, *, concurrency: int = 8, extra_env: dict[str, str] | None = None
+    ) -> Worker:
         env = self._env(
             {
                 "DATABASE_URL": database_url(),
@@ -159,6 +161,7 @@ class CloudProcesses:
                 "DB_CONN_MAX_AGE": "0",
                 "SERVICE_DOWN_TIME": str(SERVICE_DOWN_TIME),
                 "RECLAIM_GRACE": str(RECLAIM_GRACE),
+                **(extra_env or {}),
             }
         )
         return self._start(
