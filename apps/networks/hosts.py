@@ -77,6 +77,24 @@ def gateway_host() -> str | None:
     )
 
 
+# --- who must hear of a change ----------------------------------------------------------------
+def hosts_of_networks(network_ids: Iterable[object]) -> set[str]:
+    """The hosts whose payload shows these networks: hosts with bound ports on them, and the
+    gateway host where a router joins them (interface or external gateway)."""
+    ids = [pk for pk in network_ids if pk is not None]
+    if not ids:
+        return set()
+    hosts = set(
+        Port.objects.filter(network_id__in=ids)
+        .exclude(binding_host_id="")
+        .values_list("binding_host_id", flat=True)
+    )
+    gateway = gateway_host()
+    if gateway is not None and _router_network_ids() & {str(pk) for pk in ids}:
+        hosts.add(gateway)
+    return hosts
+
+
 # --- the payload ------------------------------------------------------------------------------
 def _guest_ports(host: str) -> list[Port]:
     return list(

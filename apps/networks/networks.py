@@ -12,7 +12,7 @@ from typing import Any
 
 from django.db import transaction
 
-from apps.networks import addressing, segments, usage
+from apps.networks import addressing, segments, sync, usage
 from apps.networks.choices import (
     DEFAULT_MTU,
     MAX_MTU,
@@ -20,6 +20,7 @@ from apps.networks.choices import (
     NetworkType,
 )
 from apps.networks.exceptions import InvalidInput, NetworkInUse, SubnetInUse
+from apps.networks.hosts import hosts_of_networks
 from apps.networks.models import FloatingIP, IPAllocation, Network, Router, Subnet
 from apps.networks.revisions import bump
 from computecloud.conf import cc_settings
@@ -117,6 +118,7 @@ def update_network(network: Network, *, changes: dict[str, Any]) -> Network:
         if internalising and _external_users(locked):
             raise NetworkInUse(net_id=locked.pk)
         bump(Network, locked.pk, **changes)
+        sync.sync_hosts(hosts_of_networks([locked.pk]))  # its MTU, its name
     network.refresh_from_db()
     return network
 
@@ -139,9 +141,11 @@ def delete_network(network: Network) -> None:
         blocking = locked.ports.exclude(device_owner__in=REMOVABLE_WITH_NETWORK)
         if blocking.exists() or _external_users(locked):
             raise NetworkInUse(net_id=locked.pk)
+        hosts = hosts_of_networks([locked.pk])  # the gateway host, for a router's interface
         locked.ports.all().delete()
         locked.subnets.all().delete()
         locked.delete()
+        sync.sync_hosts(hosts)
 
 
 # --- subnets ----------------------------------------------------------------------------------
@@ -207,6 +211,7 @@ def create_subnet(
             enable_dhcp=enable_dhcp,
         )
         bump(Network, locked.pk)
+        sync.sync_hosts(hosts_of_networks([locked.pk]))  # a gateway and DHCP range to serve
     return subnet
 
 
@@ -232,6 +237,7 @@ def update_subnet(subnet: Subnet, *, changes: dict[str, Any]) -> Subnet:
                 raise InvalidInput(f"Gateway ip {gateway} is held by a port")
             fields["gateway_ip"] = str(gateway)
         bump(Subnet, locked.pk, **fields)
+        sync.sync_hosts(hosts_of_networks([locked.network_id]))
     subnet.refresh_from_db()
     return subnet
 
@@ -248,3 +254,4 @@ def delete_subnet(subnet: Subnet) -> None:
         network_id = locked.network_id
         locked.delete()
         bump(Network, network_id)
+        sync.sync_hosts(hosts_of_networks([network_id]))

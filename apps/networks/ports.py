@@ -196,6 +196,9 @@ def create_port(
             _allocate_requested(port, network, subnets, fixed_ips)
         if groups:
             port.security_groups.set(groups)
+            if not device_id:  # an instance's allocation tells its hosts itself
+                # A new member of the groups: the filters naming them admit its addresses.
+                sync.sync_project(project_id)
     return port
 
 

@@ -227,3 +227,31 @@ def test_a_floating_ip_needs_an_external_network(member, private):
     )  # fmt: skip
     neutron_error(response, 400)
     assert not FloatingIP.objects.exists()
+
+
+def test_an_empty_gateway_clears_it_and_its_port(member, public):
+    router = create(member.client, "routers", "router",
+                    external_gateway_info={"network_id": public[0]["id"]})  # fmt: skip
+    cleared = ok(
+        member.client.put(
+            f"{API}/routers/{router['id']}",
+            {"router": {"external_gateway_info": {}}},
+            format="json",
+        )
+    )["router"]
+    assert cleared["external_gateway_info"] is None
+    assert not Port.objects.filter(device_owner="network:router_gateway").exists()
+    moved = ok(
+        member.client.put(
+            f"{API}/routers/{router['id']}",
+            {
+                "router": {
+                    "name": "renamed",
+                    "external_gateway_info": {"network_id": public[0]["id"]},
+                }
+            },
+            format="json",
+        )
+    )["router"]
+    assert moved["name"] == "renamed"
+    assert moved["external_gateway_info"]["network_id"] == public[0]["id"]

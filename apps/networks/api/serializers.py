@@ -262,6 +262,15 @@ class GatewayInfoSerializer(StrictSerializer):
     )
 
 
+def router_attrs(data: Any) -> dict[str, Any]:
+    """A router body's attributes; an empty ``external_gateway_info`` (what ``openstack
+    router unset --external-gateway`` sends) clears the gateway, as null does."""
+    attrs = dict(unwrap(data, "router"))
+    if attrs.get("external_gateway_info") == {}:
+        attrs["external_gateway_info"] = None
+    return attrs
+
+
 def _router_fields(*, create: bool) -> dict[str, serializers.Field]:
     fields = _common(create=create)
     fields.update(

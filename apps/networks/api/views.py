@@ -639,7 +639,7 @@ class RouterViewSet(ResourceViewSet):
     }
 
     def create(self, request: Request) -> Response:
-        attrs = s.validate(s.RouterCreate, s.unwrap(request.data, "router"))
+        attrs = s.validate(s.RouterCreate, s.router_attrs(request.data))
         project_id = _owner_project(request, attrs, "network:create_router")
         router = routers.create_router(
             project_id=project_id,
@@ -653,7 +653,7 @@ class RouterViewSet(ResourceViewSet):
 
     def update(self, request: Request, pk: str) -> Response:
         router = self.owned(request, pk, "update")
-        attrs = s.validate(s.RouterUpdate, s.unwrap(request.data, "router"))
+        attrs = s.validate(s.RouterUpdate, s.router_attrs(request.data))
         attrs.pop("routes", None)
         gateway: Any = routers.UNSET
         if "external_gateway_info" in attrs:
