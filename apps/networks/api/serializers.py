@@ -61,6 +61,15 @@ def _empty_list(value: Any) -> None:
         raise serializers.ValidationError("is not supported here: only [] is accepted")
 
 
+def _not_served(value: Any) -> None:
+    raise serializers.ValidationError("is not supported here: only null is accepted")
+
+
+def _null_only() -> serializers.JSONField:
+    """An attribute clients may send as null (or leave out) and nothing else."""
+    return serializers.JSONField(required=False, allow_null=True, validators=[_not_served])
+
+
 def _body(name: str, fields: dict[str, serializers.Field]) -> type[StrictSerializer]:
     return type(name, (StrictSerializer,), dict(fields))
 
@@ -147,15 +156,9 @@ def _subnet_fields(*, create: bool) -> dict[str, serializers.Field]:
                 "allocation_pools": serializers.ListField(
                     child=PoolSerializer(), required=False, max_length=MAX_LIST
                 ),
-                "ipv6_ra_mode": serializers.ChoiceField(
-                    choices=[], required=False, allow_null=True
-                ),
-                "ipv6_address_mode": serializers.ChoiceField(
-                    choices=[], required=False, allow_null=True
-                ),
-                "subnetpool_id": serializers.ChoiceField(
-                    choices=[], required=False, allow_null=True
-                ),
+                "ipv6_ra_mode": _null_only(),
+                "ipv6_address_mode": _null_only(),
+                "subnetpool_id": _null_only(),
                 "service_types": serializers.ListField(required=False, validators=[_empty_list]),
             }
         )
@@ -245,9 +248,7 @@ SecurityGroupRuleCreate = _body(
         "port_range_max": serializers.IntegerField(required=False, allow_null=True, min_value=0),
         "remote_ip_prefix": serializers.CharField(max_length=64, required=False, allow_null=True),
         "remote_group_id": _uuid_field(required=False, allow_null=True),
-        "remote_address_group_id": serializers.ChoiceField(
-            choices=[], required=False, allow_null=True
-        ),
+        "remote_address_group_id": _null_only(),
         "description": _text(required=False),
     },
 )
@@ -313,6 +314,20 @@ class FloatingIPUpdate(StrictSerializer):
     port_id = _uuid_field(required=False, allow_null=True)
     fixed_ip_address = serializers.CharField(max_length=64, required=False, allow_null=True)
     description = _text(required=False)
+
+
+# --- the wrapped bodies, as the API document describes them -----------------------------------
+def wrapped(member: str, inner: type[serializers.Serializer]) -> type[StrictSerializer]:
+    """``{member: {...inner...}}``: what a create or update takes (`unwrap` reads it)."""
+    return _body(f"{inner.__name__}Request", {member: inner()})
+
+
+class TagsBody(StrictSerializer):
+    tags = serializers.ListField(child=serializers.CharField(max_length=MAX_TAG_LENGTH))
+
+
+class QuotaBody(StrictSerializer):
+    quota = serializers.DictField(child=serializers.IntegerField(min_value=-1))
 
 
 # --- tags -------------------------------------------------------------------------------------

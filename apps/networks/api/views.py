@@ -13,6 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import Model, Q, QuerySet
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -299,6 +300,10 @@ PROVIDER_ATTRIBUTES = [
 ]
 
 
+@extend_schema_view(
+    create=extend_schema(request=s.wrapped("network", s.NetworkCreate)),
+    update=extend_schema(request=s.wrapped("network", s.NetworkUpdate)),
+)
 class NetworkViewSet(ResourceViewSet):
     member = "network"
     collection = "networks"
@@ -365,6 +370,10 @@ class NetworkViewSet(ResourceViewSet):
         networks.delete_network(obj)
 
 
+@extend_schema_view(
+    create=extend_schema(request=s.wrapped("subnet", s.SubnetCreate)),
+    update=extend_schema(request=s.wrapped("subnet", s.SubnetUpdate)),
+)
 class SubnetViewSet(ResourceViewSet):
     member = "subnet"
     collection = "subnets"
@@ -423,6 +432,10 @@ def _fixed_ip_requests(raw: list[dict[str, Any]]) -> list[ports.FixedIpRequest]:
     ]
 
 
+@extend_schema_view(
+    create=extend_schema(request=s.wrapped("port", s.PortCreate)),
+    update=extend_schema(request=s.wrapped("port", s.PortUpdate)),
+)
 class PortViewSet(ResourceViewSet):
     member = "port"
     collection = "ports"
@@ -524,6 +537,10 @@ class PortViewSet(ResourceViewSet):
 
 
 # --- security groups --------------------------------------------------------------------------
+@extend_schema_view(
+    create=extend_schema(request=s.wrapped("security_group", s.SecurityGroupCreate)),
+    update=extend_schema(request=s.wrapped("security_group", s.SecurityGroupUpdate)),
+)
 class SecurityGroupViewSet(ResourceViewSet):
     member = "security_group"
     collection = "security_groups"
@@ -560,6 +577,9 @@ class SecurityGroupViewSet(ResourceViewSet):
         security.delete_security_group(obj, by_admin=_context(request).is_admin)
 
 
+@extend_schema_view(
+    create=extend_schema(request=s.wrapped("security_group_rule", s.SecurityGroupRuleCreate)),
+)
 class SecurityGroupRuleViewSet(ResourceViewSet):
     member = "security_group_rule"
     collection = "security_group_rules"
@@ -620,6 +640,10 @@ def _gateway(request: Request, raw: dict[str, Any] | None, verb: str) -> Any:
     )
 
 
+@extend_schema_view(
+    create=extend_schema(request=s.wrapped("router", s.RouterCreate)),
+    update=extend_schema(request=s.wrapped("router", s.RouterUpdate)),
+)
 class RouterViewSet(ResourceViewSet):
     member = "router"
     collection = "routers"
@@ -673,18 +697,24 @@ class RouterViewSet(ResourceViewSet):
             raise InvalidInput("A router interface is {'subnet_id': ...} or {'port_id': ...}")
         return router, s.validate(s.RouterInterface, request.data)
 
+    @extend_schema(request=s.RouterInterface)
     @action(detail=True, methods=["put"], url_path="add_router_interface")
     def add_router_interface(self, request: Request, pk: str) -> Response:
         router, attrs = self._interface(request, pk, "add_router_interface")
         info = routers.add_router_interface(router, scope=_scope(request), **attrs)
         return Response(info)
 
+    @extend_schema(request=s.RouterInterface)
     @action(detail=True, methods=["put"], url_path="remove_router_interface")
     def remove_router_interface(self, request: Request, pk: str) -> Response:
         router, attrs = self._interface(request, pk, "remove_router_interface")
         return Response(routers.remove_router_interface(router, **attrs))
 
 
+@extend_schema_view(
+    create=extend_schema(request=s.wrapped("floatingip", s.FloatingIPCreate)),
+    update=extend_schema(request=s.wrapped("floatingip", s.FloatingIPUpdate)),
+)
 class FloatingIPViewSet(ResourceViewSet):
     member = "floatingip"
     collection = "floatingips"
@@ -786,6 +816,7 @@ class TagsView(NeutronAPIMixin, APIView):
         tags.has_tag(obj, tag, resource=TAGGED[self.collection].member)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
+    @extend_schema(request=s.TagsBody)
     def put(self, request: Request, resource_id: str, tag: str | None = None) -> Response:
         obj = self._resource(request, resource_id, write=True)
         if tag is None:
@@ -854,6 +885,7 @@ class QuotaViewSet(NeutronAPIMixin, ViewSet):
             }
         )
 
+    @extend_schema(request=s.QuotaBody)
     def update(self, request: Request, pk: str) -> Response:
         self._target(request, pk)
         body = s.unwrap(request.data, "quota")
