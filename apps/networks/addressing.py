@@ -27,7 +27,12 @@ class Pool:
     end: IPAddress
 
     def __contains__(self, address: object) -> bool:
-        return isinstance(address, IPAddress) and self.start <= address <= self.end
+        # Compared as integers (mypy will not compare a v4/v6 union), of the pool's version.
+        return (
+            isinstance(address, IPAddress)
+            and address.version == self.start.version
+            and int(self.start) <= int(address) <= int(self.end)
+        )
 
     def as_dict(self) -> dict[str, str]:
         return {"start": str(self.start), "end": str(self.end)}
@@ -91,9 +96,9 @@ def default_pools(network: IPNetwork, gateway: IPAddress | None) -> list[Pool]:
     if gateway is None or gateway not in whole:
         return [whole]
     pools = []
-    if gateway > whole.start:
+    if int(gateway) > int(whole.start):
         pools.append(Pool(whole.start, gateway - 1))
-    if gateway < whole.end:
+    if int(gateway) < int(whole.end):
         pools.append(Pool(gateway + 1, whole.end))
     return pools
 
@@ -111,12 +116,12 @@ def parse_pools(network: IPNetwork, raw: Iterable[Any], gateway: IPAddress | Non
         whole = host_range(network)
         if start.version != network.version or end.version != network.version:
             raise InvalidInput(f"The allocation pool {start}-{end} is not of IPv{network.version}")
-        if start > end or start not in whole or end not in whole:
+        if int(start) > int(end) or start not in whole or end not in whole:
             raise InvalidInput(f"The allocation pool {start}-{end} spans beyond the subnet cidr")
         pools.append(Pool(start, end))
-    pools.sort(key=lambda p: p.start)
+    pools.sort(key=lambda p: int(p.start))
     for before, after in itertools.pairwise(pools):
-        if after.start <= before.end:
+        if int(after.start) <= int(before.end):
             raise InvalidInput(
                 f"Found overlapping allocation pools: {before.start}-{before.end} and "
                 f"{after.start}-{after.end}"
@@ -160,7 +165,7 @@ def parse_host_routes(network: IPNetwork, raw: Iterable[Any]) -> list[dict[str, 
 def first_free(pools: Sequence[Pool], taken: Iterable[IPAddress]) -> IPAddress | None:
     """The lowest address of the pools, in pool order, that is not `taken`. Walks the taken
     addresses, never the pools, so a /64 costs what its allocations cost."""
-    used = sorted(set(taken))
+    used = sorted(set(taken), key=int)
     for pool in pools:
         address = _first_free_in(pool, used)
         if address is not None:
@@ -171,9 +176,9 @@ def first_free(pools: Sequence[Pool], taken: Iterable[IPAddress]) -> IPAddress |
 def _first_free_in(pool: Pool, used: Sequence[IPAddress]) -> IPAddress | None:
     candidate = pool.start
     for address in used:
-        if address < candidate:
+        if int(address) < int(candidate):
             continue
-        if address > candidate:
+        if int(address) > int(candidate):
             return candidate
         if candidate == pool.end:
             return None

@@ -20,6 +20,7 @@ and where hosts' VXLAN tunnels end.
 import ipaddress
 from collections import defaultdict
 from collections.abc import Iterable
+from typing import Any
 
 from django.db import transaction
 
@@ -78,7 +79,7 @@ def gateway_host() -> str | None:
 
 
 # --- who must hear of a change ----------------------------------------------------------------
-def hosts_of_networks(network_ids: Iterable[object]) -> set[str]:
+def hosts_of_networks(network_ids: Iterable[Any]) -> set[str]:
     """The hosts whose payload shows these networks: hosts with bound ports on them, and the
     gateway host where a router joins them (interface or external gateway)."""
     ids = [pk for pk in network_ids if pk is not None]
@@ -117,7 +118,7 @@ def _subnet_payload(subnet: Subnet) -> SubnetPayload:
     }
 
 
-def _hosts_by_network(network_ids: Iterable[object], gateway: str | None) -> dict[str, set[str]]:
+def _hosts_by_network(network_ids: Iterable[Any], gateway: str | None) -> dict[str, set[str]]:
     """Which hosts are on each network: those with bound ports there, and the gateway host
     where a router joins it."""
     hosts: dict[str, set[str]] = defaultdict(set)
@@ -130,8 +131,8 @@ def _hosts_by_network(network_ids: Iterable[object], gateway: str | None) -> dic
     for network_id, host in rows:
         hosts[str(network_id)].add(host)
     if gateway is not None:
-        for network_id in _router_network_ids():
-            hosts[network_id].add(gateway)
+        for routed in _router_network_ids():
+            hosts[routed].add(gateway)
     return hosts
 
 
@@ -183,7 +184,7 @@ def _network_payloads(
     return payloads
 
 
-def _member_addresses(group_ids: set[object]) -> dict[str, list[str]]:
+def _member_addresses(group_ids: set[Any]) -> dict[str, list[str]]:
     """Each group's member ports' addresses, as host prefixes (/32, /128)."""
     members: dict[str, list[str]] = defaultdict(list)
     rows = (
@@ -285,7 +286,7 @@ def _router_payloads() -> list[RouterPayload]:
     payloads: list[RouterPayload] = []
     for router in routers.order_by("created_at", "id"):
         external_address = external_gateway = external_bridge = None
-        if router.gateway_port is not None:
+        if router.gateway_port is not None and router.external_network is not None:
             gateway_ip = (
                 router.gateway_port.fixed_ips.select_related("subnet").order_by("id").first()
             )

@@ -60,10 +60,10 @@ def _segment(
 
 
 def _check_mtu(mtu: int, network_type: str) -> None:
-    if not MIN_MTU <= mtu <= MAX_MTU[network_type]:
+    highest = MAX_MTU[NetworkType(network_type)]
+    if not MIN_MTU <= mtu <= highest:
         raise InvalidInput(
-            f"Requested MTU {mtu} is outside [{MIN_MTU}, {MAX_MTU[network_type]}] for a "
-            f"{network_type} network"
+            f"Requested MTU {mtu} is outside [{MIN_MTU}, {highest}] for a {network_type} network"
         )
 
 
@@ -96,7 +96,7 @@ def create_network(
             admin_state_up=admin_state_up,
             shared=shared,
             router_external=router_external,
-            mtu=mtu if mtu is not None else DEFAULT_MTU[kind],
+            mtu=mtu if mtu is not None else DEFAULT_MTU[NetworkType(kind)],
             port_security_enabled=port_security_enabled,
             **segment,
         )

@@ -263,6 +263,8 @@ def remove_router_interface(
         info = _interface_info(locked, port)
         subnets = {a.subnet_id for a in port.fixed_ips.all()}
         for floating in locked.floating_ips.exclude(fixed_ip_address=None).select_related("port"):
+            if floating.port_id is None:
+                continue
             fixed = IPAllocation.objects.filter(
                 port_id=floating.port_id, ip_address=floating.fixed_ip_address
             ).first()

@@ -201,8 +201,10 @@ def _requested_groups(security_groups: Sequence[str] | None) -> list[str] | None
 def _bind_user_port(
     *, nic: NicRequest, index: int, instance_uuid: str, owner: str, host: str, hostname: str
 ) -> Port:
+    port_id = nic.port_id
+    assert port_id is not None  # a port NIC
     bound = bump_all(
-        Port.objects.filter(pk=nic.port_id, device_id=""),
+        Port.objects.filter(pk=port_id, device_id=""),
         device_id=instance_uuid,
         device_owner=owner,
         binding_host_id=host,
@@ -211,7 +213,7 @@ def _bind_user_port(
         hostname=hostname,
         status=ResourceStatus.BUILD,
     )
-    port = Port.objects.get(pk=nic.port_id)
+    port = Port.objects.get(pk=port_id)
     if not bound:
         raise PortInUse(port_id=port.pk, net_id=port.network_id, device_id=port.device_id)
     return port
@@ -481,12 +483,10 @@ def instance_vifs(instance_uuid: Any) -> list[VifPayload]:
         }
         first = next(iter(port.fixed_ips.all()), None)
         if first is not None:
-            vif.update(
-                ip_address=first.ip_address,
-                cidr=first.subnet.cidr,
-                gateway=first.subnet.gateway_ip,
-                dns=list(first.subnet.dns_nameservers),
-            )
+            vif["ip_address"] = first.ip_address
+            vif["cidr"] = first.subnet.cidr
+            vif["gateway"] = first.subnet.gateway_ip
+            vif["dns"] = list(first.subnet.dns_nameservers)
         vifs.append(vif)
     return vifs
 

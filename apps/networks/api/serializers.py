@@ -39,9 +39,9 @@ def validate(serializer_class: type[serializers.Serializer], data: dict[str, Any
     return dict(serializer.validated_data)
 
 
-def _uuid(value: Any) -> str:
+def _uuid(value: Any) -> None:
     try:
-        return str(uuid.UUID(str(value)))
+        uuid.UUID(str(value))
     except ValueError:
         raise serializers.ValidationError(f"'{value}' is not a valid UUID") from None
 

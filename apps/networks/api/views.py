@@ -8,7 +8,7 @@ member reading another project's shared network gets 403 on a write. Attributes 
 in Neutron's shape (``error_style = "neutron"``).
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.conf import settings
@@ -17,6 +17,7 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import BaseParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -68,7 +69,7 @@ def _base_url(path: str) -> str:
 
 class NeutronAPIMixin:
     error_style = "neutron"
-    parser_classes = [StrictJSONParser]
+    parser_classes: Sequence[type[BaseParser]] = [StrictJSONParser]
 
 
 # --- discovery --------------------------------------------------------------------------------
@@ -162,6 +163,7 @@ class ResourceViewSet(NeutronAPIMixin, ViewSet):
     filters."""
 
     lookup_value_regex = "[^/]+"
+    policy_actions: dict[str, str]
     member: str
     collection: str
     model: type[Model]
@@ -895,7 +897,8 @@ class QuotaViewSet(NeutronAPIMixin, ViewSet):
             try:
                 limits[name] = field.to_internal_value(raw)
             except ValidationError as exc:
-                raise InvalidInput(f"Invalid value for {name}: {exc.detail[0]}") from None
+                reason = exc.detail[0] if isinstance(exc.detail, list) else exc.detail
+                raise InvalidInput(f"Invalid value for {name}: {reason}") from None
         project = Project.objects.filter(pk=pk).first()
         if project is None:
             raise InvalidInput(f"Project {pk} does not exist")
