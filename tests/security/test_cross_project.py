@@ -33,6 +33,55 @@ def _ok(response: Any, expected: int = 200) -> dict:
     return response.json() if response.content else {}
 
 
+NET = "/network/v2.0"
+
+
+def _network_objects(a: Any, admin: Any) -> tuple[dict[str, str], set[str]]:
+    """One of every network resource of A's (a router and floating IP on the admin's external
+    network), tagged: the path values by collection, and their ids as markers."""
+    public = _ok(
+        admin.client.post(f"{NET}/networks", {"network": {"name": "public",
+                          "router:external": True}}, format="json"),
+        201,
+    )["network"]  # fmt: skip
+    _ok(admin.client.post(f"{NET}/subnets", {"subnet": {"network_id": public["id"],
+        "cidr": "203.0.113.0/24"}}, format="json"), 201)  # fmt: skip
+
+    def post(collection: str, member: str, **attrs: Any) -> str:
+        body = {member: attrs}
+        created = _ok(a.client.post(f"{NET}/{collection}", body, format="json"), 201)[member]
+        _ok(a.client.put(f"{NET}/{collection}/{created['id']}/tags/a-secret-tag"), 201)
+        return created["id"]
+
+    network = post("networks", "network", name="a-secret-net", description="a-secret-text")
+    subnet = post("subnets", "subnet", network_id=network, cidr="10.0.0.0/24",
+                  name="a-secret-subnet")  # fmt: skip
+    port = post("ports", "port", network_id=network, name="a-secret-port")
+    group = post("security-groups", "security_group", name="a-secret-group")
+    rule = _ok(a.client.post(f"{NET}/security-group-rules", {"security_group_rule": {
+        "security_group_id": group, "direction": "ingress", "protocol": "tcp",
+        "port_range_min": 22, "port_range_max": 22, "description": "a-secret-rule"}},
+        format="json"), 201)["security_group_rule"]["id"]  # fmt: skip
+    router = post("routers", "router", name="a-secret-router",
+                  external_gateway_info={"network_id": public["id"]})  # fmt: skip
+    _ok(a.client.put(f"{NET}/routers/{router}/add_router_interface", {"subnet_id": subnet},
+                     format="json"))  # fmt: skip
+    floating = post("floatingips", "floatingip", floating_network_id=public["id"], port_id=port,
+                    description="a-secret-floating")  # fmt: skip
+    values = {
+        "networks": network,
+        "subnets": subnet,
+        "ports": port,
+        "security-groups": group,
+        "security-group-rules": rule,
+        "routers": router,
+        "floatingips": floating,
+        "quotas": str(a.project.pk),
+        "extensions": "router",
+    }
+    return values, {network, subnet, port, group, rule, router, floating}
+
+
 @pytest.fixture
 def project_a(make_caller: Any, admin: Any) -> dict[str, str]:
     """Project A's objects; returns the path value each parameter takes, by resource, and
@@ -133,13 +182,16 @@ def project_a(make_caller: Any, admin: Any) -> dict[str, str]:
         project_id=a.project.pk,
         expires_at=server.created_at.replace(year=server.created_at.year + 1),
     )
+    network_values, network_markers = _network_objects(a, admin)
     values = {
+        **network_values,
         "servers": sid,
         "metadata": "a-secret-meta-key",
         "tags": "a-secret-tag",
         "os-instance-actions": request_id,
         "migrations": str(migration.pk),
         "ips": "a-secret-network",
+        "os-interface": network_values["ports"],  # A's port, on no server of B's
         "os-keypairs": "a-secret-key",
         "os-server-groups": group["id"],
         "images": image["id"],
@@ -165,6 +217,7 @@ def project_a(make_caller: Any, admin: Any) -> dict[str, str]:
         str(a.user.pk),
         keypair["fingerprint"],
         keypair["public_key"].split()[1],
+        *network_markers,
     }
     return {"values": values, "markers": markers, "project": str(a.project.pk), "user": a.user.pk}
 
