@@ -27,6 +27,9 @@ BIN = Path(sys.executable).parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from workers.network.agent import NetworkAgent  # noqa: E402 - needs ROOT on sys.path
+from workers.network.config import NetworkAgentConfig  # noqa: E402
+
 
 # --- database -----------------------------------------------------------------------------------
 def database_urls(name: str) -> tuple[str, str]:
@@ -214,6 +217,7 @@ class BenchCloud:
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     kinds: dict[str, str] = field(default_factory=dict)
     hosts: list[str] = field(default_factory=list)
+    networks: list[NetworkAgentConfig] = field(default_factory=list)
 
     def _env(self, extra: dict[str, str], *, control_plane: bool) -> dict[str, str]:
         env = child_env(
@@ -278,8 +282,11 @@ class BenchCloud:
         concurrency: int = 8,
         report_interval: int = 10,
     ) -> None:
-        """As the Procfile: one worker per host, threads, no database credentials."""
+        """As the Procfile: one worker per host, threads, no database credentials; its network
+        agent with names of its own (several hosts share this kernel)."""
         base = self.workdir / host
+        network = NetworkAgentConfig(prefix=f"b{len(self.hosts)}", state_dir=base / "network")
+        self.networks.append(network)
         for sub in ("instances", "cache"):
             (base / sub).mkdir(parents=True, exist_ok=True)
         base.chmod(0o755)
@@ -292,6 +299,8 @@ class BenchCloud:
                 "IMAGE_CACHE_PATH": str(base / "cache"),
                 "REPORT_INTERVAL": str(report_interval),
                 "LOG_LEVEL": "INFO",
+                "NETWORK_PREFIX": network.prefix,
+                "NETWORK_STATE_DIR": str(network.state_dir),
             },
             control_plane=False,
         )
@@ -351,6 +360,10 @@ class BenchCloud:
         for process in self.processes.values():
             stop_process(process)
         self.processes.clear()
+        # What the hosts' network agents built in the kernel outlives them: empty it.
+        for network in self.networks:
+            NetworkAgent(network).apply({"networks": [], "ports": [], "routers": []})
+        self.networks.clear()
 
 
 # --- figures ------------------------------------------------------------------------------------

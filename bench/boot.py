@@ -11,7 +11,9 @@ conductor worker (queues conductor and scheduler) and `--hosts` compute workers 
 in-memory test hypervisor (``test:///default``), one process per host. A project with large
 (finite) quotas, the standard flavors and a 16 MiB qcow2 image (public) are set up in-process.
 
-Each round POSTs N servers (m1.nano, ``networks: none``) from `--clients` threads, polls
+Each round POSTs N servers (m1.nano, ``networks: none``; with ``--networks`` every server on the
+project's one network, a /20 made first, so each build binds a port and the host's agent plugs
+it into a real bridge, namespace and dnsmasq) from `--clients` threads, polls
 ``/servers/detail?changes-since=`` until every one is ACTIVE (or ERROR: the round fails),
 then DELETEs them all and polls until they are gone. It prints total seconds, servers per
 second and p50/p95 from POST to ACTIVE (the server's own ``launched_at``, written by the
@@ -120,6 +122,23 @@ def _session(token: str) -> Any:
     return session
 
 
+def _project_network(base: str, token: str) -> str:
+    """The project's network with a /20 (room for every round), made through the API."""
+    with _session(token) as session:
+        network = session.post(
+            f"{base}/network/v2.0/networks", json={"network": {"name": "bench"}}, timeout=60
+        )
+        network.raise_for_status()
+        network_id: str = network.json()["network"]["id"]
+        subnet = session.post(
+            f"{base}/network/v2.0/subnets",
+            json={"subnet": {"network_id": network_id, "cidr": "10.240.0.0/20", "ip_version": 4}},
+            timeout=60,
+        )
+        subnet.raise_for_status()
+    return network_id
+
+
 def _warm_up(base: str, token: str, parallel: int) -> None:
     """Load every API worker's code paths and connections before anything is measured."""
 
@@ -152,7 +171,9 @@ def _epoch(text: str) -> float:
     return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
 
 
-def _post_all(base: str, token: str, image_id: str, result: Round, clients: int) -> None:
+def _post_all(
+    base: str, token: str, image_id: str, result: Round, clients: int, networks: Any
+) -> None:
     local = threading.local()
     lock = threading.Lock()
 
@@ -164,7 +185,7 @@ def _post_all(base: str, token: str, image_id: str, result: Round, clients: int)
                 "name": f"bench-{index:04d}",
                 "imageRef": image_id,
                 "flavorRef": FLAVOR,
-                "networks": "none",
+                "networks": networks,
             }
         }
         started = time.time()
@@ -251,7 +272,7 @@ def _run_round(
     roots = cloud.memory_roots()
     before = cpu_by_kind(roots, BENCH_DB)
     result.create_started = time.time()
-    _post_all(base, caller.token, image_id, result, args.clients)
+    _post_all(base, caller.token, image_id, result, args.clients, args.nics)
     _poll(cloud, session, base, result, until="active", timeout=args.timeout, interval=args.poll)
     after = cpu_by_kind(roots, BENCH_DB)
     result.create_cpu = {kind: after[kind] - before.get(kind, 0.0) for kind in after}
@@ -409,6 +430,11 @@ def main() -> int:
     parser.add_argument("--compute-concurrency", type=int, default=8)
     parser.add_argument("--qemu", action="store_true", help="the real-QEMU measurement instead")
     parser.add_argument("--keep", action="store_true", help="keep the database and the logs")
+    parser.add_argument(
+        "--networks",
+        action="store_true",
+        help="every server on the project's network (a /20 made first) instead of none",
+    )
     args = parser.parse_args()
 
     os.environ["REDIS_URL"] = REDIS_URL
@@ -448,8 +474,15 @@ def main() -> int:
                     cloud.start_compute(f"bench-{index:02d}", concurrency=args.compute_concurrency)
                 cloud.wait_hosts_ready()
                 _warm_up(cloud.public_url, caller.token, args.api_workers * args.api_threads)
+                args.nics = (
+                    [{"uuid": _project_network(cloud.public_url, caller.token)}]
+                    if args.networks
+                    else "none"
+                )
                 print(
-                    f"boot benchmark: {args.hosts} hosts (test:///default), {args.clients} "
+                    f"boot benchmark: {'one network per project' if args.networks else 'no '}"
+                    f"{'' if args.networks else 'networks'}, "
+                    f"{args.hosts} hosts (test:///default), {args.clients} "
                     f"clients, API {args.api_workers}x{args.api_threads} gthread, conductor "
                     f"{args.conductor_pool} x{args.conductor_concurrency}; {load_average()}"
                 )

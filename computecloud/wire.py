@@ -147,6 +147,10 @@ class HostNetworksPayload(TypedDict):
     networks: list[NetworkPayload]
     ports: list[PortPayload]
     routers: list[RouterPayload]
+    # When the control plane read it (its database's clock, seconds since the epoch, taken
+    # before the reads): a host applies a state only if it is newer than the last it applied,
+    # so a late message never undoes a newer one.
+    generation: NotRequired[float]
 
 
 def tap_name(port_id: str) -> str:

@@ -19,7 +19,10 @@ import contextlib
 import logging
 from collections.abc import Iterable
 
+from django.core.cache import cache
+
 from apps.networks import services as networks
+from apps.networks import sync
 from apps.networks.exceptions import PortNotFound
 from apps.servers import history
 from apps.servers.models import Server
@@ -89,12 +92,16 @@ def instance_networks(server_uuid: str, *, host: str) -> HostNetworksPayload:
 
 
 def sync_host(host: str) -> None:
-    """Send `host` the whole of what its network agent must build (on commit)."""
+    """Send `host` the whole of what its network agent must build, as committed now."""
     to_compute.sync_networks(enqueue_on_commit, host, payload=networks.host_networks(host=host))
 
 
 def sync_hosts(hosts: Iterable[str]) -> None:
+    """`to_conductor.sync_host_networks`: the hosts a change in the network service touched.
+    Each host's "sync queued" mark goes before its state is read: a change committed after
+    that asks again, one committed before is in what is read."""
     for host in sorted(set(hosts)):
+        cache.delete(sync.pending_key(host))
         sync_host(host)
 
 

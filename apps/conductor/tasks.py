@@ -111,6 +111,11 @@ def server_delete_failed(host: str, server_uuid: str, request_id: str, fault: Fa
     )
 
 
+@shared_task(name=to_conductor.SYNC_HOST_NETWORKS)
+def sync_host_networks(hosts: list[str]) -> None:
+    networking.sync_hosts(hosts)
+
+
 @shared_task(name=from_compute.INTERFACE_ATTACHED)
 def interface_attached(
     host: str, server_uuid: str, port_id: str, request_id: str | None, ok: bool, fault: Fault | None

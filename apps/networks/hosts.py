@@ -22,7 +22,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from apps.networks.choices import NETWORK_OWNER_PREFIX, OWNER_ROUTER_INTERFACE, NetworkType
 from apps.networks.exceptions import InvalidInput
@@ -314,7 +314,12 @@ def _router_payloads() -> list[RouterPayload]:
 
 
 def host_networks(*, host: str) -> HostNetworksPayload:
-    """Everything `host`'s network agent must build, whole (see the module's docstring)."""
+    """Everything `host`'s network agent must build, whole (see the module's docstring),
+    stamped with the database's clock read first: every reading below sees at least what had
+    committed by then, so of two states the later stamp holds the later changes."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT extract(epoch FROM clock_timestamp())")
+        generation = float(cursor.fetchone()[0])
     gateway = gateway_host()
     ports = _guest_ports(host)
     network_ids = {str(port.network_id) for port in ports}
@@ -326,4 +331,5 @@ def host_networks(*, host: str) -> HostNetworksPayload:
         "networks": _network_payloads(network_ids, host, gateway),
         "ports": _port_payloads(ports),
         "routers": routers,
+        "generation": generation,
     }

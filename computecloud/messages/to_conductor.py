@@ -21,6 +21,7 @@ SNAPSHOT_SERVER = "conductor.snapshot_server"
 RESIZE_SERVER = "conductor.resize_server"
 CONFIRM_RESIZE = "conductor.confirm_resize"
 REVERT_RESIZE = "conductor.revert_resize"
+SYNC_HOST_NETWORKS = "conductor.sync_host_networks"
 
 
 class ScheduleAndBuildServers(TypedDict):
@@ -55,6 +56,13 @@ class MigrationWork(TypedDict):
     request_id: str
 
 
+class SyncHostNetworks(TypedDict):
+    """Hosts whose networks changed: the conductor sends each its whole state, read after
+    the change committed."""
+
+    hosts: list[str]
+
+
 def schedule_and_build_servers(send: Send, *, server_uuids: list[str], request_id: str) -> None:
     """Schedule the servers of one create request, then build each on its host."""
     args: ScheduleAndBuildServers = {"server_uuids": server_uuids, "request_id": request_id}
@@ -87,6 +95,11 @@ def snapshot_server(send: Send, *, server_uuid: str, image_id: str, request_id: 
         "request_id": request_id,
     }
     send(SNAPSHOT_SERVER, kwargs=args)
+
+
+def sync_host_networks(send: Send, *, hosts: list[str]) -> None:
+    args: SyncHostNetworks = {"hosts": hosts}
+    send(SYNC_HOST_NETWORKS, kwargs=args)
 
 
 def _migration(
@@ -137,6 +150,7 @@ MESSAGES: dict[str, type] = {
     RESIZE_SERVER: MigrationWork,
     CONFIRM_RESIZE: MigrationWork,
     REVERT_RESIZE: MigrationWork,
+    SYNC_HOST_NETWORKS: SyncHostNetworks,
     EXPIRE_STUCK_BUILDS: Periodic,
     CONFIRM_EXPIRED_RESIZES: Periodic,
     RESET_STALE_IMAGE_UPLOADS: Periodic,

@@ -1,6 +1,7 @@
-"""A change through the network API reaches the hosts it concerns: each gets its whole network
-state again (``compute.sync_networks`` on its queue, after commit), and hosts it does not
-concern get nothing."""
+"""A change through the network API reaches the hosts it concerns: after commit the conductor is
+asked (``conductor.sync_host_networks``) to send each its whole network state, read then; a
+host that already has a sync queued is not asked twice (that one reads the later change too),
+and hosts a change does not concern are not named."""
 
 import base64
 import json
@@ -9,33 +10,43 @@ from typing import Any
 import pytest
 import redis
 from django.conf import settings
+from django.core.cache import cache
 
 from apps.networks import services
 from apps.networks.services import NicRequest
+from apps.networks.sync import pending_key
+from computecloud.queues import CONDUCTOR_QUEUE
+from computecloud.wire import HostNetworksPayload
 from tests.networks.conftest import API, create, ok
 
 pytestmark = pytest.mark.django_db
 
-SYNC = "compute.sync_networks"
+SYNC = "conductor.sync_host_networks"
 INSTANCE = "11111111-1111-1111-1111-111111111111"
 
 
 @pytest.fixture
 def broker() -> Any:
     connection = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    connection.delete("compute.host-1", "compute.host-2")
+    connection.delete(CONDUCTOR_QUEUE)
+    cache.delete_many([pending_key("host-1"), pending_key("host-2")])
     yield connection
-    connection.delete("compute.host-1", "compute.host-2")
+    connection.delete(CONDUCTOR_QUEUE)
+    cache.delete_many([pending_key("host-1"), pending_key("host-2")])
 
 
-def _syncs(broker: Any, host: str) -> list[dict[str, Any]]:
-    """The payloads of the sync messages waiting on `host`'s queue, oldest first."""
+def _syncs(broker: Any, host: str) -> list[HostNetworksPayload]:
+    """For each sync request naming `host` on the conductor's queue, oldest first, the state
+    the conductor reads and sends for it (as its task does: mark cleared, then read)."""
     payloads = []
-    for raw in reversed(broker.lrange(f"compute.{host}", 0, -1)):
+    for raw in reversed(broker.lrange(CONDUCTOR_QUEUE, 0, -1)):
         message = json.loads(raw)
-        if message["headers"]["task"] == SYNC:
-            _args, kwargs, _embed = json.loads(base64.b64decode(message["body"]))
-            payloads.append(kwargs["payload"])
+        if message["headers"]["task"] != SYNC:
+            continue
+        _args, kwargs, _embed = json.loads(base64.b64decode(message["body"]))
+        if host in kwargs["hosts"]:
+            cache.delete(pending_key(host))
+            payloads.append(services.host_networks(host=host))
     return payloads
 
 
@@ -79,10 +90,14 @@ def test_a_new_subnet_and_an_mtu_reach_the_hosts_of_the_network(
     with django_capture_on_commit_callbacks(execute=True):
         ok(member.client.put(f"{API}/networks/{bound['id']}", {"network": {"mtu": 1400}},
                              format="json"))  # fmt: skip
-    subnets_seen, mtu_seen = _syncs(broker, "host-1")
-    assert [s["cidr"] for s in subnets_seen["networks"][0]["subnets"]] == [
-        "10.0.0.0/24",
-        "10.1.0.0/24",
-    ]
-    assert mtu_seen["networks"][0]["mtu"] == 1400
+    # The second change found the first's sync still queued: one sync reads both.
+    [state] = _syncs(broker, "host-1")
+    assert [s["cidr"] for s in state["networks"][0]["subnets"]] == ["10.0.0.0/24", "10.1.0.0/24"]
+    assert state["networks"][0]["mtu"] == 1400
     assert _syncs(broker, "host-2") == []
+    # Once that sync has read, a new change asks again.
+    with django_capture_on_commit_callbacks(execute=True):
+        ok(member.client.put(f"{API}/networks/{bound['id']}", {"network": {"mtu": 1300}},
+                             format="json"))  # fmt: skip
+    *_, again = _syncs(broker, "host-1")
+    assert again["networks"][0]["mtu"] == 1300

@@ -203,7 +203,8 @@ def test_the_host_plugs_the_port_into_its_network_bridge(
     bridge = f"ccbr-{net_id[:8]}"
 
     def served() -> bool:
-        return any(port["mac_address"] in f.read_text() for f in network.state_dir.glob("**/*"))
+        files = [f for f in network.state_dir.glob("**/*") if f.is_file()]
+        return any(port["mac_address"] in f.read_text(errors="replace") for f in files)
 
     wait_until(served, timeout=30, interval=0.2, what="the port's DHCP entry on its host")
     links = json.loads(

@@ -35,6 +35,8 @@ from workers.virt.driver import ComputeDriver, ImageSource, InstanceSpec, VifSpe
 logger = logging.getLogger(__name__)
 
 RUNNING = 1  # Nova's power_state.RUNNING
+# How long a port this host plugged outlives network states that do not have it yet.
+FRESH_PLUG_SECONDS = 120.0
 
 # Simple operations: compute task name → the driver call that performs it.
 SIMPLE_OPERATIONS: dict[
@@ -90,6 +92,14 @@ class ComputeManager:
         self.driver = driver
         self.app = app
         self.network = network
+        # Network states (their generations): the newest received, the last applied.
+        self._sync_lock = threading.Lock()
+        self._apply_lock = threading.Lock()
+        self._newest_sync = 0.0
+        self._applied_sync = 0.0
+        # Ports this host plugged lately (a build, an attach), kept through a state that does
+        # not have them yet: one read before their allocation committed, delivered after.
+        self._fresh_plugs: dict[str, tuple[float, NetworkPayload, PortPayload]] = {}
         self.host = config.host
         # Snapshots and migrated disks go to (and come from) the control plane only.
         self.control_plane = transfer.ControlPlane.from_url(config.control_plane_url)
@@ -271,18 +281,57 @@ class ComputeManager:
             return
         by_id = {n["id"]: n for n in networks["networks"]}
         for port in networks["ports"]:
-            self.network.plug_port(by_id[port["network_id"]], port)
+            network = by_id[port["network_id"]]
+            with self._apply_lock:
+                self.network.plug_port(network, port)
+                self._fresh_plugs[port["id"]] = (time.monotonic(), network, port)
             log.info("port %s plugged into network %s", port["id"], port["network_id"])
 
     def _unplug(self, port_ids: list[str], log: InstanceLog) -> None:
         for port_id in port_ids:
-            self.network.unplug_port(port_id)
+            with self._apply_lock:
+                self._fresh_plugs.pop(port_id, None)
+                self.network.unplug_port(port_id)
             log.info("port %s unplugged", port_id)
+
+    def _with_fresh_plugs(self, state: HostNetworksPayload) -> HostNetworksPayload:
+        """`state` and the ports plugged here in the last FRESH_PLUG_SECONDS that it lacks
+        (with their networks): a state read before a port's allocation committed must not
+        unplug it; the states after it have it, or its delete unplugs it."""
+        now = time.monotonic()
+        for port_id, (at, _, _) in list(self._fresh_plugs.items()):
+            if now - at > FRESH_PLUG_SECONDS:
+                del self._fresh_plugs[port_id]
+        known = {p["id"] for p in state["ports"]}
+        missing = [v for k, v in self._fresh_plugs.items() if k not in known]
+        if not missing:
+            return state
+        networks = {n["id"]: n for n in state["networks"]}
+        for _, network, _ in missing:
+            networks.setdefault(network["id"], network)
+        return {
+            **state,
+            "networks": list(networks.values()),
+            "ports": [*state["ports"], *(port for _, _, port in missing)],
+        }
 
     def sync_networks(self, payload: HostNetworksPayload) -> None:
         """Make this host's networks what the control plane says, whole (at start, after
-        security groups, routers or floating IPs changed)."""
-        self.network.apply(payload)
+        security groups, routers or floating IPs changed). Only the newest state is applied:
+        one that is older than the last applied, or than one received meanwhile (a burst of
+        changes queues several), is dropped."""
+        generation = payload.get("generation", 0.0)
+        with self._sync_lock:
+            self._newest_sync = max(self._newest_sync, generation)
+        with self._apply_lock:
+            with self._sync_lock:
+                stale = generation < self._newest_sync or generation <= self._applied_sync
+            if stale:
+                logger.info("networks of %s: a newer state came; this one skipped", self.host)
+                return
+            self.network.apply(self._with_fresh_plugs(payload))
+            with self._sync_lock:
+                self._applied_sync = generation
         logger.info(
             "networks of %s synced: %d networks, %d ports, %d routers",
             self.host,
