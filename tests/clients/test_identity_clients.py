@@ -21,7 +21,7 @@ from apps.identity.services import set_user_enabled
 from apps.keypairs.models import KeyPair
 from apps.quotas import services as quotas
 from apps.servers.models import Server
-from tests.clients.conftest import OpenStackCLIError, OpenStackEnv
+from tests.clients.cli import OpenStackCLIError, OpenStackEnv
 from tests.keypairs.keys import SshKey, make_ssh_key
 
 pytestmark = [pytest.mark.clients, pytest.mark.django_db(transaction=True)]

@@ -9,7 +9,7 @@ import pytest
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from apps.images.models import Image
-from tests.clients.conftest import OpenStackEnv
+from tests.clients.cli import OpenStackEnv
 from tests.images.conftest import md5, qemu_img_create, sha512
 
 pytestmark = [pytest.mark.clients, pytest.mark.django_db(transaction=True)]

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from apps.networks.models import FloatingIP, Network, Port, Router, SecurityGroup, Subnet
-from tests.clients.conftest import OpenStackCLIError, OpenStackEnv
+from tests.clients.cli import OpenStackCLIError, OpenStackEnv
 
 pytestmark = [pytest.mark.clients, pytest.mark.django_db(transaction=True)]
 
