@@ -21,6 +21,9 @@ conductor when it records ACTIVE, minus the client's clock at POST: same machine
 latency, and the peak RSS per process kind (sampled every 0.2 s with psutil). The first round
 includes each host's first image download.
 
+``--qemu --networks`` also times the guest's DHCP lease (its "tinyos eth0:" line) after the
+domain was running.
+
 ``--qemu`` instead runs one compute worker on ``qemu:///system`` (VIRT_TYPE=qemu) with the
 tinyos guest image (tools/guest_image/build.sh), under ``/tmp/cc-vm.lock`` (one real VM at a
 time machine-wide): POST→ACTIVE and POST→``login:`` in os-getConsoleOutput, then the same
@@ -346,12 +349,18 @@ def _console(session: Any, base: str, server_id: str) -> str:
     return response.json().get("output", "") if response.status_code == 200 else ""
 
 
-def _qemu(cloud: BenchCloud, caller: BenchCaller, image_id: str, timeout: float) -> None:
+LEASE_RE = re.compile(r"tinyos eth0: \S+ router")  # may follow a shell prompt
+
+
+def _qemu(
+    cloud: BenchCloud, caller: BenchCaller, image_id: str, timeout: float, networks: bool
+) -> None:
     base = cloud.public_url
     session = _session(caller.token)
+    nics: Any = [{"uuid": _project_network(base, caller.token)}] if networks else "none"
     body = {
         "server": {"name": "bench-qemu", "imageRef": image_id, "flavorRef": FLAVOR,
-                   "networks": "none"}
+                   "networks": nics}
     }  # fmt: skip
     posted = time.time()
     response = session.post(f"{base}/compute/v2.1/servers", json=body, timeout=120)
@@ -376,6 +385,19 @@ def _qemu(cloud: BenchCloud, caller: BenchCaller, image_id: str, timeout: float)
     )
     to_login = time.time() - posted
     print(f"through the API: POST→ACTIVE {to_active:5.2f} s, POST→login: {to_login:5.2f} s")
+    if networks:
+        # launched_at is when the conductor recorded the running domain: the lease after it.
+        wait_until(
+            lambda: LEASE_RE.search(_console(session, base, server_id)),
+            timeout=timeout,
+            interval=0.1,
+            what="the DHCP lease line in os-getConsoleOutput",
+        )
+        leased = time.time() - posted
+        print(
+            f"on the project's network: POST→DHCP lease {leased:5.2f} s, "
+            f"{leased - to_active:5.2f} s after the domain was running"
+        )
 
     # The same domain, alone: stop the worker so nothing reconciles under us, take the domain's
     # configuration, remove the domain, then time `virsh create` of that XML to its login line.
@@ -463,7 +485,7 @@ def main() -> int:
                             f"bench-qemu-{uuid.uuid4().hex[:6]}", libvirt_uri="qemu:///system"
                         )
                         cloud.wait_hosts_ready()
-                        _qemu(cloud, caller, image_id, args.timeout)
+                        _qemu(cloud, caller, image_id, args.timeout, args.networks)
                     return 0
                 caller, image_id = _set_up(workdir, None)
                 cloud.start_api(workers=args.api_workers, threads=args.api_threads)
