@@ -129,11 +129,19 @@ def service_roots(settings: SettingsWrapper) -> None:
 
 
 @pytest.fixture
-def fresh_auth_state(settings: SettingsWrapper) -> Iterator[None]:
-    """Failed-login counts in a cache namespace of this test's own; no remembered passwords."""
-    default = dict(settings.CACHES["default"])
-    default["KEY_PREFIX"] = f"{default.get('KEY_PREFIX', 'cc')}-clients-{uuid.uuid4().hex[:12]}"
-    settings.CACHES = {**settings.CACHES, "default": default}
+def fresh_auth_state(request: pytest.FixtureRequest, settings: SettingsWrapper) -> Iterator[None]:
+    """Failed-login counts in a cache namespace of this test's own; no remembered passwords.
+
+    Not where the test runs a cloud (tests.cloud's workers): its conductor reads the cache
+    under the prefix it was started with, and the API and the conductor share keys there (the
+    network service's host-sync marks: set by the API, cleared by the conductor; under another
+    prefix the API's marks would never clear and hosts would stop hearing of changes). Those
+    tests' users are fresh, so no failure counted before can lock them out.
+    """
+    if "cloud_processes" not in request.fixturenames:
+        default = dict(settings.CACHES["default"])
+        prefix = f"{default.get('KEY_PREFIX', 'cc')}-clients-{uuid.uuid4().hex[:12]}"
+        settings.CACHES = {**settings.CACHES, "default": {**default, "KEY_PREFIX": prefix}}
     forget()
     yield
     forget()
