@@ -364,6 +364,28 @@ class BenchCloud:
         for network in self.networks:
             NetworkAgent(network).apply({"networks": [], "ports": [], "routers": []})
         self.networks.clear()
+        if any(kind == "compute" for kind in self.kinds.values()):
+            destroy_real_guests_under(self.workdir)
+
+
+def destroy_real_guests_under(directory: Path) -> None:
+    """Stop and undefine the real guests whose files live under `directory` (a run that
+    failed half-way leaves them running, their host gone). Through virsh: only workers/virt
+    imports libvirt."""
+
+    def virsh(*args: str) -> str:
+        return subprocess.run(
+            ["virsh", "-c", "qemu:///system", *args],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        ).stdout
+
+    for name in virsh("list", "--all", "--name").split():
+        if str(directory) in virsh("dumpxml", "--inactive", name):
+            virsh("destroy", name)
+            virsh("undefine", name)
 
 
 # --- figures ------------------------------------------------------------------------------------

@@ -240,6 +240,23 @@ def destroy_guest(conn: libvirt.virConnect, name: str, directory: Path | None = 
         remove_instance_dir(directory)
 
 
+def destroy_guests_under(directory: Path) -> list[str]:
+    """Stop and undefine every domain whose files live under `directory` (a test's hosts'
+    instance directories): what a test that failed half-way left running. Returns their names."""
+    conn = libvirt.open("qemu:///system")
+    try:
+        names = [
+            d.name()
+            for d in conn.listAllDomains()
+            if str(directory) in d.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
+        ]
+        for name in names:
+            destroy_guest(conn, name)
+        return names
+    finally:
+        conn.close()
+
+
 @contextlib.contextmanager
 def booted_guest(
     conn: libvirt.virConnect,

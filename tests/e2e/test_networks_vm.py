@@ -36,7 +36,7 @@ from tests.clients.cli import (  # noqa: F401 - fixtures
     service_roots,
 )
 from tests.cloud import Cloud, cloud, forget_hosts  # noqa: F401 - fixtures
-from tests.e2e.guest_helpers import build_image
+from tests.e2e.guest_helpers import build_image, destroy_guests_under
 from tests.harness import CloudProcesses, purge_broker, wait_until
 from tests.metadata.test_server import MetadataServer, metadata_server  # noqa: F401 - fixture
 
@@ -110,6 +110,10 @@ def cloud_processes(
     finally:
         hosts = list(processes.hosts)
         processes.stop_all()
+        # Guests a failed test left: their host is gone, so nothing else would stop them.
+        left = destroy_guests_under(workdir)
+        if left:
+            logger.warning("destroyed guests a failed test left: %s", ", ".join(left))
         with django_db_blocker.unblock():
             forget_hosts(hosts)
 
