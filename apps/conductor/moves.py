@@ -20,6 +20,7 @@ from typing import Any
 
 from django.db import transaction
 
+from apps.conductor import networking
 from apps.conductor.payloads import image_payload, instance_payload
 from apps.consoles.services import revoke_server_tokens
 from apps.images.models import Image
@@ -237,6 +238,9 @@ def resize_migrated(
             "power_on": power_on,
             "request_id": request_id,
         }
+        plug = networking.rebind(server, host=migration.dest_host or "")
+        if plug is not None:
+            payload["networks"] = plug
         to_compute.finish_resize(enqueue_on_commit, migration.dest_host or "", payload=payload)
 
 
@@ -422,18 +426,18 @@ def resize_reverted_on_dest(
     migration = Migration.objects.get(uuid=migration_uuid)
     instance = instance_payload(server)
     instance.update(_flavor_fields(migration.old_flavor))
-    to_compute.finish_revert_resize(
-        enqueue_on_commit,
-        migration.source_host,
-        payload={
-            "server_uuid": server_uuid,
-            "migration_uuid": migration_uuid,
-            "instance": instance,
-            "image": image_payload(server),
-            "power_on": server.power_state == PowerState.RUNNING,
-            "request_id": request_id,
-        },
-    )
+    payload: to_compute.FinishRevertPayload = {
+        "server_uuid": server_uuid,
+        "migration_uuid": migration_uuid,
+        "instance": instance,
+        "image": image_payload(server),
+        "power_on": server.power_state == PowerState.RUNNING,
+        "request_id": request_id,
+    }
+    plug = networking.rebind(server, host=migration.source_host)
+    if plug is not None:
+        payload["networks"] = plug
+    to_compute.finish_revert_resize(enqueue_on_commit, migration.source_host, payload=payload)
 
 
 def resize_reverted(

@@ -67,6 +67,17 @@ def allocate(server: Server, *, host: str) -> None:
     )
 
 
+def rebind(server: Server, *, host: str) -> HostNetworksPayload | None:
+    """A move: the server's ports bound to `host` now (the hosts it leaves and joins are sent
+    their new states); what `host` must plug before the guest starts there, or None."""
+    before = {port.binding_host_id for port in networks.instance_ports(str(server.uuid))}
+    if not before:
+        return None
+    networks.update_instance_host(instance_uuid=str(server.uuid), host=host)
+    sync.sync_project(str(server.project_id), also=before | {host})
+    return instance_networks(str(server.uuid), host=host)
+
+
 def port_ids(server_uuid: str) -> list[str]:
     """The server's ports: what its host unplugs when it goes."""
     return [str(port.id) for port in networks.instance_ports(server_uuid)]

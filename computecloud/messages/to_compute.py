@@ -133,6 +133,7 @@ class FinishResizePayload(TypedDict):
     transfer_image_id: str
     power_on: bool
     request_id: str
+    networks: NotRequired[HostNetworksPayload]  # its ports, now bound here, to plug first
 
 
 class AnswerResizePayload(TypedDict):
@@ -153,6 +154,7 @@ class FinishRevertPayload(TypedDict):
     image: ImagePayload
     power_on: bool
     request_id: str
+    networks: NotRequired[HostNetworksPayload]  # its ports, bound here again, to plug first
 
 
 P = TypeVar("P")

@@ -276,3 +276,54 @@ def test_os_interface_as_an_attacker(cloud: Cloud, member: Any, make_caller: Any
         version = {"HTTP_OPENSTACK_API_VERSION": "compute 2.48"}
         assert member.client.post(url, body, format="json", **version).status_code == 400
     assert ports_of(member.client, server_id) == [port]
+
+
+def test_a_resize_moves_the_ports_binding_and_a_revert_brings_it_back(
+    cloud: Cloud, member: Any, admin: Any
+) -> None:
+    net_id, _ = network_with_subnet(member.client, "moving", "10.231.18.0/24")
+    server_id = boot(cloud, member.client, "mover", [{"uuid": net_id}])
+    cloud.wait_for_server(member.client, server_id, {"ACTIVE"})
+    [port] = ports_of(member.client, server_id)
+
+    def bound_host() -> str:
+        return _made(admin.client.get(f"{NET}/ports/{port['id']}"), 200)["port"]["binding:host_id"]
+
+    def server_host() -> str:
+        shown = _made(admin.client.get(f"/compute/v2.1/servers/{server_id}", **V), 200)
+        return shown["server"]["OS-EXT-SRV-ATTR:host"]
+
+    source = server_host()
+    assert bound_host() == source
+    # The source host disabled: the resize must move the server to the other one.
+    [service] = [
+        s
+        for s in _made(admin.client.get("/compute/v2.1/os-services", **V), 200)["services"]
+        if s["host"] == source and s["binary"] == "nova-compute"
+    ]
+    status_url = f"/compute/v2.1/os-services/{service['id']}"
+    disable = {"status": "disabled", "disabled_reason": "make the resize move"}
+    assert admin.client.put(status_url, disable, format="json", **V).status_code == 200
+    try:
+        resize = {"resize": {"flavorRef": "1"}}
+        response = member.client.post(
+            f"/compute/v2.1/servers/{server_id}/action", resize, format="json", **V
+        )
+        assert response.status_code == 202, response.content
+        cloud.wait_for_server(member.client, server_id, {"VERIFY_RESIZE"})
+    finally:
+        enable = {"status": "enabled"}
+        assert admin.client.put(status_url, enable, format="json", **V).status_code == 200
+    destination = server_host()
+    assert destination != source
+    assert bound_host() == destination
+
+    revert = {"revertResize": None}
+    response = member.client.post(
+        f"/compute/v2.1/servers/{server_id}/action", revert, format="json", **V
+    )
+    assert response.status_code == 202, response.content
+    cloud.wait_for_server(member.client, server_id, {"ACTIVE"})
+    assert server_host() == source
+    assert bound_host() == source
+    assert [p["id"] for p in ports_of(member.client, server_id)] == [port["id"]]

@@ -569,6 +569,7 @@ class ComputeManager:
             transfer_image_id=payload.get("transfer_image_id"),
         )
         try:
+            self._plug(payload.get("networks"), log)
             with tempfile.TemporaryDirectory(dir=self.config.instances_path) as tmp:
                 disk = Path(tmp) / "disk.transfer"
                 transfer.download(
@@ -635,6 +636,7 @@ class ComputeManager:
             request_id=payload.get("request_id"),
         )
         try:
+            self._plug(payload.get("networks"), log)
             self.driver.finish_revert_migration(
                 instance, power_on=bool(payload.get("power_on", True))
             )
