@@ -24,6 +24,7 @@ compute_v21 = [
     path("", include("apps.servers.api.urls")),
     path("", include("apps.consoles.api.urls")),
     path("", include("apps.images.api.compute_urls")),
+    path("", include("apps.networks.api.compute_urls")),
 ]
 
 urlpatterns = [

@@ -22,6 +22,8 @@ security.py, routers.py). Every write here runs in its own transaction (or the c
   the user's.
 - `attach_interface(...)` -> one more port for a running instance; `detach_interface(...)`.
 - `set_port_status(port_id=, status=)`: the host agent's BUILD -> ACTIVE (or DOWN).
+- `instances_with_address(pattern, version=)` -> the instances whose fixed addresses match
+  (the server list's ``ip`` and ``ip6`` filters).
 - `instance_addresses([uuid, ...])` -> ``{uuid: {network name: [{"addr", "version",
   "OS-EXT-IPS:type", "OS-EXT-IPS-MAC:mac_addr"}]}}``; `instance_ports(uuid)` -> os-interface's
   rows; `instance_vifs(uuid)` -> the build payload's `VifPayload` list.
@@ -81,6 +83,7 @@ __all__ = [
     "instance_ports",
     "instance_security_groups",
     "instance_vifs",
+    "instances_with_address",
     "project_networks",
     "record_tunnel_endpoint",
     "remove_instance_security_group",
@@ -461,6 +464,22 @@ def instance_addresses(instance_uuids: Iterable[Any]) -> dict[str, dict[str, lis
             for floating in by_fixed.get(allocation.ip_address, []):
                 entries.append(_address(floating.floating_ip_address, "floating", port.mac_address))
     return result
+
+
+def instances_with_address(pattern: str, *, version: int) -> list[str]:
+    """The instances whose ports hold a fixed address of IP `version` matching `pattern`, a
+    PostgreSQL regular expression the caller has checked (Nova's ``ip`` and ``ip6`` server
+    list filters: ``10.0.0.1`` also finds ``10.0.0.10``)."""
+    rows = (
+        IPAllocation.objects.filter(
+            subnet__ip_version=version,
+            ip_address__regex=pattern,
+            port__device_owner__startswith=COMPUTE_OWNER_PREFIX,
+        )
+        .values_list("port__device_id", flat=True)
+        .distinct()
+    )
+    return list(rows)
 
 
 def instance_vifs(instance_uuid: Any) -> list[VifPayload]:

@@ -11,6 +11,7 @@ from django.db.models import Q, QuerySet
 from django.http import QueryDict
 from django.utils.dateparse import parse_datetime
 
+from apps.networks import services as networks
 from apps.servers.choices import TaskState
 from apps.servers.models import Server
 from apps.servers.states import VM_STATES_BY_STATUS
@@ -103,6 +104,8 @@ class ServerFilterSet(django_filters.FilterSet):
     tenant_id = django_filters.CharFilter(field_name="project_id")
     uuid = django_filters.CharFilter()
     launched_on = django_filters.CharFilter()
+    ip = django_filters.CharFilter(method="filter_ip")
+    ip6 = django_filters.CharFilter(method="filter_ip")
 
     class Meta:
         model = Server
@@ -115,6 +118,13 @@ class ServerFilterSet(django_filters.FilterSet):
         self, queryset: QuerySet[Server], name: str, value: str
     ) -> QuerySet[Server]:
         return queryset.filter(description__regex=_database_regex(value, "description"))
+
+    def filter_ip(self, queryset: QuerySet[Server], name: str, value: str) -> QuerySet[Server]:
+        """A regular expression over the fixed addresses of the servers' ports (IPv4 for
+        ``ip``, IPv6 for ``ip6``), as Nova matches them."""
+        pattern = _database_regex(value, name)
+        version = 6 if name == "ip6" else 4
+        return queryset.filter(uuid__in=networks.instances_with_address(pattern, version=version))
 
     def filter_status(self, queryset: QuerySet[Server], name: str, value: str) -> QuerySet[Server]:
         condition = Q()

@@ -192,6 +192,9 @@ def project_a(make_caller: Any, admin: Any) -> dict[str, str]:
         "migrations": str(migration.pk),
         "ips": "a-secret-network",
         "os-interface": network_values["ports"],  # A's port, on no server of B's
+        "os-tenant-networks": network_values["networks"],
+        "os-networks": network_values["networks"],
+        "os-security-groups": network_values["security-groups"],
         "os-keypairs": "a-secret-key",
         "os-server-groups": group["id"],
         "images": image["id"],

@@ -42,9 +42,9 @@ FLAVOR = {
 
 # Statements per request, whatever the page size: the token with its roles, the page
 # (metadata, tags, latest fault and server group ride along as subqueries), and the page's
-# addresses from the network service's ports.
-SERVERS_DETAIL_QUERIES = 3
-SERVERS_DETAIL_ALL_TENANTS_QUERIES = 4  # + the hosts' services, for host_status
+# addresses and security groups from the network service's ports.
+SERVERS_DETAIL_QUERIES = 4
+SERVERS_DETAIL_ALL_TENANTS_QUERIES = 5  # + the hosts' services, for host_status
 SERVERS_LIST_QUERIES = 2
 FLAVORS_DETAIL_QUERIES = 3
 

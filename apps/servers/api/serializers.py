@@ -546,11 +546,14 @@ def server_detail(
     host_up: bool | None = None,
     listed: bool = False,
     addresses: dict[str, Any] | None = None,
+    security_groups: list[str] | None = None,
 ) -> dict[str, Any]:
     """Nova's server body for a row of `views.prefetched` (DETAIL_COLUMNS and RELATED_FIELDS).
 
     `addresses`: the server's ports' addresses as the network service has them (views read
-    them for a whole page at once); None: none.
+    them for a whole page at once); None: none. `security_groups`: the names of the groups
+    on its ports, read the same way; none (no port, or every group removed): the key is left
+    out, as Nova leaves it.
 
     `listed`: the body is an item of /servers/detail, which has no server_groups (2.71 added
     them to GET /servers/{id}, update and rebuild only).
@@ -597,8 +600,9 @@ def server_detail(
         "OS-EXT-STS:vm_state": server.vm_state,
         "OS-EXT-STS:power_state": server.power_state,
         "os-extended-volumes:volumes_attached": [],
-        "security_groups": [{"name": "default"}],
     }
+    if security_groups:
+        body["security_groups"] = [{"name": name} for name in security_groups]
     if status in PROGRESS_STATUSES:
         body["progress"] = server.progress
     if status in ("ERROR", "DELETED"):
@@ -666,9 +670,10 @@ def written_server_view(
 ) -> dict[str, Any]:
     """The server body that answers an update (PUT) or a rebuild (with the new `user_data`).
 
-    Up to 2.74 it is the basic body without the extended attributes; from 2.75 it is GET's
-    body. A rebuild answer also carries key_name (2.54) and user_data (2.57), top-level and
-    never as OS-EXT-SRV-ATTR:user_data.
+    Up to 2.74 it is the basic body without the extended attributes, its addresses only
+    ``version`` and ``addr`` (Nova's extend_address=False); from 2.75 it is GET's body. A
+    rebuild answer also carries key_name (2.54) and user_data (2.57), top-level and never as
+    OS-EXT-SRV-ATTR:user_data.
     """
     v = (version.major, version.minor)
     body = dict(detail)
@@ -677,6 +682,10 @@ def written_server_view(
             k: value
             for k, value in body.items()
             if k not in _EXTENDED_KEYS and not k.startswith("OS-EXT-SRV-ATTR:")
+        }
+        body["addresses"] = {
+            name: [{"version": a["version"], "addr": a["addr"]} for a in items]
+            for name, items in detail["addresses"].items()
         }
         if rebuild and v >= (2, 54):
             body["key_name"] = detail["key_name"]

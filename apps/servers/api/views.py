@@ -23,6 +23,7 @@ from apps.hosts.choices import COMPUTE_BINARY
 from apps.hosts.models import Service
 from apps.identity.policy import allowed, authorize
 from apps.networks import services as networks
+from apps.networks.api import compute as network_proxies
 from apps.networks.services import NicRequest
 from apps.servers import create as server_create
 from apps.servers import services
@@ -259,8 +260,11 @@ class ServerViewSet(MicroversionedMixin, viewsets.ViewSet):
         name = "servers/detail" if detail else "servers"
         if detail:
             hosts_up = _hosts_up({r.host for r in rows if r.host}) if context.is_admin else {}
-            # One query for the page's addresses: the network service's ports are the truth.
-            addresses = networks.instance_addresses([str(r.uuid) for r in rows])
+            # One query each for the page's addresses and security groups: the network
+            # service's ports are the truth.
+            uuids = [str(r.uuid) for r in rows]
+            addresses = networks.instance_addresses(uuids)
+            groups = networks.instance_security_groups(uuids)
             body = [
                 s.server_detail(
                     r,
@@ -269,6 +273,7 @@ class ServerViewSet(MicroversionedMixin, viewsets.ViewSet):
                     host_up=hosts_up.get(r.host),
                     listed=True,
                     addresses=addresses.get(str(r.uuid)),
+                    security_groups=groups.get(str(r.uuid)),
                 )
                 for r in rows
             ]
@@ -333,6 +338,7 @@ class ServerViewSet(MicroversionedMixin, viewsets.ViewSet):
             is_admin=request.auth.is_admin,
             host_up=host_up,
             addresses=networks.instance_addresses([uuid]).get(uuid),
+            security_groups=networks.instance_security_groups([uuid]).get(uuid),
         )
 
     def retrieve(self, request: Request, pk: str) -> Response:
@@ -541,6 +547,16 @@ def _reset_state(view: ServerViewSet, request: Request, server: Server, args: An
     return Response(status=202)
 
 
+def _inject_network_info(
+    view: ServerViewSet, request: Request, server: Server, args: Any
+) -> Response:
+    authorize(request.auth, "os_compute_api:os-admin-actions:inject_network_info")
+    # Nothing to inject: guests take their addresses by DHCP and read the rest from the
+    # metadata service or the config drive, as under Nova's libvirt driver, whose
+    # inject_network_info does nothing either.
+    return Response(status=202)
+
+
 def _console_output(view: ServerViewSet, request: Request, server: Server, args: Any) -> Response:
     authorize(request.auth, "os_compute_api:os-console-output")
     data = _validated(s.ConsoleOutputBody, args)
@@ -643,6 +659,7 @@ ACTION_HANDLERS: dict[str, Any] = {
     "forceDelete": _force_delete,
     "restore": _restore,
     "os-resetState": _reset_state,
+    "injectNetworkInfo": _inject_network_info,
     "os-getConsoleOutput": _console_output,
     "createImage": _create_image,
     "resize": _resize,
@@ -651,6 +668,8 @@ ACTION_HANDLERS: dict[str, Any] = {
     "migrate": _migrate,
     "rebuild": _rebuild,
     "os-getVNCConsole": get_vnc_console_action,
+    "addSecurityGroup": network_proxies.add_security_group,
+    "removeSecurityGroup": network_proxies.remove_security_group,
 }
 
 
