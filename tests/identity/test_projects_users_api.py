@@ -136,6 +136,6 @@ def test_auth_catalog_needs_a_project_scoped_token(member: Caller) -> None:
 
     # then
     assert scoped.status_code == 200
-    assert {s["type"] for s in scoped.json()["catalog"]} == {"identity", "compute", "image"}
+    assert {s["type"] for s in scoped.json()["catalog"]} == {"identity", "compute", "image", "network"}
     assert refused.status_code == 403
     assert "project-scoped" in refused.json()["error"]["message"]
