@@ -136,6 +136,7 @@ def test_auth_catalog_needs_a_project_scoped_token(member: Caller) -> None:
 
     # then
     assert scoped.status_code == 200
-    assert {s["type"] for s in scoped.json()["catalog"]} == {"identity", "compute", "image", "network"}
+    catalog = {s["type"] for s in scoped.json()["catalog"]}
+    assert catalog == {"identity", "compute", "image", "network"}
     assert refused.status_code == 403
     assert "project-scoped" in refused.json()["error"]["message"]
