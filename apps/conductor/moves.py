@@ -51,6 +51,9 @@ def _event(action: str) -> str:
 # --- snapshot -----------------------------------------------------------------------------------
 def snapshot_server(*, server_uuid: str, image_id: str, request_id: str) -> None:
     with transaction.atomic():
+        if not Image.objects.filter(id=image_id).exists():
+            _snapshot_image_gone(server_uuid=server_uuid, image_id=image_id, request_id=request_id)
+            return
         if not states.transition(
             server_uuid,
             action="snapshot",
@@ -74,6 +77,32 @@ def snapshot_server(*, server_uuid: str, image_id: str, request_id: str) -> None
             host=server.host,
         )
         to_compute.snapshot_server(enqueue_on_commit, server.host, payload=payload)
+
+
+def _snapshot_image_gone(*, server_uuid: str, image_id: str, request_id: str) -> None:
+    """The snapshot's image was deleted before the snapshot started (a user may delete it at
+    once): nothing to write to, so the server goes back to idle and the action says why, as
+    Nova does on "Image not found during snapshot". The server itself is fine: no fault."""
+    if not states.transition(
+        server_uuid,
+        action="snapshot",
+        expected={"task_state": [TaskState.IMAGE_SNAPSHOT]},
+        quiet=True,
+        task_state=None,
+    ):
+        return
+    server = Server.objects.get(uuid=server_uuid)
+    event = "compute_snapshot_instance"
+    history.start_event(server=server, request_id=request_id, event=event, host=server.host)
+    history.finish_event(
+        server=server,
+        request_id=request_id,
+        event=event,
+        ok=False,
+        host=server.host,
+        details=f"Image {image_id} was deleted before the snapshot started.",
+    )
+    logger.info("server %s: snapshot image %s deleted before it started", server_uuid, image_id)
 
 
 # --- resize / migrate ---------------------------------------------------------------------------
