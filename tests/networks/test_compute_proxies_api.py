@@ -125,6 +125,9 @@ def test_security_groups_create_show_update_list_delete(member, reader):
         )
     )["security_group"]
     assert (updated["name"], updated["description"]) == ("web2", "new")
+    spaced = group(member.client, " spaced name ", " spaced ")
+    assert (spaced["name"], spaced["description"]) == (" spaced name ", " spaced ")
+    assert member.client.delete(f"{C}/os-security-groups/{spaced['id']}", **OLD).status_code == 202
 
     listed = ok(reader.client.get(f"{C}/os-security-groups", **OLD))["security_groups"]
     assert [g["name"] for g in listed] == ["default", "web2"]

@@ -162,8 +162,9 @@ def _group(request: Request, group_id: str) -> SecurityGroup:
 
 
 class _GroupBody(StrictSerializer):
-    name = serializers.CharField(max_length=255, allow_blank=True)
-    description = serializers.CharField(max_length=255, allow_blank=True)
+    # Kept as given, spaces included (Nova and Neutron store the text as sent).
+    name = serializers.CharField(max_length=255, allow_blank=True, trim_whitespace=False)
+    description = serializers.CharField(max_length=255, allow_blank=True, trim_whitespace=False)
 
 
 def _group_body(request: Request) -> dict[str, Any]:
