@@ -6,7 +6,8 @@
 #   tools/tempest/run.sh --regex 'tempest\.api\.compute\.flavors'   # any `tempest run` options
 #
 # It installs Tempest (pinned) into var/tempest-venv, creates the accounts Tempest needs with
-# our management commands (idempotent), a second image, writes tempest.conf and accounts.yaml
+# our management commands (idempotent), a network with a subnet in each of their projects, a
+# second image, writes tempest.conf and accounts.yaml
 # under var/tempest/workspace/etc, runs `tempest run`, and keeps the results under
 # var/tempest/results/<time>/: the console log, the subunit stream, the failing tests' ids and
 # a summary. docs/tempest.md has the configuration choices and the latest results.
@@ -59,25 +60,49 @@ ensure_account() { # PROJECT USER ROLE
 step "ensuring Tempest's accounts ($MEMBER_PROJECTS member projects, $ADMINS admins)"
 accounts="$ETC/accounts.yaml"
 : >"$accounts.new"
+# Each account names its project's network (below) as its resource: the network Tempest boots
+# the classes' servers on.
 for i in $(seq 1 "$MEMBER_PROJECTS"); do
   ensure_account "tempest-p$i" "tempest-member$i" member
-  printf -- "- username: tempest-member%s\n  project_name: tempest-p%s\n  password: '%s'\n  roles: [member]\n" \
-    "$i" "$i" "$TEMPEST_PASSWORD" >>"$accounts.new"
+  printf -- "- username: tempest-member%s\n  project_name: tempest-p%s\n  password: '%s'\n  roles: [member]\n  resources: {network: tempest-net-p%s}\n" \
+    "$i" "$i" "$TEMPEST_PASSWORD" "$i" >>"$accounts.new"
 done
 # Readers after members: the alt user is "any non-admin account, first free", and it must be
 # able to create things.
 for i in $(seq 1 "$MEMBER_PROJECTS"); do
   ensure_account "tempest-p$i" "tempest-reader$i" reader
-  printf -- "- username: tempest-reader%s\n  project_name: tempest-p%s\n  password: '%s'\n  roles: [reader]\n" \
-    "$i" "$i" "$TEMPEST_PASSWORD" >>"$accounts.new"
+  printf -- "- username: tempest-reader%s\n  project_name: tempest-p%s\n  password: '%s'\n  roles: [reader]\n  resources: {network: tempest-net-p%s}\n" \
+    "$i" "$i" "$TEMPEST_PASSWORD" "$i" >>"$accounts.new"
 done
 for i in $(seq 1 "$ADMINS"); do
   ensure_account "tempest-admin$i" "tempest-admin$i" admin
-  printf -- "- username: tempest-admin%s\n  project_name: tempest-admin%s\n  password: '%s'\n  roles: [admin]\n  types: [admin]\n" \
-    "$i" "$i" "$TEMPEST_PASSWORD" >>"$accounts.new"
+  printf -- "- username: tempest-admin%s\n  project_name: tempest-admin%s\n  password: '%s'\n  roles: [admin]\n  types: [admin]\n  resources: {network: tempest-net-admin%s}\n" \
+    "$i" "$i" "$TEMPEST_PASSWORD" "$i" >>"$accounts.new"
 done
 chmod 600 "$accounts.new"
 mv "$accounts.new" "$accounts"
+
+# --- networks: one per project, with a subnet, through the network service (idempotent) ------
+# Names are unique across projects: an admin lists every project's networks, and Tempest
+# wants exactly one match for the name. 10.200.N.0/24 stays clear of the 10.100.x.0/24 that
+# the multi-NIC tests make for themselves.
+step "ensuring each Tempest project's network (tempest-net-PROJECT, 10.200.N.0/24)"
+"$PY" manage.py shell -c "
+from apps.identity.models import Project
+from apps.networks.models import Network
+from apps.networks.networks import create_network, create_subnet
+projects = [f'p{i}' for i in range(1, $MEMBER_PROJECTS + 1)]
+projects += [f'admin{i}' for i in range(1, $ADMINS + 1)]
+for index, suffix in enumerate(projects, start=1):
+    project = Project.objects.get(name=f'tempest-{suffix}')
+    name = f'tempest-net-{suffix}'
+    network = Network.objects.filter(project_id=project.id, name=name).first()
+    if network is None:
+        network = create_network(project_id=project.id, name=name)
+    if not network.subnets.exists():
+        create_subnet(project_id=project.id, network=network, cidr=f'10.200.{index}.0/24',
+                      name=f'tempest-subnet-{suffix}')
+"
 
 # --- images and flavors ---------------------------------------------------------------------------
 step "ensuring the images (tinyos, tinyos-alt)"
@@ -102,13 +127,6 @@ sed -e "s|@WORKSPACE@|$WORKSPACE|g" -e "s|@PUBLIC_URL@|$PUBLIC_URL|g" \
   -e "s|@IMAGE_REF@|$IMAGE_REF|g" -e "s|@IMAGE_REF_ALT@|$IMAGE_REF_ALT|g" \
   -e "s|@FLAVOR_REF@|$FLAVOR_REF|g" -e "s|@FLAVOR_REF_ALT@|$FLAVOR_REF_ALT|g" \
   tools/tempest/tempest.conf.in >"$ETC/tempest.conf"
-# TEMPEST_CLAIM_NEUTRON=1: a diagnostic run that claims Neutron. Tempest skips every class
-# with create_default_network when Neutron is absent, although with pre-provisioned accounts
-# and no fixed_network_name it creates no network for them; claiming it lets those classes
-# run (their Neutron-only tests then fail for want of a network endpoint). Not for totals.
-if [[ "${TEMPEST_CLAIM_NEUTRON:-0}" == 1 ]]; then
-  sed -i 's/^neutron = false$/neutron = true/' "$ETC/tempest.conf"
-fi
 # What `tempest init` would write, without registering a workspace in the home directory.
 tempest_pkg=$("$TEMPEST_VENV/bin/python" -c 'import os, tempest; print(os.path.dirname(tempest.__file__))')
 printf '[DEFAULT]\ntest_path=%s/test_discover\ntop_dir=%s\ngroup_regex=([^\\.]*\\.)*\n' \
