@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "apps.images",
     "apps.hosts",
     "apps.networks",
+    "apps.volumes",
     "apps.placement",
     "apps.scheduler",
     "apps.servers",

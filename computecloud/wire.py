@@ -159,15 +159,28 @@ def tap_name(port_id: str) -> str:
 
 
 class BlockDevicePayload(TypedDict):
-    """A volume present on the host (a file or block device) to attach at boot."""
+    """A volume to give a guest. The control plane names it (`volume_id`, the `backend` of the
+    pool it lives in); the host's storage agent finds it there and fills `path`, `source_type`
+    and `disk_format`. `boot_index` 0 makes it the guest's root disk (boot from volume)."""
 
     volume_id: str
-    path: str
-    device_name: NotRequired[str | None]
+    backend: NotRequired[str]  # "file" or "lvm" (apps.volumes.choices.BackendKind)
+    path: NotRequired[str]
+    device_name: NotRequired[str | None]  # e.g. "vdb"; None: the next free name on the bus
     disk_bus: NotRequired[str]
     disk_format: NotRequired[str]
-    source_type: NotRequired[str]
+    source_type: NotRequired[str]  # "file" or "block"
     read_only: NotRequired[bool]
+    boot_index: NotRequired[int | None]
+
+
+class StoragePoolPayload(TypedDict):
+    """A host's volume store as its worker reports it (with every heartbeat)."""
+
+    backend: str  # "file" or "lvm"
+    shared: bool  # every host sees the same volumes (a shared directory): attach anywhere
+    total_gb: int
+    free_gb: int
 
 
 class InstancePayload(TypedDict):
@@ -233,6 +246,23 @@ class BuildPayload(TypedDict):
     # The instance's networks and ports, for the host's network agent to plug before the
     # guest starts (absent: the instance has no ports).
     networks: NotRequired[HostNetworksPayload]
+    # Volumes this build creates first on the host (boot from an image onto a volume, blank
+    # volumes), in the pool named by each; the instance's block_devices then name them.
+    volumes_to_create: NotRequired[list["VolumeCreatePayload"]]
+
+
+class VolumeCreatePayload(TypedDict):
+    """Make volume `volume_id` of `size_gb` GiB in the host's pool `backend`: blank, or
+    written from an image (downloaded by the host like a base image), a snapshot or another
+    volume of the same pool."""
+
+    volume_id: str
+    size_gb: int
+    backend: str
+    request_id: str
+    image: NotRequired[ImagePayload | None]
+    snapshot_id: NotRequired[str | None]
+    source_volume_id: NotRequired[str | None]
 
 
 # --- the metadata documents -------------------------------------------------------------------

@@ -154,6 +154,36 @@ class ServerTag(models.Model):
         return self.tag
 
 
+class BlockDeviceMapping(models.Model):
+    """A volume a server has (Nova's block device mapping with a volume destination): its
+    root disk when `boot_index` is 0, else an attached disk. The volume service keeps the
+    volume and its attachment; this row is the server's side: which device, whether deleting
+    the server deletes the volume, the tag. `uuid` is what 2.89 shows as ``bdm_uuid``."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    server = models.ForeignKey(Server, on_delete=models.CASCADE, related_name="block_devices")
+    volume_id = models.UUIDField()
+    attachment_id = models.UUIDField(null=True, blank=True)
+    source_type = models.CharField(max_length=16, default="volume")  # volume|image|snapshot|blank
+    boot_index = models.IntegerField(null=True, blank=True)
+    device_name = models.CharField(max_length=64, blank=True)  # "/dev/vdb" once known
+    disk_bus = models.CharField(max_length=16, blank=True)
+    delete_on_termination = models.BooleanField(default=False)
+    tag = models.CharField(max_length=60, null=True, blank=True)
+    # False while the host plugs it (attach under way); the API lists only attached ones.
+    attached = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["server", "volume_id"], name="bdm_unique_volume")
+        ]
+
+    def __str__(self) -> str:
+        return f"volume {self.volume_id} on {self.server_id} ({self.device_name})"
+
+
 class InstanceFault(models.Model):
     """Why an instance is in ERROR (or why an operation on it failed), newest first."""
 

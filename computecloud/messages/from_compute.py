@@ -15,7 +15,7 @@ from typing import Any, NotRequired, TypedDict
 
 from computecloud.messages import Send
 from computecloud.queues import CONDUCTOR_QUEUE, SCHEDULER_QUEUE
-from computecloud.wire import AlternatePayload
+from computecloud.wire import AlternatePayload, StoragePoolPayload
 
 COMPUTE_STARTED = "conductor.compute_started"
 COMPUTE_HEARTBEAT = "conductor.compute_heartbeat"
@@ -31,6 +31,9 @@ RESIZE_REVERTED_ON_DEST = "conductor.resize_reverted_on_dest"
 RESIZE_REVERTED = "conductor.resize_reverted"
 INTERFACE_ATTACHED = "conductor.interface_attached"
 INTERFACE_DETACHED = "conductor.interface_detached"
+VOLUME_DONE = "conductor.volume_done"
+VOLUME_ATTACHED = "conductor.volume_attached"
+VOLUME_DETACHED = "conductor.volume_detached"
 UPDATE_INVENTORY = "scheduler.update_inventory"
 
 
@@ -59,6 +62,7 @@ class ComputeStarted(TypedDict):
     power_states: dict[str, int]  # instance uuid → power state
     interrupted_builds: NotRequired[list[str] | None]
     instance_files: NotRequired[list[str] | None]  # instances with files on the host
+    storage: NotRequired[StoragePoolPayload | None]  # None: the host keeps no volumes
 
 
 class ComputeHeartbeat(TypedDict):
@@ -67,6 +71,7 @@ class ComputeHeartbeat(TypedDict):
     power_states: dict[str, int]
     observed_at: NotRequired[float | None]  # host clock, before the states were read
     instance_files: NotRequired[list[str] | None]
+    storage: NotRequired[StoragePoolPayload | None]
 
 
 class UpdateInventory(TypedDict):
@@ -178,6 +183,33 @@ class InterfaceChanged(TypedDict):
     fault: Fault | None
 
 
+class VolumeDone(TypedDict):
+    """A storage operation on the host's pool finished (`ok`) or failed: ``operation`` is
+    "create", "delete", "extend", "snapshot" or "delete_snapshot"."""
+
+    host: str
+    operation: str
+    volume_id: str
+    snapshot_id: str | None
+    request_id: str | None
+    ok: bool
+    fault: Fault | None
+
+
+class VolumeChanged(TypedDict):
+    """A volume was plugged into (attached) or unplugged from (detached) a guest, or not;
+    `device` is the disk's target name in the domain (e.g. "vdb")."""
+
+    host: str
+    server_uuid: str
+    volume_id: str
+    attachment_id: str
+    request_id: str | None
+    ok: bool
+    device: str | None
+    fault: Fault | None
+
+
 MESSAGES: dict[str, type] = {
     COMPUTE_STARTED: ComputeStarted,
     COMPUTE_HEARTBEAT: ComputeHeartbeat,
@@ -194,6 +226,9 @@ MESSAGES: dict[str, type] = {
     RESIZE_REVERTED: ResizeReverted,
     INTERFACE_ATTACHED: InterfaceChanged,
     INTERFACE_DETACHED: InterfaceChanged,
+    VOLUME_DONE: VolumeDone,
+    VOLUME_ATTACHED: VolumeChanged,
+    VOLUME_DETACHED: VolumeChanged,
 }
 
 
@@ -491,3 +526,106 @@ def interface_detached(
         "fault": fault,
     }
     send(INTERFACE_DETACHED, kwargs=args, queue=CONDUCTOR_QUEUE)
+
+
+def volume_done(
+    send: Send,
+    *,
+    host: str,
+    operation: str,
+    volume_id: str,
+    snapshot_id: str | None,
+    request_id: str | None,
+    ok: bool,
+    fault: Fault | None = None,
+) -> None:
+    args: VolumeDone = {
+        "host": host,
+        "operation": operation,
+        "volume_id": volume_id,
+        "snapshot_id": snapshot_id,
+        "request_id": request_id,
+        "ok": ok,
+        "fault": fault,
+    }
+    send(VOLUME_DONE, kwargs=args, queue=CONDUCTOR_QUEUE)
+
+
+def _volume_changed(
+    send: Send,
+    task: str,
+    *,
+    host: str,
+    server_uuid: str,
+    volume_id: str,
+    attachment_id: str,
+    request_id: str | None,
+    ok: bool,
+    device: str | None = None,
+    fault: Fault | None = None,
+) -> None:
+    args: VolumeChanged = {
+        "host": host,
+        "server_uuid": server_uuid,
+        "volume_id": volume_id,
+        "attachment_id": attachment_id,
+        "request_id": request_id,
+        "ok": ok,
+        "device": device,
+        "fault": fault,
+    }
+    send(task, kwargs=args, queue=CONDUCTOR_QUEUE)
+
+
+def volume_attached(
+    send: Send,
+    *,
+    host: str,
+    server_uuid: str,
+    volume_id: str,
+    attachment_id: str,
+    request_id: str | None,
+    ok: bool,
+    device: str | None = None,
+    fault: Fault | None = None,
+) -> None:
+    """The guest holds the volume (`ok`, on `device`), or the attach failed (`fault`)."""
+    _volume_changed(
+        send,
+        VOLUME_ATTACHED,
+        host=host,
+        server_uuid=server_uuid,
+        volume_id=volume_id,
+        attachment_id=attachment_id,
+        request_id=request_id,
+        ok=ok,
+        device=device,
+        fault=fault,
+    )
+
+
+def volume_detached(
+    send: Send,
+    *,
+    host: str,
+    server_uuid: str,
+    volume_id: str,
+    attachment_id: str,
+    request_id: str | None,
+    ok: bool,
+    device: str | None = None,
+    fault: Fault | None = None,
+) -> None:
+    """The domain no longer lists the volume (`ok`), or the guest did not let go (`fault`)."""
+    _volume_changed(
+        send,
+        VOLUME_DETACHED,
+        host=host,
+        server_uuid=server_uuid,
+        volume_id=volume_id,
+        attachment_id=attachment_id,
+        request_id=request_id,
+        ok=ok,
+        device=device,
+        fault=fault,
+    )

@@ -18,11 +18,13 @@ from typing import Any, Generic, NotRequired, TypedDict, TypeVar
 from computecloud.messages import Call, Send
 from computecloud.queues import compute_queue
 from computecloud.wire import (
+    BlockDevicePayload,
     BuildPayload,
     HostNetworksPayload,
     ImagePayload,
     InstancePayload,
     VifPayload,
+    VolumeCreatePayload,
 )
 
 BUILD_SERVER = "compute.build_server"
@@ -37,6 +39,14 @@ CONFIRM_RESIZE = "compute.confirm_resize"
 REVERT_RESIZE = "compute.revert_resize"
 FINISH_REVERT_RESIZE = "compute.finish_revert_resize"
 SYNC_NETWORKS = "compute.sync_networks"
+# Volumes: the host's storage agent keeps them in its pool; the hypervisor plugs them.
+CREATE_VOLUME = "compute.create_volume"
+DELETE_VOLUME = "compute.delete_volume"
+EXTEND_VOLUME = "compute.extend_volume"
+CREATE_VOLUME_SNAPSHOT = "compute.create_volume_snapshot"
+DELETE_VOLUME_SNAPSHOT = "compute.delete_volume_snapshot"
+ATTACH_VOLUME = "compute.attach_volume"
+DETACH_VOLUME = "compute.detach_volume"
 ATTACH_INTERFACE = "compute.attach_interface"
 DETACH_INTERFACE = "compute.detach_interface"
 
@@ -157,6 +167,53 @@ class FinishRevertPayload(TypedDict):
     networks: NotRequired[HostNetworksPayload]  # its ports, bound here again, to plug first
 
 
+class VolumeDeletePayload(TypedDict):
+    volume_id: str
+    backend: str
+    request_id: str
+
+
+class VolumeExtendPayload(TypedDict):
+    """Grow a volume to `size_gb`; when it is attached (`server_uuid`), the guest is told
+    the disk's new size too."""
+
+    volume_id: str
+    backend: str
+    size_gb: int
+    request_id: str
+    server_uuid: NotRequired[str | None]
+    device_name: NotRequired[str | None]
+
+
+class VolumeSnapshotPayload(TypedDict):
+    """Create (or delete) snapshot `snapshot_id` of volume `volume_id`, in the volume's pool."""
+
+    snapshot_id: str
+    volume_id: str
+    backend: str
+    request_id: str
+
+
+class AttachVolumePayload(TypedDict):
+    """Hot-plug a volume into a running (or stopped) guest; the host answers with
+    `from_compute.VOLUME_ATTACHED` once the domain holds the disk, or with the fault."""
+
+    server_uuid: str
+    attachment_id: str
+    request_id: str
+    block_device: BlockDevicePayload
+
+
+class DetachVolumePayload(TypedDict):
+    """Unplug a volume; done only when the domain no longer lists the disk (the guest let go)."""
+
+    server_uuid: str
+    volume_id: str
+    attachment_id: str
+    device_name: str | None
+    request_id: str
+
+
 P = TypeVar("P")
 
 
@@ -190,6 +247,13 @@ MESSAGES: dict[str, Any] = {
     SYNC_NETWORKS: Carrying[HostNetworksPayload],
     ATTACH_INTERFACE: Carrying[AttachInterfacePayload],
     DETACH_INTERFACE: Carrying[DetachInterfacePayload],
+    CREATE_VOLUME: Carrying[VolumeCreatePayload],
+    DELETE_VOLUME: Carrying[VolumeDeletePayload],
+    EXTEND_VOLUME: Carrying[VolumeExtendPayload],
+    CREATE_VOLUME_SNAPSHOT: Carrying[VolumeSnapshotPayload],
+    DELETE_VOLUME_SNAPSHOT: Carrying[VolumeSnapshotPayload],
+    ATTACH_VOLUME: Carrying[AttachVolumePayload],
+    DETACH_VOLUME: Carrying[DetachVolumePayload],
     **dict.fromkeys(SIMPLE_OPERATIONS, Carrying[ServerActionPayload]),
 }
 
@@ -267,6 +331,34 @@ def attach_interface(send: Send, host: str, *, payload: AttachInterfacePayload) 
 
 def detach_interface(send: Send, host: str, *, payload: DetachInterfacePayload) -> None:
     _to(send, DETACH_INTERFACE, host, {"payload": payload})
+
+
+def create_volume(send: Send, host: str, *, payload: VolumeCreatePayload) -> None:
+    _to(send, CREATE_VOLUME, host, {"payload": payload})
+
+
+def delete_volume(send: Send, host: str, *, payload: VolumeDeletePayload) -> None:
+    _to(send, DELETE_VOLUME, host, {"payload": payload})
+
+
+def extend_volume(send: Send, host: str, *, payload: VolumeExtendPayload) -> None:
+    _to(send, EXTEND_VOLUME, host, {"payload": payload})
+
+
+def create_volume_snapshot(send: Send, host: str, *, payload: VolumeSnapshotPayload) -> None:
+    _to(send, CREATE_VOLUME_SNAPSHOT, host, {"payload": payload})
+
+
+def delete_volume_snapshot(send: Send, host: str, *, payload: VolumeSnapshotPayload) -> None:
+    _to(send, DELETE_VOLUME_SNAPSHOT, host, {"payload": payload})
+
+
+def attach_volume(send: Send, host: str, *, payload: AttachVolumePayload) -> None:
+    _to(send, ATTACH_VOLUME, host, {"payload": payload})
+
+
+def detach_volume(send: Send, host: str, *, payload: DetachVolumePayload) -> None:
+    _to(send, DETACH_VOLUME, host, {"payload": payload})
 
 
 def get_console_output(call: Call, host: str, *, server_uuid: str, length: int | None) -> str:

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class VolumesConfig(AppConfig):
+    name = "apps.volumes"
+    label = "volumes"
+    verbose_name = "Volumes"
