@@ -12,11 +12,11 @@ from typing import Any
 
 from celery import shared_task
 
-from apps.conductor import moves, networking, services
+from apps.conductor import moves, networking, services, volumes
 from apps.images.services import reset_stale_uploads
 from computecloud.messages import from_compute, to_conductor
 from computecloud.messages.from_compute import Console, Fault
-from computecloud.wire import AlternatePayload
+from computecloud.wire import AlternatePayload, StoragePoolPayload
 
 logger = logging.getLogger(__name__)
 
@@ -144,6 +144,73 @@ def interface_detached(
     )
 
 
+@shared_task(name=from_compute.VOLUME_DONE)
+def volume_done(
+    host: str,
+    operation: str,
+    volume_id: str,
+    snapshot_id: str | None,
+    request_id: str | None,
+    ok: bool,
+    fault: Fault | None,
+) -> None:
+    volumes.volume_done(
+        host=host,
+        operation=operation,
+        volume_id=volume_id,
+        snapshot_id=snapshot_id,
+        request_id=request_id,
+        ok=ok,
+        fault=dict(fault or {}),
+    )
+
+
+@shared_task(name=from_compute.VOLUME_ATTACHED)
+def volume_attached(
+    host: str,
+    server_uuid: str,
+    volume_id: str,
+    attachment_id: str,
+    request_id: str | None,
+    ok: bool,
+    device: str | None,
+    fault: Fault | None,
+) -> None:
+    volumes.volume_attached(
+        host=host,
+        server_uuid=server_uuid,
+        volume_id=volume_id,
+        attachment_id=attachment_id,
+        request_id=request_id,
+        ok=ok,
+        device=device,
+        fault=dict(fault or {}),
+    )
+
+
+@shared_task(name=from_compute.VOLUME_DETACHED)
+def volume_detached(
+    host: str,
+    server_uuid: str,
+    volume_id: str,
+    attachment_id: str,
+    request_id: str | None,
+    ok: bool,
+    device: str | None,
+    fault: Fault | None,
+) -> None:
+    volumes.volume_detached(
+        host=host,
+        server_uuid=server_uuid,
+        volume_id=volume_id,
+        attachment_id=attachment_id,
+        request_id=request_id,
+        ok=ok,
+        device=device,
+        fault=dict(fault or {}),
+    )
+
+
 @shared_task(name=from_compute.COMPUTE_STARTED)
 def compute_started(
     host: str,
@@ -151,7 +218,9 @@ def compute_started(
     power_states: dict[str, int],
     interrupted_builds: list[str] | None = None,
     instance_files: list[str] | None = None,
+    storage: StoragePoolPayload | None = None,
 ) -> None:
+    volumes.record_pool(host=host, storage=storage)
     services.compute_started(
         host=host,
         facts=facts,
@@ -168,7 +237,9 @@ def compute_heartbeat(
     power_states: dict[str, int],
     observed_at: float | None = None,
     instance_files: list[str] | None = None,
+    storage: StoragePoolPayload | None = None,
 ) -> None:
+    volumes.record_pool(host=host, storage=storage)
     services.compute_heartbeat(
         host=host,
         facts=facts,

@@ -243,6 +243,7 @@ def compute_started(
     power_states: dict[str, int],
     interrupted_builds: list[str],
     instance_files: list[str],
+    storage: StoragePoolPayload | None = None,
 ) -> None:
     """The host (re)started: the conductor reconciles what it had with what the database says."""
     args: ComputeStarted = {
@@ -251,6 +252,7 @@ def compute_started(
         "power_states": power_states,
         "interrupted_builds": interrupted_builds,
         "instance_files": instance_files,
+        "storage": storage,
     }
     send(COMPUTE_STARTED, kwargs=args, queue=CONDUCTOR_QUEUE)
 
@@ -263,14 +265,16 @@ def compute_heartbeat(
     power_states: dict[str, int],
     observed_at: float,
     instance_files: list[str],
+    storage: StoragePoolPayload | None = None,
 ) -> None:
-    """Liveness, power states and what instances have files here."""
+    """Liveness, power states, what instances have files here and the host's volume pool."""
     args: ComputeHeartbeat = {
         "host": host,
         "facts": facts,
         "power_states": power_states,
         "observed_at": observed_at,
         "instance_files": instance_files,
+        "storage": storage,
     }
     send(COMPUTE_HEARTBEAT, kwargs=args, queue=CONDUCTOR_QUEUE)
 
