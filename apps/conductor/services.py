@@ -210,6 +210,7 @@ def fail_build(
     if not updated:
         return
     networks.deallocate_for_instance(instance_uuid=str(server.uuid))
+    server_services.release_volumes(server)
     history.add_fault(server=server, message=message, details=details, host=host)
     history.finish_event(
         server=server,

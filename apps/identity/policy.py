@@ -155,6 +155,10 @@ DEFAULT_POLICIES: dict[str, str] = {
     "os_compute_api:os-attach-interfaces:show": READER,
     "os_compute_api:os-attach-interfaces:create": MEMBER,
     "os_compute_api:os-attach-interfaces:delete": MEMBER,
+    "os_compute_api:os-volumes-attachments:index": READER,
+    "os_compute_api:os-volumes-attachments:show": READER,
+    "os_compute_api:os-volumes-attachments:create": MEMBER,
+    "os_compute_api:os-volumes-attachments:delete": MEMBER,
     # The network proxies (apps/networks/api/compute.py).
     "os_compute_api:os-tenant-networks:list": READER,
     "os_compute_api:os-tenant-networks:show": READER,

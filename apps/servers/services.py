@@ -34,6 +34,7 @@ from apps.servers.choices import TaskState, VmState
 from apps.servers.exceptions import ServerLocked, ServerNotFound
 from apps.servers.history import finish_event, record_action
 from apps.servers.models import (
+    BlockDeviceMapping,
     Migration,
     Server,
     ServerGroupMember,
@@ -41,6 +42,7 @@ from apps.servers.models import (
     ServerTag,
 )
 from apps.servers.resolvers import flavor_snapshot, key_data_for, resolve_flavor, resolve_image
+from apps.volumes import attachments as volume_attachments
 from computecloud.exceptions import Conflict, InvalidInput, NotFound
 from computecloud.messages import to_compute, to_conductor
 from computecloud.tasking import call, enqueue_on_commit
@@ -230,6 +232,18 @@ def delete_server(
         finish_local_delete(server=server, request_id=request_id)
 
 
+def release_volumes(server: Server) -> None:
+    """The server's guest is gone (destroyed, never built, or on a host given up): each
+    volume's attachment ends, and those mapped with delete_on_termination are deleted."""
+    for bdm in BlockDeviceMapping.objects.filter(server=server):
+        volume_attachments.release(
+            volume_id=bdm.volume_id,
+            instance_uuid=str(server.uuid),
+            delete=bdm.delete_on_termination,
+        )
+    BlockDeviceMapping.objects.filter(server=server).delete()
+
+
 def finish_local_delete(*, server: Server, request_id: str) -> None:
     """Mark deleted, free its resources, tell its host (if any) to clean up when it can.
 
@@ -251,6 +265,7 @@ def finish_local_delete(*, server: Server, request_id: str) -> None:
     release_allocations(consumer_uuid=server.uuid)
     # Its addresses go back to the pools: ports made for it are deleted, the user's unbound.
     networks.deallocate_for_instance(instance_uuid=str(server.uuid))
+    release_volumes(server)
     ServerGroupMember.objects.filter(server=server).delete()
     # Its console tokens are refused from now on (consoles read the live server); the
     # conductor removes their rows when it finishes a delete, expiry the rest.

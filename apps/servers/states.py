@@ -63,6 +63,13 @@ ALLOW_SNAPSHOT = (
 )
 ALLOW_CONSOLE = (frozenset({VmState.ACTIVE}), IDLE)
 ALLOW_INTERFACE = (frozenset({VmState.ACTIVE, VmState.PAUSED, VmState.STOPPED}), IDLE)
+# Nova's: a volume attaches to and detaches from a server at rest in these states.
+ALLOW_VOLUME = (
+    frozenset(
+        {VmState.ACTIVE, VmState.PAUSED, VmState.STOPPED, VmState.RESIZED, VmState.SOFT_DELETED}
+    ),
+    IDLE,
+)
 
 
 # --- the API status ----------------------------------------------------------------------------

@@ -489,6 +489,8 @@ RELATED_FIELDS = (
     "api_tags",
     "api_fault",
     "api_group_uuid",
+    "api_volume_ids",
+    "api_volume_dots",
 )
 
 # Statuses whose body shows "progress" (Nova's); other statuses leave the key out.
@@ -599,7 +601,12 @@ def server_detail(
         "OS-EXT-STS:task_state": server.task_state,
         "OS-EXT-STS:vm_state": server.vm_state,
         "OS-EXT-STS:power_state": server.power_state,
-        "os-extended-volumes:volumes_attached": [],
+        "os-extended-volumes:volumes_attached": [
+            {"id": str(volume_id), "delete_on_termination": dot}
+            if v >= (2, 3)
+            else {"id": str(volume_id)}
+            for volume_id, dot in zip(server.api_volume_ids, server.api_volume_dots, strict=True)
+        ],
     }
     if security_groups:
         body["security_groups"] = [{"name": name} for name in security_groups]

@@ -1,4 +1,4 @@
-from apps.servers.api import audit_log, groups, interfaces, migrations_api, usage, views
+from apps.servers.api import audit_log, groups, interfaces, migrations_api, usage, views, volumes
 from computecloud.api.routers import OpenStackRouter
 
 router = OpenStackRouter()
@@ -12,6 +12,11 @@ router.register(
     r"servers/(?P<server_id>[^/]+)/os-interface",
     interfaces.InterfaceViewSet,
     basename="server-interface",
+)
+router.register(
+    r"servers/(?P<server_id>[^/]+)/os-volume_attachments",
+    volumes.VolumeAttachmentViewSet,
+    basename="server-volume-attachment",
 )
 router.register(
     r"servers/(?P<server_id>[^/]+)/os-instance-actions",

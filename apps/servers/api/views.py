@@ -32,6 +32,7 @@ from apps.servers.api import serializers as s
 from apps.servers.exceptions import ServerNotFound
 from apps.servers.filtersets import ServerFilterSet, apply_special_filters, user_filters
 from apps.servers.models import (
+    BlockDeviceMapping,
     InstanceAction,
     InstanceFault,
     Server,
@@ -175,6 +176,14 @@ def prefetched(queryset: QuerySet[Server], *, user_data: bool = True) -> QuerySe
         ),
         api_group_uuid=Subquery(
             ServerGroupMember.objects.filter(**by_server).values("group__uuid")[:1]
+        ),
+        api_volume_ids=ArraySubquery(
+            BlockDeviceMapping.objects.filter(**by_server).order_by("id").values("volume_id")
+        ),
+        api_volume_dots=ArraySubquery(
+            BlockDeviceMapping.objects.filter(**by_server)
+            .order_by("id")
+            .values("delete_on_termination")
         ),
     ).values_list(*columns, *s.RELATED_FIELDS, named=True)
 
