@@ -29,13 +29,19 @@ from workers.compute import runtime
 from workers.compute.config import ComputeConfig, load_driver_class
 from workers.compute.manager import ComputeManager
 from workers.network.agent import NetworkAgent
+from workers.storage.agent import StorageAgent
+from workers.storage.exceptions import StorageError
 
 logger = logging.getLogger(__name__)
 
 try:
     config = ComputeConfig.from_env()
     driver_class = load_driver_class(config.compute_driver)
-except RuntimeError as exc:
+    # The volume pool must work here (a directory QEMU reaches, or LVM with device-mapper
+    # and its thin pool), else the worker says what is missing and does not start.
+    storage = StorageAgent(config.storage)
+    storage.check()
+except (RuntimeError, ValueError, StorageError) as exc:
     # One line saying what is wrong instead of Celery's "Unable to load celery application"
     # with a traceback and a usage hint: the worker exits before it takes any task.
     raise SystemExit(f"compute worker refuses to start: {exc}") from exc
@@ -55,7 +61,9 @@ app.conf.update(
 )
 # Before the tasks load: they ask workers.compute.runtime for the manager built here.
 runtime.install(
-    lambda: ComputeManager(config, driver_class(config), app, NetworkAgent(config.network))
+    lambda: ComputeManager(
+        config, driver_class(config), app, NetworkAgent(config.network), storage=storage
+    )
 )
 app.autodiscover_tasks(["workers.compute"], force=True)
 

@@ -10,6 +10,7 @@ from typing import cast
 
 from computecloud.broker import RedisTLS
 from workers.network.config import NetworkAgentConfig
+from workers.storage.config import StorageConfig, storage_config_from_env
 from workers.virt.driver import ComputeDriver
 
 # The hypervisor driver when COMPUTE_DRIVER is not set.
@@ -49,10 +50,14 @@ class ComputeConfig:
     # where its metadata proxies forward guests (NETWORK_PREFIX, NETWORK_STATE_DIR,
     # TUNNEL_IP, METADATA_URL, METADATA_SHARED_SECRET).
     network: NetworkAgentConfig = field(default_factory=NetworkAgentConfig)
+    # The host's storage agent (workers/storage/): its pool of volumes (VOLUME_BACKEND,
+    # VOLUME_PATH, VOLUME_GROUP, VOLUME_THIN_POOL, VOLUME_SHARED).
+    storage: StorageConfig = field(default_factory=StorageConfig)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "ComputeConfig":
         env = dict(os.environ if env is None else env)
+        instances_path = Path(env.get("INSTANCES_PATH", "/var/lib/computecloud/instances"))
         broker = env.get("CELERY_BROKER_URL") or env.get("REDIS_URL")
         if not broker:
             raise RuntimeError("the compute worker needs REDIS_URL (or CELERY_BROKER_URL)")
@@ -61,7 +66,7 @@ class ComputeConfig:
             broker_url=broker,
             libvirt_uri=env.get("LIBVIRT_URI", "qemu:///system"),
             virt_type=env.get("VIRT_TYPE", "qemu"),
-            instances_path=Path(env.get("INSTANCES_PATH", "/var/lib/computecloud/instances")),
+            instances_path=instances_path,
             image_cache_path=Path(env.get("IMAGE_CACHE_PATH", "/var/lib/computecloud/image-cache")),
             vnc_listen=env.get("VNC_LISTEN", "127.0.0.1"),
             report_interval=int(env.get("REPORT_INTERVAL", "10")),
@@ -75,6 +80,7 @@ class ComputeConfig:
             redis_tls=RedisTLS.from_env(env),
             compute_driver=env.get("COMPUTE_DRIVER") or DEFAULT_COMPUTE_DRIVER,
             network=network_config_from_env(env),
+            storage=storage_config_from_env(env, instances_path),
         )
 
 

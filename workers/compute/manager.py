@@ -11,6 +11,7 @@ redoes it from a clean state.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import tempfile
@@ -27,16 +28,34 @@ from computecloud.identifiers import compute_node_uuid
 from computecloud.messages import from_compute, to_compute
 from computecloud.messages.from_compute import Console, Fault
 from computecloud.queues import describe_task
-from computecloud.wire import BuildPayload, HostNetworksPayload, NetworkPayload, PortPayload
+from computecloud.wire import (
+    BuildPayload,
+    HostNetworksPayload,
+    ImagePayload,
+    NetworkPayload,
+    PortPayload,
+    StoragePoolPayload,
+    VolumeCreatePayload,
+)
 from workers import transfer
 from workers.compute.config import ComputeConfig
-from workers.virt.driver import ComputeDriver, ImageSource, InstanceSpec, VifSpec
+from workers.storage.agent import StorageAgent
+from workers.virt.driver import (
+    BlockDeviceSpec,
+    ComputeDriver,
+    ImageSource,
+    InstanceSpec,
+    VifSpec,
+)
 
 logger = logging.getLogger(__name__)
 
 RUNNING = 1  # Nova's power_state.RUNNING
 # How long a port this host plugged outlives network states that do not have it yet.
 FRESH_PLUG_SECONDS = 120.0
+# How long a guest has to let go of a volume being detached (it ignores the request while it
+# boots, and the request is repeated meanwhile).
+VOLUME_DETACH_TIMEOUT = 120.0
 
 # Simple operations: compute task name → the driver call that performs it.
 SIMPLE_OPERATIONS: dict[
@@ -87,11 +106,14 @@ class ComputeManager:
         driver: ComputeDriver,
         app: Celery,
         network: NetworkAgent,
+        storage: StorageAgent | None = None,
     ) -> None:
         self.config = config
         self.driver = driver
         self.app = app
         self.network = network
+        # The host's pool of volumes; None (or VOLUME_BACKEND=none): the host keeps none.
+        self.storage = storage
         # Network states (their generations): the newest received, the last applied.
         self._sync_lock = threading.Lock()
         self._apply_lock = threading.Lock()
@@ -129,6 +151,7 @@ class ComputeManager:
             power_states=self._power_states(),
             interrupted_builds=interrupted,
             instance_files=self.driver.list_instance_files(),
+            storage=self._storage_pool(),
         )
         self.report_inventory()
         logger.info("compute host %s started (%s)", self.host, self.config.libvirt_uri)
@@ -182,8 +205,18 @@ class ComputeManager:
             power_states=self._power_states(),
             observed_at=observed_at,
             instance_files=self.driver.list_instance_files(),
+            storage=self._storage_pool(),
         )
         self.report_inventory()
+
+    def _storage_pool(self) -> StoragePoolPayload | None:
+        if self.storage is None:
+            return None
+        try:
+            return self.storage.pool()
+        except Exception:
+            logger.exception("reading the volume pool of %s failed", self.host)
+            return None
 
     def _facts(self) -> dict[str, Any]:
         """The hypervisor's facts, and this host's end of the networks' tunnels."""
@@ -220,6 +253,8 @@ class ComputeManager:
 
     # --- build ----------------------------------------------------------------------------------
     def build_server(self, payload: BuildPayload) -> None:
+        """Create the volumes the build asks for, then the guest with its volumes (the root
+        disk one of them when it boots from a volume) and its ports."""
         instance = InstanceSpec.from_payload(payload["instance"])
         request_id = payload.get("request_id")
         log = self._log(instance.uuid, request_id)
@@ -241,10 +276,13 @@ class ComputeManager:
             else:
                 # A partial instance from an interrupted attempt is removed before we start.
                 self.driver.destroy(instance.uuid, delete_files=True)
-                image = ImageSource.from_payload(payload["image"])
+                for volume in payload.get("volumes_to_create") or []:
+                    self._create_volume_reported(volume, log)
+                instance = self._with_volume_paths(instance)
+                image = None if instance.root_volume else _image(payload.get("image"))
                 self._plug(payload.get("networks"), log)
                 log.info("spawning on %s", self.host)
-                self.driver.spawn(instance, image, block_device_info=[])
+                self.driver.spawn(instance, image)
             console = self._vnc(instance.uuid)
             from_compute.build_server_done(
                 self.publish,
@@ -272,6 +310,180 @@ class ComputeManager:
                 alternates=payload.get("alternates", []),
                 started_at=started_at,
             )
+
+    # --- volumes --------------------------------------------------------------------------------
+    def _storage(self) -> StorageAgent:
+        if self.storage is None:
+            raise RuntimeError(f"host {self.host} keeps no volumes")
+        return self.storage
+
+    def _with_volume_paths(self, instance: InstanceSpec) -> InstanceSpec:
+        """The instance with its volumes found in this host's pool (path, type, format)."""
+        if not instance.block_devices:
+            return instance
+        storage = self._storage()
+        devices = [
+            BlockDeviceSpec.from_payload(storage.connect(device.to_payload()))
+            for device in instance.block_devices
+        ]
+        return dataclasses.replace(instance, block_devices=devices)
+
+    def _create_volume(self, payload: VolumeCreatePayload) -> None:
+        image = payload.get("image")
+        path = None
+        # A snapshot or a volume is the source when named; the image only otherwise.
+        if image and not payload.get("snapshot_id") and not payload.get("source_volume_id"):
+            storage = self._storage()
+            if storage.backend.volume_size(payload["volume_id"]) is None:
+                path = self.driver.fetch_image(ImageSource.from_payload(image))
+        self._storage().create(payload, image=path, image_format="qcow2")
+
+    def _create_volume_reported(self, payload: VolumeCreatePayload, log: InstanceLog) -> None:
+        """A build's volume: created and reported; a failure is reported, then raised (the
+        build fails with it)."""
+        try:
+            self._create_volume(payload)
+        except Exception as exc:
+            log.exception("volume %s could not be created", payload["volume_id"])
+            self._volume_done("create", payload["volume_id"], None, payload, exc)
+            raise
+        self._volume_done("create", payload["volume_id"], None, payload, None)
+
+    def _volume_done(
+        self,
+        operation: str,
+        volume_id: str,
+        snapshot_id: str | None,
+        payload: Mapping[str, Any],
+        exc: BaseException | None,
+    ) -> None:
+        from_compute.volume_done(
+            self.publish,
+            host=self.host,
+            operation=operation,
+            volume_id=volume_id,
+            snapshot_id=snapshot_id,
+            request_id=payload.get("request_id"),
+            ok=exc is None,
+            fault=fault_from(exc) if exc is not None else None,
+        )
+
+    def _storage_operation(
+        self,
+        operation: str,
+        payload: Mapping[str, Any],
+        work: Callable[[], None],
+    ) -> None:
+        """Run one operation on the pool and report it, ok or with its fault, exactly once."""
+        volume_id, snapshot_id = payload["volume_id"], payload.get("snapshot_id")
+        failure: BaseException | None = None
+        try:
+            work()
+            logger.info("volume %s: %s done on %s", volume_id, operation, self.host)
+        except Exception as exc:
+            logger.exception("volume %s: %s failed on %s", volume_id, operation, self.host)
+            failure = exc
+        self._volume_done(operation, volume_id, snapshot_id, payload, failure)
+
+    def create_volume(self, payload: VolumeCreatePayload) -> None:
+        self._storage_operation("create", payload, lambda: self._create_volume(payload))
+
+    def delete_volume(self, payload: to_compute.VolumeDeletePayload) -> None:
+        self._storage_operation(
+            "delete",
+            payload,
+            lambda: self._storage().delete(payload["volume_id"], payload["backend"]),
+        )
+
+    def extend_volume(self, payload: to_compute.VolumeExtendPayload) -> None:
+        self._storage_operation("extend", payload, lambda: self._extend_volume(payload))
+
+    def _extend_volume(self, payload: to_compute.VolumeExtendPayload) -> None:
+        """Grow the volume; a guest that has it is told its new size. A qcow2 file a running
+        guest holds is grown by its QEMU (the file is locked), anything else by the pool."""
+        storage = self._storage()
+        volume_id, backend, size_gb = payload["volume_id"], payload["backend"], payload["size_gb"]
+        server_uuid = payload.get("server_uuid")
+        size_bytes = int(size_gb) * 1024**3
+        if (
+            server_uuid
+            and storage.grown_by_hypervisor_in_use(backend)
+            and self.driver.extend_volume(server_uuid, volume_id, size_bytes)
+        ):
+            return
+        storage.extend(volume_id, backend, int(size_gb))
+        if server_uuid:
+            self.driver.extend_volume(server_uuid, volume_id, size_bytes)
+
+    def create_volume_snapshot(self, payload: to_compute.VolumeSnapshotPayload) -> None:
+        self._storage_operation(
+            "snapshot",
+            payload,
+            lambda: self._storage().create_snapshot(
+                payload["snapshot_id"], payload["volume_id"], payload["backend"]
+            ),
+        )
+
+    def delete_volume_snapshot(self, payload: to_compute.VolumeSnapshotPayload) -> None:
+        self._storage_operation(
+            "delete_snapshot",
+            payload,
+            lambda: self._storage().delete_snapshot(payload["snapshot_id"], payload["backend"]),
+        )
+
+    def attach_volume(self, payload: to_compute.AttachVolumePayload) -> None:
+        """Plug the volume into the guest and say on which device, or why not."""
+        server_uuid, device = payload["server_uuid"], payload["block_device"]
+        log = self._log(server_uuid, payload.get("request_id"))
+        used: str | None = None
+        fault: Fault | None = None
+        try:
+            volume = BlockDeviceSpec.from_payload(self._storage().connect(device))
+            used = self.driver.attach_volume(server_uuid, volume)
+            log.info("volume %s attached as %s on %s", device["volume_id"], used, self.host)
+        except Exception as exc:
+            log.exception("attaching volume %s failed on %s", device["volume_id"], self.host)
+            fault = fault_from(exc)
+        from_compute.volume_attached(
+            self.publish,
+            host=self.host,
+            server_uuid=server_uuid,
+            volume_id=device["volume_id"],
+            attachment_id=payload["attachment_id"],
+            request_id=payload.get("request_id"),
+            ok=fault is None,
+            device=used,
+            fault=fault,
+        )
+
+    def detach_volume(self, payload: to_compute.DetachVolumePayload) -> None:
+        """Unplug the volume: done once the domain no longer lists the disk."""
+        server_uuid, volume_id = payload["server_uuid"], payload["volume_id"]
+        log = self._log(server_uuid, payload.get("request_id"))
+        device = payload.get("device_name")
+        fault: Fault | None = None
+        try:
+            device = (
+                self.driver.detach_volume(
+                    server_uuid, volume_id, device, timeout=VOLUME_DETACH_TIMEOUT
+                )
+                or device
+            )
+            log.info("volume %s detached on %s", volume_id, self.host)
+        except Exception as exc:
+            log.exception("detaching volume %s failed on %s", volume_id, self.host)
+            fault = fault_from(exc)
+        from_compute.volume_detached(
+            self.publish,
+            host=self.host,
+            server_uuid=server_uuid,
+            volume_id=volume_id,
+            attachment_id=payload["attachment_id"],
+            request_id=payload.get("request_id"),
+            ok=fault is None,
+            device=device,
+            fault=fault,
+        )
 
     # --- networks -------------------------------------------------------------------------------
     def _plug(self, networks: HostNetworksPayload | None, log: InstanceLog) -> None:
@@ -442,8 +654,10 @@ class ComputeManager:
         log = self._log(instance.uuid, request_id)
         ok, fault = True, None
         try:
+            instance = self._with_volume_paths(instance)
             self.driver.destroy(instance.uuid, delete_files=True)
-            self.driver.spawn(instance, ImageSource.from_payload(payload["image"]))
+            image = None if instance.root_volume else _image(payload.get("image"))
+            self.driver.spawn(instance, image)
             if not payload.get("power_on", True):
                 self.driver.power_off(instance.uuid, timeout=0)  # a new guest: nothing to lose
         except Exception as exc:
@@ -569,6 +783,7 @@ class ComputeManager:
             transfer_image_id=payload.get("transfer_image_id"),
         )
         try:
+            instance = self._with_volume_paths(instance)
             self._plug(payload.get("networks"), log)
             with tempfile.TemporaryDirectory(dir=self.config.instances_path) as tmp:
                 disk = Path(tmp) / "disk.transfer"
@@ -636,6 +851,7 @@ class ComputeManager:
             request_id=payload.get("request_id"),
         )
         try:
+            instance = self._with_volume_paths(instance)
             self._plug(payload.get("networks"), log)
             self.driver.finish_revert_migration(
                 instance, power_on=bool(payload.get("power_on", True))
@@ -651,3 +867,10 @@ class ComputeManager:
 
 # Seconds without a byte from the other side before a transfer is abandoned.
 TRANSFER_TIMEOUT = 600
+
+
+def _image(payload: ImagePayload | None) -> ImageSource:
+    """The image a guest boots from; a payload without one (no URL) is refused."""
+    if not payload or not payload.get("url"):
+        raise ValueError("the instance has neither an image nor a boot volume")
+    return ImageSource.from_payload(payload)

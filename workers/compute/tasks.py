@@ -7,7 +7,7 @@ send functions there are the senders); arguments are JSON.
 from celery import shared_task
 
 from computecloud.messages import to_compute
-from computecloud.wire import BuildPayload, HostNetworksPayload
+from computecloud.wire import BuildPayload, HostNetworksPayload, VolumeCreatePayload
 from workers.compute.runtime import get_manager
 
 
@@ -114,3 +114,38 @@ def attach_interface(payload: to_compute.AttachInterfacePayload) -> None:
 @shared_task(name=to_compute.DETACH_INTERFACE)
 def detach_interface(payload: to_compute.DetachInterfacePayload) -> None:
     get_manager().detach_interface(payload)
+
+
+@shared_task(name=to_compute.CREATE_VOLUME)
+def create_volume(payload: VolumeCreatePayload) -> None:
+    get_manager().create_volume(payload)
+
+
+@shared_task(name=to_compute.DELETE_VOLUME)
+def delete_volume(payload: to_compute.VolumeDeletePayload) -> None:
+    get_manager().delete_volume(payload)
+
+
+@shared_task(name=to_compute.EXTEND_VOLUME)
+def extend_volume(payload: to_compute.VolumeExtendPayload) -> None:
+    get_manager().extend_volume(payload)
+
+
+@shared_task(name=to_compute.CREATE_VOLUME_SNAPSHOT)
+def create_volume_snapshot(payload: to_compute.VolumeSnapshotPayload) -> None:
+    get_manager().create_volume_snapshot(payload)
+
+
+@shared_task(name=to_compute.DELETE_VOLUME_SNAPSHOT)
+def delete_volume_snapshot(payload: to_compute.VolumeSnapshotPayload) -> None:
+    get_manager().delete_volume_snapshot(payload)
+
+
+@shared_task(name=to_compute.ATTACH_VOLUME)
+def attach_volume(payload: to_compute.AttachVolumePayload) -> None:
+    get_manager().attach_volume(payload)
+
+
+@shared_task(name=to_compute.DETACH_VOLUME)
+def detach_volume(payload: to_compute.DetachVolumePayload) -> None:
+    get_manager().detach_volume(payload)

@@ -98,15 +98,29 @@ class VifSpec:
 
 @dataclass(frozen=True)
 class BlockDeviceSpec:
-    """A volume already present on this host (a file or block device) to attach at boot."""
+    """A volume on this host (a file or block device) that the guest has, at boot or
+    hot-plugged. The control plane names it (``volume_id``, its pool's ``backend``); the
+    host's storage agent fills ``path``, ``source_type`` and ``disk_format``. ``boot_index``
+    0 makes it the root disk (boot from volume): the guest then has no image disk."""
 
     volume_id: str
-    path: str
+    path: str = ""
     device_name: str | None = None  # e.g. "vdb"; None: the next free name on the bus
     disk_bus: str = "virtio"
     disk_format: str = "raw"
     source_type: str = "file"  # "file" or "block"
     read_only: bool = False
+    backend: str = ""
+    boot_index: int | None = None
+
+    @property
+    def is_root(self) -> bool:
+        return self.boot_index == 0
+
+    @property
+    def serial(self) -> str:
+        """What the guest sees as the disk's serial (it keeps 20 characters)."""
+        return self.volume_id[:20]
 
     @classmethod
     def from_payload(cls, data: Mapping[str, Any]) -> "BlockDeviceSpec":
@@ -171,6 +185,11 @@ class InstanceSpec:
 
     def to_payload(self) -> InstancePayload:
         return cast(InstancePayload, dataclasses.asdict(self))
+
+    @property
+    def root_volume(self) -> BlockDeviceSpec | None:
+        """The volume the guest boots from (boot index 0), or None: it boots from its image."""
+        return next((b for b in self.block_devices if b.is_root), None)
 
     def image_property(self, name: str, default: str | None = None) -> str | None:
         """One of the image's ``properties`` (hw_disk_bus, ...), as a string, or ``default``."""
@@ -345,17 +364,20 @@ class ComputeDriver(abc.ABC):
     def spawn(
         self,
         instance: InstanceSpec,
-        image: ImageSource,
+        image: ImageSource | None,
         network_info: list[VifSpec] | None = None,
         block_device_info: list[BlockDeviceSpec] | None = None,
     ) -> None:
         """Create the guest from ``image`` and start it; return once it is running.
 
-        ``network_info``/``block_device_info`` replace the instance's own lists when given.
-        Fetches (and caches) the image, verifying its checksum; builds the root disk grown
-        to ``root_gb``, ephemeral and swap disks, and a config drive when
-        ``instance.config_drive``. If spawn fails, any partial instance is cleaned up (no
-        guest defined, no files left) before the error is raised: ImageDownloadFailed,
+        ``network_info``/``block_device_info`` replace the instance's own lists when given;
+        block devices come with their ``path`` filled (the storage agent's). One with boot
+        index 0 is the root disk (the first disk, booted from): no image is fetched and no
+        root disk made then, and ``image`` may be None. Otherwise fetches (and caches) the
+        image, verifying its checksum, and builds the root disk grown to ``root_gb``. Then
+        ephemeral and swap disks, and a config drive when ``instance.config_drive``. If
+        spawn fails, any partial instance is cleaned up (no guest defined, no files left; a
+        volume is never touched) before the error is raised: ImageDownloadFailed,
         ImageChecksumMismatch, ImageUnacceptable, FlavorDiskSmallerThanImage,
         UnsupportedHardware, or SpawnFailed for anything else. InstanceExists if the guest
         is already defined here (nothing is touched then).
@@ -370,6 +392,36 @@ class ComputeDriver(abc.ABC):
     def detach_interface(self, instance_uuid: str, port_id: str, timeout: float = 30.0) -> None:
         """Unplug the port's NIC and wait, at most ``timeout`` seconds, until the guest has
         let it go (InterfaceDetachFailed beyond). Not attached: nothing to do."""
+
+    @abc.abstractmethod
+    def attach_volume(self, instance_uuid: str, volume: BlockDeviceSpec) -> str:
+        """Give the guest the volume (``volume.path`` filled), live when it runs (hot-plug)
+        and in its definition, with the volume id as the disk's serial; return the device
+        name it has (``volume.device_name`` when given and free, else the next free one).
+        Already attached (same volume): its device name, nothing else done."""
+
+    @abc.abstractmethod
+    def detach_volume(
+        self, instance_uuid: str, volume_id: str, device_name: str | None = None,
+        timeout: float = 120.0,
+    ) -> str | None:  # fmt: skip
+        """Take the volume (found by its serial, else by ``device_name``) from the guest and
+        return the device name it had. Live, the guest must let go: the request is repeated
+        until the domain no longer lists the disk, at most ``timeout`` seconds
+        (VolumeDetachFailed beyond: a guest still booting ignores the request). A stopped
+        guest loses it from its definition at once. Not attached, or no such guest: None."""
+
+    @abc.abstractmethod
+    def extend_volume(self, instance_uuid: str, volume_id: str, size_bytes: int) -> bool:
+        """Tell the running guest its volume is now ``size_bytes`` (QEMU grows a qcow2 file
+        it holds itself); True when done, False when the guest is not running or does not
+        have the volume (nothing to tell)."""
+
+    @abc.abstractmethod
+    def fetch_image(self, image: ImageSource) -> Path:
+        """The local, verified qcow2 file of ``image`` (from this host's image cache,
+        downloaded on first use): what a volume created from an image is written from.
+        Raises as `spawn` does for images."""
 
     @abc.abstractmethod
     def destroy(self, instance_uuid: str, *, delete_files: bool = True) -> None:

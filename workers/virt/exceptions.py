@@ -111,3 +111,15 @@ class InterfaceDetachFailed(VirtError):
     """The guest did not release the NIC in time (a guest still booting ignores the request)."""
 
     msg_fmt = "Port %(port_id)s could not be detached from instance %(instance_uuid)s: %(reason)s"
+
+
+class VolumeAttachFailed(VirtError):
+    msg_fmt = "Volume %(volume_id)s could not be attached to instance %(instance_uuid)s: %(reason)s"
+
+
+class VolumeDetachFailed(VirtError):
+    """The guest did not release the disk in time (a guest still booting ignores the request)."""
+
+    msg_fmt = (
+        "Volume %(volume_id)s could not be detached from instance %(instance_uuid)s: %(reason)s"
+    )

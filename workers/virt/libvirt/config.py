@@ -227,6 +227,13 @@ def _render_disk(devices: ET.Element, disk: GuestDisk) -> None:
         ET.SubElement(element, "serial").text = disk.serial
 
 
+def disk_xml(disk: GuestDisk) -> str:
+    """One <disk> element on its own: what a hot-plug or unplug is given."""
+    holder = ET.Element("devices")
+    _render_disk(holder, disk)
+    return ET.tostring(holder[0], encoding="unicode")
+
+
 def interface_xml(interface: GuestInterface) -> str:
     """One <interface> element on its own: what a live attach or detach is given."""
     holder = ET.Element("devices")

@@ -59,6 +59,7 @@ from workers.virt.libvirt.config import (
     GuestInterface,
     GuestMetadata,
     GuestSerial,
+    disk_xml,
     interface_xml,
 )
 from workers.virt.libvirt.configdrive import build_config_drive
@@ -104,6 +105,8 @@ SHUTDOWN_RETRY_INTERVAL_S = 10.0
 # A live disk copy of a large disk under load takes a while; past this it is abandoned.
 SNAPSHOT_COPY_TIMEOUT_S = 1800.0
 _POLL_S = 0.25
+# A detach the guest ignored (still booting) is sent again this often until it lets go.
+DETACH_RESEND_S = 3.0
 _CHUNK = 1024 * 1024
 
 
@@ -244,20 +247,26 @@ class LibvirtDriver(ComputeDriver):
     def spawn(
         self,
         instance: InstanceSpec,
-        image: ImageSource,
+        image: ImageSource | None,
         network_info: list[VifSpec] | None = None,
         block_device_info: list[BlockDeviceSpec] | None = None,
     ) -> None:
         vifs = instance.network_info if network_info is None else network_info
         volumes = instance.block_devices if block_device_info is None else block_device_info
+        boots_from_volume = any(v.is_root for v in volumes)
         if self.host.find(instance.uuid) is not None:
             raise exceptions.InstanceExists(instance_uuid=instance.uuid)
+        if image is None and not boots_from_volume:
+            raise exceptions.SpawnFailed(
+                instance_uuid=instance.uuid, reason="neither an image nor a boot volume"
+            )
         started = time.monotonic()
         inst_dir = self._instance_dir(instance.uuid)
         try:
             self._make_instance_dir(inst_dir)
-            base = self.image_cache.fetch(image)
-            self._create_root_disk(instance, base, inst_dir / DISK)
+            if image is not None and not boots_from_volume:
+                base = self.image_cache.fetch(image)
+                self._create_root_disk(instance, base, inst_dir / DISK)
             self._create_extra_disks(instance, inst_dir)
             if instance.config_drive:
                 build_config_drive(inst_dir / CONFIG_DRIVE, instance, vifs)
@@ -273,9 +282,9 @@ class LibvirtDriver(ComputeDriver):
                 raise exceptions.SpawnFailed(instance_uuid=instance.uuid, reason=str(exc)) from exc
             raise
         logger.info(
-            "[instance %s] spawned from image %s in %.2f s",
+            "[instance %s] spawned from %s in %.2f s",
             instance.uuid,
-            image.image_id,
+            "a volume" if boots_from_volume or image is None else f"image {image.image_id}",
             time.monotonic() - started,
         )
 
@@ -319,6 +328,111 @@ class LibvirtDriver(ComputeDriver):
                 continue
             asked = True
             time.sleep(0.5)
+
+    # --- volumes --------------------------------------------------------------------------------
+
+    def attach_volume(self, instance_uuid: str, volume: BlockDeviceSpec) -> str:
+        guest = self._lookup(instance_uuid)
+        live, persistent = guest.config(), guest.config(inactive=True)
+        for config in (live, persistent):
+            held = _volume_disk(config.disks, volume.volume_id)
+            if held is not None:
+                return held.target_dev  # redelivered: attached already
+        if not volume.path:
+            raise exceptions.VolumeAttachFailed(
+                volume_id=volume.volume_id, instance_uuid=instance_uuid, reason="no path given"
+            )
+        bus = volume.disk_bus if volume.disk_bus in DISK_BUS_PREFIX else "virtio"
+        names = _DeviceNames()
+        for disk in (*live.disks, *persistent.disks):
+            names.reserve(disk.target_dev)
+        wanted = (volume.device_name or "").removeprefix("/dev/")
+        if wanted.startswith(DISK_BUS_PREFIX[bus]) and names.is_free(wanted):
+            device = names.take(wanted)
+        else:  # none asked, or taken (the guest names disks in probe order anyway)
+            device = names.next(bus)
+        disk = _volume_guest_disk(volume, device, bus)
+        try:
+            guest.attach_device(disk_xml(disk))
+        except exceptions.InstanceOperationFailed as exc:
+            raise exceptions.VolumeAttachFailed(
+                volume_id=volume.volume_id, instance_uuid=instance_uuid, reason=str(exc)
+            ) from exc
+        logger.info(
+            "[instance %s] volume %s attached as %s", instance_uuid, volume.volume_id, device
+        )
+        return device
+
+    def detach_volume(
+        self,
+        instance_uuid: str,
+        volume_id: str,
+        device_name: str | None = None,
+        timeout: float = 120.0,
+    ) -> str | None:
+        try:
+            guest = self.host.find(self._uuid(instance_uuid))
+        except exceptions.InstanceNotFound:
+            return None
+        if guest is None:
+            return None
+        wanted = (device_name or "").removeprefix("/dev/") or None
+        deadline = time.monotonic() + timeout
+        sent_at: float | None = None
+        found: str | None = None
+        while True:
+            active = guest.is_active()
+            in_live = _volume_disk(guest.config().disks, volume_id, wanted) if active else None
+            in_def = _volume_disk(guest.config(inactive=True).disks, volume_id, wanted)
+            held = in_live or in_def
+            if held is None:
+                if found:
+                    logger.info("[instance %s] volume %s detached", instance_uuid, volume_id)
+                return found
+            found = found or held.target_dev
+            now = time.monotonic()
+            if in_live is not None and sent_at is not None and now >= deadline:
+                raise exceptions.VolumeDetachFailed(
+                    volume_id=volume_id,
+                    instance_uuid=instance_uuid,
+                    reason=f"the guest still holds {found} after {timeout:.0f} s",
+                )
+            if in_live is None:  # stopped, or gone from the guest already: the definition
+                guest.detach_device_from(disk_xml(held), live=False, persistent=True)
+                continue
+            if sent_at is None or now - sent_at >= DETACH_RESEND_S:
+                # Repeated: a guest still booting acknowledges the request and keeps the
+                # disk (only the domain's disk list tells).
+                with contextlib.suppress(exceptions.InstanceOperationFailed):
+                    guest.detach_device_from(
+                        disk_xml(held), live=True, persistent=in_def is not None
+                    )
+                sent_at = now
+                continue
+            time.sleep(_POLL_S)  # poll interval while the guest ejects the disk
+
+    def extend_volume(self, instance_uuid: str, volume_id: str, size_bytes: int) -> bool:
+        try:
+            guest = self.host.find(self._uuid(instance_uuid))
+        except exceptions.InstanceNotFound:
+            return False
+        if guest is None or not guest.is_active():
+            return False
+        disk = _volume_disk(guest.config().disks, volume_id)
+        if disk is None:
+            return False
+        guest.block_resize(disk.target_dev, size_bytes)
+        logger.info(
+            "[instance %s] volume %s (%s) is now %d bytes",
+            instance_uuid,
+            volume_id,
+            disk.target_dev,
+            size_bytes,
+        )
+        return True
+
+    def fetch_image(self, image: ImageSource) -> Path:
+        return self.image_cache.fetch(image)
 
     def destroy(self, instance_uuid: str, *, delete_files: bool = True) -> None:
         try:
@@ -955,9 +1069,22 @@ class LibvirtDriver(ComputeDriver):
         if instance.config_drive:
             # hdc: the IDE secondary master, where guests without AHCI find a CD-ROM.
             cdrom_dev = names.take("hdc") if cdrom_bus == "ide" else names.next(cdrom_bus)
-        root = GuestDisk(
-            source_path=str(inst_dir / DISK), target_dev=names.next(disk_bus), target_bus=disk_bus
-        )
+        boot_volume = next((v for v in volumes if v.is_root), None)
+        others = [v for v in volumes if v is not boot_volume]
+        # The root disk comes first (the one booted from): vda, or the boot volume's bus's
+        # first name. Names other volumes ask for are theirs before the rest are handed out.
+        if boot_volume is not None:
+            bus = boot_volume.disk_bus if boot_volume.disk_bus in DISK_BUS_PREFIX else disk_bus
+            root = _volume_guest_disk(boot_volume, names.next(bus), bus)
+        else:
+            root = GuestDisk(
+                source_path=str(inst_dir / DISK),
+                target_dev=names.next(disk_bus),
+                target_bus=disk_bus,
+            )
+        named = [
+            (v, names.take(v.device_name.removeprefix("/dev/"))) for v in others if v.device_name
+        ]
         disks = [root]
         for filename, present in ((EPHEMERAL, instance.ephemeral_gb), (SWAP, instance.swap_mb)):
             if present:
@@ -968,25 +1095,12 @@ class LibvirtDriver(ComputeDriver):
                         target_bus=disk_bus,
                     )
                 )
-        named = [v for v in volumes if v.device_name]
-        for volume in named + [v for v in volumes if not v.device_name]:
+        for volume, dev in named:
             bus = volume.disk_bus if volume.disk_bus in DISK_BUS_PREFIX else disk_bus
-            dev = (
-                names.take(volume.device_name.removeprefix("/dev/"))
-                if volume.device_name
-                else names.next(bus)
-            )
-            disks.append(
-                GuestDisk(
-                    source_path=volume.path,
-                    source_type="block" if volume.source_type == "block" else "file",
-                    target_dev=dev,
-                    target_bus=bus,
-                    driver_format=volume.disk_format,
-                    read_only=volume.read_only,
-                    serial=volume.volume_id[:20],
-                )
-            )
+            disks.append(_volume_guest_disk(volume, dev, bus))
+        for volume in (v for v in others if not v.device_name):
+            bus = volume.disk_bus if volume.disk_bus in DISK_BUS_PREFIX else disk_bus
+            disks.append(_volume_guest_disk(volume, names.next(bus), bus))
         if cdrom_dev is not None:
             disks.append(
                 GuestDisk(
@@ -1058,11 +1172,47 @@ _LIFECYCLE: dict[int, tuple[str, PowerState]] = {
 }
 
 
+def _volume_guest_disk(volume: BlockDeviceSpec, device: str, bus: str) -> GuestDisk:
+    """The <disk> of a volume: its serial is the volume id (as the guest keeps it)."""
+    return GuestDisk(
+        source_path=volume.path,
+        source_type="block" if volume.source_type == "block" else "file",
+        target_dev=device,
+        target_bus=bus,
+        driver_format=volume.disk_format,
+        read_only=volume.read_only,
+        serial=volume.serial,
+    )
+
+
+def _volume_disk(
+    disks: list[GuestDisk], volume_id: str, device_name: str | None = None
+) -> GuestDisk | None:
+    """The domain's disk of the volume: by its serial, else (a disk without one, or of this
+    volume) by its device name."""
+    serial = volume_id[:20]
+    for disk in disks:
+        if disk.device == "disk" and disk.serial == serial:
+            return disk
+    if device_name:
+        for disk in disks:
+            if disk.device == "disk" and disk.target_dev == device_name and not disk.serial:
+                return disk
+    return None
+
+
 class _DeviceNames:
     """Hands out guest device names (vda, vdb, hdc...) without duplicates."""
 
     def __init__(self) -> None:
         self._used: set[str] = set()
+
+    def reserve(self, name: str) -> None:
+        """A name already in use (by a disk the domain has)."""
+        self._used.add(name)
+
+    def is_free(self, name: str) -> bool:
+        return name not in self._used and bool(_DEVICE_NAME.match(name))
 
     def take(self, name: str) -> str:
         if name in self._used or not _DEVICE_NAME.match(name):

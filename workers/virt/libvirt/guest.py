@@ -192,7 +192,22 @@ class Guest:
         with translate_errors(self.uuid, "detach a device from"):
             self._domain.detachDeviceFlags(xml, flags)
 
+    def detach_device_from(self, xml: str, *, live: bool, persistent: bool) -> None:
+        """Unplug a device from the running guest (`live`: the guest is asked to release
+        it, the caller checks it did) and/or from the persistent definition."""
+        flags = 0
+        if live:
+            flags |= libvirt.VIR_DOMAIN_AFFECT_LIVE
+        if persistent:
+            flags |= libvirt.VIR_DOMAIN_AFFECT_CONFIG
+        with translate_errors(self.uuid, "detach a device from"):
+            self._domain.detachDeviceFlags(xml, flags)
+
     # --- disks ----------------------------------------------------------------------------------
+    def block_resize(self, target_dev: str, size_bytes: int) -> None:
+        """Tell the running guest its disk is now `size_bytes` (QEMU grows a qcow2 itself)."""
+        with translate_errors(self.uuid, "resize a disk of"):
+            self._domain.blockResize(target_dev, size_bytes, libvirt.VIR_DOMAIN_BLOCK_RESIZE_BYTES)
 
     def copy_disk(self, target_dev: str, dest: Path, *, timeout: float) -> bool:
         """Copy the running domain's disk ``target_dev`` to a new standalone qcow2 ``dest``,
