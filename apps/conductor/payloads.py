@@ -6,6 +6,7 @@ are `computecloud.wire`'s (the compute host reads them with the same definitions
 
 from __future__ import annotations
 
+from apps.conductor import volumes
 from apps.images.services import signed_download_url
 from apps.networks import services as networks
 from apps.servers.models import Server
@@ -38,8 +39,7 @@ def instance_payload(server: Server) -> InstancePayload:
         "flavor_name": flavor.get("name"),
         "extra_specs": flavor.get("extra_specs", {}),
         "network_info": networks.instance_vifs(str(server.uuid)),
-        # Volumes: the shape is ready, empty until they exist.
-        "block_devices": [],
+        "block_devices": volumes.block_devices(server),
     }
 
 
@@ -48,6 +48,9 @@ def image_payload(server: Server) -> ImagePayload:
     it checks what it got. From the server's image snapshot: image data never changes once
     active, and a build of an image deleted since fails at the download, as in Nova."""
     image = server.image_meta
+    if not image.get("id"):
+        # Booted from a volume: the host reads the root disk from the volume, fetches nothing.
+        return {"image_id": "", "url": ""}
     return {
         "image_id": image["id"],
         "url": signed_download_url(image_id=image["id"]),

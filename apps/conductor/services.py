@@ -16,7 +16,7 @@ from typing import Any, cast
 from django.db import transaction
 from django.utils import timezone
 
-from apps.conductor import networking
+from apps.conductor import networking, volumes
 from apps.conductor.payloads import image_payload, instance_payload
 from apps.consoles.services import revoke_server_tokens
 from apps.hosts.services import update_compute_node
@@ -39,7 +39,7 @@ from computecloud.conf import cc_settings
 from computecloud.exceptions import ComputecloudError, Conflict
 from computecloud.messages import to_compute
 from computecloud.tasking import enqueue_on_commit
-from computecloud.wire import AlternatePayload, BuildPayload
+from computecloud.wire import AlternatePayload, BuildPayload, VolumeCreatePayload
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +76,14 @@ def schedule_and_build_servers(*, server_uuids: list[str], request_id: str) -> N
                     continue  # deleted since it was read: its claim is given back
                 if not _allocate_networks(server, selection.host, request_id):
                     continue
-                payload = _build_payload(server, request_id, selection.alternates)
+                made = _prepare_volumes(server, selection.host, request_id)
+                if made is None:
+                    continue
+                # Volumes are made on this host's disk: a failed build is not moved elsewhere.
+                alternates = [] if server.block_device_mapping else selection.alternates
+                payload = _build_payload(server, request_id, alternates)
+                if made:
+                    payload["volumes_to_create"] = made
                 _send_build(selection.host, payload)
             for server in servers:
                 history.finish_event(
@@ -111,15 +118,22 @@ def request_spec_for(servers: list[Server]) -> Any:
         zone = f"{zone}:{destination.get('host') or ''}:{destination.get('node') or ''}"
     return RequestSpec.from_request(
         instance_uuids=[str(s.uuid) for s in servers],
-        flavor=first.flavor,
+        flavor=first.flavor if first.image_ref else _without_root_disk(first.flavor),
         image_properties=(first.image_meta or {}).get("properties", {}),
         project_id=first.project_id,
         user_id=first.user_id,
         availability_zone=zone or None,
         server_group=str(group.group.uuid) if group is not None else None,
         scheduler_hints=first.scheduler_hints or {},
-        requested_host=None if destination.get("force") else destination.get("host"),
+        requested_host=None
+        if destination.get("force")
+        else destination.get("host") or volumes.pinned_host(first),
     )
+
+
+def _without_root_disk(flavor: dict[str, Any] | None) -> dict[str, Any]:
+    """A server booted from a volume (no image) claims no local root disk: the volume is it."""
+    return {**(flavor or {}), "disk": 0}
 
 
 def _assign_host(
@@ -165,6 +179,24 @@ def _allocate_networks(server: Server, host: str, request_id: str) -> bool:
         )
         return False
     return True
+
+
+def _prepare_volumes(
+    server: Server, host: str, request_id: str
+) -> list[VolumeCreatePayload] | None:
+    """The volumes the build makes on `host`; None when they cannot be (the build failed)."""
+    try:
+        with transaction.atomic():
+            return volumes.prepare_build(server, host=host, request_id=request_id)
+    except volumes.VolumeBuildError as exc:
+        logger.warning("server %s: volumes on %s: %s", server.uuid, host, exc)
+        fail_build(
+            server=server,
+            request_id=request_id,
+            message=f"Build of instance {server.uuid} aborted: {exc}",
+            event=volumes.BLOCK_DEVICE_EVENT,
+        )
+        return None
 
 
 def _build_payload(server: Server, request_id: str, alternates: list[Any]) -> BuildPayload:
@@ -255,6 +287,7 @@ def build_server_done(
         )
         if updated:
             networking.set_ports_status(server_uuid, status="ACTIVE", host=host)
+            volumes.build_done(server_uuid, host=host)
             history.finish_event(
                 action=history.find_action(server_uuid=server_uuid, request_id=request_id),
                 request_id=request_id,

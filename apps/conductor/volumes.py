@@ -10,13 +10,24 @@ from typing import Any
 
 from django.db import transaction
 
+from apps.images.models import Image
+from apps.images.services import image_meta, signed_download_url
+from apps.quotas import services as quotas
 from apps.servers import history
+from apps.servers import volumes as server_volumes
+from apps.servers.block_devices import VolumeMapping
 from apps.servers.models import BlockDeviceMapping, Server
 from apps.volumes import attachments
 from apps.volumes import services as volume_services
-from computecloud.wire import StoragePoolPayload
+from apps.volumes.choices import AttachStatus, VolumeStatus
+from apps.volumes.models import StoragePool, Volume, VolumeAttachment, VolumeSnapshot, VolumeType
+from computecloud.exceptions import ComputecloudError
+from computecloud.wire import BlockDevicePayload, StoragePoolPayload, VolumeCreatePayload
 
 logger = logging.getLogger(__name__)
+
+# The build's step that makes its volumes (Nova's name), in the instance's action history.
+BLOCK_DEVICE_EVENT = "compute_prep_block_device"
 
 
 def record_pool(*, host: str, storage: StoragePoolPayload | None) -> None:
@@ -127,3 +138,192 @@ def _finish(
             host=host,
             details=(fault or {}).get("message", "") if not ok else "",
         )
+
+
+# --- a build's volumes -------------------------------------------------------------------------
+
+
+class VolumeBuildError(Exception):
+    """The volumes a build must make cannot be made on its host (no pool there, over quota, a
+    snapshot on another host's disk): the build fails with this message, not rescheduled."""
+
+
+def pinned_host(server: Server) -> str | None:
+    """The host an existing volume of the server ties it to: one in a pool that is not
+    shared lives on that host's disk, so the server must be built (or moved) there."""
+    volume_ids = list(server.block_devices.values_list("volume_id", flat=True))
+    hosts = sorted(
+        set(
+            Volume.objects.filter(pk__in=volume_ids, pool__shared=False)
+            .exclude(pool=None)
+            .values_list("pool__host", flat=True)
+        )
+    )
+    return hosts[0] if hosts else None
+
+
+def prepare_build(server: Server, *, host: str, request_id: str) -> list[VolumeCreatePayload]:
+    """Make the rows of the volumes the server's build creates on `host` (from an image, a
+    snapshot, or blank), quota-checked, each attached-to-be as its mapping says; return
+    what the host must create. A redelivered build finds them made and returns them again."""
+    plan = [VolumeMapping.from_dict(d) for d in server.block_device_mapping or []]
+    wanted = [e for e in plan if e.source_type != "volume"]
+    if not wanted:
+        return []
+    made = {
+        bdm.boot_index if bdm.boot_index is not None else -1 - n: bdm
+        for n, bdm in enumerate(server.block_devices.exclude(source_type="volume"))
+    }
+    if made:
+        return [_create_payload(bdm, request_id) for bdm in made.values()]
+    pool = StoragePool.objects.filter(host=host).first()
+    if pool is None:
+        raise VolumeBuildError(f"Host {host} keeps no volumes: cannot create the server's volumes.")
+    sizes = [_size(entry) for entry in wanted]
+    project = quotas.lock_project(server.project_id)
+    try:
+        quotas.check_volume_quota(
+            project=project,
+            used=volume_services.count_volume_usage(server.project_id),
+            volumes=len(wanted),
+            gigabytes=sum(sizes),
+        )
+    except ComputecloudError as exc:
+        raise VolumeBuildError(f"Volume quota: {exc}") from exc
+    payloads = []
+    for entry, size in zip(wanted, sizes, strict=True):
+        volume = _make_volume(server, entry, size, pool)
+        attachment = VolumeAttachment.objects.create(
+            volume=volume,
+            instance_uuid=server.uuid,
+            status=AttachStatus.ATTACHING,
+            host_name=host,
+        )
+        bdm = BlockDeviceMapping.objects.create(
+            server=server,
+            volume_id=volume.pk,
+            attachment_id=attachment.pk,
+            source_type=entry.source_type,
+            boot_index=entry.boot_index,
+            device_name="/dev/vda"
+            if entry.boot_index == 0
+            else server_volumes.next_device(server, entry.device_name),
+            disk_bus=entry.disk_bus or "",
+            delete_on_termination=entry.delete_on_termination,
+            tag=entry.tag,
+        )
+        payloads.append(_create_payload(bdm, request_id))
+        logger.info(
+            "server %s: volume %s (%d GiB, from %s) to be made on %s",
+            server.uuid,
+            volume.pk,
+            size,
+            entry.source_type,
+            host,
+        )
+    return payloads
+
+
+def _size(entry: VolumeMapping) -> int:
+    if entry.source_type == "snapshot":
+        snapshot = VolumeSnapshot.objects.get(pk=entry.uuid)
+        return max(entry.volume_size or 0, snapshot.size)
+    return int(entry.volume_size or 1)
+
+
+def _make_volume(server: Server, entry: VolumeMapping, size: int, pool: StoragePool) -> Volume:
+    image_id = None
+    image_metadata: dict[str, Any] = {}
+    snapshot = None
+    if entry.source_type == "image":
+        image = Image.objects.get(pk=entry.uuid)
+        image_id = image.pk
+        meta = image_meta(image=image)
+        image_metadata = {
+            **{k: str(v) for k, v in (meta.get("properties") or {}).items()},
+            "image_id": str(image.pk),
+            "image_name": image.name or "",
+            "disk_format": meta.get("disk_format") or "",
+            "container_format": meta.get("container_format") or "",
+            "min_ram": str(meta.get("min_ram") or 0),
+            "min_disk": str(meta.get("min_disk") or 0),
+            "size": str(meta.get("size") or 0),
+            "checksum": meta.get("checksum") or "",
+        }
+    elif entry.source_type == "snapshot":
+        snapshot = VolumeSnapshot.objects.select_related("volume__pool").get(pk=entry.uuid)
+        source_pool = snapshot.volume.pool
+        if source_pool is not None and source_pool != pool and not source_pool.shared:
+            raise VolumeBuildError(
+                f"Snapshot {snapshot.pk} is stored on host {source_pool.host}, not {pool.host}."
+            )
+        pool = source_pool or pool
+    return Volume.objects.create(
+        project_id=server.project_id,
+        user_id=server.user_id,
+        size=size,
+        status=VolumeStatus.CREATING,
+        volume_type=VolumeType.default(),
+        availability_zone=server.availability_zone or "nova",
+        bootable=entry.source_type == "image" or bool(snapshot and snapshot.volume.bootable),
+        image_id=image_id,
+        volume_image_metadata=image_metadata,
+        snapshot=snapshot,
+        pool=pool,
+        name="",
+        description=f"made for server {server.uuid}",
+    )
+
+
+def _create_payload(bdm: BlockDeviceMapping, request_id: str) -> VolumeCreatePayload:
+    volume = Volume.objects.select_related("pool").get(pk=bdm.volume_id)
+    payload: VolumeCreatePayload = {
+        "volume_id": str(volume.pk),
+        "size_gb": volume.size,
+        "backend": volume.pool.backend if volume.pool else "",
+        "request_id": request_id,
+    }
+    if volume.image_id:
+        image = Image.objects.get(pk=volume.image_id)
+        meta = image_meta(image=image)
+        payload["image"] = {
+            "image_id": str(image.pk),
+            "url": signed_download_url(image_id=image.pk),
+            "checksum": meta.get("checksum"),
+            "os_hash_algo": meta.get("os_hash_algo"),
+            "os_hash_value": meta.get("os_hash_value"),
+            "size": meta.get("size"),
+            "disk_format": meta.get("disk_format") or "raw",
+        }
+    if volume.snapshot_id:
+        payload["snapshot_id"] = str(volume.snapshot_id)
+    return payload
+
+
+def block_devices(server: Server) -> list[BlockDevicePayload]:
+    """The server's volumes as its host plugs them (every flow that defines the domain:
+    build, rebuild, resize, revert)."""
+    rows = list(server.block_devices.all())
+    found = Volume.objects.select_related("pool").in_bulk([bdm.volume_id for bdm in rows])
+    return [
+        attachments.block_device(
+            found[bdm.volume_id],
+            device_name=bdm.device_name.removeprefix("/dev/") or None,
+            boot_index=bdm.boot_index,
+            disk_bus=bdm.disk_bus,
+        )
+        for bdm in rows
+        if bdm.volume_id in found
+    ]
+
+
+def build_done(server_uuid: str, *, host: str) -> None:
+    """The guest runs with its volumes: each one is in use, its mapping attached."""
+    for bdm in BlockDeviceMapping.objects.filter(server__uuid=server_uuid, attached=False):
+        if attachments.attached(
+            volume_id=bdm.volume_id,
+            instance_uuid=server_uuid,
+            device=bdm.device_name,
+            host=host,
+        ):
+            BlockDeviceMapping.objects.filter(pk=bdm.pk).update(attached=True)

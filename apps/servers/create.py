@@ -4,12 +4,13 @@ metadata, tags, group membership and create action, and handed to the conductor.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import logging
 import re
 import secrets
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
@@ -24,25 +25,31 @@ from apps.networks import services as networks
 from apps.networks.security import resolve_security_groups
 from apps.networks.services import NicRequest
 from apps.quotas import services as quotas
+from apps.servers import block_devices
+from apps.servers.block_devices import BootDevices
 from apps.servers.choices import TaskState, VmState
 from apps.servers.exceptions import ServerGroupNotFound
 from apps.servers.groups import count_server_group_members
 from apps.servers.history import record_action
-from apps.servers.models import Server, ServerGroup, ServerGroupMember, ServerMetadata, ServerTag
+from apps.servers.models import (
+    BlockDeviceMapping,
+    Server,
+    ServerGroup,
+    ServerGroupMember,
+    ServerMetadata,
+    ServerTag,
+)
 from apps.servers.resolvers import flavor_snapshot, key_data_for, resolve_flavor, resolve_image
 from apps.servers.services import count_servers, visible_servers
+from apps.volumes import attachments as volume_attachments
+from apps.volumes import exceptions as volume_errors
+from apps.volumes.models import Volume
 from computecloud.conf import cc_settings
 from computecloud.exceptions import Conflict, Forbidden, InvalidInput
 from computecloud.messages import to_conductor
 from computecloud.tasking import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
-
-
-VOLUMES_NOT_SUPPORTED = (
-    "Block device mapping (boot from volume, attached volumes) is not supported yet: "
-    "volumes are not available in this cloud."
-)
 
 
 @dataclass(frozen=True)
@@ -71,6 +78,7 @@ class CreateRequest:
     # 2.74: a host and/or node the build should land on, still passing the filters (admins).
     requested_host: str | None = None
     requested_node: str | None = None
+    version: tuple[int, int] = (2, 1)  # the request's microversion (mapping keys depend on it)
 
 
 _HOSTNAME_BAD = re.compile(r"[^a-z0-9-]+")
@@ -162,25 +170,6 @@ def _check_hinted_servers(context: RequestContext, hints: dict[str, Any]) -> Non
         raise InvalidInput(f"Invalid scheduler hint: server {missing[0]} could not be found.")
 
 
-def local_image_bdm(mappings: list[dict[str, Any]]) -> str | None:
-    """The image of a mapping list that only says "boot this image on a local disk" (what the
-    openstack CLI sends with --image); None for an empty list. Anything else (volumes, blank
-    or snapshot sources, several devices) is a volume request we cannot serve: 400."""
-    if not mappings:
-        return None
-    if len(mappings) == 1:
-        bdm = mappings[0]
-        is_local_image = (
-            bdm.get("source_type") == "image"
-            and bdm.get("destination_type", "local") == "local"
-            and str(bdm.get("boot_index", 0)) == "0"
-            and bdm.get("uuid")
-        )
-        if is_local_image:
-            return str(bdm["uuid"])
-    raise InvalidInput(VOLUMES_NOT_SUPPORTED)
-
-
 def _resolve_nics(
     context: RequestContext, requested: str | list[NicRequest], *, max_count: int
 ) -> list[NicRequest]:
@@ -229,21 +218,67 @@ def _resolve_security_groups(context: RequestContext, requested: list[str]) -> l
     return [str(group.id) for group in groups]
 
 
+def _boot_image(context: RequestContext, devices: BootDevices, flavor: Any) -> dict[str, Any]:
+    """The image facts the server keeps: the local root disk's image, checked against the
+    flavor; for a root volume, what the volume was (or will be) made from, with ``id`` empty
+    (the API shows ``image: ""`` for a server booted from a volume, as Nova does)."""
+    root = devices.root_volume
+    if root is None:
+        return resolve_image(context, devices.image_id or "", flavor)
+    if root.source_type == "image":
+        # The volume's size holds the image, not the flavor's disk: only memory is checked.
+        diskless = copy.copy(flavor)
+        diskless.root_gb = 0
+        image = dict(resolve_image(context, root.uuid or "", diskless))
+        return {**image, "id": "", "source_image_id": image["id"]}
+    if root.source_type == "volume":
+        return block_devices.root_volume_meta(root)
+    return {"id": "", "properties": {}}
+
+
+def _reserve_volumes(server: Server, devices: BootDevices) -> None:
+    """The existing volumes the server boots with are taken for it now (the root as vda),
+    as Nova reserves them in the API; volumes the build makes get their rows on the host
+    the scheduler picks (apps/conductor/volumes.py)."""
+    for entry in devices.volumes:
+        if entry.source_type != "volume":
+            continue
+        volume = Volume.objects.select_related("pool").get(pk=entry.uuid)
+        try:
+            attachment = volume_attachments.reserve(
+                volume, instance_uuid=str(server.uuid), host=None
+            )
+        except volume_errors.VolumeNotAvailable as exc:
+            raise InvalidInput(str(exc)) from exc
+        BlockDeviceMapping.objects.create(
+            server=server,
+            volume_id=volume.pk,
+            attachment_id=attachment.pk,
+            source_type="volume",
+            boot_index=entry.boot_index,
+            device_name="/dev/vda" if entry.boot_index == 0 else "",
+            disk_bus=entry.disk_bus or "",
+            delete_on_termination=entry.delete_on_termination,
+            tag=entry.tag,
+        )
+
+
 def create_servers(
     *, context: RequestContext, request: CreateRequest, request_id: str
 ) -> tuple[list[Server], str]:
     """Validate, check quota under the project lock, create the servers and hand them to the
     conductor. Returns the servers and the reservation id."""
-    bdm_image = local_image_bdm(request.block_device_mapping)
-    if bdm_image and request.image_ref and bdm_image != request.image_ref.rsplit("/", 1)[-1]:
-        raise InvalidInput("The image in block_device_mapping_v2 differs from imageRef.")
-    request = replace(request, image_ref=request.image_ref or bdm_image or "")
-    if not request.image_ref:
-        raise InvalidInput("An image is required: booting from volume is not supported yet.")
     if request.min_count > request.max_count:
         raise InvalidInput("min_count must be <= max_count")
+    devices = block_devices.plan(
+        context=context,
+        mappings=request.block_device_mapping,
+        image_ref=request.image_ref,
+        version=request.version,
+        max_count=request.max_count,
+    )
     flavor = resolve_flavor(context, request.flavor_ref)
-    image = resolve_image(context, request.image_ref, flavor)
+    image = _boot_image(context, devices, flavor)
     key_data = key_data_for(context, request.key_name)
     zone, destination = _resolve_zone(context, request.availability_zone)
     destination = destination or _resolve_requested_destination(
@@ -284,7 +319,8 @@ def create_servers(
                 flavor=snapshot,
                 vcpus=flavor.vcpus,
                 memory_mb=flavor.memory_mb,
-                root_gb=flavor.root_gb,
+                # A root volume is the server's disk: the flavor's is not used.
+                root_gb=0 if devices.root_volume else flavor.root_gb,
                 image_ref=image["id"],
                 image_meta=image,
                 availability_zone=zone,
@@ -300,7 +336,7 @@ def create_servers(
                 access_ip_v6=request.access_ip_v6,
                 requested_networks=[dataclasses.asdict(nic) for nic in nics],
                 security_groups=security_groups,
-                block_device_mapping=request.block_device_mapping,
+                block_device_mapping=[v.as_dict() for v in devices.volumes],
                 scheduler_hints=request.scheduler_hints,
                 requested_destination=destination,
                 reservation_id=reservation_id,
@@ -310,6 +346,7 @@ def create_servers(
                 ServerMetadata(server=server, key=k, value=v) for k, v in request.metadata.items()
             )
             ServerTag.objects.bulk_create(ServerTag(server=server, tag=t) for t in request.tags)
+            _reserve_volumes(server, devices)
             if group is not None:
                 ServerGroupMember.objects.create(group=group, server=server)
             record_action(server=server, action="create", context=context, request_id=request_id)

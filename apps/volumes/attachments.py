@@ -53,8 +53,11 @@ def reserve(volume: Volume, *, instance_uuid: str, host: str | None) -> VolumeAt
     Call inside the transaction that records the server's side of it."""
     if not can_attach_on(volume, host):
         raise VolumeOnOtherHost(volume_id=volume.pk, pool=volume.pool.host if volume.pool else "")
-    if VolumeAttachment.objects.filter(volume=volume, instance_uuid=instance_uuid).exists():
+    taken = VolumeAttachment.objects.filter(volume=volume)
+    if taken.filter(instance_uuid=instance_uuid).exists():
         raise VolumeNotAvailable(volume_id=volume.pk, status="attached to this server already")
+    if not volume.multiattach and taken.exists():
+        raise VolumeNotAvailable(volume_id=volume.pk, status="in-use")
     expected = [VolumeStatus.AVAILABLE]
     if volume.multiattach:
         expected.append(VolumeStatus.IN_USE)
@@ -107,9 +110,16 @@ def attached(*, volume_id: Any, instance_uuid: str, device: str, host: str) -> b
             status=AttachStatus.ATTACHED, device=device, host_name=host, attached_at=timezone.now()
         )
         if updated:
+            # A volume a build made may still read creating or available: the attachment,
+            # taken for this instance alone, is what says it is this server's.
             transition(
                 volume_id,
-                expected=[VolumeStatus.ATTACHING, VolumeStatus.IN_USE],
+                expected=[
+                    VolumeStatus.ATTACHING,
+                    VolumeStatus.IN_USE,
+                    VolumeStatus.CREATING,
+                    VolumeStatus.AVAILABLE,
+                ],
                 status=VolumeStatus.IN_USE,
             )
     if updated:

@@ -117,7 +117,8 @@ def test_attach_answers_the_reserved_device_and_the_host_report_makes_it_in_use(
     assert (attachment.status, attachment.device) == ("attached", "/dev/vdb")
     listed = member.client.get(f"{C}/servers/{server.uuid}/os-volume_attachments", **V).json()
     [row] = listed["volumeAttachments"]
-    assert row["attachment_id"] == str(attachment.pk) and "id" not in row
+    assert row["attachment_id"] == str(attachment.pk)
+    assert "id" not in row
     shown = member.client.get(f"{C}/servers/{server.uuid}", **V).json()["server"]
     assert shown["os-extended-volumes:volumes_attached"] == [
         {"id": str(volume.pk), "delete_on_termination": False}
@@ -156,7 +157,8 @@ def test_a_failed_attach_gives_the_volume_back_and_records_the_error(member):
     assert not VolumeAttachment.objects.filter(volume=volume).exists()
     assert not BlockDeviceMapping.objects.filter(server=server).exists()
     event = InstanceActionEvent.objects.get(event="compute_attach_volume")
-    assert event.result == "Error" and "hotplugging" in event.details
+    assert event.result == "Error"
+    assert "hotplugging" in event.details
 
 
 def test_a_volume_in_use_or_attached_already_is_a_400(member):
@@ -167,7 +169,8 @@ def test_a_volume_in_use_or_attached_already_is_a_400(member):
     again = attach(member.client, server, volume.pk, status=400)
     elsewhere = attach(member.client, other, volume.pk, status=400)
 
-    assert "badRequest" in again and "badRequest" in elsewhere
+    assert "badRequest" in again
+    assert "badRequest" in elsewhere
     assert status(volume) == "in-use"
 
 

@@ -188,6 +188,16 @@ def prefetched(queryset: QuerySet[Server], *, user_data: bool = True) -> QuerySe
     ).values_list(*columns, *s.RELATED_FIELDS, named=True)
 
 
+def _block_device_mapping(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """The create's mappings: block_device_mapping_v2, or the legacy list; not both (400, as
+    Nova)."""
+    if data.get("block_device_mapping_v2") and data.get("block_device_mapping"):
+        raise InvalidInput(
+            "Using different block_device_mapping syntaxes is not allowed in the same request."
+        )
+    return list(data.get("block_device_mapping_v2") or data.get("block_device_mapping") or [])
+
+
 def _requested_networks(value: Any, version: Any) -> str | list[NicRequest]:
     """The create request's ``networks`` as the services take it: "auto", "none" or the
     NICs in order. Nova's microversion rules: required from 2.37; NIC tags in 2.32-2.36 and
@@ -385,9 +395,7 @@ class ServerViewSet(MicroversionedMixin, viewsets.ViewSet):
             availability_zone=data.get("availability_zone"),
             networks=networks,
             security_groups=[g["name"] for g in data.get("security_groups", [])],
-            block_device_mapping=data.get("block_device_mapping_v2")
-            or data.get("block_device_mapping")
-            or [],
+            block_device_mapping=_block_device_mapping(data),
             config_drive=data.get("config_drive", False),
             scheduler_hints=hints,
             description=data.get("description"),
@@ -397,6 +405,7 @@ class ServerViewSet(MicroversionedMixin, viewsets.ViewSet):
             access_ip_v6=data.get("accessIPv6"),
             requested_host=data.get("host"),
             requested_node=data.get("hypervisor_hostname"),
+            version=(version.major, version.minor),
         )
         servers, reservation_id = server_create.create_servers(
             context=request.auth, request=create, request_id=request.request_id
