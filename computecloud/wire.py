@@ -172,6 +172,7 @@ class BlockDevicePayload(TypedDict):
     source_type: NotRequired[str]  # "file" or "block"
     read_only: NotRequired[bool]
     boot_index: NotRequired[int | None]
+    tag: NotRequired[str | None]  # the user's device tag (meta_data.json's "devices")
 
 
 class StoragePoolPayload(TypedDict):
@@ -289,7 +290,17 @@ def meta_data(instance: Mapping[str, Any]) -> dict[str, Any]:
             {"name": name, "type": "ssh", "data": key} for name, key in sorted(public_keys.items())
         ],
         "meta": dict(instance.get("metadata") or {}),
-        "devices": [],
+        "devices": [
+            {
+                "type": "disk",
+                "bus": device.get("disk_bus") or "virtio",
+                "serial": device["volume_id"],
+                "path": f"/dev/{device['device_name']}" if device.get("device_name") else None,
+                "tags": [device["tag"]],
+            }
+            for device in instance.get("block_devices") or []
+            if device.get("tag")
+        ],
     }
 
 

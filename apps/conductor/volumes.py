@@ -311,6 +311,7 @@ def block_devices(server: Server) -> list[BlockDevicePayload]:
             device_name=bdm.device_name.removeprefix("/dev/") or None,
             boot_index=bdm.boot_index,
             disk_bus=bdm.disk_bus,
+            tag=bdm.tag,
         )
         for bdm in rows
         if bdm.volume_id in found

@@ -172,7 +172,16 @@ def ec2_tree(facts: InstanceFacts, version: str) -> dict[str, Any]:
     if rank >= EC2_VERSIONS.index("2007-12-15"):
         properties = (payload.get("image_meta") or {}).get("properties") or {}
         prefix = _DISK_BUS_PREFIX.get(properties.get("hw_disk_bus") or "virtio", "vd")
-        meta["block-device-mapping"] = {"ami": f"{prefix}a", "root": f"/dev/{prefix}a"}
+        mapping = {"ami": f"{prefix}a", "root": f"/dev/{prefix}a"}
+        # The server's volumes other than its root, as EC2 names EBS volumes.
+        extra = [
+            device
+            for device in payload.get("block_devices") or []
+            if device.get("boot_index") != 0 and device.get("device_name")
+        ]
+        for index, device in enumerate(extra):
+            mapping[f"ebs{index}"] = f"/dev/{device['device_name']}"
+        meta["block-device-mapping"] = mapping
     if rank >= EC2_VERSIONS.index("2008-02-01"):
         meta["placement"] = {"availability-zone": payload.get("availability_zone") or ""}
     if rank >= EC2_VERSIONS.index("2008-09-01"):

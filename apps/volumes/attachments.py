@@ -75,7 +75,12 @@ def reserve(volume: Volume, *, instance_uuid: str, host: str | None) -> VolumeAt
 
 
 def block_device(
-    volume: Volume, *, device_name: str | None, boot_index: int | None = None, disk_bus: str = ""
+    volume: Volume,
+    *,
+    device_name: str | None,
+    boot_index: int | None = None,
+    disk_bus: str = "",
+    tag: str | None = None,
 ) -> BlockDevicePayload:
     """How a host finds `volume` (its pool's backend and the id) and plugs it."""
     payload: BlockDevicePayload = {
@@ -86,6 +91,8 @@ def block_device(
     }
     if disk_bus:
         payload["disk_bus"] = disk_bus
+    if tag:
+        payload["tag"] = tag
     return payload
 
 

@@ -6,7 +6,8 @@ from collections.abc import Callable
 import pytest
 from django.http import HttpResponse
 
-from apps.servers.models import Server
+from apps.servers.models import BlockDeviceMapping, Server
+from apps.volumes.models import StoragePool, Volume, VolumeType
 from tests.factories import ProjectFactory
 from tests.metadata.conftest import KEY, USER_DATA, MetadataClient, fixed, text
 
@@ -376,3 +377,45 @@ def test_responses_carry_a_request_id(metadata: MetadataClient, server: Server) 
 
     # then
     assert response["X-Openstack-Request-Id"].startswith("req-")
+
+
+def test_the_servers_volumes_are_its_block_device_mappings(
+    metadata: MetadataClient, server: Server
+) -> None:
+    # given: a volume attached as vdb with a tag, another as vdc without one
+    pool = StoragePool.objects.create(host="compute-1", backend="file")
+    tagged, plain = (
+        Volume.objects.create(
+            project=server.project,
+            user_id="u-1",
+            size=1,
+            status="in-use",
+            volume_type=VolumeType.default(),
+            pool=pool,
+        )
+        for _ in range(2)
+    )
+    BlockDeviceMapping.objects.create(
+        server=server, volume_id=tagged.pk, device_name="/dev/vdb", tag="data", attached=True
+    )
+    BlockDeviceMapping.objects.create(
+        server=server, volume_id=plain.pk, device_name="/dev/vdc", attached=True
+    )
+
+    # when
+    meta = json.loads(get(metadata, "/openstack/latest/meta_data.json").content)
+    mapping = text(get(metadata, "/latest/meta-data/block-device-mapping/")).split("\n")
+    ebs1 = text(get(metadata, "/latest/meta-data/block-device-mapping/ebs1"))
+
+    # then
+    assert meta["devices"] == [
+        {
+            "type": "disk",
+            "bus": "virtio",
+            "serial": str(tagged.pk),
+            "path": "/dev/vdb",
+            "tags": ["data"],
+        }
+    ]
+    assert mapping == ["ami", "ebs0", "ebs1", "root"]
+    assert ebs1 == "/dev/vdc"

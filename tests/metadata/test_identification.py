@@ -335,7 +335,7 @@ def test_listings_need_identification(metadata: MetadataClient) -> None:
     assert [r.status_code for r in responses] == [404, 404, 404]
 
 
-def test_a_request_costs_three_queries(
+def test_a_request_costs_four_queries(
     metadata: MetadataClient,
     make_instance: Callable[..., Server],
     django_assert_num_queries: Callable[..., Any],
@@ -344,7 +344,7 @@ def test_a_request_costs_three_queries(
     make_instance(ProjectFactory(), addresses=fixed("10.0.0.5"), metadata={"a": "b"})
 
     # when / then: the instance by its address, its metadata items, its ports (the VIFs of
-    # network_data.json, from the network service)
-    with django_assert_num_queries(3):
+    # network_data.json, from the network service), its volumes (block device mappings)
+    with django_assert_num_queries(4):
         response = metadata.get(META, remote_addr="10.0.0.5")
     assert response.status_code == 200
