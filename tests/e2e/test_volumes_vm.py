@@ -255,4 +255,14 @@ def test_a_guest_boots_from_a_volume_and_takes_another_live(host: Host) -> None:
     assert cold_out["ok"] is True
     defined = guest.config(inactive=True).disks
     assert [d.target_dev for d in defined if d.device == "disk"] == ["vda"]
+
+    # --- a detach sent while the guest boots: ignored by it, repeated until it lets go --------
+    manager.attach_volume({**attach, "attachment_id": "att-3"})
+    driver.power_on(instance_uuid)
+    started = time.monotonic()
+    manager.detach_volume({**detach, "attachment_id": "att-3"})
+    figures["detach_while_booting_s"] = time.monotonic() - started
+    assert [(k["ok"], k["device"]) for _, k in host.messages()] == [(True, "vdb"), (True, "vdb")]
+    for config in (guest.config(), guest.config(inactive=True)):
+        assert [d.target_dev for d in config.disks if d.device == "disk"] == ["vda"]
     logger.info("volume figures: %s", {k: round(v, 2) for k, v in figures.items()})
