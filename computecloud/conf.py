@@ -135,6 +135,16 @@ DEFAULTS: dict[str, Any] = {
         "rbac_policy": 10,
         "subnetpool": -1,
     },
+    # Default volume quota limits per project, by Cinder's names (-1 is unlimited).
+    "VOLUME_QUOTA_DEFAULTS": {
+        "volumes": 10,
+        "gigabytes": 1000,
+        "snapshots": 10,
+        "backups": 10,
+        "backup_gigabytes": 1000,
+        "per_volume_gigabytes": -1,
+        "groups": 10,
+    },
     # Default quota limits per project (-1 is unlimited).
     "QUOTA_DEFAULTS": {
         "instances": 10,

@@ -23,3 +23,8 @@ def image_public_url() -> str:
 
 def network_public_url() -> str:
     return f"{settings.PUBLIC_URL}/network"
+
+
+def volume_public_url() -> str:
+    """Versioned, without a project id: Tempest appends ``volumes`` to the catalog URL."""
+    return f"{settings.PUBLIC_URL}/volume/v3"

@@ -4,6 +4,7 @@
 - ``/compute/``    Compute API v2.1 (flavors, servers, keypairs, quotas, hosts, consoles, ...)
 - ``/image/``      Glance v2 subset (apps.images)
 - ``/network/``    Neutron v2.0 subset (apps.networks)
+- ``/volume/``     Cinder v3 subset (apps.volumes)
 - ``/admin/``      Django admin, ``/api/schema/`` OpenAPI, ``/`` the dashboard
 The metadata service has its own listener and URLconf (apps.metadata.urls).
 """
@@ -25,6 +26,7 @@ compute_v21 = [
     path("", include("apps.consoles.api.urls")),
     path("", include("apps.images.api.compute_urls")),
     path("", include("apps.networks.api.compute_urls")),
+    path("", include("apps.volumes.api.compute_urls")),
 ]
 
 urlpatterns = [
@@ -40,6 +42,7 @@ urlpatterns = [
     path("compute/v2/", include(compute_v21)),
     re_path(r"^image(?=/|$)/?", include("apps.images.api.urls")),
     re_path(r"^network(?=/|$)/?", include("apps.networks.api.urls")),
+    re_path(r"^volume(?=/|$)/?", include("apps.volumes.api.urls")),
     # The sign-in pages check passwords through the identity throttle (apps.identity.signin);
     # listed before the admin's and DRF's own routes for the same paths, which they replace.
     path("admin/login/", signin.admin_login),

@@ -2,8 +2,9 @@
 (computecloud/endpoints.py). Rules the clients impose (measured, see
 KEYSTONE-SUBSET.md §3.3): compute is the versioned ``…/compute/v2.1`` without a project id,
 image and network are unversioned (NEUTRON-SUBSET.md §2.1: ``…/network/v2.0`` would break
-Tempest), every endpoint carries both ``region`` and ``region_id``, and only services that
-exist are listed (no volume).
+Tempest), block storage is the versioned ``…/volume/v3`` under both of the types clients
+look for (Tempest only ``block-storage``; older tools ``volumev3``), every endpoint carries
+both ``region`` and ``region_id``.
 """
 
 import uuid
@@ -15,6 +16,7 @@ from computecloud.endpoints import (
     identity_public_url,
     image_public_url,
     network_public_url,
+    volume_public_url,
 )
 
 INTERFACES = ("public", "internal", "admin")
@@ -27,6 +29,8 @@ SERVICES = (
     ("compute", "nova", compute_public_url),
     ("image", "glance", image_public_url),
     ("network", "neutron", network_public_url),
+    ("block-storage", "cinder", volume_public_url),
+    ("volumev3", "cinderv3", volume_public_url),
 )
 
 

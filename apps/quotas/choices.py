@@ -51,3 +51,17 @@ INJECTED_FILE_RESOURCES = (
     QuotaResource.INJECTED_FILE_CONTENT_BYTES,
     QuotaResource.INJECTED_FILE_PATH_BYTES,
 )
+
+
+class VolumeQuotaResource(models.TextChoices):
+    """The block-storage service's quotas, by Cinder's names (``/volume/v3/os-quota-sets``),
+    apart from Nova's. ``per_volume_gigabytes`` is a limit on one volume, not a count;
+    backups and groups are kept and shown (clients read them) but count nothing yet."""
+
+    VOLUMES = "volumes"
+    GIGABYTES = "gigabytes"
+    SNAPSHOTS = "snapshots"
+    BACKUPS = "backups"
+    BACKUP_GIGABYTES = "backup_gigabytes"
+    PER_VOLUME_GIGABYTES = "per_volume_gigabytes"
+    GROUPS = "groups"

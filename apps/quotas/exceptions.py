@@ -28,3 +28,10 @@ class OverQuota(Conflict):
     the error type its body names)."""
 
     msg_fmt = "Quota exceeded for resources: ['%(overs)s']."
+
+
+class VolumeOverQuota(QuotaExceeded):
+    """Cinder answers an exceeded volume quota with 413 ``overLimit``."""
+
+    code = 413
+    msg_fmt = "%(reason)s"

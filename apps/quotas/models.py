@@ -5,7 +5,7 @@ themselves."""
 from django.db import models
 
 from apps.identity.models import Project
-from apps.quotas.choices import NetworkQuotaResource, QuotaResource
+from apps.quotas.choices import NetworkQuotaResource, QuotaResource, VolumeQuotaResource
 
 
 class ProjectQuota(models.Model):
@@ -13,7 +13,8 @@ class ProjectQuota(models.Model):
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="quotas")
     resource = models.CharField(
-        max_length=64, choices=QuotaResource.choices + NetworkQuotaResource.choices
+        max_length=64,
+        choices=QuotaResource.choices + NetworkQuotaResource.choices + VolumeQuotaResource.choices,
     )
     hard_limit = models.IntegerField()
     created_at = models.DateTimeField(auto_now_add=True)

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from django.db import connection, transaction
 
 from apps.identity.models import Project
-from apps.quotas.choices import NetworkQuotaResource, QuotaResource
+from apps.quotas.choices import NetworkQuotaResource, QuotaResource, VolumeQuotaResource
 from apps.quotas.exceptions import (
     KeypairLimitExceeded,
     MetadataLimitExceeded,
@@ -28,6 +28,7 @@ from apps.quotas.exceptions import (
     ProjectNotFoundForQuota,
     ServerGroupLimitExceeded,
     ServerGroupMemberLimitExceeded,
+    VolumeOverQuota,
 )
 from apps.quotas.models import ProjectQuota
 from computecloud.conf import cc_settings
@@ -73,6 +74,24 @@ def get_network_limits(project_id: str) -> dict[str, int]:
     limits.update(
         ProjectQuota.objects.filter(
             project_id=project_id, resource__in=NetworkQuotaResource.values
+        ).values_list("resource", "hard_limit")
+    )
+    return limits
+
+
+def volume_default_limits() -> dict[str, int]:
+    """The volume limits a project without overrides has, by Cinder's names."""
+    defaults: dict[str, int] = dict.fromkeys(VolumeQuotaResource.values, UNLIMITED)
+    defaults.update({k: int(v) for k, v in cc_settings.VOLUME_QUOTA_DEFAULTS.items()})
+    return defaults
+
+
+def get_volume_limits(project_id: str) -> dict[str, int]:
+    """The project's volume limits: its overrides over the defaults."""
+    limits = volume_default_limits()
+    limits.update(
+        ProjectQuota.objects.filter(
+            project_id=project_id, resource__in=VolumeQuotaResource.values
         ).values_list("resource", "hard_limit")
     )
     return limits
@@ -231,6 +250,48 @@ def check_network_quota(*, project_id: str, resource: str, used: int, adding: in
         raise OverQuota(overs=resource)
 
 
+def check_volume_quota(
+    *,
+    project: Project,
+    used: Mapping[str, int],
+    volumes: int = 0,
+    gigabytes: int = 0,
+    snapshots: int = 0,
+) -> None:
+    """Raise `VolumeOverQuota` (413, Cinder's words) unless the project, which `used` its
+    ``volumes``, ``gigabytes`` and ``snapshots`` (apps.volumes counts them), can take
+    `volumes` more volumes and `snapshots` more snapshots of `gigabytes` GiB in all. A new
+    volume is also held to ``per_volume_gigabytes``.
+
+    Precondition: the caller holds the Project row lock (`lock_project`) and counted `used`
+    under it, inside the transaction that inserts the rows.
+    """
+    limits = get_volume_limits(project.pk)
+    per_volume = limits["per_volume_gigabytes"]
+    if volumes and gigabytes and per_volume != UNLIMITED and gigabytes // volumes > per_volume:
+        raise VolumeOverQuota(
+            reason=f"VolumeSizeExceedsLimit: Requested volume size {gigabytes // volumes}G is "
+            f"larger than maximum allowed limit {per_volume}G."
+        )
+    if gigabytes and _over(limits["gigabytes"], used.get("gigabytes", 0), gigabytes):
+        kind = "volume" if volumes else "snapshot"
+        raise VolumeOverQuota(
+            reason=f"{kind.capitalize()}SizeExceedsAvailableQuota: Requested volume or snapshot "
+            f"exceeds allowed gigabytes quota. Requested {gigabytes}G, quota is "
+            f"{limits['gigabytes']}G and {used.get('gigabytes', 0)}G has been consumed."
+        )
+    if volumes and _over(limits["volumes"], used.get("volumes", 0), volumes):
+        raise VolumeOverQuota(
+            reason=f"VolumeLimitExceeded: Maximum number of volumes allowed "
+            f"({limits['volumes']}) exceeded for quota 'volumes'."
+        )
+    if snapshots and _over(limits["snapshots"], used.get("snapshots", 0), snapshots):
+        raise VolumeOverQuota(
+            reason=f"SnapshotLimitExceeded: Maximum number of snapshots allowed "
+            f"({limits['snapshots']}) exceeded for quota 'snapshots'."
+        )
+
+
 # --- writes ----------------------------------------------------------------------------------
 
 
@@ -308,3 +369,39 @@ def projects_with_network_quotas() -> list[str]:
         .distinct()
         .order_by("project_id")
     )
+
+
+def update_volume_quotas(
+    *,
+    project: Project,
+    limits: Mapping[str, int],
+    count_usage: UsageCounter | None = None,
+) -> dict[str, int]:
+    """Set the project's volume limits for the resources in `limits` (Cinder's PUT
+    os-quota-sets); returns all its volume limits. As Cinder, a limit below what the project
+    uses (as `count_usage` counts it, under the project lock) is refused (400)."""
+    with transaction.atomic():
+        lock_project(project.pk)
+        used = dict(count_usage(project.pk)) if count_usage is not None else {}
+        for resource, limit in limits.items():
+            if resource not in VolumeQuotaResource.values:
+                raise InvalidInput(f"Bad key(s) in quota set: {resource}")
+            if limit < UNLIMITED or limit > MAX_LIMIT:
+                raise InvalidInput(
+                    f"Quota limit {limit} for {resource} must be between -1 and {MAX_LIMIT}."
+                )
+            if limit != UNLIMITED and limit < used.get(resource, 0):
+                raise InvalidInput(
+                    f"Quota limit {limit} for {resource} must be greater than or equal to "
+                    f"already used and reserved {used[resource]}."
+                )
+        for resource, limit in limits.items():
+            ProjectQuota.objects.update_or_create(
+                project=project, resource=resource, defaults={"hard_limit": limit}
+            )
+    return get_volume_limits(project.pk)
+
+
+def revert_volume_quotas(*, project: Project) -> None:
+    """Drop the project's volume overrides (Cinder's DELETE os-quota-sets)."""
+    ProjectQuota.objects.filter(project=project, resource__in=VolumeQuotaResource.values).delete()

@@ -25,3 +25,17 @@ class VolumeOnOtherHost(InvalidInput):
         "Invalid volume: volume %(volume_id)s is stored on host %(pool)s and can be attached "
         "only to servers on that host."
     )
+
+
+class VolumeTypeNotFound(NotFound):
+    msg_fmt = "Volume type %(type_id)s could not be found."
+
+
+class InvalidVolume(InvalidInput):
+    """A request the volume's state or shape does not allow (Cinder's 400 InvalidVolume)."""
+
+    msg_fmt = "Invalid volume: %(reason)s"
+
+
+class InvalidSnapshot(InvalidInput):
+    msg_fmt = "Invalid snapshot: %(reason)s"

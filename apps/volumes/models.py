@@ -90,6 +90,9 @@ class Volume(models.Model):
     )
     # Why the volume is in error, for operators (the API does not show it).
     error_reason = models.TextField(blank=True)
+    # The size an extend under way grows it to (GiB): `size` changes when the host is done,
+    # and the quota counts the larger of the two meanwhile.
+    extending_to = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(null=True, blank=True)
 

@@ -137,6 +137,6 @@ def test_auth_catalog_needs_a_project_scoped_token(member: Caller) -> None:
     # then
     assert scoped.status_code == 200
     catalog = {s["type"] for s in scoped.json()["catalog"]}
-    assert catalog == {"identity", "compute", "image", "network"}
+    assert catalog == {"identity", "compute", "image", "network", "block-storage", "volumev3"}
     assert refused.status_code == 403
     assert "project-scoped" in refused.json()["error"]["message"]

@@ -83,8 +83,10 @@ def test_catalog_lists_identity_compute_and_image_on_three_interfaces(
         "compute": "http://cloud.example:8000/compute/v2.1",
         "image": "http://cloud.example:8000/image",
         "network": "http://cloud.example:8000/network",
+        "block-storage": "http://cloud.example:8000/volume/v3",
+        "volumev3": "http://cloud.example:8000/volume/v3",
     }
-    assert [service["type"] for service in catalog] == ["identity", "compute", "image", "network"]
+    assert [service["type"] for service in catalog] == list(urls)
     for service in catalog:
         assert service["id"]
         assert service["name"]
