@@ -20,7 +20,7 @@ from typing import Any
 
 from django.db import transaction
 
-from apps.conductor import networking
+from apps.conductor import networking, volumes
 from apps.conductor.payloads import image_payload, instance_payload
 from apps.consoles.services import revoke_server_tokens
 from apps.images.models import Image
@@ -110,14 +110,18 @@ def _move_spec(server: Server, migration: Migration) -> Any:
     group = getattr(server, "group_membership", None)
     return RequestSpec.from_request(
         instance_uuids=[str(server.uuid)],
-        flavor=migration.new_flavor,
+        # A server booted from a volume claims no local root disk on the destination either.
+        flavor=migration.new_flavor
+        if server.image_ref
+        else {**(migration.new_flavor or {}), "disk": 0},
         image_properties=(server.image_meta or {}).get("properties", {}),
         project_id=server.project_id,
         user_id=server.user_id,
         availability_zone=server.requested_availability_zone,
         server_group=str(group.group.uuid) if group is not None else None,
         scheduler_hints=server.scheduler_hints or {},
-        requested_host=migration.dest_host,
+        # Its volumes on a host's own disk keep it there (docs/volumes.md).
+        requested_host=migration.dest_host or volumes.pinned_host(server),
         is_move=True,
         is_resize=migration.migration_type == Migration.Type.RESIZE,
         source_host=server.host,
@@ -256,7 +260,7 @@ def resize_migrated(
         ):
             return
         instance = instance_payload(server)
-        instance.update(_flavor_fields(migration.new_flavor))
+        instance.update(_flavor_fields(migration.new_flavor, server))
         payload: to_compute.FinishResizePayload = {
             "server_uuid": server_uuid,
             "migration_uuid": migration_uuid,
@@ -273,11 +277,16 @@ def resize_migrated(
         to_compute.finish_resize(enqueue_on_commit, migration.dest_host or "", payload=payload)
 
 
-def _flavor_fields(flavor: dict[str, Any]) -> dict[str, Any]:
+def _root_gb(flavor: dict[str, Any], server: Server) -> int:
+    """The local root disk: the flavor's, none for a server whose root is a volume."""
+    return int(flavor.get("disk", 0)) if server.image_ref else 0
+
+
+def _flavor_fields(flavor: dict[str, Any], server: Server) -> dict[str, Any]:
     return {
         "memory_mb": int(flavor.get("ram", 0)),
         "vcpus": int(flavor.get("vcpus", 0)),
-        "root_gb": int(flavor.get("disk", 0)),
+        "root_gb": _root_gb(flavor, server),
         "ephemeral_gb": int(flavor.get("ephemeral") or 0),
         "swap_mb": int(flavor.get("swap") or 0),
         "flavor_name": flavor.get("name"),
@@ -285,13 +294,13 @@ def _flavor_fields(flavor: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _server_flavor_columns(flavor: dict[str, Any]) -> dict[str, Any]:
+def _server_flavor_columns(flavor: dict[str, Any], server: Server) -> dict[str, Any]:
     return {
         "flavor": flavor,
         "flavor_id": flavor.get("id", ""),
         "vcpus": int(flavor.get("vcpus", 0)),
         "memory_mb": int(flavor.get("ram", 0)),
-        "root_gb": int(flavor.get("disk", 0)),
+        "root_gb": _root_gb(flavor, server),
     }
 
 
@@ -337,7 +346,7 @@ def resize_finished(
             node=migration.dest_node,
             power_state=power_state,
             console=console,
-            **_server_flavor_columns(migration.new_flavor),
+            **_server_flavor_columns(migration.new_flavor, server),
         ):
             return
         Migration.objects.filter(pk=migration.pk).update(status=Migration.Status.FINISHED)
@@ -454,7 +463,7 @@ def resize_reverted_on_dest(
         return
     migration = Migration.objects.get(uuid=migration_uuid)
     instance = instance_payload(server)
-    instance.update(_flavor_fields(migration.old_flavor))
+    instance.update(_flavor_fields(migration.old_flavor, server))
     payload: to_compute.FinishRevertPayload = {
         "server_uuid": server_uuid,
         "migration_uuid": migration_uuid,
@@ -511,7 +520,7 @@ def resize_reverted(
             node=migration.source_node or migration.source_host,
             power_state=power_state,
             console=console,
-            **_server_flavor_columns(migration.old_flavor),
+            **_server_flavor_columns(migration.old_flavor, server),
         ):
             return
         revert_move(instance_uuid=server_uuid, migration_uuid=migration_uuid)
