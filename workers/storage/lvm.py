@@ -225,7 +225,8 @@ def _device_mapper_problems() -> list[str]:
     try:
         targets = run("dmsetup", "targets", timeout=LVM_TIMEOUT_S)
     except StorageError as exc:
-        return [f"the kernel's device-mapper does not answer ({exc}); load dm_mod"]
+        said = str(exc).splitlines()[0]  # dmsetup's first line says it; the rest repeats it
+        return [f"the kernel's device-mapper does not answer ({said}); load dm_mod"]
     absent = _absent_thin_targets(targets)
     if absent and shutil.which("modprobe"):
         # Targets load on first use: a host whose pool is not active yet has not loaded them.
