@@ -92,8 +92,10 @@ def space(agent: StorageAgent, image: Path, size_gb: int) -> str:
         return ""
     blank, from_image = str(uuid.uuid4()), str(uuid.uuid4())
     base: Any = {"size_gb": size_gb, "backend": "file", "request_id": "bench"}
-    agent.create({**base, "volume_id": blank})
-    agent.create({**base, "volume_id": from_image, "image": {"image_id": "t"}}, image=image)
+    blank_payload: Any = {**base, "volume_id": blank}
+    image_payload: Any = {**base, "volume_id": from_image, "image": {"image_id": "t"}}
+    agent.create(blank_payload)
+    agent.create(image_payload, image=image)
     try:
         sizes = [
             Path(agent.connection(v).path).stat().st_blocks * 512 // 1024

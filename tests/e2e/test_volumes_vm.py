@@ -96,6 +96,10 @@ class Host:
         return time.monotonic() - started
 
 
+def merged(base: Any, **changes: Any) -> Any:
+    return {**base, **changes}
+
+
 @pytest.fixture
 def host() -> Iterator[Host]:
     """A compute host under a fresh 0755 directory (QEMU must reach the files); its guests
@@ -177,7 +181,7 @@ def test_a_guest_boots_from_a_volume_and_takes_another_live(host: Host) -> None:
     )
 
     # --- hot-plug: the guest sees the disk with the volume's serial --------------------------
-    attach = {
+    attach: Any = {
         "server_uuid": instance_uuid,
         "attachment_id": "att-1",
         "request_id": "req-attach",
@@ -221,7 +225,7 @@ def test_a_guest_boots_from_a_volume_and_takes_another_live(host: Host) -> None:
     )
 
     # --- unplug: done once the domain no longer lists it -------------------------------------
-    detach = {
+    detach: Any = {
         "server_uuid": instance_uuid,
         "volume_id": data_id,
         "attachment_id": "att-1",
@@ -247,20 +251,20 @@ def test_a_guest_boots_from_a_volume_and_takes_another_live(host: Host) -> None:
 
     # --- a stopped guest: the volume goes in and out of its definition -----------------------
     driver.power_off(instance_uuid, timeout=0)
-    manager.attach_volume({**attach, "attachment_id": "att-2"})
+    manager.attach_volume(merged(attach, attachment_id="att-2"))
     ((_, cold),) = host.messages()
     assert (cold["ok"], cold["device"]) == (True, "vdb")
-    manager.detach_volume({**detach, "attachment_id": "att-2"})
+    manager.detach_volume(merged(detach, attachment_id="att-2"))
     ((_, cold_out),) = host.messages()
     assert cold_out["ok"] is True
     defined = guest.config(inactive=True).disks
     assert [d.target_dev for d in defined if d.device == "disk"] == ["vda"]
 
     # --- a detach sent while the guest boots: ignored by it, repeated until it lets go --------
-    manager.attach_volume({**attach, "attachment_id": "att-3"})
+    manager.attach_volume(merged(attach, attachment_id="att-3"))
     driver.power_on(instance_uuid)
     started = time.monotonic()
-    manager.detach_volume({**detach, "attachment_id": "att-3"})
+    manager.detach_volume(merged(detach, attachment_id="att-3"))
     figures["detach_while_booting_s"] = time.monotonic() - started
     assert [(k["ok"], k["device"]) for _, k in host.messages()] == [(True, "vdb"), (True, "vdb")]
     for config in (guest.config(), guest.config(inactive=True)):

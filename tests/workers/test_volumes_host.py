@@ -59,7 +59,7 @@ def host(tmp_path: Path, image_server: ImageServer) -> Iterator[Host]:
         yield Host(manager, driver, storage)
 
 
-def create(volume_id: str, size_gb: int = 1, **source: Any) -> dict[str, Any]:
+def create(volume_id: str, size_gb: int = 1, **source: Any) -> Any:
     return {
         "volume_id": volume_id,
         "size_gb": size_gb,
@@ -67,6 +67,10 @@ def create(volume_id: str, size_gb: int = 1, **source: Any) -> dict[str, Any]:
         "request_id": "req-1",
         **source,
     }
+
+
+def merged(base: Any, **changes: Any) -> Any:
+    return {**base, **changes}
 
 
 def done(volume_id: str, operation: str, snapshot_id: str | None = None) -> dict[str, Any]:
@@ -90,13 +94,13 @@ def volume_path(host: Host, volume_id: str) -> Path:
 
 def test_each_operation_reports_once_and_a_redelivery_is_success(host: Host):
     volume_id, snapshot_id = str(uuid.uuid4()), str(uuid.uuid4())
-    snapshot = {"snapshot_id": snapshot_id, "volume_id": volume_id, "backend": "file"}
+    snapshot: Any = {"snapshot_id": snapshot_id, "volume_id": volume_id, "backend": "file"}
 
     host.manager.create_volume(create(volume_id))
     host.manager.create_volume(create(volume_id))  # redelivered after a worker died
-    host.manager.extend_volume({**create(volume_id, 2), "server_uuid": None})
-    host.manager.create_volume_snapshot({**snapshot, "request_id": "req-1"})
-    host.manager.delete_volume_snapshot({**snapshot, "request_id": "req-1"})
+    host.manager.extend_volume(merged(create(volume_id, 2), server_uuid=None))
+    host.manager.create_volume_snapshot(merged(snapshot, request_id="req-1"))
+    host.manager.delete_volume_snapshot(merged(snapshot, request_id="req-1"))
     host.manager.delete_volume({"volume_id": volume_id, "backend": "file", "request_id": "req-1"})
     host.manager.delete_volume({"volume_id": volume_id, "backend": "file", "request_id": "req-1"})
 
@@ -130,7 +134,7 @@ def test_a_failed_operation_reports_its_fault(host: Host):
     volume_id, missing = str(uuid.uuid4()), str(uuid.uuid4())
 
     host.manager.create_volume(create(volume_id, snapshot_id=missing))
-    host.manager.extend_volume({**create(volume_id, 2), "server_uuid": None})
+    host.manager.extend_volume(merged(create(volume_id, 2), server_uuid=None))
 
     (create_task, created), (_, extended) = host.volume_messages()
     assert (create_task, created["operation"], created["ok"]) == (
@@ -227,7 +231,7 @@ def test_a_guest_with_volumes_and_disks_of_its_own_names_them_all(
 ):
     named, unnamed = str(uuid.uuid4()), str(uuid.uuid4())
     for volume_id in (named, unnamed):
-        host.storage.create(create(volume_id))  # type: ignore[arg-type]
+        host.storage.create(create(volume_id))
     volumes = [
         BlockDeviceSpec.from_payload(host.storage.connect({"volume_id": unnamed})),
         BlockDeviceSpec.from_payload(
@@ -251,7 +255,7 @@ def test_an_attach_the_hypervisor_refuses_is_reported_with_its_fault(
     host: Host, make_instance: Callable[..., InstanceSpec], served_image: ServedImage
 ):
     volume_id = str(uuid.uuid4())
-    host.storage.create(create(volume_id))  # type: ignore[arg-type]
+    host.storage.create(create(volume_id))
     instance = make_instance()
     host.driver.spawn(instance, served_image.source())
 
@@ -299,7 +303,7 @@ def test_a_volume_outside_the_pool_fails_the_attach_before_the_hypervisor(host: 
         {
             "server_uuid": str(uuid.uuid4()),
             "attachment_id": "att-2",
-            "request_id": None,
+            "request_id": "req-2",
             "block_device": {"volume_id": str(uuid.uuid4()), "backend": "file"},
         }
     )
