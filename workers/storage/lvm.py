@@ -99,8 +99,7 @@ class LvmBackend(Backend):
     def create_blank(self, volume_id: str, size_gb: int) -> None:
         # The pool zeroes every block a thin volume is given: new volumes read as zeros.
         creating = self._fresh(volume_id)
-        self._lvm("lvcreate", "--type", "thin", "-V", f"{size_gb}g", "--thinpool", self.pool,
-                  "-n", creating, self.vg)  # fmt: skip
+        self._create_thin(creating, size_gb)
         self._finish(volume_id)
 
     def create_from_image(
@@ -110,8 +109,7 @@ class LvmBackend(Backend):
         if size > size_gb * GiB:
             raise ValueError(f"image {image.name} is {size} bytes, more than {size_gb} GiB")
         creating = self._fresh(volume_id)
-        self._lvm("lvcreate", "--type", "thin", "-V", f"{size_gb}g", "--thinpool", self.pool,
-                  "-n", creating, self.vg)  # fmt: skip
+        self._create_thin(creating, size_gb)
         try:
             # -n: the target exists (the LV); the raw data goes onto it, zeros stay unwritten.
             run("qemu-img", "convert", "-n", "-f", image_format, "-O", "raw", str(image),
@@ -156,7 +154,7 @@ class LvmBackend(Backend):
         if origin not in lvs:
             raise VolumeNotFound(volume_id)
         # No size: a thin snapshot in the origin's pool, atomic and instant.
-        self._lvm("lvcreate", "-s", "-n", snapshot, f"{self.vg}/{origin}")
+        self._lvm("lvcreate", "--yes", "-s", "-n", snapshot, f"{self.vg}/{origin}")
 
     def delete_snapshot(self, snapshot_id: str) -> None:
         lv = self.snapshot_lv(snapshot_id)
@@ -173,6 +171,7 @@ class LvmBackend(Backend):
 
     # --- internals ------------------------------------------------------------------------------
     def _lvm(self, *cmd: str) -> str:
+        # --yes on creates: without a terminal lvm would answer its own questions "no".
         return run(*cmd, timeout=LVM_TIMEOUT_S)
 
     def _lvs(self) -> dict[str, dict[str, Any]]:
@@ -180,6 +179,10 @@ class LvmBackend(Backend):
         out = self._lvm("lvs", "--reportformat", "json", "--units", "b", "--nosuffix",
                         "-o", "lv_name,lv_attr,lv_size,data_percent,pool_lv", self.vg)  # fmt: skip
         return {row["lv_name"]: row for row in _report(out)}
+
+    def _create_thin(self, lv: str, size_gb: int) -> None:
+        self._lvm("lvcreate", "--yes", "--type", "thin", "-V", f"{size_gb}g",
+                  "--thinpool", self.pool, "-n", lv, self.vg)  # fmt: skip
 
     def _remove(self, lv: str) -> None:
         self._lvm("lvremove", "-y", f"{self.vg}/{lv}")
@@ -197,7 +200,7 @@ class LvmBackend(Backend):
     def _clone(self, origin: str, volume_id: str, size_gb: int) -> None:
         """A thin snapshot of `origin` as the new volume: active (not skipped), grown."""
         creating = self._fresh(volume_id)
-        self._lvm("lvcreate", "-s", "--setactivationskip", "n", "-n", creating,
+        self._lvm("lvcreate", "--yes", "-s", "--setactivationskip", "n", "-n", creating,
                   f"{self.vg}/{origin}")  # fmt: skip
         try:
             self._lvm("lvchange", "-ay", "-K", f"{self.vg}/{creating}")
