@@ -154,6 +154,8 @@ def visible_types(
 
 def find_volume_type(*, context: RequestContext, key: Any) -> VolumeType:
     """A type by id or by name (``default``: the default type)."""
+    if not isinstance(key, str):
+        raise InvalidInput("Invalid input received: volume_type must be a name or an id.")
     if key == "default":
         return VolumeType.default()
     query = visible_types(context, is_public=None)

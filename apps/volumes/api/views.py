@@ -269,7 +269,7 @@ def _extend(request: Request, volume: Volume, args: dict[str, Any]) -> Response:
 
 def _set_bootable(request: Request, volume: Volume, args: dict[str, Any]) -> Response:
     parse.check_keys(args, ("bootable",), request.version, strict=True)
-    if "bootable" not in args:
+    if args.get("bootable") is None:
         raise InvalidInput("Invalid input received: bootable is required.")
     services.set_bootable(volume=volume, bootable=parse.boolean(args["bootable"], "bootable"))
     return Response(status=status.HTTP_200_OK)
