@@ -4,6 +4,7 @@ publishes read back from its broker (in memory). test:///default cannot hot-plug
 says then is what a failed attach reports. Live attach and detach are in
 tests/e2e/test_volumes_vm.py on real QEMU guests."""
 
+import dataclasses
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,12 +15,20 @@ from celery import Celery
 
 from computecloud import queues
 from computecloud.messages import from_compute
-from tests.workers.conftest import ImageServer, ServedImage, make_config, running_driver
+from tests.workers.conftest import (
+    ImageServer,
+    ServedImage,
+    has_pattern,
+    make_config,
+    running_driver,
+    write_pattern,
+)
 from workers.compute.manager import ComputeManager
 from workers.network.agent import NetworkAgent
 from workers.storage.agent import StorageAgent
 from workers.storage.commands import GiB, virtual_size
 from workers.storage.config import StorageConfig
+from workers.virt import exceptions
 from workers.virt.driver import BlockDeviceSpec, InstanceSpec
 from workers.virt.libvirt.config import GuestConfig
 from workers.virt.libvirt.driver import LibvirtDriver
@@ -311,3 +320,46 @@ def test_a_volume_outside_the_pool_fails_the_attach_before_the_hypervisor(host: 
     ((_, message),) = host.volume_messages()
     assert message["ok"] is False
     assert "is not in this host's pool" in message["fault"]["message"]
+
+
+def test_a_guest_booted_from_a_volume_resizes_and_reverts_with_it(
+    host: Host,
+    tmp_path: Path,
+    image_server: ImageServer,
+    make_instance: Callable[..., InstanceSpec],
+    served_image: ServedImage,
+):
+    boot_id = str(uuid.uuid4())
+    host.storage.create(create(boot_id, image=served_image.source().to_payload()),
+                        image=host.driver.fetch_image(served_image.source()))  # fmt: skip
+    root = BlockDeviceSpec.from_payload(
+        host.storage.connect({"volume_id": boot_id, "backend": "file", "boot_index": 0})
+    )
+    instance = make_instance(image_id=None, ephemeral_gb=1, block_devices=[root])
+    host.driver.spawn(instance, None)
+    write_pattern(
+        host.driver.config.instances_path / instance.uuid / "disk.eph0", 0x3C, offset=0, length=4096
+    )
+    other = make_config(tmp_path, "host-b", control_plane_url=image_server.base_url)
+
+    with running_driver(other) as host_b:
+        transfer = host.driver.migrate_disk_and_power_off(instance.uuid, timeout=0)
+        bigger = dataclasses.replace(instance, memory_mb=512, root_gb=5)
+        host_b.finish_migration(bigger, transfer, None, power_on=True)
+
+        moved = host_b.config.instances_path / instance.uuid
+        disks = GuestConfig.from_xml(host_b._lookup(instance.uuid).xml()).disks
+        assert [(d.target_dev, d.source_path) for d in disks if d.device == "disk"] == [
+            ("vda", root.path),
+            ("vdb", str(moved / "disk.eph0")),
+        ]
+        assert not (moved / "disk").exists()
+        assert has_pattern(moved / "disk.eph0", 0x3C, offset=0, length=4096)
+
+        host_b.destroy(instance.uuid)
+        host.driver.finish_revert_migration(instance, power_on=True)
+
+    back = GuestConfig.from_xml(host.driver._lookup(instance.uuid).xml())
+    assert (back.memory_mb, back.disks[0].source_path) == (256, root.path)
+    with pytest.raises(exceptions.SnapshotFailed, match="boots from a volume"):
+        host.driver.snapshot(instance.uuid, tmp_path / "snap.qcow2")

@@ -548,6 +548,11 @@ class LibvirtDriver(ComputeDriver):
         method = "offline"
         try:
             if not disk.is_file():
+                if any(d.serial for d in guest.config().disks if d.target_dev == "vda"):
+                    raise exceptions.SnapshotFailed(
+                        instance_uuid=guest.uuid,
+                        reason="it boots from a volume: snapshot the volume instead",
+                    )
                 raise exceptions.SnapshotFailed(
                     instance_uuid=guest.uuid, reason=f"its root disk {disk} is missing"
                 )
@@ -679,15 +684,20 @@ class LibvirtDriver(ComputeDriver):
             self._make_instance_dir(inst_dir)
             incoming = inst_dir / "incoming"
             incoming.mkdir()
-            self._fetch_migration_disks(instance.uuid, disk_source, incoming)
+            # A guest booted from a volume has no root disk to bring: the volume is its root.
+            from_volume = instance.root_volume is not None
+            self._fetch_migration_disks(
+                instance.uuid, disk_source, incoming, root_required=not from_volume
+            )
             root = inst_dir / DISK
-            if image is not None:
-                # Share the cached base again; only the guest's own changes take space.
-                base = self.image_cache.fetch(image)
-                qemuimg.convert(incoming / DISK, root, src_format="qcow2", backing=base)
-            else:
-                (incoming / DISK).rename(root)
-            self._grow(instance, root, instance.root_gb * GiB)
+            if not from_volume:
+                if image is not None:
+                    # Share the cached base again; only the guest's own changes take space.
+                    base = self.image_cache.fetch(image)
+                    qemuimg.convert(incoming / DISK, root, src_format="qcow2", backing=base)
+                else:
+                    (incoming / DISK).rename(root)
+                self._grow(instance, root, instance.root_gb * GiB)
             if (incoming / EPHEMERAL).is_file():
                 (incoming / EPHEMERAL).rename(inst_dir / EPHEMERAL)
                 self._grow(instance, inst_dir / EPHEMERAL, instance.ephemeral_gb * GiB)
@@ -940,10 +950,16 @@ class LibvirtDriver(ComputeDriver):
         )
 
     def _fetch_migration_disks(
-        self, instance_uuid: str, source: str | Path | ImageSource, dest: Path
+        self,
+        instance_uuid: str,
+        source: str | Path | ImageSource,
+        dest: Path,
+        *,
+        root_required: bool = True,
     ) -> None:
         """Bring the migrated disks into ``dest`` as DISK (and EPHEMERAL) and check them:
-        see `finish_migration` for the accepted sources."""
+        see `finish_migration` for the accepted sources. Without `root_required` (the guest
+        boots from a volume) the source may send no root disk."""
         source_text = str(source.url if isinstance(source, ImageSource) else source)
         transfer = dest / "transfer"
         try:
@@ -959,14 +975,18 @@ class LibvirtDriver(ComputeDriver):
                 download(source_text, transfer, control_plane=self.control_plane, timeout=60)
             elif Path(source).is_dir():
                 manifest = json.loads((Path(source) / MANIFEST).read_text())
-                for name in self._expected_files(instance_uuid, manifest, source_text):
+                for name in self._expected_files(
+                    instance_uuid, manifest, source_text, root_required=root_required
+                ):
                     shutil.copyfile(Path(source) / name, dest / name)
                 self._check_files(instance_uuid, manifest, dest)
             else:
                 shutil.copyfile(source, transfer)
             if transfer.is_file():
                 if tarfile.is_tarfile(transfer):
-                    self._unpack_transfer(instance_uuid, transfer, dest, source_text)
+                    self._unpack_transfer(
+                        instance_uuid, transfer, dest, source_text, root_required=root_required
+                    )
                 else:
                     transfer.rename(dest / DISK)
         except (OSError, urllib.error.URLError, ValueError, KeyError, tarfile.TarError) as exc:
@@ -978,7 +998,15 @@ class LibvirtDriver(ComputeDriver):
             if (dest / name).is_file():
                 check_format(dest / name, expected="qcow2", image_id=f"{instance_uuid}/{name}")
 
-    def _unpack_transfer(self, instance_uuid: str, tar_path: Path, dest: Path, what: str) -> None:
+    def _unpack_transfer(
+        self,
+        instance_uuid: str,
+        tar_path: Path,
+        dest: Path,
+        what: str,
+        *,
+        root_required: bool = True,
+    ) -> None:
         """Extract the manifest's regular files by name only (no paths, links or devices
         from the archive reach the filesystem) and check them against the manifest."""
         with tarfile.open(tar_path) as tar:
@@ -987,7 +1015,9 @@ class LibvirtDriver(ComputeDriver):
             if manifest_file is None:
                 raise KeyError(MANIFEST)
             manifest = json.load(manifest_file)
-            for name in self._expected_files(instance_uuid, manifest, what):
+            for name in self._expected_files(
+                instance_uuid, manifest, what, root_required=root_required
+            ):
                 data = tar.extractfile(members[name])
                 if data is None:
                     raise KeyError(name)
@@ -997,14 +1027,16 @@ class LibvirtDriver(ComputeDriver):
         self._check_files(instance_uuid, manifest, dest)
 
     @staticmethod
-    def _expected_files(instance_uuid: str, manifest: dict[str, Any], what: str) -> list[str]:
+    def _expected_files(
+        instance_uuid: str, manifest: dict[str, Any], what: str, *, root_required: bool = True
+    ) -> list[str]:
         if manifest.get("instance_uuid") != instance_uuid:
             raise exceptions.MigrationFailed(
                 instance_uuid=instance_uuid,
                 reason=f"{redact_url(what)} holds another instance's disks",
             )
         names = [name for name in manifest["files"] if name in MIGRATED_DISKS]
-        if DISK not in names:
+        if DISK not in names and root_required:
             raise exceptions.MigrationFailed(
                 instance_uuid=instance_uuid, reason="the source sent no root disk"
             )
