@@ -20,6 +20,7 @@ from apps.consoles.services import hash_token
 from apps.flavors.services import add_access, create_flavor
 from apps.servers.choices import VmState
 from apps.servers.models import InstanceFault, Migration, Server
+from apps.volumes.models import VolumeSnapshot, VolumeType
 from tests.test_openapi import generate_schema, without_regex_prefixes
 
 pytestmark = pytest.mark.django_db
@@ -80,6 +81,34 @@ def _network_objects(a: Any, admin: Any) -> tuple[dict[str, str], set[str]]:
         "extensions": "router",
     }
     return values, {network, subnet, port, group, rule, router, floating}
+
+
+VOL = "/volume/v3"
+
+
+def _volume_objects(a: Any) -> tuple[dict[str, str], set[str]]:
+    """A's volume (with metadata) and a snapshot of it, and a private volume type: the path
+    values by collection, and their ids as markers."""
+    volume = _ok(
+        a.client.post(f"{VOL}/volumes", {"volume": {"size": 1, "name": "a-secret-volume",
+                      "description": "a-secret-volume-text",
+                      "metadata": {"a-secret-meta-key": "a-secret-meta-value"}}}, format="json"),
+        202,
+    )["volume"]  # fmt: skip
+    snapshot = VolumeSnapshot.objects.create(
+        project_id=a.project.pk, user_id=a.user.pk, volume_id=volume["id"], size=1,
+        name="a-secret-snapshot", status="available",
+    )  # fmt: skip
+    kind = VolumeType.objects.create(name="a-secret-type", is_public=False)
+    values = {
+        "volumes": volume["id"],
+        "snapshots": str(snapshot.pk),
+        "types": str(kind.pk),
+        "os-volumes": volume["id"],
+        "os-snapshots": str(snapshot.pk),
+        "os-volume_attachments": volume["id"],
+    }
+    return values, {volume["id"], str(snapshot.pk), str(kind.pk)}
 
 
 @pytest.fixture
@@ -183,8 +212,10 @@ def project_a(make_caller: Any, admin: Any) -> dict[str, str]:
         expires_at=server.created_at.replace(year=server.created_at.year + 1),
     )
     network_values, network_markers = _network_objects(a, admin)
+    volume_values, volume_markers = _volume_objects(a)
     values = {
         **network_values,
+        **volume_values,
         "servers": sid,
         "metadata": "a-secret-meta-key",
         "tags": "a-secret-tag",
@@ -221,6 +252,7 @@ def project_a(make_caller: Any, admin: Any) -> dict[str, str]:
         keypair["fingerprint"],
         keypair["public_key"].split()[1],
         *network_markers,
+        *volume_markers,
     }
     return {"values": values, "markers": markers, "project": str(a.project.pk), "user": a.user.pk}
 
