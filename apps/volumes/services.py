@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, QuerySet, Sum
 from django.db.models.functions import Coalesce, Greatest
+from django.utils import timezone
 
 from apps.hosts.choices import COMPUTE_BINARY
 from apps.hosts.models import Service
@@ -401,6 +402,7 @@ def update_volume(
     if metadata is not UNSET:
         changes["metadata"] = validate_metadata(metadata)
     if changes:
+        changes["updated_at"] = timezone.now()
         Volume.objects.filter(pk=volume.pk).update(**changes)
         for field, value in changes.items():
             setattr(volume, field, value)
@@ -414,7 +416,7 @@ def set_volume_metadata(*, volume: Volume, metadata: Any, replace: bool = False)
     with transaction.atomic():
         locked = Volume.objects.select_for_update().get(pk=volume.pk)
         merged = new if replace else {**locked.metadata, **new}
-        Volume.objects.filter(pk=volume.pk).update(metadata=merged)
+        Volume.objects.filter(pk=volume.pk).update(metadata=merged, updated_at=timezone.now())
     volume.metadata = merged
     logger.info("volume %s: metadata set (%s)", volume.pk, ", ".join(sorted(new)))
     return merged
@@ -427,13 +429,13 @@ def delete_volume_metadata(*, volume: Volume, key: str) -> None:
         if key not in locked.metadata:
             raise VolumeNotFound(message=f"Metadata item was not found: {key}")
         remaining = {k: v for k, v in locked.metadata.items() if k != key}
-        Volume.objects.filter(pk=volume.pk).update(metadata=remaining)
+        Volume.objects.filter(pk=volume.pk).update(metadata=remaining, updated_at=timezone.now())
     volume.metadata = remaining
     logger.info("volume %s: metadata %s removed", volume.pk, key)
 
 
 def set_bootable(*, volume: Volume, bootable: bool) -> None:
-    Volume.objects.filter(pk=volume.pk).update(bootable=bootable)
+    Volume.objects.filter(pk=volume.pk).update(bootable=bootable, updated_at=timezone.now())
     volume.bootable = bootable
     logger.info("volume %s: bootable %s", volume.pk, bootable)
 
@@ -604,6 +606,7 @@ def update_snapshot(
     if description is not UNSET:
         changes["description"] = _text(description, "description")
     if changes:
+        changes["updated_at"] = timezone.now()
         VolumeSnapshot.objects.filter(pk=snapshot.pk).update(**changes)
         for field, value in changes.items():
             setattr(snapshot, field, value)

@@ -82,3 +82,14 @@ def test_cli_volume_lifecycle_on_real_hosts(cloud: Any, openstack_env: OpenStack
     wait_status(env, "volume", boot, "gone")
     assert not path.exists()
     assert run("volume", "list") == []
+    # openstacksdk (volume 3.71): the cloud layer's create and delete wait on the statuses,
+    # the proxy pages with markers
+    conn = env.connection()
+    made = [conn.create_volume(size=1, name=f"sdk-{i}", wait=True, timeout=TIMEOUT) for i in (1, 2)]
+    assert [v.status for v in made] == ["available", "available"]
+    paged = list(conn.block_storage.volumes(details=True, limit=1))
+    assert [v.name for v in paged] == ["sdk-2", "sdk-1"]
+    assert conn.block_storage.get_volume(made[0].id).is_bootable is False
+    for volume in made:
+        assert conn.delete_volume(volume.id, wait=True, timeout=TIMEOUT)
+    assert list(conn.block_storage.volumes()) == []
