@@ -559,3 +559,25 @@ def test_a_volume_in_error_without_a_pool_is_deleted_at_once(member):
     assert volume["status"] == "error"
     assert member.client.delete(f"{API}/volumes/{volume['id']}").status_code == 202
     cinder_error(member.client.get(f"{API}/volumes/{volume['id']}"), 404, "itemNotFound")
+
+
+def test_lists_cost_the_same_for_one_volume_or_many(member, pool):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def cost(path: str) -> int:
+        with CaptureQueriesContext(connection) as queries:
+            ok(member.client.get(path))
+        return len(queries)
+
+    def add_attached() -> None:
+        volume = available_volume(member.client)
+        VolumeAttachment.objects.create(
+            volume_id=volume["id"], instance_uuid=uuid.uuid4(), status=AttachStatus.ATTACHED
+        )
+
+    add_attached()
+    one = {path: cost(path) for path in (f"{API}/volumes/detail", "/compute/v2.1/os-volumes")}
+    for _ in range(4):
+        add_attached()
+    assert {path: cost(path) for path in one} == one
