@@ -257,20 +257,24 @@ def check_volume_quota(
     volumes: int = 0,
     gigabytes: int = 0,
     snapshots: int = 0,
+    volume_size: int | None = None,
 ) -> None:
     """Raise `VolumeOverQuota` (413, Cinder's words) unless the project, which `used` its
     ``volumes``, ``gigabytes`` and ``snapshots`` (apps.volumes counts them), can take
-    `volumes` more volumes and `snapshots` more snapshots of `gigabytes` GiB in all. A new
-    volume is also held to ``per_volume_gigabytes``.
+    `volumes` more volumes and `snapshots` more snapshots of `gigabytes` GiB in all. A volume
+    of `volume_size` GiB (by default a new one's share of `gigabytes`; an extend's new size)
+    is also held to ``per_volume_gigabytes``.
 
     Precondition: the caller holds the Project row lock (`lock_project`) and counted `used`
     under it, inside the transaction that inserts the rows.
     """
     limits = get_volume_limits(project.pk)
     per_volume = limits["per_volume_gigabytes"]
-    if volumes and gigabytes and per_volume != UNLIMITED and gigabytes // volumes > per_volume:
+    if volume_size is None and volumes:
+        volume_size = gigabytes // volumes
+    if volume_size is not None and per_volume != UNLIMITED and volume_size > per_volume:
         raise VolumeOverQuota(
-            reason=f"VolumeSizeExceedsLimit: Requested volume size {gigabytes // volumes}G is "
+            reason=f"VolumeSizeExceedsLimit: Requested volume size {volume_size}G is "
             f"larger than maximum allowed limit {per_volume}G."
         )
     if gigabytes and _over(limits["gigabytes"], used.get("gigabytes", 0), gigabytes):

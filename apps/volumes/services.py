@@ -475,7 +475,9 @@ def extend_volume(
     with transaction.atomic():
         project = quotas.lock_project(volume.project_id)
         used = count_volume_usage(project.pk)
-        quotas.check_volume_quota(project=project, used=used, gigabytes=size - volume.size)
+        quotas.check_volume_quota(
+            project=project, used=used, gigabytes=size - volume.size, volume_size=size
+        )
         if volume.pool is None or not transition(
             volume, expected=allowed, status=VolumeStatus.EXTENDING, extending_to=size
         ):

@@ -235,6 +235,10 @@ def test_snapshot_and_extend_count_against_gigabytes(member, pool):
     grow = member.client.post(f"{API}/volumes/{volume['id']}/action",
                               {"os-extend": {"new_size": 9}}, format="json")  # fmt: skip
     assert "gigabytes quota" in cinder_error(grow, 413, "overLimit")
+    quotas.update_volume_quotas(project=member.project, limits={"per_volume_gigabytes": 2})
+    grow = member.client.post(f"{API}/volumes/{volume['id']}/action",
+                              {"os-extend": {"new_size": 3}}, format="json")  # fmt: skip
+    assert "VolumeSizeExceedsLimit" in cinder_error(grow, 413, "overLimit")
     assert VolumeSnapshot.objects.count() == 1
 
 

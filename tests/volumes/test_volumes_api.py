@@ -581,3 +581,27 @@ def test_lists_cost_the_same_for_one_volume_or_many(member, pool):
     for _ in range(4):
         add_attached()
     assert {path: cost(path) for path in one} == one
+
+
+def test_create_from_another_volume_goes_to_its_pool(
+    member, make_pool, host_queue, django_capture_on_commit_callbacks
+):
+    first = make_pool(host="storage-1", total_gb=20)
+    source = available_volume(member.client, size=2)
+    make_pool(host="roomy", total_gb=1000)
+    small = member.client.post(
+        f"{API}/volumes", {"volume": {"size": 1, "source_volid": source["id"]}}, format="json"
+    )
+    cinder_error(small, 400, "badRequest")
+    with django_capture_on_commit_callbacks(execute=True):
+        clone = create_volume(member.client, size=None, source_volid=source["id"])
+    assert (clone["size"], clone["source_volid"]) == (2, source["id"])
+    assert Volume.objects.get(pk=clone["id"]).pool == first
+    (task, payload) = host_queue()[-1]
+    assert (task, payload["source_volume_id"]) == ("compute.create_volume", source["id"])
+    both = member.client.post(
+        f"{API}/volumes",
+        {"volume": {"size": 2, "source_volid": source["id"], "snapshot_id": str(uuid.uuid4())}},
+        format="json",
+    )
+    cinder_error(both, 400, "badRequest")
