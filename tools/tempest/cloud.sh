@@ -5,6 +5,8 @@
 # its network agent, which builds the project networks' bridges, namespaces, dnsmasq and
 # nftables tables in this machine's kernel, under names of its own (NETWORK_PREFIX tp1, tp2:
 # two agents on one kernel must not share a prefix) and files under TEMPEST_DIR/hosts/HOST.
+# Both keep volumes in one directory, TEMPEST_DIR/volumes, declared shared (VOLUME_SHARED):
+# on one machine it is what an NFS mount is to several, so a volume attaches on either host.
 #
 #   tools/tempest/cloud.sh start    create/migrate/bootstrap the database, start the processes
 #   tools/tempest/cloud.sh stop     stop the processes this script started (by their pids) and
@@ -62,12 +64,14 @@ start() {
   local i host
   for i in "${!HOSTS[@]}"; do
     host=${HOSTS[$i]}
-    mkdir -p "$TEMPEST_DIR/hosts/$host/instances" "$TEMPEST_DIR/hosts/$host/cache"
+    mkdir -p "$TEMPEST_DIR/hosts/$host/instances" "$TEMPEST_DIR/hosts/$host/cache" \
+      "$TEMPEST_DIR/volumes"
     start_process "compute-$host" env -u DATABASE_URL -u DB_PASSWORD -u SECRET_KEY \
       -u ADMIN_PASSWORD -u DEMO_PASSWORD COMPUTE_HOST="$host" LIBVIRT_URI=test:///default \
       INSTANCES_PATH="$TEMPEST_DIR/hosts/$host/instances" \
       IMAGE_CACHE_PATH="$TEMPEST_DIR/hosts/$host/cache" \
       NETWORK_PREFIX="${NETWORK_PREFIXES[$i]}" NETWORK_STATE_DIR="$TEMPEST_DIR/hosts/$host/network" \
+      VOLUME_BACKEND=file VOLUME_PATH="$TEMPEST_DIR/volumes" VOLUME_SHARED=true \
       "$VENV/bin/celery" -A workers.compute.app worker -Q "compute.$host" -n "compute@$host" \
       --pool threads --concurrency 4 --without-gossip --without-mingle -l INFO
   done
