@@ -297,6 +297,7 @@ def create_volume(
     the volume is created in ``error`` ("No valid backend was found"), as Cinder does."""
     requested = _size(size)
     name, description = _text(name, "name"), _text(description, "description")
+    availability_zone = _text(availability_zone, "availability_zone")
     metadata = validate_metadata(metadata)
     kind = find_volume_type(context=context, key=volume_type) if volume_type else None
     if sum(x is not None for x in (image_ref, snapshot_id, source_volid)) > 1:

@@ -151,6 +151,8 @@ def test_create_accepts_what_osc_and_tempest_send(member, pool):
         {"snapshot_id": str(uuid.uuid4())},
         {"backup_id": str(uuid.uuid4())},
         {"multiattach": True},
+        {"availability_zone": {"a": 1}},
+        {"availability_zone": ["nova"]},
     ],
 )
 def test_create_refuses_bad_input_with_400(member, pool, attrs):
