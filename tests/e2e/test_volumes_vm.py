@@ -40,6 +40,8 @@ pytestmark = [pytest.mark.vm, pytest.mark.slow]
 
 BOOT_TIMEOUT_S = 120
 HOTPLUG_TIMEOUT_S = 30
+# Short, so that a guest that cannot let go (paused) fails the detach quickly.
+DETACH_TIMEOUT_S = 8
 # Prints "DISK+ vdX:<sectors> <serial>" for each disk (or size) that appears, "DISK- ..." for
 # each that goes, once a second, from a loop the script leaves running in the background
 # (its lines may follow a shell prompt on the console: matched without "^").
@@ -114,6 +116,7 @@ def host() -> Iterator[Host]:
             libvirt_uri="qemu:///system",
             control_plane_url=server.base_url,
             clean_shutdown_timeout=30,
+            volume_detach_timeout=DETACH_TIMEOUT_S,
         )
         storage = StorageAgent(StorageConfig(backend="file", path=root / "volumes"))
         storage.check()
@@ -225,7 +228,7 @@ def test_a_guest_boots_from_a_volume_and_takes_another_live(host: Host) -> None:
         instance_uuid, rf"DISK\+ vdb:{2 * SECTORS_PER_GIB} {data_id[:20]}\r?$", HOTPLUG_TIMEOUT_S
     )
 
-    # --- unplug: done once the domain no longer lists it -------------------------------------
+    # --- a guest that cannot let go (paused): the detach fails, saying so -------------------
     detach: Any = {
         "server_uuid": instance_uuid,
         "volume_id": data_id,
@@ -233,6 +236,16 @@ def test_a_guest_boots_from_a_volume_and_takes_another_live(host: Host) -> None:
         "device_name": "vdb",
         "request_id": "req-detach",
     }
+    driver.pause(instance_uuid)
+    started = time.monotonic()
+    manager.detach_volume(detach)
+    figures["detach_refused_s"] = time.monotonic() - started
+    ((task, refused),) = host.messages()
+    assert (task, refused["ok"]) == (from_compute.VOLUME_DETACHED, False), refused
+    assert "the guest still holds vdb after 8 s" in refused["fault"]["message"]
+    driver.unpause(instance_uuid)
+
+    # --- unplug: done once the domain no longer lists it -------------------------------------
     started = time.monotonic()
     manager.detach_volume(detach)
     figures["detach_s"] = time.monotonic() - started

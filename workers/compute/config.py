@@ -53,6 +53,9 @@ class ComputeConfig:
     # The host's storage agent (workers/storage/): its pool of volumes (VOLUME_BACKEND,
     # VOLUME_PATH, VOLUME_GROUP, VOLUME_THIN_POOL, VOLUME_SHARED).
     storage: StorageConfig = field(default_factory=StorageConfig)
+    # Seconds a guest has to let go of a volume being detached (the request is repeated
+    # meanwhile: a guest still booting ignores it); beyond, the detach fails.
+    volume_detach_timeout: int = 120
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "ComputeConfig":
@@ -81,6 +84,7 @@ class ComputeConfig:
             compute_driver=env.get("COMPUTE_DRIVER") or DEFAULT_COMPUTE_DRIVER,
             network=network_config_from_env(env),
             storage=storage_config_from_env(env, instances_path),
+            volume_detach_timeout=int(env.get("VOLUME_DETACH_TIMEOUT", "120")),
         )
 
 

@@ -53,9 +53,6 @@ logger = logging.getLogger(__name__)
 RUNNING = 1  # Nova's power_state.RUNNING
 # How long a port this host plugged outlives network states that do not have it yet.
 FRESH_PLUG_SECONDS = 120.0
-# How long a guest has to let go of a volume being detached (it ignores the request while it
-# boots, and the request is repeated meanwhile).
-VOLUME_DETACH_TIMEOUT = 120.0
 
 # Simple operations: compute task name → the driver call that performs it.
 SIMPLE_OPERATIONS: dict[
@@ -465,7 +462,7 @@ class ComputeManager:
         try:
             device = (
                 self.driver.detach_volume(
-                    server_uuid, volume_id, device, timeout=VOLUME_DETACH_TIMEOUT
+                    server_uuid, volume_id, device, timeout=self.config.volume_detach_timeout
                 )
                 or device
             )
