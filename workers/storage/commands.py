@@ -6,6 +6,7 @@ becomes a `StorageError` carrying the command's own message.
 
 import json
 import logging
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -19,11 +20,21 @@ DEFAULT_TIMEOUT_S = 3600
 GiB = 1024**3
 
 
+# qemu-img parses images whose contents guests wrote: it runs under an address-space and CPU
+# bound (prlimit, util-linux; applied without a preexec_fn, the worker has threads).
+QEMU_IMG_LIMITS = (4 * 1024**3, DEFAULT_TIMEOUT_S)
+PRLIMIT = shutil.which("prlimit")
+
+
 def run(*cmd: str, timeout: float = DEFAULT_TIMEOUT_S) -> str:
     """Run `cmd` and return its standard output; StorageError if it fails or overruns."""
+    argv = list(cmd)
+    if cmd[0] == "qemu-img" and PRLIMIT is not None:
+        address_space, cpu_seconds = QEMU_IMG_LIMITS
+        argv = [PRLIMIT, f"--as={address_space}", f"--cpu={cpu_seconds}", *argv]
     try:
         done = subprocess.run(  # noqa: S603 -- fixed programs, arguments built here
-            list(cmd), check=True, capture_output=True, text=True, timeout=timeout
+            argv, check=True, capture_output=True, text=True, timeout=timeout
         )
     except subprocess.CalledProcessError as exc:
         reason = (exc.stderr or exc.stdout or "").strip() or f"exit status {exc.returncode}"
