@@ -8,6 +8,7 @@ here with both apps' services."""
 import logging
 from typing import Any
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import transaction
 
 from apps.images.models import Image
@@ -179,7 +180,10 @@ def prepare_build(server: Server, *, host: str, request_id: str) -> list[VolumeC
     pool = StoragePool.objects.filter(host=host).first()
     if pool is None:
         raise VolumeBuildError(f"Host {host} keeps no volumes: cannot create the server's volumes.")
-    sizes = [_size(entry) for entry in wanted]
+    try:
+        sizes = [_size(entry) for entry in wanted]
+    except ObjectDoesNotExist as exc:
+        raise VolumeBuildError("A snapshot to make a volume from is gone.") from exc
     project = quotas.lock_project(server.project_id)
     try:
         quotas.check_volume_quota(
@@ -192,7 +196,12 @@ def prepare_build(server: Server, *, host: str, request_id: str) -> list[VolumeC
         raise VolumeBuildError(f"Volume quota: {exc}") from exc
     payloads = []
     for entry, size in zip(wanted, sizes, strict=True):
-        volume = _make_volume(server, entry, size, pool)
+        try:
+            volume = _make_volume(server, entry, size, pool)
+        except ObjectDoesNotExist as exc:  # its image or snapshot deleted since the request
+            raise VolumeBuildError(
+                f"The {entry.source_type} {entry.uuid} to make a volume from is gone."
+            ) from exc
         attachment = VolumeAttachment.objects.create(
             volume=volume,
             instance_uuid=server.uuid,

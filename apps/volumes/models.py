@@ -33,7 +33,12 @@ class VolumeType(models.Model):
 
     @classmethod
     def default(cls) -> "VolumeType":
-        return cls.objects.get(name=DEFAULT_TYPE_NAME)
+        """The type of a volume created without one. A migration makes it; made again here
+        if an operator removed it, so that no create fails for want of it."""
+        kind, _ = cls.objects.get_or_create(
+            name=DEFAULT_TYPE_NAME, defaults={"description": "Default Volume Type"}
+        )
+        return kind
 
 
 class StoragePool(models.Model):
