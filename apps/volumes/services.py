@@ -146,7 +146,8 @@ def visible_types(
     context: RequestContext, *, is_public: bool | None = True
 ) -> QuerySet[VolumeType]:
     """Volume types: public ones for everyone; an admin may list private ones too
-    (`is_public` False: only those, None: all)."""
+    (`is_public` False: only those, None: all). The default type is always among them."""
+    VolumeType.default()
     query = VolumeType.objects.all()
     if not context.is_admin:
         return query.filter(is_public=True)
