@@ -19,6 +19,7 @@ from apps.volumes import attachments as volumes
 from apps.volumes import exceptions as volume_errors
 from apps.volumes.choices import SnapshotStatus, VolumeStatus
 from apps.volumes.models import Volume, VolumeSnapshot
+from computecloud.booleans import parse_bool
 from computecloud.exceptions import InvalidInput
 
 SOURCES = frozenset({"volume", "image", "snapshot", "blank"})
@@ -48,8 +49,6 @@ KEYS = frozenset(
 )
 UUID_CHARS = re.compile(r"^[a-zA-Z0-9._-]*$")
 DEVICE_CHARS = re.compile(r"^[a-zA-Z0-9._/-]*$")
-TRUE_WORDS = frozenset({"1", "t", "true", "on", "y", "yes"})
-FALSE_WORDS = frozenset({"0", "f", "false", "off", "n", "no"})
 
 
 @dataclass(frozen=True)
@@ -100,14 +99,10 @@ def _int(value: Any, field: str, *, minimum: int) -> int | None:
 
 
 def _bool(value: Any, field: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    word = str(value).strip().lower() if isinstance(value, str | int) else None
-    if word in TRUE_WORDS:
-        return True
-    if word in FALSE_WORDS:
-        return False
-    raise InvalidInput(f"Invalid input for field/attribute {field}. Value: {value}.")
+    parsed = parse_bool(value)
+    if parsed is None:
+        raise InvalidInput(f"Invalid input for field/attribute {field}. Value: {value}.")
+    return parsed
 
 
 def _text(value: Any, field: str, pattern: re.Pattern[str]) -> str | None:

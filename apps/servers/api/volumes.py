@@ -17,23 +17,18 @@ from apps.servers import volumes
 from apps.servers.models import BlockDeviceMapping
 from computecloud.api.microversions import MicroversionedMixin
 from computecloud.api.serializers import StrictSerializer
+from computecloud.booleans import parse_bool
 from computecloud.exceptions import InvalidInput
 
 DEVICE = r"^/dev/x?[a-z]?d?[a-z]+[0-9]*$"
-TRUE_WORDS = frozenset({"1", "t", "true", "on", "y", "yes"})
-FALSE_WORDS = frozenset({"0", "f", "false", "off", "n", "no"})
 
 
 def boolean_like(value: Any, field: str) -> bool:
     """Nova's boolean-like values: JSON booleans, or the words strutils accepts."""
-    if isinstance(value, bool):
-        return value
-    word = str(value).strip().lower() if isinstance(value, str | int) else None
-    if word in TRUE_WORDS:
-        return True
-    if word in FALSE_WORDS:
-        return False
-    raise InvalidInput(f"Invalid input for field/attribute {field}. Value: {value}.")
+    parsed = parse_bool(value)
+    if parsed is None:
+        raise InvalidInput(f"Invalid input for field/attribute {field}. Value: {value}.")
+    return parsed
 
 
 class AttachmentBody(StrictSerializer):

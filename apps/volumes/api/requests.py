@@ -12,11 +12,10 @@ from typing import Any
 from rest_framework.request import Request
 
 from computecloud.api.microversions import APIVersion
+from computecloud.booleans import parse_bool
 from computecloud.exceptions import InvalidInput
 
 STRICT_FROM = (3, 53)
-TRUE = ("true", "1", "yes", "on", "y", "t")
-FALSE = ("false", "0", "no", "off", "n", "f")
 
 
 def member(request: Request, key: str) -> dict[str, Any]:
@@ -41,15 +40,12 @@ def boolean(value: Any, name: str, default: bool = False) -> bool:
     """A boolean as clients send it: JSON true/false or strings such as ``True``/``False``."""
     if value is None:
         return default
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        text = value.strip().lower()
-        if text in TRUE:
-            return True
-        if text in FALSE:
-            return False
-    raise InvalidInput(f"Invalid input received: {name} must be a boolean, not {value!r}.")
+    # Cinder takes JSON booleans and words here, never numbers.
+    is_number = isinstance(value, int) and not isinstance(value, bool)
+    parsed = None if is_number else parse_bool(value)
+    if parsed is None:
+        raise InvalidInput(f"Invalid input received: {name} must be a boolean, not {value!r}.")
+    return parsed
 
 
 def query_boolean(request: Request, name: str) -> bool:
