@@ -62,34 +62,44 @@ NEW_HEADER = "OpenStack-API-Version"
 LEGACY_HEADER = "X-OpenStack-Nova-API-Version"
 
 
-def requested_version(headers: Any) -> APIVersion:
-    """The version a request asks for (raises 406 when unsupported, 400 when garbled)."""
-    text: str | None = None
-    new = headers.get(NEW_HEADER)
-    if new:
-        # "compute 2.60" (possibly with other services, comma separated)
-        for item in new.split(","):
-            service, _, value = item.strip().partition(" ")
-            if service.lower() == "compute":
-                text = value.strip()
-    if text is None:
-        text = headers.get(LEGACY_HEADER)
+def header_version(headers: Any, service: str) -> str | None:
+    """What ``OpenStack-API-Version`` asks of `service` ("compute 2.60", possibly among other
+    services, comma separated), or None."""
+    text = None
+    for item in (headers.get(NEW_HEADER) or "").split(","):
+        name, _, value = item.strip().partition(" ")
+        if name.lower() == service:
+            text = value.strip()
+    return text
+
+
+def negotiate(text: str | None, minimum: APIVersion, maximum: APIVersion) -> APIVersion:
+    """The version `text` asks for: the minimum when none, the maximum for "latest"; 400 when
+    garbled, 406 outside the range."""
     if not text:
-        return MIN_VERSION
+        return minimum
     if text.lower() == "latest":
-        return MAX_VERSION
+        return maximum
     try:
         version = APIVersion.parse(text)
     except ValueError:
         raise exceptions.ValidationError(
             f"API Version String {text} is of invalid format. Must be of format MajorNum.MinorNum."
         ) from None
-    if not MIN_VERSION <= version <= MAX_VERSION:
+    if not minimum <= version <= maximum:
         raise exceptions.NotAcceptable(
-            f"Version {version} is not supported by the API. Minimum is {MIN_VERSION} "
-            f"and maximum is {MAX_VERSION}."
+            f"Version {version} is not supported by the API. Minimum is {minimum} "
+            f"and maximum is {maximum}."
         )
     return version
+
+
+def requested_version(headers: Any) -> APIVersion:
+    """The compute version a request asks for (the new header, else Nova's legacy one)."""
+    text = header_version(headers, "compute")
+    if text is None:
+        text = headers.get(LEGACY_HEADER)
+    return negotiate(text, MIN_VERSION, MAX_VERSION)
 
 
 class ComputeMicroversioning(BaseVersioning):

@@ -5,39 +5,18 @@ version a 400. Every answer names its version and varies on the header."""
 
 from typing import Any
 
-from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.versioning import BaseVersioning
 
-from computecloud.api.microversions import NEW_HEADER, APIVersion
+from computecloud.api.microversions import NEW_HEADER, APIVersion, header_version, negotiate
 
 MIN_VERSION = APIVersion(3, 0)
 MAX_VERSION = APIVersion(3, 71)
 
 
 def requested_version(headers: Any) -> APIVersion:
-    text = None
-    for item in (headers.get(NEW_HEADER) or "").split(","):
-        service, _, value = item.strip().partition(" ")
-        if service.lower() == "volume":
-            text = value.strip()
-    if not text:
-        return MIN_VERSION
-    if text.lower() == "latest":
-        return MAX_VERSION
-    try:
-        version = APIVersion.parse(text)
-    except ValueError:
-        raise exceptions.ValidationError(
-            f"API Version String {text} is of invalid format. Must be of format MajorNum.MinorNum."
-        ) from None
-    if not MIN_VERSION <= version <= MAX_VERSION:
-        raise exceptions.NotAcceptable(
-            f"Version {version} is not supported by the API. Minimum is {MIN_VERSION} and "
-            f"maximum is {MAX_VERSION}."
-        )
-    return version
+    return negotiate(header_version(headers, "volume"), MIN_VERSION, MAX_VERSION)
 
 
 class VolumeMicroversioning(BaseVersioning):
