@@ -228,6 +228,7 @@ def compute_started(
         interrupted_builds=interrupted_builds,
         instance_files=instance_files,
     )
+    volumes.resume_on_host(host)
 
 
 @shared_task(name=from_compute.COMPUTE_HEARTBEAT)

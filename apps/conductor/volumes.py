@@ -12,17 +12,19 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.db import transaction
 
 from apps.images.models import Image
-from apps.images.services import image_meta, signed_download_url
 from apps.quotas import services as quotas
 from apps.servers import history
 from apps.servers import volumes as server_volumes
 from apps.servers.block_devices import VolumeMapping
+from apps.servers.choices import VmState
 from apps.servers.models import BlockDeviceMapping, Server
 from apps.volumes import attachments
 from apps.volumes import services as volume_services
 from apps.volumes.choices import AttachStatus, VolumeStatus
 from apps.volumes.models import StoragePool, Volume, VolumeAttachment, VolumeSnapshot, VolumeType
 from computecloud.exceptions import ComputecloudError
+from computecloud.messages import to_compute
+from computecloud.tasking import enqueue_on_commit
 from computecloud.wire import BlockDevicePayload, StoragePoolPayload, VolumeCreatePayload
 
 logger = logging.getLogger(__name__)
@@ -247,18 +249,7 @@ def _make_volume(server: Server, entry: VolumeMapping, size: int, pool: StorageP
     if entry.source_type == "image":
         image = Image.objects.get(pk=entry.uuid)
         image_id = image.pk
-        meta = image_meta(image=image)
-        image_metadata = {
-            **{k: str(v) for k, v in (meta.get("properties") or {}).items()},
-            "image_id": str(image.pk),
-            "image_name": image.name or "",
-            "disk_format": meta.get("disk_format") or "",
-            "container_format": meta.get("container_format") or "",
-            "min_ram": str(meta.get("min_ram") or 0),
-            "min_disk": str(meta.get("min_disk") or 0),
-            "size": str(meta.get("size") or 0),
-            "checksum": meta.get("checksum") or "",
-        }
+        image_metadata = volume_services.image_metadata(image)
     elif entry.source_type == "snapshot":
         snapshot = VolumeSnapshot.objects.select_related("volume__pool").get(pk=entry.uuid)
         source_pool = snapshot.volume.pool
@@ -286,27 +277,7 @@ def _make_volume(server: Server, entry: VolumeMapping, size: int, pool: StorageP
 
 def _create_payload(bdm: BlockDeviceMapping, request_id: str) -> VolumeCreatePayload:
     volume = Volume.objects.select_related("pool").get(pk=bdm.volume_id)
-    payload: VolumeCreatePayload = {
-        "volume_id": str(volume.pk),
-        "size_gb": volume.size,
-        "backend": volume.pool.backend if volume.pool else "",
-        "request_id": request_id,
-    }
-    if volume.image_id:
-        image = Image.objects.get(pk=volume.image_id)
-        meta = image_meta(image=image)
-        payload["image"] = {
-            "image_id": str(image.pk),
-            "url": signed_download_url(image_id=image.pk),
-            "checksum": meta.get("checksum"),
-            "os_hash_algo": meta.get("os_hash_algo"),
-            "os_hash_value": meta.get("os_hash_value"),
-            "size": meta.get("size"),
-            "disk_format": meta.get("disk_format") or "raw",
-        }
-    if volume.snapshot_id:
-        payload["snapshot_id"] = str(volume.snapshot_id)
-    return payload
+    return volume_services.create_payload(volume, request_id)
 
 
 def block_devices(server: Server) -> list[BlockDevicePayload]:
@@ -337,3 +308,71 @@ def build_done(server_uuid: str, *, host: str) -> None:
             host=host,
         ):
             BlockDeviceMapping.objects.filter(pk=bdm.pk).update(attached=True)
+
+
+# --- a host that restarts ----------------------------------------------------------------------
+
+
+def resume_on_host(host: str) -> None:
+    """A host (re)started: what it was asked to do to volumes and never reported is asked
+    again, so that nothing stays creating, attaching or detaching. A worker killed mid-task
+    leaves its message unacknowledged for the broker's visibility timeout; every operation is
+    idempotent on the host, so a second request is safe. (Volumes a build makes go with the
+    build's own recovery.)"""
+    building = set(
+        Server.objects.filter(host=host, vm_state=VmState.BUILDING).values_list("uuid", flat=True)
+    )
+    resent = 0
+    for attachment in VolumeAttachment.objects.filter(
+        host_name=host, status__in=[AttachStatus.ATTACHING, AttachStatus.DETACHING]
+    ).select_related("volume__pool"):
+        if attachment.instance_uuid in building:
+            continue
+        bdm = BlockDeviceMapping.objects.filter(
+            server__uuid=attachment.instance_uuid, volume_id=attachment.volume_id
+        ).first()
+        if bdm is None:
+            continue
+        device = bdm.device_name.removeprefix("/dev/") or None
+        if attachment.status == AttachStatus.ATTACHING:
+            to_compute.attach_volume(
+                enqueue_on_commit,
+                host,
+                payload={
+                    "server_uuid": str(attachment.instance_uuid),
+                    "attachment_id": str(attachment.pk),
+                    "request_id": "req-reconcile",
+                    "block_device": attachments.block_device(
+                        attachment.volume, device_name=device, disk_bus=bdm.disk_bus
+                    ),
+                },
+            )
+        else:
+            to_compute.detach_volume(
+                enqueue_on_commit,
+                host,
+                payload={
+                    "server_uuid": str(attachment.instance_uuid),
+                    "volume_id": str(attachment.volume_id),
+                    "attachment_id": str(attachment.pk),
+                    "device_name": device,
+                    "request_id": "req-reconcile",
+                },
+            )
+        resent += 1
+    for volume in Volume.objects.filter(pool__host=host).select_related("pool"):
+        backend = volume.pool.backend if volume.pool else ""
+        if volume.status == VolumeStatus.CREATING and not volume.attachments.exists():
+            payload = volume_services.create_payload(volume, "req-reconcile")
+            to_compute.create_volume(enqueue_on_commit, host, payload=payload)
+        elif volume.status == VolumeStatus.DELETING:
+            to_compute.delete_volume(
+                enqueue_on_commit,
+                host,
+                payload={"volume_id": str(volume.pk), "backend": backend, "request_id": ""},
+            )
+        else:
+            continue
+        resent += 1
+    if resent:
+        logger.info("host %s restarted: %d volume operations asked again", host, resent)

@@ -229,7 +229,7 @@ def _size(value: Any) -> int | None:
 # --- create ----------------------------------------------------------------------------------
 
 
-def _image_metadata(image: Image) -> dict[str, str]:
+def image_metadata(image: Image) -> dict[str, str]:
     """What a volume keeps of the image it was made from (Cinder's volume_image_metadata)."""
     meta = {key: str(value) for key, value in image.properties.items()}
     meta.update(
@@ -259,6 +259,21 @@ def _image_payload(image: Image) -> ImagePayload:
         "size": image.size,
         "disk_format": image.disk_format or "raw",
         "container_format": image.container_format or "bare",
+    }
+
+
+def create_payload(volume: Volume, request_id: str) -> VolumeCreatePayload:
+    """What the host of `volume`'s pool needs to make it: its size and its source (an image
+    to download, a snapshot or a volume of the same pool), from the volume's row."""
+    image = Image.objects.filter(pk=volume.image_id).first() if volume.image_id else None
+    return {
+        "volume_id": str(volume.pk),
+        "size_gb": volume.size,
+        "backend": volume.pool.backend if volume.pool else "",
+        "request_id": request_id,
+        "image": _image_payload(image) if image else None,
+        "snapshot_id": str(volume.snapshot_id) if volume.snapshot_id else None,
+        "source_volume_id": str(volume.source_volid) if volume.source_volid else None,
     }
 
 
@@ -363,7 +378,7 @@ def create_volume(
             metadata=metadata,
             image_id=image.pk if image else None,
             volume_image_metadata=(
-                _image_metadata(image)
+                image_metadata(image)
                 if image
                 else dict(origin.volume_image_metadata if origin else {})
             ),
@@ -372,16 +387,9 @@ def create_volume(
             pool=pool,
         )
         if pool is not None:
-            payload: VolumeCreatePayload = {
-                "volume_id": str(volume.pk),
-                "size_gb": requested,
-                "backend": pool.backend,
-                "request_id": context.request_id,
-                "image": _image_payload(image) if image else None,
-                "snapshot_id": str(snapshot.pk) if snapshot else None,
-                "source_volume_id": str(source.pk) if source else None,
-            }
-            to_compute.create_volume(enqueue_on_commit, pool.host, payload=payload)
+            to_compute.create_volume(
+                enqueue_on_commit, pool.host, payload=create_payload(volume, context.request_id)
+            )
     if pool is None:
         logger.warning("volume %s: %s, created in error", volume.pk, NO_BACKEND)
     else:

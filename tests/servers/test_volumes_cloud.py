@@ -6,14 +6,18 @@ the real host refusing an attach; the successful hot-plug is tests/e2e's, on rea
 
 from __future__ import annotations
 
+import signal
+import uuid
 from typing import Any
 
 import pytest
+import redis
+from django.conf import settings
 
 from apps.quotas.models import ProjectQuota
-from apps.servers.models import BlockDeviceMapping, InstanceActionEvent, InstanceFault
+from apps.servers.models import BlockDeviceMapping, InstanceActionEvent, InstanceFault, Server
 from apps.volumes.models import StoragePool, Volume
-from tests.cloud import Cloud
+from tests.cloud import Cloud, forget_hosts
 from tests.harness import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -152,3 +156,63 @@ def test_a_build_over_the_volume_quota_ends_in_error_and_leaves_nothing(
     assert "quota" in body["fault"]["message"].lower()
     assert InstanceFault.objects.filter(server__uuid=server_id).exists()
     assert not Volume.objects.filter(project=member.project).exists()
+
+
+def test_an_attach_lost_with_a_killed_worker_is_asked_again_when_it_restarts(
+    cloud: Cloud, member: Any, admin: Any, django_db_blocker: Any
+) -> None:
+    client = member.client
+    processes = cloud.processes
+    host = processes.start_compute(f"cc-volkill-{uuid.uuid4().hex[:6]}")
+    try:
+        processes.wait_hosts_ready([host])
+        volume_id = new_volume(cloud, client)
+        body = {
+            "server": {
+                "name": "killed",
+                "imageRef": cloud.image_id,
+                "flavorRef": "0",
+                "networks": "none",
+                "availability_zone": f"nova:{host}",
+            }
+        }
+        server_id = made(admin.client.post("/compute/v2.1/servers", body, format="json", **C))[
+            "server"
+        ]["id"]
+        Server.objects.filter(uuid=server_id).update(project=member.project)
+        cloud.wait_for_server(client, server_id, {"ACTIVE"})
+        # given: the host's worker killed, and the attach it was sent lost with it (a message
+        # a killed worker held comes back only after the broker's visibility timeout)
+        processes.compute_worker(host).stop(signal.SIGKILL)
+        made(
+            client.post(
+                f"/compute/v2.1/servers/{server_id}/os-volume_attachments",
+                {"volumeAttachment": {"volumeId": volume_id}},
+                format="json",
+                **C,
+            ),
+            200,
+        )
+        broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+        wait_until(
+            lambda: broker.keys(f"compute.{host}*"), timeout=TIMEOUT, what="the attach queued"
+        )
+        broker.delete(*broker.keys(f"compute.{host}*"))
+        assert volume_status(client, volume_id) == "attaching"
+
+        # when: the worker starts again
+        processes.workers.pop(f"compute-{host}")
+        processes.hosts.remove(host)
+        processes.start_compute(host)
+
+        # then: the host is asked again and answers (test:///default refuses a hot-plug):
+        # the volume is the user's again, not left attaching
+        wait_volume(client, volume_id, "available")
+    finally:
+        worker = processes.workers.pop(f"compute-{host}", None)
+        if worker is not None:
+            worker.stop(signal.SIGKILL)
+        if host in processes.hosts:
+            processes.hosts.remove(host)
+        with django_db_blocker.unblock():
+            forget_hosts([host])
