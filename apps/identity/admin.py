@@ -11,12 +11,8 @@ from django.http import HttpRequest
 
 from apps.identity import services
 from apps.identity.models import Domain, Project, Role, RoleAssignment, Token, User
-from apps.identity.signin import AdminSignInForm
 from apps.identity.tokens import revoke_token
 from computecloud.exceptions import Conflict
-
-# Passwords typed into the admin's sign-in page are throttled as token requests are.
-admin.site.login_form = AdminSignInForm
 
 
 class RoleAssignmentInline(admin.TabularInline):
