@@ -3,9 +3,10 @@ have), aggregates.
 
 Every row here is written by the hosts services, never by a form: a service is enabled,
 disabled (with a reason), forced down or deleted through `services.set_service_status` and
-`services.delete_service`, the functions os-services calls, so the admin and the API keep one
-set of rules. Whether a service is up is derived from its heartbeat, never stored. Aggregates
-are read-only here; they are made and given hosts through os-aggregates.
+`services.delete_service`, the functions os-services calls, as its policy allows, so the admin
+and the API keep one set of rules. Whether a service is up is derived from its heartbeat,
+never stored. Aggregates are read-only here; they are made and given hosts through
+os-aggregates.
 """
 
 from typing import Any
@@ -19,6 +20,7 @@ from django.template.response import TemplateResponse
 from apps.hosts import services
 from apps.hosts.api.usage import servers_on_host, with_usage
 from apps.hosts.models import Aggregate, AggregateHost, ComputeNode, Service
+from apps.identity.adminsite import operator_context
 from computecloud.exceptions import ComputecloudError
 
 
@@ -56,6 +58,11 @@ class ServiceAdmin(ReadOnlyAdmin):
         return obj.is_up
 
     def _set(self, request: HttpRequest, queryset: QuerySet[Service], **status: Any) -> None:
+        try:
+            operator_context(request, "os_compute_api:os-services:update")
+        except ComputecloudError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return
         for service in queryset:
             services.set_service_status(service=service, **status)
         self.message_user(request, f"{len(queryset)} services updated.", messages.SUCCESS)
@@ -98,6 +105,7 @@ class ServiceAdmin(ReadOnlyAdmin):
     def delete_services(self, request: HttpRequest, queryset: QuerySet[Service]) -> None:
         for service in queryset:
             try:
+                operator_context(request, "os_compute_api:os-services:delete")
                 services.delete_service(
                     service=service, instances_on_host=servers_on_host(service.host)
                 )

@@ -10,6 +10,7 @@ Installed in place of ``django.contrib.admin`` (settings: apps/identity/admincon
 that ``admin.site`` everywhere is this site.
 """
 
+import uuid
 from typing import Any
 
 from django.contrib.admin import AdminSite
@@ -17,7 +18,10 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
 from apps.identity.authentication import session_context
+from apps.identity.context import RequestContext
+from apps.identity.policy import Target, authorize
 from apps.identity.signin import AdminSignInForm
+from computecloud.exceptions import Forbidden
 
 
 def is_operator(user: Any) -> bool:
@@ -28,6 +32,19 @@ def is_operator(user: Any) -> bool:
         return True
     context = session_context(user)
     return context is not None and context.is_admin
+
+
+def operator_context(
+    request: HttpRequest, action: str, target: Target | None = None
+) -> RequestContext:
+    """The context an admin action runs under: the session's, allowed `action` on `target` by
+    the API's policy table. Raises a `ComputecloudError` (403) otherwise, for the page to show.
+    """
+    context = session_context(request.user, request_id=f"req-{uuid.uuid4()}")
+    if context is None:
+        raise Forbidden(reason="your user has no project to act in.")
+    authorize(context, action, target)
+    return context
 
 
 class OperatorSignInForm(AdminSignInForm):

@@ -215,3 +215,21 @@ def test_a_page_of_many_hosts_costs_a_bounded_number_of_queries(operator: Client
         assert response.content.decode().count("hv-0999") >= 1, url  # all 1,000 rows
         assert len(many) <= len(few) + 2, url
         assert len(many) <= 15, url
+
+
+def test_a_service_action_the_policy_refuses_shows_why_and_changes_nothing(
+    hosts: dict[str, Service],
+) -> None:
+    # given: a superuser with no project, so no admin role, to act with
+    client = Client()
+    client.force_login(UserFactory(is_superuser=True, is_staff=True))
+    # when
+    response = client.post(
+        SERVICES,
+        {"action": "force_down", "_selected_action": [str(hosts["hv-big"].pk)]},
+        follow=True,
+    )
+    # then
+    assert 'class="error"' in response.content.decode()
+    hosts["hv-big"].refresh_from_db()
+    assert not hosts["hv-big"].forced_down
