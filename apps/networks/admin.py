@@ -10,10 +10,12 @@ from django.http import HttpRequest
 from apps.networks.models import (
     FloatingIP,
     HostTunnel,
+    IPAllocation,
     Network,
     Port,
     Router,
     SecurityGroup,
+    SecurityGroupRule,
     Subnet,
 )
 
@@ -27,6 +29,34 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return list(self.fields or [])
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class FixedIPInline(ReadOnlyInline):
+    model = IPAllocation
+    fields = ["ip_address", "subnet"]
+
+
+class RuleInline(ReadOnlyInline):
+    model = SecurityGroupRule
+    fk_name = "security_group"
+    fields = [
+        "direction", "ethertype", "protocol", "port_range_min", "port_range_max",
+        "remote_ip_prefix", "remote_group",
+    ]  # fmt: skip
 
 
 @admin.register(Network)
@@ -54,8 +84,11 @@ class PortAdmin(ReadOnlyAdmin):
         "binding_host_id",
     ]  # fmt: skip
     list_filter = ["status", "device_owner"]
-    search_fields = ["id", "name", "mac_address", "device_id", "binding_host_id"]
+    search_fields = [
+        "id", "name", "mac_address", "device_id", "binding_host_id", "fixed_ips__ip_address",
+    ]  # fmt: skip
     list_select_related = ["network"]
+    inlines = [FixedIPInline]
 
 
 @admin.register(SecurityGroup)
@@ -63,6 +96,18 @@ class SecurityGroupAdmin(ReadOnlyAdmin):
     list_display = ["name", "id", "project", "is_default"]
     search_fields = ["name", "id", "project__name"]
     list_select_related = ["project"]
+    inlines = [RuleInline]
+
+
+@admin.register(SecurityGroupRule)
+class SecurityGroupRuleAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id", "security_group", "direction", "ethertype", "protocol", "port_range_min",
+        "port_range_max", "remote_ip_prefix", "remote_group",
+    ]  # fmt: skip
+    list_filter = ["direction", "ethertype", "protocol"]
+    search_fields = ["id", "security_group__name", "security_group__id", "remote_ip_prefix"]
+    list_select_related = ["security_group", "remote_group"]
 
 
 @admin.register(Router)

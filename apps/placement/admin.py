@@ -10,7 +10,13 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from apps.placement import services
-from apps.placement.models import Allocation, Inventory, ResourceProvider, Trait
+from apps.placement.models import (
+    Allocation,
+    Inventory,
+    ProviderAggregate,
+    ResourceProvider,
+    Trait,
+)
 
 if TYPE_CHECKING:  # the admin classes are generic only for the type checker
     _TabularInline = admin.TabularInline[Inventory, ResourceProvider]
@@ -44,13 +50,24 @@ class InventoryInline(_TabularInline):
         return False
 
 
+class ProviderAggregateInline(admin.TabularInline):
+    model = ProviderAggregate
+    fields = ("aggregate_uuid",)
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(ResourceProvider)
 class ResourceProviderAdmin(_ResourceProviderAdmin):
     list_display = ("name", "node", "uuid", "generation", "failed_builds", "usage")
     search_fields = ("name", "node", "uuid")
     readonly_fields = ("uuid", "name", "node", "generation", "failed_builds", "traits", "usage")
     fields = readonly_fields
-    inlines = [InventoryInline]
+    inlines = [InventoryInline, ProviderAggregateInline]
 
     @admin.display(description="usage (summed allocations)")
     def usage(self, obj: ResourceProvider) -> str:

@@ -96,3 +96,15 @@ def test_a_ratio_saved_there_is_an_override_the_next_report_keeps(
     inventory.refresh_from_db()
     assert (inventory.allocation_ratio, inventory.allocation_ratio_overridden) == (4.0, True)
     assert not inventory.reserved_overridden  # unchanged fields are not overridden
+
+
+def test_a_provider_page_shows_its_aggregates(operator: Client) -> None:
+    # given: a host in an availability zone's aggregate
+    node = create_host("h-az", availability_zone="zone-a")
+    services.sync_provider_aggregates(host="h-az")
+    provider = ResourceProvider.objects.get(uuid=node.uuid)
+    aggregate_uuid = str(provider.aggregates.get().aggregate_uuid)
+    # then
+    page = operator.get(f"/admin/placement/resourceprovider/{provider.pk}/change/")
+    assert page.status_code == 200
+    assert aggregate_uuid in page.content.decode()
