@@ -8,6 +8,8 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 
 from apps.identity import services
 from apps.identity.models import Domain, Project, Role, RoleAssignment, Token, User
@@ -34,9 +36,18 @@ class ProjectAdmin(admin.ModelAdmin):
     list_display = ["name", "id", "domain", "enabled", "created_at"]
     list_filter = ["enabled", "domain"]
     search_fields = ["name", "id", "description"]
-    readonly_fields = ["id", "created_at"]
+    readonly_fields = ["id", "created_at", "quotas"]
     inlines = [RoleAssignmentInline]
     actions = ["enable_projects", "disable_projects"]
+
+    @admin.display(description="quotas")
+    def quotas(self, obj: Project) -> str:
+        if obj.pk is None:
+            return "-"
+        # The quotas app's page (by URL name: identity sits below the quotas app).
+        return format_html(
+            '<a href="{}">set quotas</a>', reverse("admin:quotas_set", args=[obj.pk])
+        )
 
     @admin.action(description="Enable selected projects")
     def enable_projects(self, request: HttpRequest, queryset: QuerySet[Project]) -> None:
