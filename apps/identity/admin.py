@@ -1,6 +1,7 @@
 """Operators' view of the identity model. Changes that have consequences go through
 `apps.identity.services`: disabling a user revokes their tokens, deleting a project that
-still owns servers is refused, tokens are revoked rather than edited."""
+still owns servers is refused, a role granted brings the roles it implies and a role removed
+revokes the tokens it leaves without a role, tokens are revoked rather than edited."""
 
 from typing import Any
 
@@ -23,6 +24,34 @@ class RoleAssignmentInline(admin.TabularInline):
     autocomplete_fields = ["user", "project"]
 
 
+class AssignsRolesMixin:
+    """Saves the role inline through the service: a grant brings its implied roles, a removal
+    revokes the user's tokens on a project where no role remains."""
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        if formset.model is not RoleAssignment:
+            super().save_formset(request, form, formset, change)  # type: ignore[misc]
+            return
+        formset.save(commit=False)
+        for old in formset.deleted_objects:
+            _unassign(old)
+        for row, _fields in formset.changed_objects:
+            _unassign(RoleAssignment.objects.select_related("role").get(pk=row.pk))
+            _assign(row)
+        for row in formset.new_objects:
+            _assign(row)
+
+
+def _assign(row: RoleAssignment) -> None:
+    services.assign_roles(user=row.user, project=row.project, roles=[row.role.name])
+    # The page links to the row it saved: the one the service wrote.
+    row.pk = RoleAssignment.objects.get(user=row.user, project=row.project, role=row.role).pk
+
+
+def _unassign(row: RoleAssignment) -> None:
+    services.unassign_role(user=row.user, project=row.project, role=row.role.name)
+
+
 @admin.register(Domain)
 class DomainAdmin(admin.ModelAdmin):
     list_display = ["name", "id", "enabled"]
@@ -32,7 +61,7 @@ class DomainAdmin(admin.ModelAdmin):
 
 
 @admin.register(Project)
-class ProjectAdmin(admin.ModelAdmin):
+class ProjectAdmin(AssignsRolesMixin, admin.ModelAdmin):
     list_display = ["name", "id", "domain", "enabled", "created_at"]
     list_filter = ["enabled", "domain"]
     search_fields = ["name", "id", "description"]
@@ -71,7 +100,7 @@ class ProjectAdmin(admin.ModelAdmin):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(AssignsRolesMixin, DjangoUserAdmin):
     list_display = ["username", "id", "domain", "default_project", "is_active", "is_superuser"]
     list_filter = ["is_active", "is_superuser", "domain"]
     search_fields = ["username", "id", "email"]
@@ -126,6 +155,23 @@ class RoleAssignmentAdmin(admin.ModelAdmin):
     search_fields = ["user__username", "project__name"]
     autocomplete_fields = ["user", "project"]
     list_select_related = ["user", "role", "project"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        # A grant is given or removed (through the service), never turned into another.
+        return ["user", "role", "project"] if obj is not None else []
+
+    def save_model(
+        self, request: HttpRequest, obj: RoleAssignment, form: Any, change: bool
+    ) -> None:
+        if not change:
+            _assign(obj)
+
+    def delete_model(self, request: HttpRequest, obj: RoleAssignment) -> None:
+        _unassign(obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[RoleAssignment]) -> None:
+        for row in queryset.select_related("user", "project", "role"):
+            _unassign(row)
 
 
 @admin.register(Token)
