@@ -65,7 +65,8 @@ class ServiceAdmin(ReadOnlyAdmin):
             return
         for service in queryset:
             services.set_service_status(service=service, **status)
-        self.message_user(request, f"{len(queryset)} services updated.", messages.SUCCESS)
+        names = ", ".join(str(service) for service in queryset)
+        self.message_user(request, f"Updated: {names}.", messages.SUCCESS)
 
     @admin.action(description="Enable selected services")
     def enable_services(self, request: HttpRequest, queryset: QuerySet[Service]) -> None:

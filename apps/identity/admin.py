@@ -7,6 +7,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.models import Group
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
@@ -16,6 +17,9 @@ from apps.identity import services
 from apps.identity.models import Domain, Project, Role, RoleAssignment, Token, User
 from apps.identity.tokens import revoke_token
 from computecloud.exceptions import Conflict
+
+# Access is by role assignments (below); Django's groups mean nothing here.
+admin.site.unregister(Group)
 
 
 class RoleAssignmentInline(admin.TabularInline):
