@@ -80,3 +80,35 @@ def test_a_member_cannot_run_an_admin_action() -> None:
     assert "/admin/login/" in response["Location"]
     service.refresh_from_db()
     assert not service.forced_down
+
+
+def test_the_admins_forms_need_the_csrf_token_and_its_session_cookie_is_guarded() -> None:
+    # given: an operator's browser that sends no CSRF token
+    project = ProjectFactory()
+    operator = user_with("admin", is_staff=True)
+    service = ensure_compute_service(host="hv-csrf")
+    client = Client(enforce_csrf_checks=True)
+
+    # when: signing in without the token, then with a session, acting without it
+    refused_login = client.post(
+        "/admin/login/", {"username": operator.username, "password": PASSWORD}
+    )
+    client.force_login(operator)
+    refused_action = client.post(
+        "/admin/hosts/service/", {"action": "force_down", "_selected_action": [str(service.pk)]}
+    )
+    refused_quotas = client.post(f"/admin/quotas/projectquota/set/{project.pk}/", {})
+
+    # then
+    assert [refused_login.status_code, refused_action.status_code] == [403, 403]
+    assert refused_quotas.status_code == 403
+    service.refresh_from_db()
+    assert not service.forced_down
+
+    # and the session cookie a sign-in sets is out of scripts' and other sites' reach
+    signed_in = Client().post(
+        "/admin/login/", {"username": operator.username, "password": PASSWORD}
+    )
+    cookie = signed_in.cookies["sessionid"]
+    assert cookie["httponly"] is True
+    assert cookie["samesite"] == "Lax"
