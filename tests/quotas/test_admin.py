@@ -32,7 +32,12 @@ def set_page(project_id: str) -> str:
 
 def form(**limits: int | str) -> dict[str, int | str]:
     """The page's form as the operator submits it: every limit as shown, some changed."""
-    return {**services.default_limits(), **limits}
+    return {
+        **services.default_limits(),
+        **services.network_default_limits(),
+        **services.volume_default_limits(),
+        **limits,
+    }
 
 
 def test_pages_load_and_rows_are_not_edited_through_forms(operator: Client) -> None:
@@ -76,10 +81,10 @@ def test_a_limit_below_usage_is_refused_with_the_services_message_unless_forced(
     make_server(project)
     make_server(project)
 
-    # when
-    refused = operator.post(set_page(project.pk), form(instances=1, cores=8))
+    # when: with a network limit that alone would be accepted
+    refused = operator.post(set_page(project.pk), form(instances=1, cores=8, port=7))
 
-    # then: the page again, with why; nothing changed (not even the cores)
+    # then: the page again, with why; nothing changed (not the cores, nor the ports)
     assert refused.status_code == 200
     assert "must be greater than or equal to already used" in refused.content.decode()
     assert not ProjectQuota.objects.filter(project=project).exists()
@@ -112,3 +117,14 @@ def test_a_member_cannot_set_quotas() -> None:
     response = client.post(set_page(project.pk), form(instances=100))
     assert response.status_code == 302  # to the sign-in page
     assert not ProjectQuota.objects.filter(project=project).exists()
+
+
+def test_network_and_volume_quotas_are_set_on_the_same_page(operator: Client) -> None:
+    project = ProjectFactory()
+    page = operator.get(set_page(project.pk)).content.decode()
+    assert 'name="port"' in page
+    assert 'name="gigabytes"' in page
+    response = operator.post(set_page(project.pk), form(port=7, gigabytes=20))
+    assert response.status_code == 302
+    assert services.get_network_limits(project.pk)["port"] == 7
+    assert services.get_volume_limits(project.pk)["gigabytes"] == 20
