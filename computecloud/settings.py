@@ -139,12 +139,12 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_JSON_BODY_BYTES", default=114688)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "apps.identity.authentication.KeystoneTokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        "apps.identity.authentication.KeystoneSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["apps.identity.policy.PolicyPermission"],
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
-        "rest_framework.renderers.BrowsableAPIRenderer",
+        "computecloud.api.renderers.PolicyBrowsableAPIRenderer",
     ],
     "DEFAULT_PARSER_CLASSES": ["computecloud.api.parsers.StrictJSONParser"],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "computecloud.api.negotiation.JSONFallbackNegotiation",

@@ -1,13 +1,16 @@
-"""DRF authentication by ``X-Auth-Token`` for every API."""
+"""DRF authentication for every API: by ``X-Auth-Token``, or by a signed-in session."""
 
 from typing import Any
 
-from rest_framework.authentication import BaseAuthentication
+from drf_spectacular.authentication import SessionScheme
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework.authentication import BaseAuthentication, SessionAuthentication
 from rest_framework.request import Request
 
 from apps.identity.context import RequestContext
 from apps.identity.models import User
-from apps.identity.tokens import context_for_token, find_valid_token, project_roles
+from apps.identity.services import default_scope
+from apps.identity.tokens import context_for_token, find_valid_token
 from computecloud.endpoints import identity_public_url
 from computecloud.exceptions import AuthenticationRequired
 
@@ -36,13 +39,47 @@ class KeystoneTokenAuthentication(BaseAuthentication):
 
 
 def session_context(user: Any, request_id: str = "-") -> RequestContext | None:
-    """A context for a dashboard/browsable-API session: the user's default project."""
-    project_id = user.default_project_id
-    if project_id is None:
+    """The context of a signed-in session (browsable API, dashboard, admin actions).
+
+    Scoped as a password token that names no project is (`services.default_scope`): the
+    user's default project with the roles held there, else unscoped (no project, no roles).
+    Roles come only from assignments, as a token's do. None for a user who can no longer
+    sign in (disabled, or in a disabled domain).
+    """
+    if user is None or not user.is_active or not user.domain.enabled:
         return None
-    roles = project_roles(user_id=user.pk, project_id=project_id)
-    if user.is_superuser:
-        roles = roles | {"admin"}
+    project, roles = default_scope(user)
     return RequestContext(
-        user_id=user.pk, project_id=project_id, roles=roles, request_id=request_id
+        user_id=user.pk,
+        project_id=project.pk if project is not None else None,
+        roles=frozenset(role.name for role in roles),
+        request_id=request_id,
     )
+
+
+class KeystoneSessionAuthentication(SessionAuthentication):
+    """Django's session (``/api-auth/login/``), with CSRF on unsafe methods, giving the same
+    ``request.auth`` a token gives: a `RequestContext` from `session_context`."""
+
+    def authenticate(self, request: Request) -> tuple[User, RequestContext] | None:
+        authenticated = super().authenticate(request)
+        if authenticated is None:
+            return None
+        user = authenticated[0]
+        context = session_context(user, request_id=getattr(request, "request_id", "-"))
+        if context is None:
+            return None
+        return user, context
+
+
+# How the OpenAPI document (/api/schema/) names the two ways in.
+class KeystoneTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
+    target_class = KeystoneTokenAuthentication
+    name = "keystoneToken"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {"type": "apiKey", "in": "header", "name": "X-Auth-Token"}
+
+
+class KeystoneSessionScheme(SessionScheme):
+    target_class = KeystoneSessionAuthentication

@@ -23,7 +23,6 @@ from typing import Any
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-from apps.identity.authentication import session_context
 from apps.identity.context import RequestContext
 from computecloud.conf import cc_settings
 from computecloud.exceptions import AuthenticationRequired, PolicyNotAuthorized
@@ -394,10 +393,6 @@ class PolicyPermission(BasePermission):
 
     def has_permission(self, request: Request, view: Any) -> bool:
         context = request.auth
-        if not isinstance(context, RequestContext) and request.user is not None:
-            context = session_context(request.user, getattr(request, "request_id", "-"))
-            if context is not None:
-                request.auth = context
         if not isinstance(context, RequestContext):
             raise AuthenticationRequired()
         action = view_action(request, view)

@@ -358,6 +358,16 @@ def authenticate_password(*, user: UserRef, password: str, source: str) -> User:
     return account
 
 
+def default_scope(account: User) -> tuple[Project | None, list[Role]]:
+    """The scope a sign-in that names no project gets: the user's default project when it is
+    enabled and the user holds a role there, else none (unscoped)."""
+    default = account.default_project
+    if not _usable(default):
+        return None, []
+    roles = _roles_on(account, default)
+    return (default if roles else None), roles
+
+
 def issue_password_token(
     *, user: UserRef, password: str, project: ProjectRef | None, source: str
 ) -> TokenGrant:
@@ -385,9 +395,6 @@ def issue_password_token(
         if not roles:
             raise AuthenticationRequired()
     else:
-        default = account.default_project
-        if _usable(default):
-            roles = _roles_on(account, default)
-            scope = default if roles else None
+        scope, roles = default_scope(account)
     issued = issue_token(user=account, project=scope, methods=["password"])
     return TokenGrant(issued=issued, roles=roles)

@@ -15,6 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.http import FileResponse, HttpResponseBase
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.exceptions import UnsupportedMediaType
 from rest_framework.negotiation import BaseContentNegotiation
@@ -71,7 +72,8 @@ DOWNLOAD_BLOCK_SIZE = 1024 * 1024
 
 class AnyAcceptNegotiation(BaseContentNegotiation):
     """Glance ignores Accept (clients send ``application/octet-stream`` or nothing to the data
-    endpoints): answer with the first renderer instead of a 406."""
+    endpoints): answer with the first renderer instead of a 406. A browser asking for HTML
+    gets the browsable API's page where the view offers one."""
 
     def select_parser(self, request: Request, parsers: Iterable[BaseParser]) -> BaseParser | None:
         content_type = request.content_type.split(";")[0].strip()
@@ -83,8 +85,12 @@ class AnyAcceptNegotiation(BaseContentNegotiation):
         renderers: Iterable[BaseRenderer],
         format_suffix: str | None = None,
     ) -> tuple[BaseRenderer, str]:
-        first = next(iter(renderers))
-        return first, first.media_type
+        offered = list(renderers)
+        if "text/html" in request.headers.get("Accept", ""):
+            for renderer in offered:
+                if renderer.media_type == "text/html":
+                    return renderer, renderer.media_type
+        return offered[0], offered[0].media_type
 
 
 class ImageAPIMixin:
@@ -198,6 +204,7 @@ class ImportInfoView(ImageAPIMixin, APIView):
         )
 
 
+@extend_schema_view(create=extend_schema(request=ImageAttributesSerializer))
 class ImageViewSet(ImageAPIMixin, ViewSet):
     """``/image/v2/images[/{id}]``: list, show, create, JSON-patch update, delete."""
 
