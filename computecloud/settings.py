@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served from STATIC_URL
     "apps.identity",
     "apps.quotas",
     "apps.keypairs",
@@ -83,6 +84,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "computecloud.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files (Swagger UI, the admin's and the browsable API's) from the web process.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -127,6 +130,9 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "var" / "static")
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Served by WhiteNoise: what `collectstatic` gathered in STATIC_ROOT (scripts/setup.sh), and
+# the apps' own files as found, so a checkout without collectstatic (tests) serves them too.
+WHITENOISE_USE_FINDERS = True
 # State the control plane keeps on disk (the image store lives below it).
 STATE_DIR = env.path("STATE_DIR", default=BASE_DIR / "var")
 
@@ -159,6 +165,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "OpenStack Compute API v2.1 compatible, with a Keystone v3 subset.",
     "VERSION": "2.1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # /api/docs/ loads Swagger UI from the project's static files (drf-spectacular-sidecar),
+    # never from a CDN: it works offline and runs only the version we pinned.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- Celery: topology in computecloud/queues.py -----------------------------------------------

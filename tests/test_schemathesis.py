@@ -4,14 +4,15 @@ whatever a well-formed request asks, the answer is never a 5xx.
 Requests go in-process to the WSGI application (no network, no workers) with the latest
 microversion, each example as one of three callers: an admin of the project that owns the rows
 below, a member of another project, or a reader of the owning project (the attacker's view of
-every write and every lookup). The document is the one tests/test_openapi.py generates, with the
-request shapes declared there (the views declare none yet) and ``/image{var}/`` paths made
-plain. Each example runs inside an atomic block that is rolled back, so every example starts from
-the same rows: a server, a flavor and an image whose ids the path parameters use half of the
-time (random ids alone would only ever reach the 404 branches). Work a request would enqueue
+every write and every lookup). The document is the one /api/schema/ serves, with the request
+bodies the views declare, and ``/image{var}/`` paths made plain. Each example runs inside an
+atomic block that is rolled back, so every example starts from the same rows: a server, a
+flavor and an image whose ids the path parameters use half of the time (random ids alone would
+only ever reach the 404 branches). Work a request would enqueue
 is never sent: the test transaction never commits.
 """
 
+import json
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
@@ -23,6 +24,7 @@ import pytest
 import schemathesis
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections, transaction
+from django.test import Client
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.internal.conjecture import utils as conjecture_utils
@@ -34,7 +36,7 @@ from apps.flavors.models import Flavor
 from apps.images.models import Image
 from apps.servers.choices import PowerState, VmState
 from apps.servers.models import Server
-from tests.test_openapi import generate_schema, without_regex_prefixes
+from tests.test_openapi import without_regex_prefixes
 
 
 # hypothesis-jsonschema 0.23.1 (the newest) drives hypothesis' internal many() with `more()`,
@@ -91,11 +93,19 @@ def in_test_transaction(app: Callable[..., Any]) -> Callable[..., Any]:
     return wsgi
 
 
+def served_document(django_db_blocker: Any) -> dict[str, Any]:
+    """The OpenAPI document as /api/schema/ serves it to users."""
+    with django_db_blocker.unblock():
+        response = Client().get("/api/schema/?format=json")
+    assert response.status_code == 200
+    return json.loads(response.content)
+
+
 @pytest.fixture(scope="session")
-def api_schema() -> Any:
+def api_schema(django_db_blocker: Any) -> Any:
     from computecloud.wsgi import application
 
-    raw = without_regex_prefixes(generate_schema()[0])
+    raw = without_regex_prefixes(served_document(django_db_blocker))
     schema = schemathesis.from_dict(raw, app=in_test_transaction(application), validate_schema=True)
     return schema.include(path_regex=OPERATIONS)
 

@@ -4,6 +4,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import Prefetch, Q, QuerySet
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -65,6 +66,11 @@ def visible_flavors(context: RequestContext, is_public_param: str | None) -> Que
     ).distinct()
 
 
+@extend_schema_view(
+    create=extend_schema(request=s.FlavorCreateSerializer),
+    update=extend_schema(request=s.FlavorUpdateSerializer),
+    flavor_action=extend_schema(request=s.FlavorActionSerializer),
+)
 class FlavorViewSet(MicroversionedMixin, viewsets.ViewSet):
     lookup_value_regex = "[^/]+"
     policy_actions = {
@@ -207,6 +213,7 @@ class FlavorViewSet(MicroversionedMixin, viewsets.ViewSet):
         return Response({"flavor_access": access})
 
 
+@extend_schema_view(create=extend_schema(request=s.ExtraSpecsSerializer))
 class ExtraSpecsViewSet(MicroversionedMixin, viewsets.ViewSet):
     lookup_value_regex = "[^/]+"
     policy_actions = {

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.contrib.postgres.expressions import ArraySubquery
 from django.db.models import CharField, F, Func, JSONField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import JSONObject
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -29,6 +30,7 @@ from apps.servers import create as server_create
 from apps.servers import services
 from apps.servers.actions import SIMPLE_ACTIONS
 from apps.servers.api import serializers as s
+from apps.servers.api.schema import SERVER_ACTIONS
 from apps.servers.exceptions import ServerNotFound
 from apps.servers.filtersets import ServerFilterSet, apply_special_filters, user_filters
 from apps.servers.models import (
@@ -231,6 +233,11 @@ def _requested_networks(value: Any, version: Any) -> str | list[NicRequest]:
     return nics
 
 
+@extend_schema_view(
+    create=extend_schema(request=s.ServerCreateSerializer),
+    update=extend_schema(request=s.ServerUpdateSerializer),
+    server_action=extend_schema(request=SERVER_ACTIONS),
+)
 class ServerViewSet(MicroversionedMixin, viewsets.ViewSet):
     lookup_value_regex = "[^/]+"
     policy_actions = {
@@ -703,6 +710,10 @@ class _ServerChild(MicroversionedMixin, viewsets.ViewSet):
         return networks.instance_addresses([uuid]).get(uuid) or {}
 
 
+@extend_schema_view(
+    create=extend_schema(request=s.MetadataBody),
+    update=extend_schema(request=s.MetaItemBody),
+)
 class MetadataViewSet(_ServerChild):
     policy_actions = {
         "list": "os_compute_api:server-metadata:index",
@@ -727,6 +738,7 @@ class MetadataViewSet(_ServerChild):
         )
         return Response({"metadata": merged})
 
+    @extend_schema(request=s.MetadataBody)
     def replace_all(self, request: Request, server_id: str) -> Response:
         data = _validated(s.MetadataBody, request.data)
         merged = services.set_metadata(
@@ -782,6 +794,7 @@ class TagViewSet(_ServerChild):
         server = self._server(request, server_id)
         return Response({"tags": list(server.tags.values_list("tag", flat=True))})
 
+    @extend_schema(request=s.TagsBody)
     def replace_all(self, request: Request, server_id: str) -> Response:
         self._check_version(request)
         data = _validated(s.TagsBody, request.data)
