@@ -18,7 +18,7 @@ from apps.servers import volumes as server_volumes
 from apps.servers.block_devices import VolumeMapping
 from apps.servers.choices import VmState
 from apps.servers.models import BlockDeviceMapping, Server
-from apps.volumes import attachments
+from apps.volumes import attachments, pools, reports
 from apps.volumes import services as volume_services
 from apps.volumes.choices import AttachStatus, VolumeStatus
 from apps.volumes.models import StoragePool, Volume, VolumeAttachment, VolumeSnapshot, VolumeType
@@ -35,7 +35,7 @@ BLOCK_DEVICE_EVENT = "compute_prep_block_device"
 
 def record_pool(*, host: str, storage: StoragePoolPayload | None) -> None:
     """A host's heartbeat or start-up carried its volume pool (None: it keeps none)."""
-    volume_services.report_pool(host=host, storage=storage)
+    pools.report_pool(host=host, storage=storage)
 
 
 def volume_done(
@@ -48,7 +48,7 @@ def volume_done(
     ok: bool,
     fault: dict[str, Any],
 ) -> None:
-    volume_services.operation_done(
+    reports.operation_done(
         host=host,
         operation=operation,
         volume_id=volume_id,

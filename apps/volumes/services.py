@@ -1,6 +1,6 @@
 """The rules of the volume service (Cinder's API side): create, change, extend and delete
-volumes and their snapshots, the quota they count against, the pool a new volume goes to,
-and what a host's report of a storage operation changes.
+volumes and their snapshots, and the quota they count against. The pool a new volume goes to
+is `apps.volumes.pools`'; what a host's report changes, `apps.volumes.reports`'.
 
 Every status change is a compare-and-set (`apps.volumes.states`); every message to a host is
 sent once the transaction commits (`enqueue_on_commit`), to the host of the volume's pool.
@@ -9,7 +9,6 @@ sent once the transaction commits (`enqueue_on_commit`), to the host of the volu
 import logging
 import math
 import uuid
-from collections.abc import Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -18,13 +17,12 @@ from django.db.models import Count, QuerySet, Sum
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
-from apps.hosts.choices import COMPUTE_BINARY
-from apps.hosts.models import Service
 from apps.identity.context import RequestContext
 from apps.images.exceptions import ImageNotFound
 from apps.images.models import Image
 from apps.images.services import find_visible_image, signed_download_url
 from apps.quotas import services as quotas
+from apps.volumes import pools
 from apps.volumes.choices import (
     DELETABLE,
     AttachStatus,
@@ -38,12 +36,12 @@ from apps.volumes.exceptions import (
     VolumeNotFound,
     VolumeTypeNotFound,
 )
-from apps.volumes.models import StoragePool, Volume, VolumeAttachment, VolumeSnapshot, VolumeType
+from apps.volumes.models import Volume, VolumeAttachment, VolumeSnapshot, VolumeType
 from apps.volumes.states import snapshot_transition, transition
 from computecloud.exceptions import InvalidInput, PolicyNotAuthorized
 from computecloud.messages import to_compute
 from computecloud.tasking import enqueue_on_commit
-from computecloud.wire import ImagePayload, StoragePoolPayload, VolumeCreatePayload
+from computecloud.wire import ImagePayload, VolumeCreatePayload
 
 logger = logging.getLogger(__name__)
 
@@ -62,42 +60,6 @@ class _Unset:
 
 
 UNSET: Any = _Unset()
-
-
-# --- pools -----------------------------------------------------------------------------------
-
-
-def report_pool(*, host: str, storage: StoragePoolPayload | None) -> None:
-    """Record the volume pool a host reported. None (a host that keeps no volumes) changes
-    nothing: a pool still holding volumes is never forgotten, so they stay findable."""
-    if storage is None:
-        return
-    _, created = StoragePool.objects.update_or_create(
-        host=host,
-        backend=storage["backend"],
-        defaults={
-            "shared": bool(storage["shared"]),
-            "total_gb": max(0, int(storage["total_gb"])),
-            "free_gb": max(0, int(storage["free_gb"])),
-        },
-    )
-    if created:
-        logger.info("storage pool %s@%s recorded", host, storage["backend"])
-
-
-def choose_pool(size: int) -> StoragePool | None:
-    """The pool a new volume goes to: among those whose host's compute service is up and
-    enabled, the one with the most room left (its size less what its volumes take), if the
-    volume fits there; None when there is no such pool."""
-    services = Service.objects.filter(binary=COMPUTE_BINARY, disabled=False)
-    hosts = {service.host for service in services if service.is_up}
-    pools = StoragePool.objects.filter(host__in=hosts).annotate(
-        taken=Coalesce(Sum("volumes__size"), 0)
-    )
-    best = max(pools, key=lambda p: (p.total_gb - p.taken, p.host), default=None)
-    if best is None or best.total_gb - best.taken < size:
-        return None
-    return best
 
 
 # --- reads -----------------------------------------------------------------------------------
@@ -363,7 +325,7 @@ def create_volume(
         used = count_volume_usage(project.pk)
         quotas.check_volume_quota(project=project, used=used, volumes=1, gigabytes=requested)
         origin = snapshot.volume if snapshot is not None else source
-        pool = origin.pool if origin is not None else choose_pool(requested)
+        pool = origin.pool if origin is not None else pools.choose_pool(requested)
         volume = Volume.objects.create(
             project=project,
             user_id=context.user_id,
@@ -654,134 +616,3 @@ def delete_snapshot(*, snapshot: VolumeSnapshot, request_id: str = "") -> None:
         )
     with transaction.atomic():
         _begin_snapshot_delete(snapshot, snapshot.volume, request_id)
-
-
-# --- what a host reports ---------------------------------------------------------------------
-
-
-def _reason(fault: Mapping[str, Any]) -> str:
-    return str(fault.get("message") or "the host reported a failure")
-
-
-def _settled_status(volume_id: Any) -> str:
-    attached = VolumeAttachment.objects.filter(volume_id=volume_id).exists()
-    return VolumeStatus.IN_USE if attached else VolumeStatus.AVAILABLE
-
-
-def operation_done(
-    *,
-    host: str,
-    operation: str,
-    volume_id: str,
-    snapshot_id: str | None,
-    request_id: str | None,
-    ok: bool,
-    fault: dict[str, Any],
-) -> None:
-    """A host finished (or failed) a storage operation: settle the volume's or snapshot's
-    status. A report that finds the status moved on (the volume deleted meanwhile) changes
-    nothing."""
-    handler = _DONE.get(operation)
-    if handler is None:
-        logger.error("volume %s: %s reported unknown operation %r", volume_id, host, operation)
-        return
-    with transaction.atomic():
-        handler(volume_id, snapshot_id, ok, fault)
-    logger.log(
-        logging.INFO if ok else logging.WARNING,
-        "volume %s: %s %s on %s%s (request %s)",
-        volume_id,
-        operation,
-        "done" if ok else "failed",
-        host,
-        "" if ok else f": {_reason(fault)}",
-        request_id or "-",
-    )
-
-
-def _created(volume_id: str, snapshot_id: str | None, ok: bool, fault: dict[str, Any]) -> None:
-    creating = [VolumeStatus.CREATING, VolumeStatus.DOWNLOADING]
-    if ok:
-        transition(volume_id, expected=creating, status=VolumeStatus.AVAILABLE)
-    else:
-        transition(
-            volume_id, expected=creating, status=VolumeStatus.ERROR, error_reason=_reason(fault)
-        )
-
-
-def _deleted(volume_id: str, snapshot_id: str | None, ok: bool, fault: dict[str, Any]) -> None:
-    if ok:
-        volume = (
-            Volume.objects.select_for_update()
-            .filter(pk=volume_id, status=VolumeStatus.DELETING)
-            .first()
-        )
-        if volume is not None:
-            VolumeSnapshot.objects.filter(volume=volume).delete()
-            volume.delete()
-    else:
-        transition(
-            volume_id,
-            expected=[VolumeStatus.DELETING],
-            status=VolumeStatus.ERROR_DELETING,
-            error_reason=_reason(fault),
-        )
-
-
-def _extended(volume_id: str, snapshot_id: str | None, ok: bool, fault: dict[str, Any]) -> None:
-    volume = Volume.objects.filter(pk=volume_id, status=VolumeStatus.EXTENDING).first()
-    if volume is None:
-        return
-    if ok:
-        transition(
-            volume,
-            expected=[VolumeStatus.EXTENDING],
-            status=_settled_status(volume_id),
-            size=volume.extending_to or volume.size,
-            extending_to=None,
-        )
-    else:
-        transition(
-            volume,
-            expected=[VolumeStatus.EXTENDING],
-            status=VolumeStatus.ERROR_EXTENDING,
-            extending_to=None,
-            error_reason=_reason(fault),
-        )
-
-
-def _snapshotted(volume_id: str, snapshot_id: str | None, ok: bool, fault: dict[str, Any]) -> None:
-    if ok:
-        snapshot_transition(
-            snapshot_id, expected=[SnapshotStatus.CREATING], status=SnapshotStatus.AVAILABLE
-        )
-    else:
-        snapshot_transition(
-            snapshot_id,
-            expected=[SnapshotStatus.CREATING],
-            status=SnapshotStatus.ERROR,
-            error_reason=_reason(fault),
-        )
-
-
-def _snapshot_deleted(
-    volume_id: str, snapshot_id: str | None, ok: bool, fault: dict[str, Any]
-) -> None:
-    if ok:
-        VolumeSnapshot.objects.filter(pk=snapshot_id, status=SnapshotStatus.DELETING).delete()
-    else:
-        snapshot_transition(
-            snapshot_id,
-            expected=[SnapshotStatus.DELETING],
-            status=SnapshotStatus.ERROR_DELETING,
-            error_reason=_reason(fault),
-        )
-
-
-_DONE = {
-    "create": _created,
-    "delete": _deleted,
-    "extend": _extended,
-    "snapshot": _snapshotted,
-    "delete_snapshot": _snapshot_deleted,
-}

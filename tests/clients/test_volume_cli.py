@@ -14,7 +14,7 @@ import pytest
 
 from apps.conductor import tasks as conductor_tasks
 from apps.hosts.services import ensure_compute_service, record_heartbeat
-from apps.volumes import services as volume_services
+from apps.volumes import pools as volume_pools
 from apps.volumes.models import Volume, VolumeSnapshot
 from tests.clients.cli import OpenStackCLIError, OpenStackEnv
 
@@ -26,7 +26,7 @@ HOST = "cli-storage"
 def _pool() -> None:
     ensure_compute_service(host=HOST)
     record_heartbeat(host=HOST)
-    volume_services.report_pool(
+    volume_pools.report_pool(
         host=HOST, storage={"backend": "file", "shared": False, "total_gb": 100, "free_gb": 100}
     )
 

@@ -11,7 +11,7 @@ import redis
 
 from apps.conductor import tasks as conductor_tasks
 from apps.hosts.services import ensure_compute_service, record_heartbeat
-from apps.volumes import services
+from apps.volumes import pools
 from apps.volumes.models import StoragePool
 from computecloud.queues import compute_queue
 
@@ -29,7 +29,7 @@ def make_pool(db: None) -> Callable[..., StoragePool]:
     def make(host: str = "storage-1", total_gb: int = 100, backend: str = "file") -> StoragePool:
         ensure_compute_service(host=host)
         record_heartbeat(host=host)
-        services.report_pool(
+        pools.report_pool(
             host=host,
             storage={
                 "backend": backend,
