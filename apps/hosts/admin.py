@@ -40,8 +40,63 @@ class DisableReasonForm(forms.Form):
     reason = forms.CharField(max_length=255, required=False, label="Reason")
 
 
+class ServiceStatusActions(ReadOnlyAdmin):
+    """Enable, disable (with a reason), force down and back: on the services listed, or on
+    the services of the nodes listed (`services_of`)."""
+
+    def services_of(self, queryset: QuerySet[Any]) -> QuerySet[Service]:
+        return queryset
+
+    def _set(self, request: HttpRequest, queryset: QuerySet[Any], **status: Any) -> None:
+        try:
+            operator_context(request, "os_compute_api:os-services:update")
+        except ComputecloudError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return
+        chosen = list(self.services_of(queryset))
+        for service in chosen:
+            services.set_service_status(service=service, **status)
+        names = ", ".join(str(service) for service in chosen)
+        self.message_user(request, f"Updated: {names}.", messages.SUCCESS)
+
+    @admin.action(description="Enable the selected hosts' services")
+    def enable_services(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        self._set(request, queryset, disabled=False)
+
+    @admin.action(description="Disable the selected hosts' services (with a reason)")
+    def disable_services(
+        self, request: HttpRequest, queryset: QuerySet[Any]
+    ) -> TemplateResponse | None:
+        form = DisableReasonForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            self._set(request, queryset, disabled=True, reason=form.cleaned_data["reason"])
+            return None
+        # The first post (from the list) or a refused reason: ask for it.
+        return TemplateResponse(
+            request,
+            "admin/hosts/service/disable_with_reason.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Disable services",
+                "opts": self.model._meta,
+                "services": self.services_of(queryset),
+                "selected": [obj.pk for obj in queryset],
+                "form": form,
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            },
+        )
+
+    @admin.action(description="Force the selected hosts' services down (their hosts are given up)")
+    def force_down(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        self._set(request, queryset, forced_down=True)
+
+    @admin.action(description="Clear forced down on the selected hosts' services")
+    def clear_forced_down(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        self._set(request, queryset, forced_down=False)
+
+
 @admin.register(Service)
-class ServiceAdmin(ReadOnlyAdmin):
+class ServiceAdmin(ServiceStatusActions):
     list_display = [
         "host", "binary", "is_up", "disabled", "disabled_reason", "forced_down", "last_seen_up",
     ]  # fmt: skip
@@ -56,51 +111,6 @@ class ServiceAdmin(ReadOnlyAdmin):
     @admin.display(boolean=True, description="up")
     def is_up(self, obj: Service) -> bool:
         return obj.is_up
-
-    def _set(self, request: HttpRequest, queryset: QuerySet[Service], **status: Any) -> None:
-        try:
-            operator_context(request, "os_compute_api:os-services:update")
-        except ComputecloudError as exc:
-            self.message_user(request, exc.message, messages.ERROR)
-            return
-        for service in queryset:
-            services.set_service_status(service=service, **status)
-        names = ", ".join(str(service) for service in queryset)
-        self.message_user(request, f"Updated: {names}.", messages.SUCCESS)
-
-    @admin.action(description="Enable selected services")
-    def enable_services(self, request: HttpRequest, queryset: QuerySet[Service]) -> None:
-        self._set(request, queryset, disabled=False)
-
-    @admin.action(description="Disable selected services (with a reason)")
-    def disable_services(
-        self, request: HttpRequest, queryset: QuerySet[Service]
-    ) -> TemplateResponse | None:
-        form = DisableReasonForm(request.POST if "apply" in request.POST else None)
-        if form.is_valid():
-            self._set(request, queryset, disabled=True, reason=form.cleaned_data["reason"])
-            return None
-        # The first post (from the list) or a refused reason: ask for it.
-        return TemplateResponse(
-            request,
-            "admin/hosts/service/disable_with_reason.html",
-            {
-                **self.admin_site.each_context(request),
-                "title": "Disable services",
-                "opts": self.model._meta,
-                "services": queryset,
-                "form": form,
-                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-            },
-        )
-
-    @admin.action(description="Force selected services down (their hosts are given up)")
-    def force_down(self, request: HttpRequest, queryset: QuerySet[Service]) -> None:
-        self._set(request, queryset, forced_down=True)
-
-    @admin.action(description="Clear forced down on selected services")
-    def clear_forced_down(self, request: HttpRequest, queryset: QuerySet[Service]) -> None:
-        self._set(request, queryset, forced_down=False)
 
     @admin.action(description="Delete selected services (refused while hosting servers)")
     def delete_services(self, request: HttpRequest, queryset: QuerySet[Service]) -> None:
@@ -117,7 +127,7 @@ class ServiceAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ComputeNode)
-class ComputeNodeAdmin(ReadOnlyAdmin):
+class ComputeNodeAdmin(ServiceStatusActions):
     list_display = [
         "host", "hypervisor_type", "status", "is_up", "vcpus_usage", "memory_usage",
         "disk_usage", "updated_at",
@@ -126,6 +136,7 @@ class ComputeNodeAdmin(ReadOnlyAdmin):
     search_fields = ["host", "hypervisor_hostname", "host_ip"]
     list_select_related = ["service"]
     list_max_show_all = 1000
+    actions = ["enable_services", "disable_services", "force_down", "clear_forced_down"]
     readonly_fields = [
         *(f.name for f in ComputeNode._meta.fields),
         "vcpus_usage", "memory_usage", "disk_usage",
@@ -133,6 +144,9 @@ class ComputeNodeAdmin(ReadOnlyAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ComputeNode]:
         return with_usage(super().get_queryset(request))
+
+    def services_of(self, queryset: QuerySet[Any]) -> QuerySet[Service]:
+        return Service.objects.filter(compute_node__in=queryset.values("pk"))
 
     @admin.display(description="status", ordering="service__disabled")
     def status(self, obj: ComputeNode) -> str:

@@ -233,3 +233,23 @@ def test_a_service_action_the_policy_refuses_shows_why_and_changes_nothing(
     assert 'class="error"' in response.content.decode()
     hosts["hv-big"].refresh_from_db()
     assert not hosts["hv-big"].forced_down
+
+
+def test_a_host_is_disabled_and_forced_down_from_the_nodes_page(
+    operator: Client, hosts: dict[str, Service]
+) -> None:
+    node = ComputeNode.objects.get(host="hv-big")
+    picked = {"action": "disable_services", "_selected_action": [str(node.pk)]}
+    # when: asked for the reason, then given it
+    asked = operator.post(NODES, picked)
+    assert "computecloud-compute@hv-big" in asked.content.decode()
+    operator.post(NODES, {**picked, "apply": "1", "reason": "disk swap"})
+    operator.post(NODES, {"action": "force_down", "_selected_action": [str(node.pk)]})
+    # then
+    service = Service.objects.get(host="hv-big")
+    assert (service.disabled, service.disabled_reason, service.forced_down) == (
+        True,
+        "disk swap",
+        True,
+    )
+    assert not Service.objects.get(host="hv-small").disabled
