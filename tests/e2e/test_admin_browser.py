@@ -13,6 +13,7 @@ from playwright.sync_api import Page, expect
 from apps.hosts.models import Service
 from apps.identity.services import assign_roles
 from apps.scheduler.services import dry_run
+from apps.servers.models import Server
 from tests.e2e.test_console_browser import chromium_page
 from tests.factories import ProjectFactory, UserFactory
 from tests.scheduler.helpers import create_host, make_spec
@@ -54,6 +55,10 @@ def test_the_operator_disables_a_service_and_the_scheduler_skips_its_host(
     operator = UserFactory(is_superuser=True, is_staff=True, default_project_id=project.pk)
     assign_roles(user=operator, project=project, roles=["admin"])
     big = Service.objects.get(host="hv-big")
+    Server.objects.create(
+        name="web-1", project=project, user_id=operator.pk, flavor_id="1",
+        flavor={"name": "m1.small"}, host="hv-small", reservation_id="r-1",
+    )  # fmt: skip
 
     with chromium_page() as page:
         # when: signed in, the operator picks hv-big's service and disables it with a reason
@@ -75,6 +80,14 @@ def test_the_operator_disables_a_service_and_the_scheduler_skips_its_host(
         )
         expect(page.locator("#result_list")).to_contain_text("fan replacement")
         shoot(page, tmp_path, "services")
+        # the other main pages, for the screenshots (the ORM is not called in here: the
+        # browser's loop runs in this thread)
+        page.goto(f"{live_server.url}/admin/servers/server/")
+        expect(page.locator("#result_list")).to_contain_text("m1.small", timeout=WAIT_MS)
+        shoot(page, tmp_path, "servers")
+        page.goto(f"{live_server.url}/admin/quotas/projectquota/set/{project.pk}/")
+        expect(page.locator("input[name=instances]")).to_be_visible(timeout=WAIT_MS)
+        shoot(page, tmp_path, "set-quotas")
 
     # and the scheduler skips the host
     big.refresh_from_db()
