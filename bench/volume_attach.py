@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -171,6 +172,7 @@ def main() -> int:
             raise
         finally:
             cloud.stop_all()
+            shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
 
