@@ -99,6 +99,15 @@ WSGI_APPLICATION = "computecloud.wsgi.application"
 AUTH_USER_MODEL = "identity.User"
 # Sign-in pages check passwords through the identity service, throttled like token requests.
 AUTHENTICATION_BACKENDS = ["apps.identity.backends.PasswordBackend"]
+# The dashboard's sign-in page; the admin and the browsable API have their own.
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/"
+# Cookies: never readable by scripts, never sent on another site's forms. Pages hand the CSRF
+# token to htmx in a header from the template, so no script needs the cookie.
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SAMESITE = "Lax"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # POST bodies cannot follow a redirect: /v3/auth/tokens and /servers must match as sent.
 APPEND_SLASH = False
@@ -129,7 +138,15 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "var" / "static")
-STATICFILES_DIRS = [BASE_DIR / "static"]
+# The dashboard's front-end packages, from the npm registry (package.json; `npm ci` in
+# scripts/setup.sh): each served under static/vendor/<name>/ straight from its dist folder.
+NODE_MODULES = BASE_DIR / "node_modules"
+STATICFILES_DIRS = [
+    BASE_DIR / "static",
+    ("vendor/bootstrap", NODE_MODULES / "bootstrap" / "dist"),
+    ("vendor/chart.js", NODE_MODULES / "chart.js" / "dist"),
+    ("vendor/htmx", NODE_MODULES / "htmx.org" / "dist"),
+]
 # Served by WhiteNoise: what `collectstatic` gathered in STATIC_ROOT (scripts/setup.sh), and
 # the apps' own files as found, so a checkout without collectstatic (tests) serves them too.
 WHITENOISE_USE_FINDERS = True

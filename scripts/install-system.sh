@@ -35,6 +35,13 @@ if ((${#missing[@]})); then
 else
   step "Debian packages: all present"
 fi
+# The dashboard's front-end packages come from the npm registry (package.json). A machine
+# that already has Node.js with npm keeps it; Debian's own are installed only where none is.
+if ! command -v npm >/dev/null; then
+  step "installing Debian packages: nodejs npm"
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
 
 # libvirtd's QEMU driver looks these up at start whatever qemu.conf says.
 getent group kvm >/dev/null || groupadd -r kvm

@@ -102,6 +102,15 @@ if ! runuser -u postgres -- psql -tAc "SELECT 1 FROM pg_database WHERE datname='
   runuser -u postgres -- createdb -O computecloud computecloud
 fi
 
+# --- the dashboard's front-end packages, exactly as package-lock.json pins them -----------------
+lock_stamp="node_modules/.package-lock.sha256"
+want_lock=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [[ "$(cat "$lock_stamp" 2>/dev/null)" != "$want_lock" ]]; then
+  step "installing the dashboard's front-end packages (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error >/dev/null
+  echo "$want_lock" >"$lock_stamp"
+fi
+
 step "applying migrations"
 "$PY" manage.py migrate --noinput -v 0
 "$PY" manage.py collectstatic --noinput -v 0

@@ -1,3 +1,29 @@
-from django.urls import URLPattern, URLResolver
+"""The dashboard's pages, at the site's root (computecloud/urls.py includes this last).
 
-urlpatterns: list[URLPattern | URLResolver] = []
+One section per subject; each view module is named after its section.
+"""
+
+from django.urls import URLPattern, URLResolver, path
+
+from apps.dashboard.views import auth, flavors, fleet, images, keypairs, overview, servers
+
+app_name = "dashboard"
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    # signing in and out, the project switcher
+    path("login/", auth.login_view, name="login"),
+    path("logout/", auth.logout_view, name="logout"),
+    path("project/", auth.switch_project_view, name="switch-project"),
+    # the project's overview: quota usage
+    path("", overview.overview, name="overview"),
+    # servers
+    path("servers/", servers.server_list, name="servers"),
+    # flavors, images, key pairs
+    path("flavors/", flavors.flavor_list, name="flavors"),
+    path("images/", images.image_list, name="images"),
+    path("key-pairs/", keypairs.keypair_list, name="keypairs"),
+    # the fleet, for admins: hypervisors, compute services, aggregates
+    path("hypervisors/", fleet.hypervisor_list, name="hypervisors"),
+    path("compute-services/", fleet.service_list, name="services"),
+    path("aggregates/", fleet.aggregate_list, name="aggregates"),
+]

@@ -368,6 +368,34 @@ def default_scope(account: User) -> tuple[Project | None, list[Role]]:
     return (default if roles else None), roles
 
 
+def project_scopes(account: User) -> list[tuple[Project, list[Role]]]:
+    """Every project `account` may work in (enabled, in an enabled domain, holding a role
+    there) with the roles held, by name: what a signed-in user may switch between."""
+    scopes: dict[str, tuple[Project, list[Role]]] = {}
+    assignments = (
+        RoleAssignment.objects.filter(user=account)
+        .select_related("project__domain", "role")
+        .order_by("project__name", "role__name")
+    )
+    for assignment in assignments:
+        if not _usable(assignment.project):
+            continue
+        _, roles = scopes.setdefault(assignment.project_id, (assignment.project, []))
+        if assignment.role not in roles:
+            roles.append(assignment.role)
+    return list(scopes.values())
+
+
+def scope_on(account: User, project_id: str) -> tuple[Project, list[Role]] | None:
+    """`account`'s scope on one project, as a token scoped there would carry it; None where
+    they hold no role or the project cannot be used."""
+    project = Project.objects.select_related("domain").filter(pk=project_id).first()
+    if not _usable(project):
+        return None
+    roles = _roles_on(account, project)
+    return (project, roles) if roles else None
+
+
 def issue_password_token(
     *, user: UserRef, password: str, project: ProjectRef | None, source: str
 ) -> TokenGrant:

@@ -1,0 +1,61 @@
+"""Which project a signed-in dashboard user works in, and the context their requests carry.
+
+A session starts in the user's default project (as a password token that names none) and may
+switch to any project where the user holds a role (`apps.identity.services.project_scopes`).
+The context is rebuilt from the database on every request, so a revoked role or a disabled
+user or project takes effect at the next click, as a revoked token would.
+"""
+
+from django.http import HttpRequest
+
+from apps.identity.context import RequestContext
+from apps.identity.models import Project, Role, User
+from apps.identity.services import default_scope, project_scopes, scope_on
+
+SESSION_PROJECT = "dashboard_project_id"
+
+
+def current_scope(request: HttpRequest) -> tuple[Project | None, list[Role]]:
+    """The session's project and the roles held there; (None, []) when the user has none."""
+    user = request.user
+    if not isinstance(user, User) or not user.is_active or not user.domain.enabled:
+        return None, []
+    chosen = request.session.get(SESSION_PROJECT)
+    if chosen:
+        scope = scope_on(user, chosen)
+        if scope is not None:
+            return scope
+        del request.session[SESSION_PROJECT]
+    return default_scope(user)
+
+
+def context_for(request: HttpRequest) -> RequestContext | None:
+    """The `RequestContext` of a dashboard request: the user, the session's project and its
+    roles; None for an anonymous or disabled user."""
+    user = request.user
+    if not isinstance(user, User) or not user.is_active or not user.domain.enabled:
+        return None
+    project, roles = current_scope(request)
+    return RequestContext(
+        user_id=user.pk,
+        project_id=project.pk if project is not None else None,
+        roles=frozenset(role.name for role in roles),
+        request_id=getattr(request, "request_id", "-"),
+    )
+
+
+def switch_project(request: HttpRequest, project_id: str) -> Project | None:
+    """Make `project_id` the session's project if the user holds a role there."""
+    user = request.user
+    if not isinstance(user, User):
+        return None
+    scope = scope_on(user, project_id)
+    if scope is None:
+        return None
+    request.session[SESSION_PROJECT] = scope[0].pk
+    return scope[0]
+
+
+def switchable_projects(request: HttpRequest) -> list[tuple[Project, list[Role]]]:
+    user = request.user
+    return project_scopes(user) if isinstance(user, User) else []
