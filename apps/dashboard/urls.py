@@ -5,7 +5,16 @@ One section per subject; each view module is named after its section.
 
 from django.urls import URLPattern, URLResolver, path
 
-from apps.dashboard.views import auth, flavors, fleet, images, keypairs, overview, servers
+from apps.dashboard.views import (
+    auth,
+    flavors,
+    fleet,
+    images,
+    keypairs,
+    overview,
+    server,
+    servers,
+)
 
 app_name = "dashboard"
 
@@ -18,6 +27,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("", overview.overview, name="overview"),
     # servers
     path("servers/", servers.server_list, name="servers"),
+    # one server: its page and tabs
+    path("servers/<uuid:server_id>/", server.server_detail, name="server"),
     # flavors, images, key pairs
     path("flavors/", flavors.flavor_list, name="flavors"),
     path("images/", images.image_list, name="images"),
