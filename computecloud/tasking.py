@@ -47,4 +47,5 @@ def call(name: str, *, kwargs: Mapping[str, Any], queue: str, timeout: float) ->
     finally:
         # Stop listening for the answer now, not when the result object is collected: after a
         # timeout it lives on in the exception's traceback, and the subscription with it.
-        result.backend.remove_pending_result(result)
+        # (the Redis result backend has it; the base class Celery types it with does not)
+        result.backend.remove_pending_result(result)  # type: ignore[attr-defined]

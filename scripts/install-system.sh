@@ -20,6 +20,8 @@ PACKAGES=(
   novnc chromium chromium-driver
   # building Python packages
   python3-venv python3-dev gcc make git
+  # ssh-keygen (key pair tests compare fingerprints with it); a minimal image lacks it
+  openssh-client
   # setfacl: lets the service user reach an interpreter under a private home (scripts/setup.sh)
   acl
 )

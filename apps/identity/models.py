@@ -4,6 +4,7 @@ Ids are 32-character hex strings as Keystone's are, so they read the same in eve
 """
 
 import uuid
+from typing import ClassVar
 
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
@@ -57,7 +58,7 @@ class User(AbstractUser):
         Project, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
 
-    objects = UserManager()
+    objects: ClassVar[UserManager["User"]] = UserManager()  # type: ignore[assignment]
 
     def __str__(self) -> str:
         return self.username

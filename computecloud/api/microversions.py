@@ -39,7 +39,7 @@ class APIVersion:
     def _tuple(self, other: Any) -> tuple[int, int]:
         if isinstance(other, APIVersion):
             return (other.major, other.minor)
-        return tuple(other)  # type: ignore[return-value]
+        return (int(other[0]), int(other[1]))
 
     def __ge__(self, other: Any) -> bool:
         return (self.major, self.minor) >= self._tuple(other)
@@ -105,7 +105,8 @@ def requested_version(headers: Any) -> APIVersion:
 class ComputeMicroversioning(BaseVersioning):
     """DRF versioning: sets ``request.version`` to the negotiated `APIVersion`."""
 
-    def determine_version(self, request: Request, *args: Any, **kwargs: Any) -> APIVersion:
+    # DRF types a version as a string; ours is an `APIVersion` that compares with tuples.
+    def determine_version(self, request: Request, *args: Any, **kwargs: Any) -> APIVersion:  # type: ignore[override]
         return requested_version(request.headers)
 
 
@@ -118,9 +119,12 @@ def add_version_headers(response: Response, version: APIVersion) -> None:
 class MicroversionedMixin:
     """For compute views: negotiates the version and answers it in every response."""
 
-    versioning_class = ComputeMicroversioning
+    versioning_class: type[BaseVersioning] | None = ComputeMicroversioning
 
-    def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any):  # type: ignore[no-untyped-def]
+    def finalize_response(
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
+        # A mixin: the view class it is mixed into (an APIView) has finalize_response.
         response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
         version = getattr(request, "version", None)
         if not isinstance(version, APIVersion):

@@ -1,6 +1,7 @@
 """Content negotiation that never refuses: OpenStack services answer JSON whatever the Accept
 header says (clients send ``Accept: text/plain`` or vendor types on some calls)."""
 
+from collections.abc import Iterable
 from typing import Any
 
 from rest_framework.exceptions import NotAcceptable
@@ -11,9 +12,10 @@ from rest_framework.request import Request
 
 class JSONFallbackNegotiation(DefaultContentNegotiation):
     def select_renderer(
-        self, request: Request, renderers: list[BaseRenderer], format_suffix: str | None = None
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
     ) -> tuple[BaseRenderer, Any]:
         try:
             return super().select_renderer(request, renderers, format_suffix)
         except NotAcceptable:
-            return renderers[0], renderers[0].media_type
+            first = next(iter(renderers))
+            return first, first.media_type

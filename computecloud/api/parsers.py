@@ -7,6 +7,7 @@ document, which would leave as a 500.
 """
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from rest_framework.exceptions import ParseError
@@ -15,7 +16,10 @@ from rest_framework.parsers import JSONParser
 
 class StrictJSONParser(JSONParser):
     def parse(
-        self, stream: Any, media_type: str | None = None, parser_context: dict | None = None
+        self,
+        stream: Any,
+        media_type: str | None = None,
+        parser_context: Mapping[str, Any] | None = None,
     ) -> Any:
         data = stream.read() if stream is not None else b""
         try:

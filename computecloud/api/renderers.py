@@ -8,7 +8,7 @@ are a "no" too. Without this every page whose caller may not use one of the meth
 a member on an admin-only create, anyone not signed in) is a 500.
 """
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -44,7 +44,7 @@ def policy_refusals_as_drf(view: Any) -> Iterator[None]:
 
 class PolicyBrowsableAPIRenderer(BrowsableAPIRenderer):
     def get_context(
-        self, data: Any, accepted_media_type: str, renderer_context: dict[str, Any]
+        self, data: Any, accepted_media_type: str | None, renderer_context: Mapping[str, Any]
     ) -> dict[str, Any]:
         with policy_refusals_as_drf(renderer_context["view"]):
             return super().get_context(data, accepted_media_type, renderer_context)

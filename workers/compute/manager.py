@@ -80,7 +80,7 @@ class NetworkAgent(Protocol):
     def unplug_port(self, port_id: str) -> None: ...
 
 
-class InstanceLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+class InstanceLog(logging.LoggerAdapter[logging.Logger]):
     """Prefixes every line with the instance uuid and request id."""
 
     def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
