@@ -31,6 +31,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("servers/<uuid:server_id>/", server.server_detail, name="server"),
     # flavors, images, key pairs
     path("flavors/", flavors.flavor_list, name="flavors"),
+    path("flavors/new/", flavors.flavor_create, name="flavor-create"),
+    path("flavors/<str:flavor_id>/delete/", flavors.flavor_delete, name="flavor-delete"),
     path("images/", images.image_list, name="images"),
     path("key-pairs/", keypairs.keypair_list, name="keypairs"),
     # the fleet, for admins: hypervisors, compute services, aggregates
