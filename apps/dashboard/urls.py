@@ -38,5 +38,20 @@ urlpatterns: list[URLPattern | URLResolver] = [
     # the fleet, for admins: hypervisors, compute services, aggregates
     path("hypervisors/", fleet.hypervisor_list, name="hypervisors"),
     path("compute-services/", fleet.service_list, name="services"),
+    path(
+        "compute-services/<str:service_id>/disable/",
+        fleet.service_disable,
+        name="service-disable",
+    ),
+    path(
+        "compute-services/<str:service_id>/<slug:change>/",
+        fleet.service_change,
+        name="service-change",
+    ),
     path("aggregates/", fleet.aggregate_list, name="aggregates"),
+    path(
+        "aggregates/<str:aggregate_id>/<slug:change>/",
+        fleet.aggregate_change,
+        name="aggregate-change",
+    ),
 ]

@@ -9,7 +9,7 @@ conductor and the servers' local delete call these in their own transactions. Si
 - ``move_allocations(*, from_consumer, to_consumer) -> int``
 - ``confirm_move(*, migration_uuid) -> int`` / ``revert_move(*, instance_uuid, migration_uuid)``
 - ``get_allocations(consumer_uuid) -> dict``, ``provider_usages(provider) -> dict``,
-  ``usage_by_host() -> dict``
+  ``usage_by_host() -> dict``, ``inventories_by_host() -> dict``
 - ``sync_compute_node_inventory(*, compute_node_uuid, host, inventories, traits) -> None``
 - ``set_inventory_overrides(...)``, ``clear_inventory_overrides(...)``,
   ``record_build_result(...)``, ``sync_provider_aggregates(*, host)``,
@@ -29,6 +29,7 @@ from django.db.models import F, IntegerField, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
 
 from apps.hosts.models import AggregateHost, ComputeNode
+from apps.placement.capacity import ResourceView
 from apps.placement.choices import is_valid_resource_class, is_valid_trait
 from apps.placement.models import (
     Allocation,
@@ -96,6 +97,29 @@ def usage_by_host() -> dict[str, dict[str, int]]:
     for row in rows:
         usage.setdefault(row["provider__name"], {})[row["resource_class"]] = int(row["used"])
     return usage
+
+
+def inventories_by_host() -> dict[str, dict[str, ResourceView]]:
+    """Host → its inventories with their usage, as the claims count them (`ResourceView`:
+    ``capacity`` is ``(total - reserved) * allocation_ratio``, ``used`` the summed
+    allocations of `usage_by_host`): what the operators' pages chart. Two queries."""
+    usage = usage_by_host()
+    result: dict[str, dict[str, ResourceView]] = {}
+    rows = Inventory.objects.values_list(
+        "provider__name", "resource_class", "total", "reserved", "allocation_ratio",
+        "min_unit", "max_unit", "step_size",
+    ).order_by()  # fmt: skip
+    for host, rc, total, reserved, ratio, min_unit, max_unit, step in rows:
+        result.setdefault(host, {})[rc] = ResourceView(
+            total=total,
+            reserved=reserved,
+            allocation_ratio=ratio,
+            min_unit=min_unit,
+            max_unit=max_unit,
+            step_size=step,
+            used=usage.get(host, {}).get(rc, 0),
+        )
+    return result
 
 
 def used_on_host(resource_class: str, host: str | OuterRef) -> Coalesce:

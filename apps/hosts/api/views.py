@@ -25,6 +25,7 @@ from apps.hosts.api.serializers import (
     hypervisor_view,
     service_view,
 )
+from apps.hosts.api.usage import hypervisor_statistics
 from apps.hosts.choices import API_BINARY_NAMES, COMPUTE_BINARY, DEFAULT_AVAILABILITY_ZONE
 from apps.hosts.models import Aggregate, ComputeNode, Service
 from apps.identity.policy import authorize
@@ -191,25 +192,7 @@ class HypervisorViewSet(MicroversionedMixin, viewsets.ViewSet):
     def statistics(self, request: Request) -> Response:
         if request.version >= (2, 88):
             raise NotFound("The statistics API was removed in microversion 2.88.")
-        usage, vms = placement_services.usage_by_host(), server_services.running_vms()
-        nodes = list(ComputeNode.objects.all())
-        used = lambda rc: sum(usage.get(n.host, {}).get(rc, 0) for n in nodes)  # noqa: E731
-        memory = sum(n.memory_mb for n in nodes)
-        disk = sum(n.local_gb for n in nodes)
-        stats = {
-            "count": len(nodes),
-            "vcpus": sum(n.vcpus for n in nodes),
-            "memory_mb": memory,
-            "local_gb": disk,
-            "vcpus_used": used("VCPU"),
-            "memory_mb_used": used("MEMORY_MB"),
-            "local_gb_used": used("DISK_GB"),
-            "free_ram_mb": memory - used("MEMORY_MB"),
-            "free_disk_gb": disk - used("DISK_GB"),
-            "current_workload": 0,
-            "running_vms": sum(vms.values()),
-            "disk_available_least": disk - used("DISK_GB"),
-        }
+        stats = hypervisor_statistics()
         return Response({"hypervisor_statistics": stats})
 
 
