@@ -34,6 +34,9 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("flavors/new/", flavors.flavor_create, name="flavor-create"),
     path("flavors/<str:flavor_id>/delete/", flavors.flavor_delete, name="flavor-delete"),
     path("images/", images.image_list, name="images"),
+    path("images/new/", images.image_create, name="image-create"),
+    path("images/<str:image_id>/data/", images.image_data, name="image-data"),
+    path("images/<str:image_id>/delete/", images.image_delete, name="image-delete"),
     path("key-pairs/", keypairs.keypair_list, name="keypairs"),
     # the fleet, for admins: hypervisors, compute services, aggregates
     path("hypervisors/", fleet.hypervisor_list, name="hypervisors"),
