@@ -177,7 +177,14 @@ class NetworkAgent:
             if n["network_type"] == "vxlan"
         }
         skipped: list[Any] = []
-        ruleset = security_groups(table, state["ports"], zones, tunnels, skipped)
+        ruleset = security_groups(
+            table,
+            state["ports"],
+            zones,
+            tunnels,
+            skipped,
+            bridges=[n["bridge"] for n in state["networks"]],
+        )
         for rule in skipped:
             logger.info("security rule %s matches nothing here; left out", rule)
         if ruleset.revision in self.kernel.nft_chain_names("bridge", table):

@@ -180,10 +180,17 @@ def security_groups(
     zones: dict[str, int],
     tunnels: dict[str, str] | None = None,
     skipped: list[SecurityRulePayload] | None = None,
+    *,
+    bridges: Iterable[str],
 ) -> Ruleset:
     """The host's two tables for the filtered ports (``security_rules`` not None): default
     drop both ways, established and related allowed, each rule an accept. `zones` maps a
     bridge to its network's conntrack zone. Rules that match nothing go to `skipped`.
+
+    `bridges` are this agent's bridges: the inet chains read the packet mark only on frames
+    of those. The mark is the host's, not the table's, so another agent's tables on the same
+    host (a worker killed before it cleared them, or a second worker with its own prefix)
+    would otherwise read this agent's port numbers as theirs and drop by their rules.
 
     `tunnels` maps each vxlan device to its network's gateway MAC. Every host's namespace of
     a network holds the same gateway (address and MAC), so the gateway stays local: frames
@@ -229,19 +236,20 @@ def security_groups(
             "  }",
         ]
     if filtered:
+        own = _set(_q(b) for b in sorted(set(bridges)))
         inet += [
             "  chain from_ports {",
             "    type filter hook forward priority -10; policy accept;",
-            f"    meta mark & 0xffff0000 vmap {_set(egress_map)}",
+            f"    iifname {own} meta mark & 0xffff0000 vmap {_set(egress_map)}",
             "  }",
             # Frames from a guest to the host itself (a flat bridge with an address).
             "  chain from_ports_to_host {",
             "    type filter hook input priority -10; policy accept;",
-            f"    meta mark & 0xffff0000 vmap {_set(egress_map)}",
+            f"    iifname {own} meta mark & 0xffff0000 vmap {_set(egress_map)}",
             "  }",
             "  chain to_ports {",
             "    type filter hook forward priority 0; policy accept;",
-            f"    meta mark & 0x0000ffff vmap {_set(ingress_map)}",
+            f"    oifname {own} meta mark & 0x0000ffff vmap {_set(ingress_map)}",
             "  }",
             *inet_chains,
         ]

@@ -54,7 +54,12 @@ def test_nft_accepts_the_rendered_ruleset() -> None:
     ports = [kit.port(net, "10.230.1.10", rules=rules), kit.port(net, "10.230.1.11", rules=[])]
     skipped: list = []  # type: ignore[type-arg]
     ruleset = security_groups(
-        "t0fsg", ports, {net["bridge"]: 7}, {"t0fvx-12345678": "02:00:00:00:00:01"}, skipped
+        "t0fsg",
+        ports,
+        {net["bridge"]: 7},
+        {"t0fvx-12345678": "02:00:00:00:00:01"},
+        skipped,
+        bridges=[net["bridge"]],
     )
     check = subprocess.run(
         ["nft", "-c", "-f", "-"], input=ruleset.text, capture_output=True, text=True
@@ -64,7 +69,11 @@ def test_nft_accepts_the_rendered_ruleset() -> None:
     # the same input, the same revision: a second apply is recognised as a no-op
     assert (
         security_groups(
-            "t0fsg", ports, {net["bridge"]: 7}, {"t0fvx-12345678": "02:00:00:00:00:01"}
+            "t0fsg",
+            ports,
+            {net["bridge"]: 7},
+            {"t0fvx-12345678": "02:00:00:00:00:01"},
+            bridges=[net["bridge"]],
         ).revision
         == ruleset.revision
     )
