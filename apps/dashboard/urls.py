@@ -29,6 +29,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("servers/", servers.server_list, name="servers"),
     # one server: its page and tabs
     path("servers/<uuid:server_id>/", server.server_detail, name="server"),
+    path("servers/<uuid:server_id>/status/", server.server_status, name="server-status"),
+    path("servers/<uuid:server_id>/log/", server.server_log, name="server-log"),
     # flavors, images, key pairs
     path("flavors/", flavors.flavor_list, name="flavors"),
     path("flavors/new/", flavors.flavor_create, name="flavor-create"),

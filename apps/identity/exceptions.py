@@ -17,3 +17,14 @@ class RoleNotFound(NotFound):
 
 class DomainNotFound(NotFound):
     msg_fmt = "Could not find domain: %(domain)s."
+
+
+class RoleAssignmentNotFound(NotFound):
+    msg_fmt = (
+        "Could not find role assignment with role: %(role)s, user or group: %(actor)s, "
+        "project, domain, or system: %(target)s."
+    )
+
+
+class ApplicationCredentialNotFound(NotFound):
+    msg_fmt = "Could not find Application Credential: %(credential)s."

@@ -359,6 +359,30 @@ DEFAULT_POLICIES: dict[str, str] = {
     "identity:list_projects": ANYONE,
     "identity:get_user": ANYONE,
     "identity:list_users": ANYONE,
+    # identity administration (docs/identity.md): writes on projects, users and grants are
+    # the admin's; roles are readable by all (a member names them in application
+    # credentials), domains scoped as projects are; a user manages their own application
+    # credentials (an admin may read and delete anyone's; nobody creates them for another).
+    "identity:create_project": ADMIN,
+    "identity:update_project": ADMIN,
+    "identity:delete_project": ADMIN,
+    "identity:create_user": ADMIN,
+    "identity:update_user": ADMIN,
+    "identity:delete_user": ADMIN,
+    "identity:list_user_projects": OWNER,
+    "identity:list_roles": ANYONE,
+    "identity:get_role": ANYONE,
+    "identity:list_grants": ADMIN,
+    "identity:check_grant": ADMIN,
+    "identity:create_grant": ADMIN,
+    "identity:revoke_grant": ADMIN,
+    "identity:list_role_assignments": ADMIN,
+    "identity:list_domains": ANYONE,
+    "identity:get_domain": ANYONE,
+    "identity:list_application_credentials": OWNER,
+    "identity:get_application_credential": OWNER,
+    "identity:create_application_credential": OWNER,
+    "identity:delete_application_credential": OWNER,
 }
 
 

@@ -1,4 +1,5 @@
-"""Identity writes: domains, projects, users, role assignments and password authentication.
+"""Identity writes: domains, projects, users, role assignments, application credentials and
+authentication (passwords, application credentials).
 
 Every write to the identity model goes through here: the API, the admin, the
 ``identity_*`` management commands and ``manage.py bootstrap`` (the idempotent ``ensure_*``
@@ -6,23 +7,40 @@ helpers). Token storage itself is `apps.identity.tokens`; failed-attempt countin
 `apps.identity.throttle`; how a password is checked is `apps.identity.passwords`.
 """
 
+import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TypeGuard
 
-from django.contrib.auth.hashers import make_password
+from django.contrib.auth.hashers import check_password, make_password
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError, Q
 from django.utils import timezone
 
 from apps.identity import throttle
 from apps.identity.choices import DEFAULT_DOMAIN_ID, DEFAULT_DOMAIN_NAME, RoleName
-from apps.identity.exceptions import DomainNotFound, ProjectNotFound, RoleNotFound, UserNotFound
-from apps.identity.models import Domain, Project, Role, RoleAssignment, Token, User
+from apps.identity.exceptions import (
+    DomainNotFound,
+    ProjectNotFound,
+    RoleAssignmentNotFound,
+    RoleNotFound,
+    UserNotFound,
+)
+from apps.identity.models import (
+    ApplicationCredential,
+    Domain,
+    Project,
+    Role,
+    RoleAssignment,
+    Token,
+    User,
+)
 from apps.identity.passwords import forget, verify_password
 from apps.identity.tokens import IssuedToken, issue_token
 from computecloud.exceptions import (
     AuthenticationRequired,
     Conflict,
+    Forbidden,
     InvalidInput,
 )
 
@@ -97,6 +115,39 @@ def set_project_enabled(*, project: Project, enabled: bool) -> Project:
     return project
 
 
+def _duplicate_project(name: str) -> Conflict:
+    return Conflict(
+        f"Conflict occurred attempting to store project - it is not permitted to have two "
+        f"projects with the same name in the same domain : {name}."
+    )
+
+
+def update_project(
+    *,
+    project: Project,
+    name: str | None = None,
+    description: str | None = None,
+    enabled: bool | None = None,
+) -> Project:
+    """Change what Keystone lets an operator change (name, description, enabled); what is
+    None stays. Disabling has `set_project_enabled`'s effect on tokens."""
+    fields = {
+        key: value
+        for key, value in (("name", name), ("description", description), ("enabled", enabled))
+        if value is not None
+    }
+    if not fields:
+        return project
+    try:
+        with transaction.atomic():
+            Project.objects.filter(pk=project.pk).update(**fields)
+    except IntegrityError:
+        raise _duplicate_project(str(name)) from None
+    for key, value in fields.items():
+        setattr(project, key, value)
+    return project
+
+
 def delete_project(*, project: Project) -> None:
     """Delete a project with its role assignments and tokens; refused (409) while it still
     owns servers or other resources that protect it."""
@@ -164,6 +215,7 @@ def create_user(
     default_project: Project | None = None,
     email: str = "",
     enabled: bool = True,
+    description: str = "",
 ) -> User:
     """Create a user; without a password the user cannot authenticate until given one."""
     user = User(
@@ -171,6 +223,7 @@ def create_user(
         domain=domain or ensure_default_domain(),
         default_project=default_project,
         email=email,
+        description=description,
         is_active=enabled,
     )
     user.set_password(password)  # None gives an unusable password
@@ -208,6 +261,44 @@ def set_user_enabled(*, user: User, enabled: bool) -> User:
 def set_default_project(*, user: User, project: Project | None) -> User:
     User.objects.filter(pk=user.pk).update(default_project=project)
     user.default_project = project
+    return user
+
+
+def update_user(
+    *,
+    user: User,
+    name: str | None = None,
+    password: str | None = None,
+    enabled: bool | None = None,
+    email: str | None = None,
+    description: str | None = None,
+    default_project: Project | None = None,
+    clear_default_project: bool = False,
+) -> User:
+    """Change a user as Keystone's ``PATCH /v3/users/{id}`` does; what is None stays. A new
+    password and disabling go through `set_user_password` and `set_user_enabled`, so they
+    have the same effects (remembered passwords forgotten; a disabled user's tokens revoked)."""
+    with transaction.atomic():
+        changed: list[str] = []
+        for field, value in (("username", name), ("email", email), ("description", description)):
+            if value is not None:
+                setattr(user, field, value)
+                changed.append(field)
+        if default_project is not None or clear_default_project:
+            user.default_project = default_project
+            changed.append("default_project")
+        if changed:
+            try:
+                with transaction.atomic():
+                    user.save(update_fields=changed)
+            except IntegrityError:
+                raise Conflict(
+                    f"Conflict occurred attempting to store user - Duplicate entry {name}."
+                ) from None
+        if password is not None:
+            set_user_password(user=user, password=password)
+        if enabled is not None and enabled != user.is_active:
+            set_user_enabled(user=user, enabled=enabled)
     return user
 
 
@@ -254,6 +345,25 @@ def unassign_role(*, user: User, project: Project, role: str) -> None:
         Token.objects.filter(user=user, project=project, revoked_at__isnull=True).update(
             revoked_at=timezone.now()
         )
+
+
+def grant_role(*, user: User, project: Project, role: Role) -> None:
+    """Keystone's ``PUT /v3/projects/{p}/users/{u}/roles/{r}``: `assign_roles` for one role
+    (idempotent; its implied roles come with it)."""
+    assign_roles(user=user, project=project, roles=[role.name])
+
+
+def check_role(*, user: User, project: Project, role: Role) -> None:
+    """Raise `RoleAssignmentNotFound` unless `user` holds `role` on `project`."""
+    if not RoleAssignment.objects.filter(user=user, project=project, role=role).exists():
+        raise RoleAssignmentNotFound(role=role.pk, actor=user.pk, target=project.pk)
+
+
+def revoke_role(*, user: User, project: Project, role: Role) -> None:
+    """Keystone's ``DELETE`` of a grant: 404 when it is not held, else `unassign_role` (the
+    roles it implied stay, as they are stored grants of their own)."""
+    check_role(user=user, project=project, role=role)
+    unassign_role(user=user, project=project, role=role.name)
 
 
 def revoke_user_tokens(*, user: User) -> int:
@@ -425,4 +535,144 @@ def issue_password_token(
     else:
         scope, roles = default_scope(account)
     issued = issue_token(user=account, project=scope, methods=["password"])
+    return TokenGrant(issued=issued, roles=roles)
+
+
+# --- application credentials -----------------------------------------------------------------
+
+
+def _roles_held(user: User, project: Project) -> dict[str, Role]:
+    return {role.pk: role for role in _roles_on(user, project)}
+
+
+@transaction.atomic
+def create_application_credential(
+    *,
+    user: User,
+    project: Project,
+    name: str,
+    secret: str | None = None,
+    description: str = "",
+    roles: list[Role] | None = None,
+    expires_at: datetime | None = None,
+    unrestricted: bool = False,
+) -> tuple[ApplicationCredential, str]:
+    """Make a credential for `user` on `project` (the caller's token's project, as Keystone
+    requires) and return it with its secret, which is never stored or shown again.
+
+    `roles` must be roles the user holds on `project` (default: all of them, at this moment);
+    a secret is generated (256 bits) unless given; `expires_at` must be in the future.
+    """
+    held = _roles_held(user, project)
+    if not held:
+        raise Forbidden("You need a role on the project to create an application credential.")
+    chosen = roles or list(held.values())
+    for role in chosen:
+        if role.pk not in held:
+            raise RoleAssignmentNotFound(role=role.pk, actor=user.pk, target=project.pk)
+    if expires_at is not None and expires_at <= timezone.now():
+        raise InvalidInput("Invalid input for field 'expires_at': it is in the past.")
+    secret = secret or secrets.token_urlsafe(64)
+    credential = ApplicationCredential(
+        user=user,
+        project=project,
+        name=name,
+        description=description,
+        secret_hash=make_password(secret),
+        expires_at=expires_at,
+        unrestricted=unrestricted,
+    )
+    try:
+        with transaction.atomic():
+            credential.save(force_insert=True)
+    except IntegrityError:
+        raise Conflict(
+            f"Conflict occurred attempting to store application_credential - Duplicate entry "
+            f"found with name {name}."
+        ) from None
+    credential.roles.set(chosen)
+    return credential, secret
+
+
+def delete_application_credential(*, credential: ApplicationCredential) -> None:
+    """Delete a credential; the tokens issued with it go with it (refused at once)."""
+    credential.delete()
+
+
+def ensure_may_create_application_credential(*, token: Token | None) -> None:
+    """Keystone's rule: a token from a restricted application credential cannot make more
+    credentials (else a leaked one would outlive its own deletion)."""
+    credential = token.application_credential if token is not None else None
+    if credential is not None and not credential.unrestricted:
+        raise Forbidden(
+            "Using method 'application_credential' is not allowed for managing additional "
+            "application credentials."
+        )
+
+
+@dataclass(frozen=True)
+class ApplicationCredentialRef:
+    """The credential a token request names: by id, or by name with its user."""
+
+    id: str | None = None
+    name: str | None = None
+    user: UserRef | None = None
+
+    def describe(self) -> str:
+        if self.id:
+            return f"application-credential:{self.id}"
+        owner = self.user.describe() if self.user is not None else "-"
+        return f"application-credential:{owner}/{self.name}"
+
+
+def _find_application_credential(ref: ApplicationCredentialRef) -> ApplicationCredential | None:
+    queryset = ApplicationCredential.objects.select_related(
+        "user__domain", "project__domain"
+    ).prefetch_related("roles")
+    if ref.id:
+        return queryset.filter(pk=ref.id).first()
+    if not ref.name or ref.user is None:
+        return None
+    user = _find_user(ref.user)
+    if user is None:
+        return None
+    return queryset.filter(user=user, name=ref.name).first()
+
+
+def issue_application_credential_token(
+    *, credential: ApplicationCredentialRef, secret: str, source: str
+) -> TokenGrant:
+    """Keystone's application_credential method: a token for the credential's user, scoped
+    to its project, with those of its roles the user still holds.
+
+    Every refusal is the same 401 (unknown, wrong secret, expired, user disabled, no role
+    left), and failures are throttled per credential and address as passwords are.
+    """
+    found = _find_application_credential(credential)
+    subject = f"application-credential:{found.pk}" if found else credential.describe()
+    failures = throttle.check_not_locked(subject=subject, source=source)
+    if found is None:
+        make_password(secret)  # spend the hash's time: timing does not reveal which exist
+        verified = False
+    else:
+        verified = check_password(secret, found.secret_hash)
+    if found is None or not verified:
+        throttle.record_failure(subject=subject, source=source)
+        raise AuthenticationRequired()
+    if failures:
+        throttle.clear_failures(subject=subject, source=source)
+    expired = found.expires_at is not None and found.expires_at <= timezone.now()
+    user = found.user
+    if expired or not user.is_active or not user.domain.enabled or not _usable(found.project):
+        raise AuthenticationRequired()
+    allowed = {role.pk for role in found.roles.all()}
+    roles = [role for role in _roles_on(user, found.project) if role.pk in allowed]
+    if not roles:
+        raise AuthenticationRequired()
+    issued = issue_token(
+        user=user,
+        project=found.project,
+        methods=["application_credential"],
+        application_credential=found,
+    )
     return TokenGrant(issued=issued, roles=roles)

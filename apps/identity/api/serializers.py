@@ -11,6 +11,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from apps.identity.api.admin_serializers import ApplicationCredentialMethodSerializer
 from apps.identity.catalog import service_catalog
 from apps.identity.models import Project, Role, Token, User
 from apps.identity.services import ProjectRef, UserRef
@@ -58,6 +59,7 @@ class PasswordMethodSerializer(serializers.Serializer):
 class IdentitySerializer(serializers.Serializer):
     methods = serializers.ListField(child=serializers.CharField(), allow_empty=False)
     password = PasswordMethodSerializer(required=False)
+    application_credential = ApplicationCredentialMethodSerializer(required=False)
 
 
 class ProjectScopeSerializer(serializers.Serializer):
@@ -127,6 +129,12 @@ def render_token(token: Token, roles: list[Role], *, include_catalog: bool) -> d
         }
         body["is_domain"] = False
         body["roles"] = [{"id": role.pk, "name": role.name} for role in roles]
+        if (credential := token.application_credential) is not None:
+            body["application_credential"] = {
+                "id": credential.pk,
+                "name": credential.name,
+                "restricted": not credential.unrestricted,
+            }
         if include_catalog:
             body["catalog"] = service_catalog()
     return {"token": body}
@@ -161,6 +169,8 @@ def render_user(user: User) -> dict[str, Any]:
         body["default_project_id"] = user.default_project_id
     if user.email:
         body["email"] = user.email
+    if user.description:
+        body["description"] = user.description
     return body
 
 

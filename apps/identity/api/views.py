@@ -1,6 +1,7 @@
-"""Keystone v3 subset: version discovery, tokens, the caller's projects and catalog, and
-read-only project and user lookups (KEYSTONE-SUBSET.md). Errors leave in Keystone's shape
-(``error_style = "keystone"``), with ``WWW-Authenticate`` on every 401.
+"""Keystone v3 subset: version discovery, tokens, the caller's projects and catalog
+(KEYSTONE-SUBSET.md), and the base and lookups the administration views (projects.py,
+users.py, roles.py, domains.py, application_credentials.py) share. Errors leave in Keystone's
+shape (``error_style = "keystone"``), with ``WWW-Authenticate`` on every 401.
 
 Projects and users are looked up within what the caller may see: admins see everything,
 others their own projects and themselves; anything else is a 404.
@@ -67,15 +68,16 @@ class V3VersionView(KeystoneView):
 
 
 def _roles(token: Token) -> list[Role]:
+    """The roles `token` carries: its user's on its project, and of those only the
+    credential's for a token issued with an application credential."""
     if token.project_id is None:
         return []
-    return list(
-        Role.objects.filter(
-            assignments__user_id=token.user_id, assignments__project=token.project_id
-        )
-        .order_by("name")
-        .distinct()
+    roles = Role.objects.filter(
+        assignments__user_id=token.user_id, assignments__project=token.project_id
     )
+    if token.application_credential_id:
+        roles = roles.filter(application_credentials=token.application_credential_id)
+    return list(roles.order_by("name").distinct())
 
 
 class TokensView(KeystoneView):
@@ -102,20 +104,14 @@ class TokensView(KeystoneView):
         serializer.is_valid(raise_exception=True)
         auth = serializer.validated_data["auth"]
         identity = auth["identity"]
-        # Only the password method is served; token, application credentials, TOTP... are not.
-        if identity["methods"] != ["password"]:
-            raise AuthenticationRequired()
-        if "password" not in identity:
-            raise InvalidInput("Expecting to find password in identity.")
-        project = self._project_scope(auth.get("scope"))
-        password_user = identity["password"]["user"]
+        # The password and application_credential methods are served; token, TOTP... are not.
         try:
-            grant = services.issue_password_token(
-                user=s.user_ref(password_user),
-                password=password_user["password"],
-                project=project,
-                source=source_address(request.META),
-            )
+            if identity["methods"] == ["application_credential"]:
+                grant = self._application_credential_grant(request, auth)
+            elif identity["methods"] == ["password"]:
+                grant = self._password_grant(request, auth)
+            else:
+                raise AuthenticationRequired()
         except TooManyAuthFailures as exc:
             # DRF's Throttled carries Retry-After; the shared handler shapes it as Keystone's.
             raise drf_exceptions.Throttled(wait=exc.retry_after, detail=exc.message) from None
@@ -125,6 +121,41 @@ class TokensView(KeystoneView):
             include_catalog="nocatalog" not in request.query_params,
         )
         return Response(body, status=201, headers={"X-Subject-Token": grant.issued.token})
+
+    def _password_grant(self, request: Request, auth: dict[str, Any]) -> services.TokenGrant:
+        identity = auth["identity"]
+        if "password" not in identity:
+            raise InvalidInput("Expecting to find password in identity.")
+        project = self._project_scope(auth.get("scope"))
+        password_user = identity["password"]["user"]
+        return services.issue_password_token(
+            user=s.user_ref(password_user),
+            password=password_user["password"],
+            project=project,
+            source=source_address(request.META),
+        )
+
+    def _application_credential_grant(
+        self, request: Request, auth: dict[str, Any]
+    ) -> services.TokenGrant:
+        """A credential's token is always scoped to the credential's project; a request that
+        asks for another scope is refused as Keystone refuses it."""
+        identity = auth["identity"]
+        if "application_credential" not in identity:
+            raise InvalidInput("Expecting to find application_credential in identity.")
+        if auth.get("scope") not in (None, "unscoped"):
+            raise AuthenticationRequired()
+        data = identity["application_credential"]
+        owner = data.get("user")
+        return services.issue_application_credential_token(
+            credential=services.ApplicationCredentialRef(
+                id=data.get("id"),
+                name=data.get("name"),
+                user=s.user_ref(owner) if owner else None,
+            ),
+            secret=data["secret"],
+            source=source_address(request.META),
+        )
 
     def _project_scope(self, scope: Any) -> services.ProjectRef | None:
         if scope is None or scope == "unscoped":
@@ -215,63 +246,24 @@ def _bool_param(request: Request, name: str) -> bool | None:
     return raw.lower() not in ("0", "false", "no", "off")
 
 
-class ProjectListView(KeystoneView):
-    """``GET /v3/projects`` with ``name``, ``domain_id`` and ``enabled`` filters."""
-
-    policy_actions = {"get": "identity:list_projects"}
-
-    def get(self, request: Request) -> Response:
-        projects = visible_projects(request.auth)
-        if name := request.query_params.get("name"):
-            projects = projects.filter(name=name)
-        if domain_id := request.query_params.get("domain_id"):
-            projects = projects.filter(domain_id=domain_id)
-        if (enabled := _bool_param(request, "enabled")) is not None:
-            projects = projects.filter(enabled=enabled)
-        return Response(
-            {
-                "projects": [s.render_project(p) for p in projects.order_by("name", "id")],
-                "links": s.collection_links("projects"),
-            }
-        )
+def bool_param(request: Request, name: str) -> bool | None:
+    """A query flag as Keystone reads it: absent is None, ``0``/``false``... false, anything
+    else (``?include_names`` with no value too) true."""
+    raw = request.query_params.get(name)
+    if raw is None:
+        return None
+    return raw.lower() not in ("0", "false", "no", "off")
 
 
-class ProjectDetailView(KeystoneView):
-    policy_actions = {"get": "identity:get_project"}
-
-    def get(self, request: Request, project_id: str) -> Response:
-        project = visible_projects(request.auth).filter(pk=project_id).first()
-        if project is None:
-            raise ProjectNotFound(project=project_id)
-        return Response({"project": s.render_project(project)})
+def visible_project(context: RequestContext, project_id: str) -> Project:
+    project = visible_projects(context).filter(pk=project_id).select_related("domain").first()
+    if project is None:
+        raise ProjectNotFound(project=project_id)
+    return project
 
 
-class UserListView(KeystoneView):
-    """``GET /v3/users`` with ``name``, ``domain_id`` and ``enabled`` filters."""
-
-    policy_actions = {"get": "identity:list_users"}
-
-    def get(self, request: Request) -> Response:
-        users = visible_users(request.auth)
-        if name := request.query_params.get("name"):
-            users = users.filter(username=name)
-        if domain_id := request.query_params.get("domain_id"):
-            users = users.filter(domain_id=domain_id)
-        if (enabled := _bool_param(request, "enabled")) is not None:
-            users = users.filter(is_active=enabled)
-        return Response(
-            {
-                "users": [s.render_user(u) for u in users.order_by("username", "id")],
-                "links": s.collection_links("users"),
-            }
-        )
-
-
-class UserDetailView(KeystoneView):
-    policy_actions = {"get": "identity:get_user"}
-
-    def get(self, request: Request, user_id: str) -> Response:
-        user = visible_users(request.auth).filter(pk=user_id).first()
-        if user is None:
-            raise UserNotFound(user=user_id)
-        return Response({"user": s.render_user(user)})
+def visible_user(context: RequestContext, user_id: str) -> User:
+    user = visible_users(context).filter(pk=user_id).select_related("domain").first()
+    if user is None:
+        raise UserNotFound(user=user_id)
+    return user
