@@ -40,6 +40,9 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("images/<str:image_id>/data/", images.image_data, name="image-data"),
     path("images/<str:image_id>/delete/", images.image_delete, name="image-delete"),
     path("key-pairs/", keypairs.keypair_list, name="keypairs"),
+    path("key-pairs/import/", keypairs.keypair_import, name="keypair-import"),
+    path("key-pairs/new/", keypairs.keypair_generate, name="keypair-generate"),
+    path("key-pairs/<str:name>/delete/", keypairs.keypair_delete, name="keypair-delete"),
     # the fleet, for admins: hypervisors, compute services, aggregates
     path("hypervisors/", fleet.hypervisor_list, name="hypervisors"),
     path("compute-services/", fleet.service_list, name="services"),
