@@ -9,9 +9,15 @@ import os
 from typing import Any
 
 from celery import Celery
-from celery.signals import after_setup_logger, after_setup_task_logger, task_postrun, task_prerun
+from celery.signals import (
+    after_setup_logger,
+    after_setup_task_logger,
+    task_postrun,
+    task_prerun,
+    worker_ready,
+)
 
-from computecloud import queues
+from computecloud import metrics, queues, request_ids
 from computecloud.logs import make_single_line
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "computecloud.settings")
@@ -32,6 +38,20 @@ app.conf.CELERY_DB_REUSE_MAX = 2**62
 @after_setup_task_logger.connect
 def _single_line_logs(logger: logging.Logger, **_: Any) -> None:
     make_single_line(logger)
+
+
+# While a task runs, its request id is in the context: its log lines and the messages it
+# publishes carry it (computecloud/request_ids.py).
+task_prerun.connect(request_ids.bind_task, weak=False, dispatch_uid="request-id-bind")
+task_postrun.connect(request_ids.unbind_task, weak=False, dispatch_uid="request-id-unbind")
+task_prerun.connect(metrics.task_started, weak=False, dispatch_uid="task-timer-start")
+task_postrun.connect(metrics.task_finished, weak=False, dispatch_uid="task-timer-stop")
+
+
+@worker_ready.connect
+def _serve_metrics(**_: Any) -> None:
+    """The conductor's metrics on its own port (METRICS_PORT; off by default)."""
+    metrics.serve_from_env()
 
 
 @task_prerun.connect

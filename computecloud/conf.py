@@ -158,6 +158,12 @@ DEFAULTS: dict[str, Any] = {
         "injected_file_content_bytes": 10240,
         "injected_file_path_bytes": 255,
     },
+    # Who may read /metrics (computecloud/metrics_web.py): clients whose address is in these
+    # networks and who reach the web process directly (a request that came through a proxy,
+    # with X-Forwarded-For, never qualifies), or who present "Authorization: Bearer
+    # <METRICS_TOKEN>" ("" = no token accepted). Tenants never read it.
+    "METRICS_ALLOWED_NETWORKS": ["127.0.0.1/32", "::1/128"],
+    "METRICS_TOKEN": "",
 }
 
 

@@ -1,17 +1,14 @@
 """Request ids: every request gets one, every log line carries it, every response says it."""
 
-import contextvars
-import logging
-import uuid
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
-request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+# The id's context and log filter are plain Python, shared with the workers (computecloud.
+# request_ids); the names stay importable from here, where the settings' LOGGING finds them.
+from computecloud.request_ids import RequestIdLogFilter, new_request_id, request_id_var
 
-
-def new_request_id() -> str:
-    return f"req-{uuid.uuid4()}"
+__all__ = ["RequestIdLogFilter", "RequestIdMiddleware", "new_request_id", "request_id_var"]
 
 
 class RequestIdMiddleware:
@@ -31,12 +28,3 @@ class RequestIdMiddleware:
         response["X-Openstack-Request-Id"] = request_id
         response["X-Compute-Request-Id"] = request_id
         return response
-
-
-class RequestIdLogFilter(logging.Filter):
-    """Adds ``request_id`` to every record (a Celery task sets it from its own id)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not hasattr(record, "request_id"):
-            record.request_id = request_id_var.get()
-        return True

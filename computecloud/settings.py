@@ -83,6 +83,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "computecloud.middleware.RequestIdMiddleware",
+    # Times each request by URL route for /metrics (computecloud/metrics_web.py).
+    "computecloud.metrics_web.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files (Swagger UI, the admin's and the browsable API's) from the web process.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -253,4 +255,9 @@ COMPUTECLOUD = {
     # "physnet=bridge,..." (e.g. "public=br-ex"): the bridges flat networks are carried on.
     "NETWORK_PHYSICAL_BRIDGES": env.dict("NETWORK_PHYSICAL_BRIDGES", default={"public": "br-ex"}),
     "NETWORK_GATEWAY_HOST": env.str("NETWORK_GATEWAY_HOST", default=""),
+    # Who may read /metrics: these networks (reached directly), or the bearer token.
+    "METRICS_ALLOWED_NETWORKS": env.list(
+        "METRICS_ALLOWED_NETWORKS", default=["127.0.0.1/32", "::1/128"]
+    ),
+    "METRICS_TOKEN": env.str("METRICS_TOKEN", default=""),
 }

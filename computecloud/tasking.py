@@ -15,6 +15,7 @@ from typing import Any
 
 from django.db import transaction
 
+from computecloud import request_ids
 from computecloud.queues import describe_task
 
 logger = logging.getLogger(__name__)
@@ -26,7 +27,13 @@ def _send_now(name: str, *, kwargs: Mapping[str, Any], queue: str | None = None)
     # settings, which the modules that import this one may be loaded before.
     from computecloud.celery import app
 
-    app.send_task(name, kwargs=dict(kwargs), queue=queue, kwargsrepr=describe_task(kwargs))
+    app.send_task(
+        name,
+        kwargs=dict(kwargs),
+        queue=queue,
+        kwargsrepr=describe_task(kwargs),
+        headers=request_ids.headers(),
+    )
     logger.debug("sent %s to %s", name, queue or "its routed queue")
 
 
@@ -41,7 +48,13 @@ def call(name: str, *, kwargs: Mapping[str, Any], queue: str, timeout: float) ->
     inside a transaction, whose locks it would hold while it waits."""
     from computecloud.celery import app  # loaded on first use, as in _send_now
 
-    result = app.send_task(name, kwargs=dict(kwargs), queue=queue, kwargsrepr=describe_task(kwargs))
+    result = app.send_task(
+        name,
+        kwargs=dict(kwargs),
+        queue=queue,
+        kwargsrepr=describe_task(kwargs),
+        headers=request_ids.headers(),
+    )
     try:
         return result.get(timeout=timeout)
     finally:

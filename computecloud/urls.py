@@ -6,6 +6,7 @@
 - ``/network/``    Neutron v2.0 subset (apps.networks)
 - ``/volume/``     Cinder v3 subset (apps.volumes)
 - ``/admin/``      Django admin, ``/api/schema/`` OpenAPI, ``/`` the dashboard
+- ``/metrics``     Prometheus' scrape, for operators only (computecloud/metrics_web.py)
 The metadata service has its own listener and URLconf (apps.metadata.urls).
 """
 
@@ -14,6 +15,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from apps.identity import signin
+from computecloud import metrics_web
 from computecloud.api.versions import ComputeVersionsView, ComputeVersionView
 
 compute_v21 = [
@@ -51,5 +53,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api-auth/login/", signin.api_login),
     path("api-auth/", include("rest_framework.urls")),
+    # Prometheus' scrape, for operators' addresses and token only (computecloud/metrics_web.py).
+    path("metrics", metrics_web.metrics_view, name="metrics"),
     path("", include("apps.dashboard.urls")),
 ]

@@ -172,7 +172,13 @@ class CloudProcesses:
             env,
         )
 
-    def start_api(self, port: int, *, extra_args: Sequence[str] = ()) -> Worker:
+    def start_api(
+        self,
+        port: int,
+        *,
+        extra_args: Sequence[str] = (),
+        extra_env: dict[str, str] | None = None,
+    ) -> Worker:
         """The API as its own gunicorn process (for tests that run a private broker, or
         read its logs); `extra_args` are more gunicorn options."""
         env = self._env(
@@ -183,6 +189,7 @@ class CloudProcesses:
                 "STATE_DIR": str(settings.STATE_DIR),
                 "SERVICE_DOWN_TIME": str(SERVICE_DOWN_TIME),
                 "DB_CONN_MAX_AGE": "0",
+                **(extra_env or {}),
             }
         )
         gunicorn = str(Path(sys.executable).parent / "gunicorn")
@@ -281,6 +288,13 @@ class CloudProcesses:
 
     def diagnostics(self) -> str:
         return "\n".join(f"--- {w.name}\n{w.tail()}" for w in self.workers.values())
+
+    def clear_networks(self, host: str) -> None:
+        """Remove what `host`'s network agent built in the kernel: its worker is gone, and
+        the bridges, namespaces, dnsmasq and tables it made outlive the process."""
+        network = self.networks.pop(host, None)
+        if network is not None:
+            NetworkAgent(network).apply({"networks": [], "ports": [], "routers": []})
 
     def stop_all(self) -> None:
         for worker in self.workers.values():

@@ -35,6 +35,7 @@ from apps.servers.actions import SIMPLE_ACTIONS
 from apps.servers.choices import PowerState, TaskState, VmState
 from apps.servers.faults import from_report
 from apps.servers.models import InstanceAction, Migration, Server
+from computecloud import metrics
 from computecloud.conf import cc_settings
 from computecloud.exceptions import ComputecloudError, Conflict
 from computecloud.messages import to_compute
@@ -243,6 +244,7 @@ def fail_build(
         return
     networks.deallocate_for_instance(instance_uuid=str(server.uuid))
     server_services.release_volumes(server)
+    _count_build("error")
     history.add_fault(server=server, message=message, details=details, host=host)
     history.finish_event(
         server=server,
@@ -288,6 +290,10 @@ def build_server_done(
         if updated:
             networking.set_ports_status(server_uuid, status="ACTIVE", host=host)
             volumes.build_done(server_uuid, host=host)
+            created_at = Server.objects.filter(uuid=server_uuid).values_list(
+                "created_at", flat=True
+            )
+            _count_build("active", posted_at=created_at.first(), active_at=now)
             history.finish_event(
                 action=history.find_action(server_uuid=server_uuid, request_id=request_id),
                 request_id=request_id,
@@ -307,6 +313,20 @@ def build_server_done(
                 "server %s built on %s but not wanted there; destroying", server_uuid, host
             )
             to_compute.destroy_orphan(enqueue_on_commit, host, server_uuid=server_uuid)
+
+
+def _count_build(
+    outcome: str, *, posted_at: datetime | None = None, active_at: datetime | None = None
+) -> None:
+    """Once the transaction commits: a build ended ("active" or "error"); for ACTIVE, the time
+    from the POST (the server's creation) to the transition."""
+
+    def record() -> None:
+        metrics.BUILDS.labels(outcome=outcome).inc()
+        if posted_at is not None and active_at is not None:
+            metrics.BUILD_SECONDS.observe(max(0.0, (active_at - posted_at).total_seconds()))
+
+    transaction.on_commit(record)
 
 
 def _from_epoch(seconds: float | None) -> datetime | None:

@@ -33,6 +33,7 @@ import psycopg
 from django.db import connection, transaction
 
 from apps.placement.capacity import ResourceView
+from computecloud import metrics
 
 
 @dataclass(frozen=True)
@@ -218,4 +219,5 @@ def claim(requests: Sequence[ClaimRequest], *, project_id: str, user_id: str) ->
         cursor.execute(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
         cursor.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}")
     bad = _misfits(requests, fresh) | (set(provider_ids) - locked)
+    metrics.CLAIM_CONFLICTS.inc()
     raise ClaimConflict(fresh, bad or set(provider_ids))

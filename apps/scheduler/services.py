@@ -16,9 +16,12 @@ Signatures (stable; see docs/scheduler.md for the whole story):
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
+import time
 import uuid as uuid_lib
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +42,7 @@ from apps.scheduler.request_spec import (
 )
 from apps.scheduler.selection import Alternate, Selection
 from apps.scheduler.weighers import load_weighers
+from computecloud import metrics
 from computecloud.conf import cc_settings
 from computecloud.exceptions import InvalidInput
 
@@ -201,6 +205,30 @@ def _with_fresh_group(spec: RequestSpec) -> RequestSpec:
     return spec.with_group(candidates.load_group(spec.group.uuid, exclude=spec.instance_uuids))
 
 
+def _timed(decide: Callable[..., list[Selection]]) -> Callable[..., list[Selection]]:
+    """Observe each decision's duration (computecloud_scheduler_decision_seconds), by outcome:
+    "selected", "no_valid_host" or "error"."""
+
+    @functools.wraps(decide)
+    def timed(*args: Any, **kwargs: Any) -> list[Selection]:
+        started = time.monotonic()
+        outcome = "error"
+        try:
+            selections = decide(*args, **kwargs)
+            outcome = "selected"
+            return selections
+        except NoValidHost:
+            outcome = "no_valid_host"
+            raise
+        finally:
+            metrics.SCHEDULER_DECISION_SECONDS.labels(outcome=outcome).observe(
+                time.monotonic() - started
+            )
+
+    return timed
+
+
+@_timed
 def select_destinations(spec: RequestSpec, *, min_count: int | None = None) -> list[Selection]:
     """Choose and claim a host for each of `spec`'s instances, in one pass.
 

@@ -19,11 +19,13 @@ from celery import Celery
 from celery.signals import (
     after_setup_logger,
     after_setup_task_logger,
+    task_postrun,
+    task_prerun,
     worker_ready,
     worker_shutdown,
 )
 
-from computecloud import broker, queues
+from computecloud import broker, metrics, queues, request_ids
 from computecloud.logs import make_single_line
 from workers.compute import runtime
 from workers.compute.config import ComputeConfig, load_driver_class
@@ -74,10 +76,20 @@ _stop = threading.Event()
 @after_setup_task_logger.connect
 def _single_line_logs(logger: logging.Logger, **_: Any) -> None:
     make_single_line(logger)
+    request_ids.show_in(logger)
+
+
+# While a task runs, its request id is in the context: its log lines and the messages it
+# publishes carry it (computecloud/request_ids.py).
+task_prerun.connect(request_ids.bind_task, weak=False, dispatch_uid="request-id-bind")
+task_postrun.connect(request_ids.unbind_task, weak=False, dispatch_uid="request-id-unbind")
+task_prerun.connect(metrics.task_started, weak=False, dispatch_uid="task-timer-start")
+task_postrun.connect(metrics.task_finished, weak=False, dispatch_uid="task-timer-stop")
 
 
 @worker_ready.connect
 def _start_host(**kwargs: Any) -> None:
+    metrics.serve_from_env()  # task durations on METRICS_PORT, if set (off by default)
     manager = runtime.get_manager()
     manager.init_host()
     for target, name in (

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from celery import Celery
 
+from computecloud import request_ids
 from computecloud.identifiers import compute_node_uuid
 from computecloud.messages import from_compute, to_compute
 from computecloud.messages.from_compute import Console, Fault
@@ -81,11 +82,14 @@ class NetworkAgent(Protocol):
 
 
 class InstanceLog(logging.LoggerAdapter[logging.Logger]):
-    """Prefixes every line with the instance uuid and request id."""
+    """Prefixes every line with the instance uuid; the record carries the request id the host
+    was sent (the log format writes it, computecloud/request_ids.py), else the context's."""
 
     def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
         extra = self.extra or {}
-        return f"[instance {extra.get('uuid')}] [{extra.get('request_id', '-')}] {msg}", kwargs
+        if extra.get("request_id"):
+            kwargs["extra"] = {**kwargs.get("extra", {}), "request_id": extra["request_id"]}
+        return f"[instance {extra.get('uuid')}] {msg}", kwargs
 
 
 def fault_from(exc: BaseException) -> Fault:
@@ -127,13 +131,19 @@ class ComputeManager:
     def publish(self, task: str, *, kwargs: Mapping[str, Any], queue: str | None = None) -> None:
         """The worker's `Send` for `from_compute` messages: at once, since a compute host has no
         database and so no transaction to wait for."""
-        self.app.send_task(task, kwargs=dict(kwargs), queue=queue, kwargsrepr=describe_task(kwargs))
+        self.app.send_task(
+            task,
+            kwargs=dict(kwargs),
+            queue=queue,
+            kwargsrepr=describe_task(kwargs),
+            headers=request_ids.headers(),  # the request this host is working for, if any
+        )
 
     def _upload(self, url: str, path: Path) -> None:
         transfer.upload(url, path, control_plane=self.control_plane, timeout=TRANSFER_TIMEOUT)
 
     def _log(self, server_uuid: str, request_id: str | None) -> InstanceLog:
-        return InstanceLog(logger, {"uuid": server_uuid, "request_id": request_id or "-"})
+        return InstanceLog(logger, {"uuid": server_uuid, "request_id": request_id})
 
     # --- host life ------------------------------------------------------------------------------
     def init_host(self) -> None:
