@@ -148,7 +148,7 @@ class DisableForm(forms.Form):
 
 
 # What each change posts to `set_service_status` (disable has its own page, with the reason).
-SERVICE_CHANGES: dict[str, dict[str, bool]] = {
+SERVICE_CHANGES: dict[str, dict[str, Any]] = {
     "enable": {"disabled": False},
     "force-down": {"forced_down": True},
     "clear-forced-down": {"forced_down": False},
@@ -326,7 +326,7 @@ def aggregate_change(
     aggregate = _aggregate(aggregate_id)
     form = HostForm(request.POST)
     if change != "delete" and not form.is_valid():
-        failure = "; ".join(form.errors.get("host", ["Give a host."]))
+        failure = " ".join(str(error) for error in form["host"].errors)
         state = AggregatesPage(failed_aggregate=aggregate.pk, failure=failure, status=400)
         return _aggregates_page(request, context, state)
     try:
