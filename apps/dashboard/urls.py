@@ -11,6 +11,7 @@ from apps.dashboard.views import (
     fleet,
     images,
     keypairs,
+    launch,
     overview,
     server,
     servers,
@@ -27,6 +28,9 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("", overview.overview, name="overview"),
     # servers
     path("servers/", servers.server_list, name="servers"),
+    path("servers/rows/", servers.server_rows, name="server-rows"),
+    path("servers/launch/", launch.launch, name="launch"),
+    path("servers/<uuid:server_id>/action/", servers.server_action, name="server-action"),
     # one server: its page and tabs
     path("servers/<uuid:server_id>/", server.server_detail, name="server"),
     path("servers/<uuid:server_id>/status/", server.server_status, name="server-status"),

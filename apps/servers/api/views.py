@@ -233,6 +233,39 @@ def _requested_networks(value: Any, version: Any) -> str | list[NicRequest]:
     return nics
 
 
+def create_request(validated: dict[str, Any], version: Any) -> server_create.CreateRequest:
+    """The create service's request from `ServerCreateSerializer`'s validated data at
+    `version` (the caller has checked the versioned fields). The API's create and the
+    dashboard's launch form both go through here, so a form asks exactly what a request asks."""
+    data = validated["server"]
+    hints = validated.get("OS-SCH-HNT:scheduler_hints") or validated.get("os:scheduler_hints") or {}
+    networks = _requested_networks(data.get("networks"), version)
+    return server_create.CreateRequest(
+        name=data["name"],
+        flavor_ref=data["flavorRef"],
+        image_ref=data.get("imageRef", ""),
+        min_count=data["min_count"],
+        max_count=data.get("max_count", data["min_count"]),
+        key_name=data.get("key_name"),
+        user_data=data.get("user_data"),
+        metadata=data.get("metadata", {}),
+        availability_zone=data.get("availability_zone"),
+        networks=networks,
+        security_groups=[g["name"] for g in data.get("security_groups", [])],
+        block_device_mapping=_block_device_mapping(data),
+        config_drive=data.get("config_drive", False),
+        scheduler_hints=hints,
+        description=data.get("description"),
+        tags=data.get("tags", []),
+        hostname=data.get("hostname"),
+        access_ip_v4=data.get("accessIPv4"),
+        access_ip_v6=data.get("accessIPv6"),
+        requested_host=data.get("host"),
+        requested_node=data.get("hypervisor_hostname"),
+        version=(version.major, version.minor),
+    )
+
+
 @extend_schema_view(
     create=extend_schema(request=s.ServerCreateSerializer),
     update=extend_schema(request=s.ServerUpdateSerializer),
@@ -382,38 +415,8 @@ class ServerViewSet(MicroversionedMixin, viewsets.ViewSet):
         serializer = s.ServerCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data["server"]
-        version = request.version
-        hints = (
-            serializer.validated_data.get("OS-SCH-HNT:scheduler_hints")
-            or serializer.validated_data.get("os:scheduler_hints")
-            or {}
-        )
-        self._check_versioned_fields(data, version)
-        networks = _requested_networks(data.get("networks"), version)
-        create = server_create.CreateRequest(
-            name=data["name"],
-            flavor_ref=data["flavorRef"],
-            image_ref=data.get("imageRef", ""),
-            min_count=data["min_count"],
-            max_count=data.get("max_count", data["min_count"]),
-            key_name=data.get("key_name"),
-            user_data=data.get("user_data"),
-            metadata=data.get("metadata", {}),
-            availability_zone=data.get("availability_zone"),
-            networks=networks,
-            security_groups=[g["name"] for g in data.get("security_groups", [])],
-            block_device_mapping=_block_device_mapping(data),
-            config_drive=data.get("config_drive", False),
-            scheduler_hints=hints,
-            description=data.get("description"),
-            tags=data.get("tags", []),
-            hostname=data.get("hostname"),
-            access_ip_v4=data.get("accessIPv4"),
-            access_ip_v6=data.get("accessIPv6"),
-            requested_host=data.get("host"),
-            requested_node=data.get("hypervisor_hostname"),
-            version=(version.major, version.minor),
-        )
+        self._check_versioned_fields(data, request.version)
+        create = create_request(serializer.validated_data, request.version)
         servers, reservation_id = server_create.create_servers(
             context=request.auth, request=create, request_id=request.request_id
         )
