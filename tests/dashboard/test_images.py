@@ -209,3 +209,59 @@ def test_the_owner_deletes(
     assert not Image.objects.filter(pk=image.pk).exists()
     assert "Image doomed deleted." in browser.get("/images/").content.decode()
     assert member.client.get(f"/image/v2/images/{image.pk}").status_code == 404
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_in_a_real_browser_the_upload_runs_with_its_progress_bar(
+    live_server: Any, tmp_path: Path
+) -> None:
+    """Headless Chromium under the page's Content-Security-Policy: upload.js creates the
+    image, sends the file with its progress bar, and the reloaded list shows it active."""
+    from playwright.sync_api import expect
+
+    from apps.identity.services import assign_roles
+    from tests.e2e.test_console_browser import chromium_page
+    from tests.factories import ProjectFactory, UserFactory
+
+    project = ProjectFactory()
+    user = UserFactory(default_project_id=project.pk)
+    assign_roles(user=user, project=project, roles=["member"])
+    path = tiny_qcow2(tmp_path)
+    with chromium_page() as page:
+        problems: list[str] = []
+        page.on(
+            "console",
+            lambda m: (
+                problems.append(m.text)
+                if m.type == "error" and not m.location.get("url", "").endswith("/favicon.ico")
+                else None
+            ),
+        )
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.goto(f"{live_server.url}/login/?next=/images/")
+        page.fill("#id_username", user.username)
+        page.fill("#id_password", "secret-password")
+        page.click("button[type=submit]")
+        page.click("text=Upload image")
+        page.fill("#image-name", "from-the-browser")
+        page.set_input_files("#image-file", str(path))
+        with page.expect_response(lambda r: r.url.endswith("/data/")) as sent:
+            page.click("[data-upload-submit]")
+        assert sent.value.status == 200
+        row = page.locator("tr", has_text="from-the-browser")
+        expect(row).to_contain_text("active", timeout=15_000)
+        expect(row).to_contain_text(str(path.stat().st_size))
+        # the overview's charts draw under the same policy
+        page.goto(f"{live_server.url}/")
+        drawn = page.evaluate(
+            "() => [...document.querySelectorAll('canvas[data-quota-chart]')]"
+            ".map(c => Boolean(window.Chart.getChart(c)))"
+        )
+        assert drawn
+        assert all(drawn)
+        assert problems == []
+    image = Image.objects.get(name="from-the-browser")
+    assert image.status == "active"
+    assert image.size == path.stat().st_size
