@@ -35,8 +35,9 @@ from apps.identity.tokens import issue_token
 from apps.images.services import ensure_image_from_file
 from apps.placement import claims
 from apps.placement.models import ResourceProvider
-from computecloud.messages import to_compute
+from computecloud.messages import to_compute, to_conductor
 from computecloud.queues import compute_queue
+from computecloud.request_ids import new_request_id, request_id_var
 from computecloud.tasking import enqueue_on_commit
 from tests.cloud import forget_hosts, tiny_qcow2
 from tests.conftest import Caller
@@ -429,3 +430,31 @@ def test_one_request_id_tells_the_build_in_all_three_processes(
     for worker_lines in lines.values():
         for line in worker_lines:
             assert set(re.findall(r"req-[0-9a-f-]{36}", line)) == {request_id}
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_message_without_a_request_id_argument_carries_it_in_its_header(
+    observed: ObservedCloud,
+) -> None:
+    """The network sync has no request_id argument (it answers a change, not a server's
+    request): the header alone takes the id from the publisher to the conductor, and on to the
+    compute host the conductor sends the new state to."""
+    request_id = new_request_id()
+    compute = f"compute-{observed.host}"
+    # when: published as the API publishes, while serving request `request_id`
+    token = request_id_var.set(request_id)
+    try:
+        to_conductor.sync_host_networks(enqueue_on_commit, hosts=[observed.host])
+    finally:
+        request_id_var.reset(token)
+
+    # then
+    def told() -> bool:
+        conductor = observed.log_lines("conductor", request_id)
+        host = observed.log_lines(compute, request_id)
+        return any(to_conductor.SYNC_HOST_NETWORKS in line for line in conductor) and any(
+            f"networks of {observed.host} synced" in line for line in host
+        )
+
+    wait_until(told, timeout=30, what=f"{request_id} in the conductor's and the host's logs")
