@@ -396,3 +396,102 @@ def test_malformed_input_is_a_400_or_404_page(admin_browser, fleet) -> None:
     assert browser.get(f"/compute-services/{service}/force-down/").status_code == 405
     assert browser.get(f"/aggregates/{aggregate.pk}/delete/").status_code == 405
     assert browser.submit("/hypervisors/", {}, page="/aggregates/").status_code == 405
+
+
+# --- in a real browser --------------------------------------------------------------------------
+CANVAS_INK = """(canvas) => {
+  const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+  let ink = 0;
+  for (let i = 3; i < data.length; i += 4) { if (data[i] > 0) { ink++; } }
+  return ink;
+}"""
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_in_chromium_the_charts_draw_and_the_operator_disables_a_host(
+    live_server, make_caller: Callable[..., Caller], tmp_path
+) -> None:
+    from playwright.sync_api import expect
+
+    from tests.e2e.test_console_browser import chromium_page
+
+    # given: two hosts, a server's allocation on hv-a, an operator whose project is set
+    create_host("hv-a", vcpus=8, memory_mb=16384, disk_gb=100, cpu_ratio=4.0)
+    create_host("hv-b", vcpus=2, memory_mb=2048, disk_gb=20)
+    server_uuid = str(uuid.uuid4())
+    select_destinations(
+        make_spec(vcpus=3, memory_mb=4096, root_gb=10, instance_uuids=[server_uuid])
+    )
+    big = make_spec(vcpus=5, memory_mb=512, root_gb=1)
+    assert dry_run(big).hosts == [{"host": "hv-a", "count": 1}]
+    operator = make_caller("admin")
+    operator.user.default_project_id = operator.project.pk
+    operator.user.save(update_fields=["default_project_id"])
+    hv_a = str(Service.objects.get(host="hv-a").uuid)
+    problems: list[str] = []
+
+    def shoot(page, name: str) -> None:
+        for label, width in {"laptop": 1280, "phone": 390}.items():
+            page.set_viewport_size({"width": width, "height": 900})
+            page.wait_for_timeout(200)
+            page.screenshot(path=tmp_path / f"fleet-{name}-{label}.png", full_page=True)
+            # nothing wider than the screen: tables scroll inside their .table-wrap
+            assert page.evaluate("document.documentElement.scrollWidth") <= width, (name, label)
+        page.set_viewport_size({"width": 1280, "height": 900})
+
+    with chromium_page() as page:
+        # script errors and CSP refusals; failed loads by their URL (the favicon: none)
+        page.on(
+            "console",
+            lambda m: (
+                problems.append(m.text)
+                if m.type == "error" and not m.text.startswith("Failed to load resource")
+                else None
+            ),
+        )
+        page.on(
+            "response",
+            lambda r: (
+                problems.append(f"{r.status} {r.url}")
+                if r.status >= 400 and not r.url.endswith("/favicon.ico")
+                else None
+            ),
+        )
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.on("dialog", lambda dialog: dialog.accept())  # the data-confirm question
+        page.goto(f"{live_server.url}/login/")
+        page.fill("#id_username", operator.user.username)
+        page.fill("#id_password", "secret-password")
+        page.click("button[type=submit]")
+        # when: the hypervisors page opens, Chart.js draws every chart (the CSP allows it)
+        page.goto(f"{live_server.url}/hypervisors/")
+        expect(page.locator("canvas[data-usage-chart]")).to_have_count(3)
+        page.wait_for_function(
+            "Array.from(document.querySelectorAll('canvas[data-usage-chart]'))"
+            ".every(c => window.Chart && window.Chart.getChart(c))"
+        )
+        for canvas in page.locator("canvas[data-usage-chart]").all():
+            assert canvas.evaluate(CANVAS_INK) > 0
+        shoot(page, "hypervisors")
+        # and the operator disables hv-a with a reason, through the menu and the form
+        page.goto(f"{live_server.url}/compute-services/")
+        shoot(page, "services")
+        page.locator(f"#service-{hv_a} a", has_text="Disable").click()
+        page.fill("#id_reason", "fan replacement")
+        shoot(page, "disable")
+        page.click("button[type=submit]:has-text('Disable')")
+        row = page.locator(f"#service-{hv_a}")
+        expect(row).to_contain_text("fan replacement", timeout=15_000)
+        expect(row).to_contain_text("disabled")
+        page.goto(f"{live_server.url}/aggregates/")
+        page.fill("#id_name", "rack-1")
+        page.click("button[type=submit]:has-text('Create')")
+        expect(page.locator(".aggregate")).to_contain_text("rack-1", timeout=15_000)
+        shoot(page, "aggregates")
+
+    # then: the scheduler skips the host; no script failed, nothing broke the CSP
+    assert dry_run(big).fits == 0
+    assert Service.objects.get(host="hv-a").disabled_reason == "fan replacement"
+    assert problems == []
