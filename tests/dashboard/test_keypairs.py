@@ -2,6 +2,7 @@
 
 import html as htmlmod
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -192,3 +193,25 @@ def test_csrf_is_required(
     assert browser.post("/key-pairs/kept/delete/").status_code == 403
     assert list(KeyPair.objects.filter(user=member.user).values_list("name", flat=True)) == ["kept"]
     assert browser.get("/key-pairs/kept/delete/").status_code == 405
+
+
+def test_over_the_quota_the_apis_refusal_is_on_the_form(
+    make_caller: Callable[..., Caller],
+    browser_for: Callable[[Caller], Browser],
+    settings: Any,
+) -> None:
+    current = getattr(settings, "COMPUTECLOUD", {})
+    settings.COMPUTECLOUD = {
+        **current,
+        "QUOTA_DEFAULTS": {**current.get("QUOTA_DEFAULTS", {}), "key_pairs": 1},
+    }
+    member = make_caller("member")
+    browser = browser_for(member)
+    first = browser.submit("/key-pairs/new/", {"name": "one"}, page="/key-pairs/")
+    assert first.status_code == 200
+    over = browser.submit("/key-pairs/new/", {"name": "two"}, page="/key-pairs/")
+    assert over.status_code == 403
+    assert '<div class="alert alert-danger" role="alert">Quota exceeded, too many key pairs.' in (
+        over.content.decode()
+    )
+    assert list(KeyPair.objects.filter(user=member.user).values_list("name", flat=True)) == ["one"]

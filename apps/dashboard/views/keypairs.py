@@ -25,6 +25,7 @@ from apps.keypairs.crypto import InvalidKeypair
 from apps.keypairs.exceptions import KeyPairExists
 from apps.keypairs.models import KeyPair, KeyPairType
 from computecloud.api.microversions import MAX_VERSION, APIVersion
+from computecloud.exceptions import QuotaExceeded
 
 LIST = "os_compute_api:os-keypairs:index"
 CREATE = "os_compute_api:os-keypairs:create"
@@ -32,6 +33,16 @@ DELETE = "os_compute_api:os-keypairs:delete"
 
 # The API generates key pairs only before 2.92 (from then on a public key is required).
 GENERATE_VERSION = APIVersion(2, 91)
+
+
+# What the service refuses that the page shows on the form rather than as an error page.
+REFUSALS = (InvalidKeypair, KeyPairExists, QuotaExceeded)
+
+
+def at_field(exc: Exception) -> FieldErrors:
+    """The refusal's message next to the input it is about."""
+    field = {InvalidKeypair: "public_key", KeyPairExists: "name"}.get(type(exc), "general")
+    return {field: [str(exc)]}
 
 
 def _own(context: RequestContext) -> dict[str, Any]:
@@ -86,24 +97,20 @@ def keypair_import(request: HttpRequest, context: RequestContext) -> HttpRespons
     values = {name: request.POST.get(name, "") for name in ("name", "public_key", "type")}
     body = {key: value for key, value in values.items() if value != ""}
     data, errors = _validated(MAX_VERSION, body)
-    if not errors:
-        try:
-            keypair = services.import_key_pair(
-                user_id=context.user_id,
-                project_id=context.project_id,
-                name=data["name"],
-                public_key=data["public_key"],
-                key_type=data.get("type", KeyPairType.SSH),
-            )
-        except InvalidKeypair as exc:
-            errors = {"public_key": [str(exc)]}
-        except KeyPairExists as exc:
-            return _list_page(
-                request, context, form="import", values=values,
-                errors={"name": [str(exc)]}, status=exc.code,
-            )  # fmt: skip
     if errors:
         return _list_page(request, context, form="import", values=values, errors=errors, status=400)
+    try:
+        keypair = services.import_key_pair(
+            user_id=context.user_id,
+            project_id=context.project_id,
+            name=data["name"],
+            public_key=data["public_key"],
+            key_type=data.get("type", KeyPairType.SSH),
+        )
+    except REFUSALS as exc:
+        return _list_page(
+            request, context, form="import", values=values, errors=at_field(exc), status=exc.code
+        )
     messages.success(request, f"Key pair {keypair.name} imported.")
     return redirect("dashboard:keypairs")
 
@@ -123,11 +130,10 @@ def keypair_generate(request: HttpRequest, context: RequestContext) -> HttpRespo
         created = services.create_key_pair(
             user_id=context.user_id, project_id=context.project_id, name=data["name"]
         )
-    except KeyPairExists as exc:
+    except REFUSALS as exc:
         return _list_page(
-            request, context, form="generate", values=values,
-            errors={"name": [str(exc)]}, status=exc.code,
-        )  # fmt: skip
+            request, context, form="generate", values=values, errors=at_field(exc), status=exc.code
+        )
     response = HttpResponse(created.private_key, content_type="application/x-pem-file")
     response["Content-Disposition"] = content_disposition_header(
         as_attachment=True, filename=f"{created.keypair.name}.pem"
