@@ -96,8 +96,14 @@ def test_hypervisors_show_usage_against_capacity_as_the_api_counts_it(admin_brow
     assert (api_a["vcpus_used"], api_a["memory_mb_used"], api_a["local_gb_used"]) == (3, 4096, 10)
     assert api_a["running_vms"] == 1
     stats = admin.client.get("/compute/v2.1/os-hypervisors/statistics").json()
-    assert stats["hypervisor_statistics"]["vcpus"] == 10
-    assert stats["hypervisor_statistics"]["running_vms"] == 1
+    totals = stats["hypervisor_statistics"]
+    assert [totals["vcpus_used"], totals["memory_mb_used"], totals["local_gb_used"]] == [
+        3,
+        4096,
+        10,
+    ]
+    assert [totals["vcpus"], totals["memory_mb"], totals["local_gb"]] == [10, 18432, 120]
+    assert (totals["count"], totals["running_vms"], totals["free_ram_mb"]) == (2, 1, 14336)
     # state and status, and the chart is drawn by a file, not an inline script
     assert 'status-up">up<' in html
     assert 'status-down">down<' in html
