@@ -21,6 +21,7 @@ from django.conf import settings
 
 from apps.conductor import services as conductor
 from apps.consoles.proxy import ConsoleProxyServer
+from apps.dashboard.no_valid_host import explain
 from apps.servers import states
 from apps.servers.choices import PowerState, TaskState, VmState
 from apps.servers.models import InstanceAction, Server
@@ -404,3 +405,62 @@ def test_no_valid_host_shows_which_filter_removed_which_hosts(
     assert "conductor_schedule_and_build_instances" in history
     assert "status-ERROR" in history
     assert "Traceback" not in history
+
+
+def test_the_unchanged_status_answer_is_light(
+    member: Caller,
+    owner: Browser,
+    image_id: str,
+    django_assert_max_num_queries: Callable[..., object],
+) -> None:
+    # given
+    server = create(member, image_id)
+    page = text(owner.get(page_of(server)))
+    poll = HX_GET.search(page).group(1)
+    # when / then: the session, the caller's scope and one read of the server
+    with django_assert_max_num_queries(6):  # type: ignore[operator]
+        assert owner.get(poll).status_code == 204
+
+
+# --- reading the scheduler's words back -----------------------------------------------------------
+def test_a_summary_cut_at_the_faults_limit_drops_its_last_row_and_says_so() -> None:
+    # given: the message a fault keeps of a long explanation (255 characters)
+    full = (
+        "No valid host was found. Only 1 of 2 instances fit. There are not enough hosts "
+        "available (19 considered): RAM: 15 hosts have less than 4096 MB free; Traits: 1 host "
+        "lacks required traits CUSTOM_A, CUSTOM_B; ComputeFilter: 2 hosts are down, 1 host is "
+        "disabled; AvailabilityZoneFilter: 1 host is not in zone nova-east-1."
+    )
+    kept = full[:255]
+    # when
+    table = explain({"message": kept, "code": 500})
+    # then: every complete sentence, not the one cut mid-word
+    assert table is not None
+    assert table.cut_short
+    assert [(r.step, r.count, r.reason) for r in table.rows] == [
+        ("RAM", 15, "have less than 4096 MB free"),
+        ("Traits", 1, "lacks required traits CUSTOM_A, CUSTOM_B"),
+        ("ComputeFilter", 2, "are down"),
+    ]
+    assert kept.endswith("1 host is disabl")
+    # and a message under the limit reads whole
+    whole = explain({"message": full.split(" Traits:")[0] + " Traits: 1 host is old.", "code": 500})
+    assert whole is not None
+    assert not whole.cut_short
+    assert [(r.step, r.reason) for r in whole.rows] == [
+        ("RAM", "have less than 4096 MB free"),
+        ("Traits", "is old"),
+    ]
+
+
+def test_details_name_at_most_twenty_hosts_and_count_the_rest() -> None:
+    details = "No valid host was found. ...\nRAM (has less than 4096 MB free): a, b and 3 more"
+    table = explain({"message": "No valid host was found. x", "details": details})
+    assert table is not None
+    assert table.named
+    assert [(r.step, r.count, r.hosts) for r in table.rows] == [("RAM", 5, ["a", "b"])]
+
+
+def test_other_faults_have_no_table() -> None:
+    assert explain({"message": "SpawnFailed", "code": 500}) is None
+    assert explain(None) is None
