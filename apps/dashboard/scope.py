@@ -1,7 +1,8 @@
 """Which project a signed-in dashboard user works in, and the context their requests carry.
 
-A session starts in the user's default project (as a password token that names none) and may
-switch to any project where the user holds a role (`apps.identity.services.project_scopes`).
+A session starts in the user's default project (as a password token that names none; else
+the first project, by name, where they hold a role) and may switch to any project where the
+user holds a role (`apps.identity.services.project_scopes`).
 The context is rebuilt from the database on every request, so a revoked role or a disabled
 user or project takes effect at the next click, as a revoked token would.
 """
@@ -26,7 +27,14 @@ def current_scope(request: HttpRequest) -> tuple[Project | None, list[Role]]:
         if scope is not None:
             return scope
         del request.session[SESSION_PROJECT]
-    return default_scope(user)
+    project, roles = default_scope(user)
+    if project is None:
+        # No usable default project: the first project where the user holds a role, so
+        # that a user is never shut out of their own projects for want of a default.
+        scopes = project_scopes(user)
+        if scopes:
+            project, roles = scopes[0]
+    return project, roles
 
 
 def context_for(request: HttpRequest) -> RequestContext | None:

@@ -93,3 +93,16 @@ def test_session_and_csrf_cookies_are_httponly_and_samesite(make_caller) -> None
         cookie = browser.cookies[name]
         assert cookie["httponly"], name
         assert cookie["samesite"] == "Lax", name
+
+
+def test_a_user_without_a_default_project_works_in_the_first_project_with_a_role(
+    make_caller: Callable[..., Caller],
+) -> None:
+    member = make_caller("member")
+    member.user.default_project = None
+    member.user.save(update_fields=["default_project"])
+    browser = Browser(enforce_csrf_checks=True)
+    browser.sign_in(member.user.username)
+    page = browser.get("/").content.decode()
+    assert "You hold no role in any project" not in page
+    assert f"selected>{member.project.name}" in page
