@@ -221,7 +221,10 @@ def test_in_a_real_browser_the_upload_runs_with_its_progress_bar(
     image, sends the file with its progress bar, and the reloaded list shows it active."""
     from playwright.sync_api import expect
 
+    from apps.flavors.services import create_flavor
     from apps.identity.services import assign_roles
+    from apps.keypairs.crypto import generate_ssh_key_pair
+    from apps.keypairs.services import import_key_pair
     from tests.e2e.test_console_browser import chromium_page
     from tests.factories import ProjectFactory, UserFactory
 
@@ -229,6 +232,10 @@ def test_in_a_real_browser_the_upload_runs_with_its_progress_bar(
     user = UserFactory(default_project_id=project.pk)
     assign_roles(user=user, project=project, roles=["member"])
     path = tiny_qcow2(tmp_path)
+    # rows on every page, for the phone-width check below
+    create_flavor(name="browser.flavor", flavorid="b1", memory_mb=256, vcpus=1, root_gb=1)
+    import_key_pair(user_id=user.pk, project_id=project.pk, name="browser key",
+                    public_key=generate_ssh_key_pair()[1])  # fmt: skip
     with chromium_page() as page:
         problems: list[str] = []
         page.on(
@@ -261,6 +268,17 @@ def test_in_a_real_browser_the_upload_runs_with_its_progress_bar(
         )
         assert drawn
         assert all(drawn)
+        # on a phone: nothing wider than the screen (tables scroll inside .table-wrap)
+        page.set_viewport_size({"width": 390, "height": 800})
+        for path_ in ("/", "/images/", "/flavors/", "/key-pairs/"):
+            page.goto(f"{live_server.url}{path_}")
+            width = page.evaluate("() => document.documentElement.scrollWidth")
+            wide = page.evaluate(
+                "() => [...document.querySelectorAll('body *')].filter(e => "
+                "e.getBoundingClientRect().right > 391).slice(0, 6).map(e => e.tagName + '.' + "
+                "e.className + ' ' + Math.round(e.getBoundingClientRect().right))"
+            )
+            assert width <= 390, (path_, width, wide)
         assert problems == []
     image = Image.objects.get(name="from-the-browser")
     assert image.status == "active"
