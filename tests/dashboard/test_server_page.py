@@ -122,6 +122,10 @@ def test_each_tab_renders_for_the_owner(
     assert ">role<" in body
     assert ">web<" in body
     assert host not in body
+    # the owner's buttons: what the policy and the state allow, posted to the action view
+    assert f'action="/servers/{server.uuid}/action/"' in body
+    assert 'name="action" value="stop"' in body
+    assert 'name="action" value="start"' not in body
     for label in ("Overview", "Console", "Log", "Actions"):
         assert f">{label}</a>" in body
     assert 'aria-current="page" href="?tab=overview"' in body
@@ -287,6 +291,10 @@ def test_the_status_fragment_is_204_until_the_server_changes(
     fragment = text(changed)
     assert 'class="status status-SHUTOFF"' in fragment
     assert "<html" not in fragment
+    # and the buttons the new state allows come along, out of band
+    assert 'id="server-actions" hx-swap-oob="true"' in fragment
+    assert 'name="action" value="start"' in fragment
+    assert 'name="action" value="stop"' not in fragment
     next_poll = HX_GET.search(fragment).group(1)
     assert next_poll != poll
     assert owner.get(next_poll).status_code == 204
@@ -294,6 +302,28 @@ def test_the_status_fragment_is_204_until_the_server_changes(
     # when: a task starts, the header shows it
     assert states.transition(server, action="start", task_state=TaskState.POWERING_ON)
     assert "powering-on" in text(owner.get(next_poll))
+
+
+def test_a_button_on_the_page_acts_and_comes_back_to_the_tab(
+    member: Caller, owner: Browser, image_id: str, host: str
+) -> None:
+    # given: the owner on the history tab of an ACTIVE server
+    server = active(member, image_id)
+    tab = page_of(server, "actions")
+    form = re.search(
+        r'<form method="post" action="([^"]+)"[^>]*>.*?name="action" value="stop">'
+        r'<input type="hidden" name="next" value="([^"]+)">',
+        text(owner.get(tab)),
+    )
+    assert form, "no stop button"
+    # when: the button is pressed (the form's CSRF token, as a browser sends it)
+    response = owner.submit(form.group(1), {"action": "stop", "next": form.group(2)}, page=tab)
+    # then: back on the tab, the stop under way, and in the history
+    assert response.status_code == 302
+    assert response["Location"] == tab
+    shown = text(owner.get(response["Location"]))
+    assert "powering-off" in shown
+    assert ">stop</h2>" in shown
 
 
 def test_the_status_of_a_deleted_server_ends_the_poll(

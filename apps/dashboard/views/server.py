@@ -20,6 +20,7 @@ log tab polls `server-log` every 3 s the same way while it is open.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 from uuid import UUID
 
 from django.http import HttpRequest, HttpResponse
@@ -29,6 +30,7 @@ from apps.consoles.api.views import REMOTE_CONSOLES_POLICY
 from apps.consoles.services import get_remote_console
 from apps.dashboard.access import can, page, show
 from apps.dashboard.no_valid_host import explain
+from apps.dashboard.views.servers import server_actions
 from apps.identity.context import RequestContext
 from apps.identity.policy import authorize
 from apps.images.exceptions import ImageNotFound
@@ -88,9 +90,21 @@ def server_detail(request: HttpRequest, context: RequestContext, server_id: UUID
             if rule is None or can(context, rule, target)
         ],
         "tab": tab,
+        **buttons(context, server, back=request.get_full_path()),
     }
     data.update(TAB_BUILDERS[tab](request, context, server))
     return show(request, context, "dashboard/server/page.html", data)
+
+
+def buttons(context: RequestContext, server: Server, *, back: str) -> dict[str, Any]:
+    """The action buttons (templates/dashboard/servers/_actions.html): those the policy and
+    the server's state allow, posting to the servers list's action view, back to `back`."""
+    return {
+        "actions": server_actions(context, server),
+        "action_url": reverse("dashboard:server-action", args=[server.uuid]),
+        "next": back,
+        "server_name": server.name,
+    }
 
 
 def version_of(server: Server) -> str:
@@ -270,12 +284,25 @@ def server_status(request: HttpRequest, context: RequestContext, server_id: UUID
             request,
             context,
             "dashboard/server/_status.html",
-            {"head": header(gone, deleted=True)},
+            {"head": header(gone, deleted=True), "with_actions": True, "actions": []},
             status=286,
         )
     if request.GET.get("v") == version_of(server):
         return HttpResponse(status=204)
-    return show(request, context, "dashboard/server/_status.html", {"head": header(server)})
+    # The buttons change with the state: they come along, swapped out of band.
+    data = {"head": header(server), "with_actions": True}
+    data.update(buttons(context, server, back=page_path(request, server)))
+    return show(request, context, "dashboard/server/_status.html", data)
+
+
+def page_path(request: HttpRequest, server: Server) -> str:
+    """The page the fragment's buttons return to: the page the browser shows (htmx sends
+    it), when it is this server's page; else the page's first tab."""
+    shown = urlsplit(request.headers.get("HX-Current-URL", ""))
+    path = reverse("dashboard:server", args=[server.uuid])
+    if shown.path == path:
+        return f"{path}?{shown.query}" if shown.query else path
+    return path
 
 
 def deleted_server(context: RequestContext, server_id: str) -> Server | None:
