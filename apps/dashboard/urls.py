@@ -31,6 +31,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("servers/rows/", servers.server_rows, name="server-rows"),
     path("servers/launch/", launch.launch, name="launch"),
     path("servers/<uuid:server_id>/action/", servers.server_action, name="server-action"),
+    path("servers/<uuid:server_id>/actions/", servers.server_action_menu, name="server-actions"),
     # one server: its page and tabs
     path("servers/<uuid:server_id>/", server.server_detail, name="server"),
     path("servers/<uuid:server_id>/status/", server.server_status, name="server-status"),

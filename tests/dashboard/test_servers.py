@@ -52,6 +52,17 @@ def action(browser: Browser, server: Server, name: str, next_: str = "/servers/"
     )
 
 
+def menu(browser: Browser, server: Server) -> str:
+    """A list row's actions menu, as the row fetches it when opened."""
+    response = browser.get(f"/servers/{server.uuid}/actions/?next=/servers/")
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def offered(browser: Browser, server: Server) -> set[str]:
+    return set(re.findall(r'name="action" value="([a-z_]+)"', menu(browser, server)))
+
+
 # --- the list ------------------------------------------------------------------------------------
 def test_the_list_shows_the_callers_project_and_nothing_of_others(
     make_caller: Callable[..., Caller], browser_for: Callable[[Caller], Browser], image_id: str
@@ -193,9 +204,22 @@ def test_an_active_server_offers_what_its_state_allows(
     member = make_caller("member")
     server = launch(member, image_id)
     make_active(server)
-    html = browser_for(member).get("/servers/").content.decode()
-    offered = set(re.findall(r'name="action" value="([a-z_]+)"', html))
-    assert offered == {"stop", "reboot", "reboot_hard", "pause", "suspend", "lock", "delete"}
+    browser = browser_for(member)
+    row = browser.get("/servers/").content.decode()
+    # the row's menu toggle fetches the menu when opened
+    assert f'hx-get="/servers/{server.uuid}/actions/?next=%2Fservers%2F"' in row
+    assert offered(browser, server) == {
+        "stop",
+        "reboot",
+        "reboot_hard",
+        "pause",
+        "suspend",
+        "lock",
+        "delete",
+    }
+    html = menu(browser, server)
+    assert f'action="/servers/{server.uuid}/action/"' in html
+    assert 'name="next" value="/servers/"' in html
     # destructive ones ask first
     assert 'data-confirm="Delete server vm? This cannot be undone."' in html
     assert 'data-confirm="Stop server vm?"' in html
@@ -218,8 +242,7 @@ def test_stop_goes_through_the_service_and_comes_back_with_a_message(
     html = browser.get("/servers/").content.decode()
     assert "Stop of vm requested." in html
     # while it powers off, nothing else but a delete is offered
-    offered = set(re.findall(r'name="action" value="([a-z_]+)"', html))
-    assert offered == {"lock", "delete"}
+    assert offered(browser, server) == {"lock", "delete"}
 
 
 def test_a_refusal_of_the_state_is_a_message_on_the_page_not_an_error(
@@ -244,9 +267,8 @@ def test_lock_leaves_its_owner_only_unlock_and_unlock_gives_the_rest_back(
     make_active(server)
     browser = browser_for(member)
     assert action(browser, server, "lock").status_code == 302
-    html = browser.get("/servers/").content.decode()
-    assert set(re.findall(r'name="action" value="([a-z_]+)"', html)) == {"unlock"}
-    assert "locked" in html
+    assert offered(browser, server) == {"unlock"}
+    assert ">locked</span>" in browser.get("/servers/").content.decode()
     # a locked server refuses its owner's stop, as the API does (409 → a message)
     action(browser, server, "stop")
     assert f"Instance {server.uuid} is locked" in browser.get("/servers/").content.decode()
@@ -274,13 +296,19 @@ def test_another_projects_server_is_a_404_like_an_unknown_one(
     theirs = launch(make_caller("member"), image_id, "theirs")
     make_active(theirs)
     browser = browser_for(member)
-    foreign = action(browser, theirs, "stop")
     made_up = uuid.uuid4()
-    unknown = browser.submit(f"/servers/{made_up}/action/", {"action": "stop"}, page="/servers/")
-    assert foreign.status_code == unknown.status_code == 404
-    assert foreign.content.decode().replace(
-        str(theirs.uuid), "X"
-    ) == unknown.content.decode().replace(str(made_up), "X")
+    for response_of in (
+        lambda target: browser.submit(
+            f"/servers/{target}/action/", {"action": "stop"}, page="/servers/"
+        ),
+        lambda target: browser.get(f"/servers/{target}/actions/"),
+    ):
+        foreign = response_of(theirs.uuid)
+        unknown = response_of(made_up)
+        assert foreign.status_code == unknown.status_code == 404
+        assert foreign.content.decode().replace(
+            str(theirs.uuid), "X"
+        ) == unknown.content.decode().replace(str(made_up), "X")
     theirs.refresh_from_db()
     assert theirs.task_state is None
 
@@ -294,9 +322,11 @@ def test_a_reader_sees_no_buttons_and_is_refused_an_action(
     make_active(server)
     browser = browser_for(reader)
     html = browser.get("/servers/").content.decode()
-    assert "vm" in html
-    assert 'name="action"' not in html
+    assert f'href="/servers/{server.uuid}/"' in html
+    assert "/actions/" not in html  # no menu toggle
     assert "/servers/launch/" not in html
+    assert offered(browser, server) == set()
+    assert "Nothing to do now" in menu(browser, server)
     for name in ["stop", "delete", "lock"]:
         assert action(browser, server, name).status_code == 403
     server.refresh_from_db()
@@ -340,3 +370,5 @@ def test_next_never_leads_off_site(
     for target in ["https://evil.example/", "//evil.example/", "/\\evil.example", "javascript:x"]:
         response = action(browser, server, "reboot_hard", next_=target)
         assert response["Location"] == "/servers/", target
+        listed = browser.get(f"/servers/{server.uuid}/actions/", {"next": target})
+        assert 'name="next" value="/servers/"' in listed.content.decode(), target

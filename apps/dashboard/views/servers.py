@@ -17,7 +17,9 @@ a worker thread each; a 2-second poll costs one short request instead.
 Actions are offered by `server_actions`, the one place that answers "which buttons does this
 server get?": an action is shown when the policy allows it (the API's policy action) and the
 server's state allows it (the action's allow-list in `apps.servers.actions`/`states`). The
-server page includes the same partial (templates/dashboard/servers/_actions.html).
+server page includes templates/dashboard/servers/_actions.html with them; a list row fetches
+the same partial as a menu when it is opened (`server_action_menu`), so that a page of 1,000
+rows does not carry 7,000 forms.
 """
 
 from __future__ import annotations
@@ -31,7 +33,9 @@ from django.db.models import Count, Max
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.timesince import timesince
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.dashboard.access import can, page, show
@@ -186,7 +190,7 @@ def _page_number(request: HttpRequest) -> int:
     return int(text)
 
 
-def _rows(context: RequestContext, page_number: int) -> dict[str, Any]:
+def _rows(context: RequestContext, page_number: int, back: str) -> dict[str, Any]:
     """The page's rows as the template shows them, and whether pages follow."""
     start = (page_number - 1) * PAGE_SIZE
     found = list(
@@ -213,7 +217,10 @@ def _rows(context: RequestContext, page_number: int) -> dict[str, Any]:
     # Reversed once: a reverse() per row and per form would cost more than the rest of a row.
     placeholder = "00000000-0000-0000-0000-000000000000"
     page_url = reverse("dashboard:server", args=[placeholder])
-    action_url = reverse("dashboard:server-action", args=[placeholder])
+    menu_url = (
+        reverse("dashboard:server-actions", args=[placeholder]) + "?" + urlencode({"next": back})
+    )
+    now = timezone.now()
     rows = []
     for row in found:
         status = states.api_status(row.vm_state, row.task_state)
@@ -222,7 +229,7 @@ def _rows(context: RequestContext, page_number: int) -> dict[str, Any]:
             {
                 "id": str(row.uuid),
                 "url": page_url.replace(placeholder, str(row.uuid)),
-                "action_url": action_url.replace(placeholder, str(row.uuid)),
+                "menu_url": menu_url.replace(placeholder, str(row.uuid)),
                 "name": row.name,
                 "status": status,
                 "task_state": row.task_state or "",
@@ -237,8 +244,11 @@ def _rows(context: RequestContext, page_number: int) -> dict[str, Any]:
                 ],
                 "host": row.host or "",
                 "locked": row.locked,
-                "created_at": row.created_at,
-                "actions": server_actions(context, row, allowed=allowed),
+                "created": row.created_at.isoformat(timespec="seconds"),
+                "age": timesince(row.created_at, now),
+                # The menu itself is fetched when opened (`server_action_menu`): a form per
+                # action on every row would triple the page's weight and render time.
+                "has_actions": bool(server_actions(context, row, allowed=allowed)),
             }
         )
     return {"rows": rows, "more": more}
@@ -249,14 +259,14 @@ def _list_data(request: HttpRequest, context: RequestContext) -> dict[str, Any]:
     # Read before the rows: a change between the two shows now and again at the next poll.
     version = list_version(context)
     list_url = reverse("dashboard:servers")
+    # Where actions come back to: this page of the list (not the poll's address).
+    back = f"{list_url}?page={page_number}" if page_number > 1 else list_url
     return {
-        **_rows(context, page_number),
+        **_rows(context, page_number, back),
         "version": version,
         "page": page_number,
         "show_host": context.is_admin,
         "can_launch": can(context, "os_compute_api:servers:create"),
-        # Where actions come back to: this page of the list (not the poll's address).
-        "back": f"{list_url}?page={page_number}" if page_number > 1 else list_url,
     }
 
 
@@ -284,17 +294,42 @@ def server_rows(request: HttpRequest, context: RequestContext) -> HttpResponse:
 
 
 # --- actions -------------------------------------------------------------------------------------
-def _back(request: HttpRequest, server: Server, name: str) -> str:
-    """Where the action came from: `next` when it is a path of this site (but not the page
-    of a server just deleted), else the list."""
-    target = request.POST.get("next", "")
-    if name == "delete" and target.startswith(reverse("dashboard:server", args=[server.uuid])):
-        target = ""
+def _safe_next(request: HttpRequest, target: str) -> str:
+    """`target` when it is a path of this site, else the list."""
     if target.startswith("/") and url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return target
     return reverse("dashboard:servers")
+
+
+def _back(request: HttpRequest, server: Server, name: str) -> str:
+    """Where the action came from (`next`), but not the page of a server just deleted."""
+    target = request.POST.get("next", "")
+    if name == "delete" and target.startswith(reverse("dashboard:server", args=[server.uuid])):
+        target = ""
+    return _safe_next(request, target)
+
+
+@require_GET
+@page
+def server_action_menu(
+    request: HttpRequest, context: RequestContext, server_id: uuid.UUID
+) -> HttpResponse:
+    """A list row's actions menu, fetched when it is opened: the items of `_actions.html`."""
+    authorize(context, "os_compute_api:servers:show")
+    server = services.get_server(context, str(server_id))
+    return show(
+        request,
+        context,
+        "dashboard/servers/_actions.html",
+        {
+            "actions": server_actions(context, server),
+            "action_url": reverse("dashboard:server-action", args=[server.uuid]),
+            "next": _safe_next(request, request.GET.get("next", "")),
+            "compact": True,
+        },
+    )
 
 
 def _run(context: RequestContext, server: Server, name: str, request_id: str) -> None:
