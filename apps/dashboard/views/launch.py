@@ -129,7 +129,11 @@ def _choices(context: RequestContext) -> dict[str, list[tuple[str, str]]]:
     keys = KeyPair.objects.filter(user_id=context.user_id).order_by("name")
     zones = sorted({DEFAULT_AVAILABILITY_ZONE, *zones_by_host().values()})
     groups = visible_server_groups(context).values_list("uuid", "name")
-    nets = networks.project_networks(project_id=context.project_id, is_admin=context.is_admin)
+    nets = (
+        networks.project_networks(project_id=context.project_id, is_admin=context.is_admin)
+        if context.project_id
+        else []
+    )
     return {
         "flavor": [("", "Choose a flavor")]
         + [
