@@ -9,15 +9,20 @@ commit), and the console output is asked of a host whose worker never answers.
 
 from __future__ import annotations
 
+import os
 import re
+import threading
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 import redis
 from django.conf import settings
+from django.db import connection
 
 from apps.conductor import services as conductor
 from apps.consoles.proxy import ConsoleProxyServer
@@ -30,6 +35,7 @@ from computecloud.messages import to_compute
 from computecloud.queues import compute_queue
 from tests.conftest import Caller
 from tests.dashboard.conftest import Browser
+from tests.harness import purge_broker
 from tests.scheduler.helpers import create_host
 
 pytestmark = pytest.mark.django_db
@@ -494,3 +500,126 @@ def test_details_name_at_most_twenty_hosts_and_count_the_rest() -> None:
 def test_other_faults_have_no_table() -> None:
     assert explain({"message": "SpawnFailed", "code": 500}) is None
     assert explain(None) is None
+
+
+# --- in a real browser ----------------------------------------------------------------------------
+def in_thread(work: Callable[[], object]) -> None:
+    """Run ORM work outside the thread where Playwright's event loop runs (Django refuses
+    synchronous database calls there)."""
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            work()
+        except BaseException as exc:  # handed to the test's thread
+            failure.append(exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(timeout=60)
+    if failure:
+        raise failure[0]
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_in_chromium_the_header_goes_live_and_every_tab_fits_both_widths(
+    live_server: Any,
+    make_caller: Callable[..., Caller],
+    image_id: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from playwright.sync_api import expect
+
+    from tests.e2e.test_console_browser import chromium_page
+
+    # given: a member's ACTIVE server on a host whose worker never answers, and one whose
+    # build found no host (m1.large fits neither the 4 GB host nor the disabled one)
+    create_host("cn-1", memory_mb=4096)
+    create_host("cn-off", disabled=True)
+    member = make_caller("member")
+    member.user.default_project_id = member.project.pk
+    member.user.save(update_fields=["default_project_id"])
+    server = active(member, image_id)
+    failed = scheduled(member, image_id, flavor="4", name="too-big")
+    assert failed.vm_state == VmState.ERROR
+    monkeypatch.setattr(to_compute, "CONSOLE_OUTPUT_TIMEOUT", 0.5)
+    shots = Path(os.environ.get("DASHBOARD_SCREENSHOTS") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    base = live_server.url
+    problems: list[str] = []
+
+    def shoot(page: Any, name: str) -> None:
+        for label, width in {"laptop": 1280, "phone": 390}.items():
+            page.set_viewport_size({"width": width, "height": 900})
+            page.wait_for_timeout(200)
+            page.screenshot(path=shots / f"server-page-{name}-{label}.png", full_page=True)
+            # nothing wider than the screen: tables and tabs scroll inside their boxes
+            assert page.evaluate("document.documentElement.scrollWidth") <= width, (name, label)
+        page.set_viewport_size({"width": 1280, "height": 900})
+
+    try:
+        with chromium_page() as page:
+            page.on(
+                "console",
+                lambda m: (
+                    problems.append(m.text)
+                    if m.type == "error" and not m.text.startswith("Failed to load resource")
+                    else None
+                ),
+            )
+            page.on(
+                "response",
+                lambda r: (
+                    problems.append(f"{r.status} {r.url}")
+                    if r.status >= 400 and not r.url.endswith("/favicon.ico")
+                    else None
+                ),
+            )
+            page.on("pageerror", lambda e: problems.append(str(e)))
+            page.goto(f"{base}/login/")
+            page.fill("#id_username", member.user.username)
+            page.fill("#id_password", "secret-password")
+            page.click("button[type=submit]")
+            page.goto(f"{base}{page_of(server)}")
+            head = page.locator("#server-head .status")
+            expect(head).to_have_text("ACTIVE")
+            expect(page.get_by_role("button", name="Stop")).to_be_visible()
+            page.evaluate("() => { window.__notReloaded = true; }")
+            shoot(page, "overview")
+
+            # when: the server stops behind the page's back
+            in_thread(
+                lambda: states.transition(
+                    server, action="stop", vm_state=VmState.STOPPED, power_state=4
+                )
+            )
+            # then: the header and the buttons follow within a poll or two, without a reload
+            expect(head).to_have_text("SHUTOFF", timeout=5_000)
+            expect(page.get_by_role("button", name="Start")).to_be_visible()
+            expect(page.get_by_role("button", name="Stop")).to_have_count(0)
+            assert page.evaluate("() => window.__notReloaded === true")
+
+            # the tabs, by keyboard-usable links
+            page.get_by_role("link", name="Console", exact=True).click()
+            expect(page.locator("#tab-console")).to_contain_text("no console while")
+            shoot(page, "console")
+            page.get_by_role("link", name="Log", exact=True).click()
+            expect(page.locator("#server-log")).to_contain_text(
+                "The host did not answer; retrying.", timeout=10_000
+            )
+            shoot(page, "log")
+            page.get_by_role("link", name="Actions", exact=True).click()
+            expect(page.locator("#tab-actions")).to_contain_text("compute_build_and_run_instance")
+            shoot(page, "actions")
+            page.goto(f"{base}{page_of(failed)}")
+            expect(page.locator("table.no-valid-host")).to_contain_text("ComputeFilter")
+            shoot(page, "no-valid-host")
+    finally:
+        in_thread(purge_broker)  # the builds the conductor sent to hosts that are not there
+
+    assert problems == []

@@ -25,6 +25,7 @@ from uuid import UUID
 
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
+from django.utils.dateparse import parse_datetime
 
 from apps.consoles.api.views import REMOTE_CONSOLES_POLICY
 from apps.consoles.services import get_remote_console
@@ -147,6 +148,8 @@ def overview_tab(request: HttpRequest, context: RequestContext, server: Server) 
     )
     fault = body.get("fault")
     table = explain(fault)
+    if fault is not None:
+        fault = {**fault, "created": parse_datetime(fault["created"])}
     return {
         "detail": {
             "id": body["id"],
@@ -238,6 +241,10 @@ def actions_tab(request: HttpRequest, context: RequestContext, server: Server) -
         shown = api_view.action_view(
             action, MAX_VERSION, events=True, full_events=full, event_details=details
         )
+        # The times as datetimes, for the template to format (the view's are ISO text).
+        shown["started"] = action.start_time
+        for event_view, event in zip(shown["events"], action.events.all(), strict=True):
+            event_view["started"], event_view["finished"] = event.start_time, event.finish_time
         shown["events"].reverse()  # newest first, as the actions
         shown["failed"] = any(e["result"] == "Error" for e in shown["events"])
         history.append(shown)
