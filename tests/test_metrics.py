@@ -37,7 +37,13 @@ from apps.placement import claims
 from apps.placement.models import ResourceProvider
 from computecloud.messages import to_compute, to_conductor
 from computecloud.queues import compute_queue
-from computecloud.request_ids import new_request_id, request_id_var
+from computecloud.request_ids import (
+    HEADER,
+    bind_task,
+    new_request_id,
+    request_id_var,
+    unbind_task,
+)
 from computecloud.tasking import enqueue_on_commit
 from tests.cloud import forget_hosts, tiny_qcow2
 from tests.conftest import Caller
@@ -458,3 +464,33 @@ def test_a_message_without_a_request_id_argument_carries_it_in_its_header(
         )
 
     wait_until(told, timeout=30, what=f"{request_id} in the conductor's and the host's logs")
+
+
+@pytest.mark.parametrize(
+    "forged",
+    ["req-1\n2026-12-05 ERROR apps.hosts host compute-3 down", "req-" + "x" * 36, 42],
+)
+def test_a_task_logs_only_a_well_formed_request_id(forged: Any) -> None:
+    """A message's header is whatever its publisher wrote: a malformed id (a line break that
+    would forge a log line) is not put in the log context; a well-formed one is, until the
+    task ends."""
+    from apps.conductor.tasks import sync_host_networks as task
+
+    good = new_request_id()
+    for header, expected in ((forged, "-"), (good, good)):
+        task.push_request(**{HEADER: header})
+        try:
+            bind_task(task_id="t-1", task=task, kwargs={"hosts": []})
+            assert request_id_var.get() == expected
+            unbind_task(task_id="t-1")
+            assert request_id_var.get() == "-"
+        finally:
+            task.pop_request()
+    # the argument wins over the header
+    task.push_request(**{HEADER: new_request_id()})
+    try:
+        bind_task(task_id="t-2", task=task, kwargs={"request_id": good})
+        assert request_id_var.get() == good
+        unbind_task(task_id="t-2")
+    finally:
+        task.pop_request()
