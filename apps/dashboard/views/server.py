@@ -14,7 +14,9 @@ server changes. Server-sent events were the alternative: the web workers are gun
 gthread workers (Procfile), where each open stream would hold one of a worker's few threads
 for as long as a page stays open, so a handful of open pages would starve every other
 request; a poll that answers 204 from one indexed read holds a thread for milliseconds. The
-log tab polls `server-log` every 3 s the same way while it is open.
+log tab polls `server-log` every 3 s while it is open; that answer is a call to the server's
+host, which a silent host holds for up to `to_compute.CONSOLE_OUTPUT_TIMEOUT`, so the follower
+drops its next poll while one is in flight (hx-sync): one thread per open log tab at most.
 """
 
 from __future__ import annotations
