@@ -333,7 +333,11 @@ def test_a_button_on_the_page_acts_and_comes_back_to_the_tab(
 
 
 def test_the_status_of_a_deleted_server_ends_the_poll(
-    member: Caller, owner: Browser, image_id: str
+    member: Caller,
+    owner: Browser,
+    image_id: str,
+    make_caller: Callable[..., Caller],
+    browser_for: Callable[[Caller], Browser],
 ) -> None:
     # given: a server deleted through the API (no host yet: deleted at once)
     server = create(member, image_id)
@@ -344,6 +348,13 @@ def test_the_status_of_a_deleted_server_ends_the_poll(
     assert response.status_code == 286
     assert 'class="status status-DELETED"' in text(response)
     assert "hx-get" not in text(response)
+    # and for another project the deleted server is as unknown as any other id
+    stranger = browser_for(make_caller("member"))
+    unknown = uuid.uuid4()
+    theirs = stranger.get(f"/servers/{server.uuid}/status/?v=1")
+    missing = stranger.get(f"/servers/{unknown}/status/?v=1")
+    assert theirs.status_code == missing.status_code == 404
+    assert text(theirs).replace(str(server.uuid), "X") == text(missing).replace(str(unknown), "X")
 
 
 # --- the log ------------------------------------------------------------------------------------
