@@ -522,3 +522,57 @@ def test_domains_are_read_only_and_scoped(admin: Caller, member: Caller) -> None
     assert own.json()["domain"]["name"] == "Default"
     _error(write, 403)  # domains are not created through the API (no rule: closed)
     assert not Domain.objects.filter(name="x").exists()
+
+
+# --- odd input and query budgets -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("post", "/projects", {"project": {"name": "nul\x00name"}}),
+        ("post", "/users", {"user": {"name": "nul\x00name"}}),
+        ("get", "/projects?name=nul%00name", None),
+        ("get", "/users?domain_id=%00", None),
+        ("get", "/role_assignments?user.id=%00", None),
+        ("get", "/domains?name=%00", None),
+    ],
+    ids=["project-name", "user-name", "project-filter", "user-filter", "assignments", "domains"],
+)
+def test_nul_characters_are_a_400_never_a_500(
+    admin: Caller, method: str, path: str, body: dict[str, Any] | None
+) -> None:
+    # when
+    response = getattr(admin.client, method)(f"{V3}{path}", body, format="json")
+
+    # then
+    _error(response, 400)
+
+
+def test_a_body_that_is_not_json_is_a_400(admin: Caller) -> None:
+    # when
+    response = admin.client.post(f"{V3}/projects", "{not json", content_type="application/json")
+
+    # then
+    _error(response, 400)
+
+
+def test_lists_cost_a_fixed_number_of_queries(
+    admin: Caller, django_assert_max_num_queries: Any
+) -> None:
+    # given: twenty users with a grant each
+    member_role = _role("member")
+    for _ in range(20):
+        user, project = UserFactory(), ProjectFactory()
+        admin.client.put(f"{V3}/projects/{project.pk}/users/{user.pk}/roles/{member_role.pk}")
+
+    # then: token check, then one query per list
+    with django_assert_max_num_queries(3):
+        assignments = admin.client.get(f"{V3}/role_assignments?include_names")
+    with django_assert_max_num_queries(3):
+        projects = admin.client.get(f"{V3}/projects")
+    with django_assert_max_num_queries(3):
+        users = admin.client.get(f"{V3}/users")
+    assert len(assignments.json()["role_assignments"]) >= 40
+    assert len(projects.json()["projects"]) >= 21
+    assert len(users.json()["users"]) >= 21

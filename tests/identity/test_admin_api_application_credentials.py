@@ -395,3 +395,18 @@ def test_admins_read_and_delete_anyones_but_create_only_their_own(
     assert "another user" in _error(created, 403)["message"]
     assert deleted.status_code == 204
     assert not ApplicationCredential.objects.exists()
+
+
+def test_listing_credentials_costs_a_fixed_number_of_queries(
+    member: Caller, django_assert_max_num_queries: Any
+) -> None:
+    # given
+    for n in range(5):
+        assert _create(member, name=f"ci-{n}", secret=f"secret-{n}").status_code == 201
+
+    # when
+    with django_assert_max_num_queries(4):
+        listed = member.client.get(f"{V3}/users/{member.user.pk}/application_credentials")
+
+    # then
+    assert len(listed.json()["application_credentials"]) == 5
