@@ -576,3 +576,62 @@ def test_lists_cost_a_fixed_number_of_queries(
     assert len(assignments.json()["role_assignments"]) >= 40
     assert len(projects.json()["projects"]) >= 21
     assert len(users.json()["users"]) >= 21
+
+
+def test_tempests_dynamic_credentials_sequence(admin: Caller, anonymous: APIClient) -> None:
+    """What tempest.lib's DynamicCredentialProvider and V3CredsClient send for one test
+    class's member and its clean-up, body for body (tempest 47)."""
+    # when: find the domain, make a project and a user, find the role, grant it
+    domain = admin.client.get(f"{V3}/domains?name=Default").json()["domains"][0]
+    project = admin.client.post(
+        f"{V3}/projects",
+        {
+            "project": {
+                "name": "tempest-ServersTestJSON-1047297334",
+                "description": "tempest-ServersTestJSON-1047297334-desc",
+                "domain_id": domain["id"],
+            }
+        },
+        format="json",
+    )
+    user = admin.client.post(
+        f"{V3}/users",
+        {
+            "user": {
+                "name": "tempest-ServersTestJSON-1047297334-project",
+                "password": "Rand0m+Pass",
+                "domain_id": domain["id"],
+            }
+        },
+        format="json",
+    )
+    roles = admin.client.get(f"{V3}/roles").json()["roles"]
+    member = next(r for r in roles if r["name"].lower() == "member")
+    project_id, user_id = project.json()["project"]["id"], user.json()["user"]["id"]
+    grant = admin.client.put(f"{V3}/projects/{project_id}/users/{user_id}/roles/{member['id']}")
+    token = issue(
+        anonymous,
+        password_body(
+            username="tempest-ServersTestJSON-1047297334-project",
+            password="Rand0m+Pass",
+            user_domain={"id": domain["id"]},
+            scope={
+                "project": {
+                    "name": "tempest-ServersTestJSON-1047297334",
+                    "domain": {"id": domain["id"]},
+                }
+            },
+        ),
+    )
+
+    # then: the statuses Tempest's clients insist on
+    assert (project.status_code, user.status_code, grant.status_code) == (201, 201, 204)
+    assert token.status_code == 201
+    assert [r["name"] for r in token.json()["token"]["roles"]] == ["member", "reader"]
+
+    # when: its clean-up
+    user_deleted = admin.client.delete(f"{V3}/users/{user_id}")
+    project_deleted = admin.client.delete(f"{V3}/projects/{project_id}")
+
+    # then
+    assert (user_deleted.status_code, project_deleted.status_code) == (204, 204)
