@@ -12,9 +12,11 @@ from typing import Any
 
 import pytest
 
+from apps.identity.context import RequestContext
 from apps.networks import networks as network_services
 from apps.quotas.services import update_quotas
-from apps.servers.models import Server
+from apps.servers.groups import create_server_group
+from apps.servers.models import Server, ServerGroupMember
 from tests.conftest import Caller
 from tests.dashboard.conftest import Browser
 
@@ -116,6 +118,21 @@ def test_a_launch_on_a_chosen_network(member: Caller, browser: Browser, image_id
     assert response.status_code == 302, response.content.decode()[:2000]
     server = Server.objects.get(project=member.project)
     assert [nic["network_id"] for nic in server.requested_networks] == [str(network.pk)]
+
+
+def test_a_launch_into_a_server_group_is_its_member(
+    member: Caller, browser: Browser, image_id: str
+) -> None:
+    context = RequestContext(
+        user_id=member.user.pk, project_id=member.project.pk, roles=frozenset({"member"})
+    )
+    group = create_server_group(context=context, name="spread", policy="anti-affinity")
+    assert f'<option value="{group.uuid}">spread</option>' in browser.get(LAUNCH).content.decode()
+    response = browser.submit(LAUNCH, form(image_id, server_group=str(group.uuid)), page=LAUNCH)
+    assert response.status_code == 302
+    server = Server.objects.get(project=member.project)
+    assert server.scheduler_hints == {"group": str(group.uuid)}
+    assert ServerGroupMember.objects.filter(group=group, server=server).exists()
 
 
 def test_a_blank_name_is_the_apis_error_at_the_name_and_keeps_what_was_typed(
@@ -226,4 +243,14 @@ def test_a_reader_is_refused_the_form_and_the_launch(
 
 def test_a_launch_needs_the_csrf_token(member: Caller, browser: Browser, image_id: str) -> None:
     assert browser.post(LAUNCH, form(image_id)).status_code == 403
+    assert not Server.objects.filter(project=member.project).exists()
+
+
+def test_a_body_over_the_upload_limit_is_a_400_never_a_500(
+    member: Caller, browser: Browser, image_id: str
+) -> None:
+    token = browser.csrf_from(LAUNCH)
+    data = {**form(image_id, user_data="x" * 3_000_000), "csrfmiddlewaretoken": token}
+    response = browser.post(LAUNCH, data)
+    assert response.status_code == 400
     assert not Server.objects.filter(project=member.project).exists()
