@@ -11,6 +11,7 @@
 
 import os
 import secrets
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from apps.flavors.services import ensure_standard_flavors
 from apps.hosts.services import ensure_compute_service
 from apps.identity.services import assign_roles, ensure_project, ensure_user
 from apps.images.services import ensure_image_from_file
+from computecloud.conf import cc_settings
 from computecloud.endpoints import identity_public_url
 
 
@@ -78,11 +80,16 @@ class Command(BaseCommand):
         path = Path(settings.STATE_DIR) / f"{user}-openrc.sh"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.touch(mode=0o600)
-        path.write_text(
-            f"export OS_AUTH_URL={identity_public_url()}\n"
-            f"export OS_USERNAME={user}\nexport OS_PASSWORD='{password}'\n"
-            f"export OS_PROJECT_NAME={project}\nexport OS_USER_DOMAIN_NAME=Default\n"
-            "export OS_PROJECT_DOMAIN_NAME=Default\nexport OS_IDENTITY_API_VERSION=3\n"
-            "export OS_REGION_NAME=RegionOne\n"
-        )
+        variables = {
+            "OS_AUTH_URL": identity_public_url(),
+            "OS_USERNAME": user,
+            "OS_PASSWORD": password,
+            "OS_PROJECT_NAME": project,
+            "OS_USER_DOMAIN_NAME": "Default",
+            "OS_PROJECT_DOMAIN_NAME": "Default",
+            "OS_IDENTITY_API_VERSION": "3",
+            "OS_REGION_NAME": cc_settings.REGION,  # the catalog's region, or no endpoint matches
+        }
+        # Quoted for the shell that sources it: an operator's password may hold ' $ ` or \.
+        path.write_text("".join(f"export {k}={shlex.quote(v)}\n" for k, v in variables.items()))
         self.stdout.write(f"openrc for {user}: {path}")
