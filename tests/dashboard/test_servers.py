@@ -188,6 +188,19 @@ def test_the_poll_is_another_projects_blind_spot(
     assert browser.get(url).status_code == 204
 
 
+def test_a_poll_after_the_session_ended_sends_the_tab_to_the_sign_in_page(
+    make_caller: Callable[..., Caller], browser_for: Callable[[Caller], Browser]
+) -> None:
+    browser = browser_for(make_caller("member"))
+    url = poll_url(browser.get("/servers/").content.decode())
+    browser.submit("/logout/", {})
+    polled = browser.get(url, headers={"HX-Request": "true"})
+    assert polled.status_code == 204
+    assert polled["HX-Redirect"] == "/login/?next=%2Fservers%2F"
+    # without htmx, the ordinary redirect to the sign-in page
+    assert browser.get(url)["Location"].startswith("/login/?next=")
+
+
 def test_a_malformed_page_number_is_a_400_page(
     make_caller: Callable[..., Caller], browser_for: Callable[[Caller], Browser]
 ) -> None:

@@ -25,9 +25,12 @@ rows does not carry 7,000 forms.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import wraps
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.db.models import Count, Max
 from django.http import HttpRequest, HttpResponse
@@ -282,7 +285,25 @@ def server_list(request: HttpRequest, context: RequestContext) -> HttpResponse:
     )
 
 
+def _fragment(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """An htmx fragment's gate before `page`'s: a poll whose session has ended sends the
+    whole tab to the sign-in page (HX-Redirect), where `page` would answer the sign-in page
+    itself, which htmx would swap into the list."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.headers.get("HX-Request") and not request.user.is_authenticated:
+            response = HttpResponse(status=204)
+            next_page = urlencode({"next": reverse("dashboard:servers")})
+            response["HX-Redirect"] = f"{settings.LOGIN_URL}?{next_page}"
+            return response
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
 @require_GET
+@_fragment
 @page
 def server_rows(request: HttpRequest, context: RequestContext) -> HttpResponse:
     """The list's live part: 204 while the version the page shows is current, else the
@@ -312,6 +333,7 @@ def _back(request: HttpRequest, server: Server, name: str) -> str:
 
 
 @require_GET
+@_fragment
 @page
 def server_action_menu(
     request: HttpRequest, context: RequestContext, server_id: uuid.UUID
