@@ -220,17 +220,26 @@ class CloudProcesses:
         virt_type: str = "qemu",
         concurrency: int = 4,
         extra_env: dict[str, str] | None = None,
+        netns: str | None = None,
+        broker_url: str | None = None,
     ) -> str:
+        """A compute worker for `host`. `netns`: run it in that network namespace (a host
+        of its own on the network; whoever made the namespace removes it, and with it what
+        the host's agent built there). `broker_url`: Redis as this host reaches it, when
+        that is another address than the control plane's."""
         host = host or f"cc-test-{self.run_id}-{len(self.hosts) + 1}"
         base = self.workdir / host
         (base / "instances").mkdir(parents=True, exist_ok=True)
         (base / "cache").mkdir(parents=True, exist_ok=True)
         base.chmod(0o755)
-        network = self.networks.setdefault(
-            host, NetworkAgentConfig(prefix=network_prefix(), state_dir=base / "network")
-        )
+        network = NetworkAgentConfig(prefix=network_prefix(), state_dir=base / "network")
+        if netns is None:  # emptied by stop_all from this (the root) namespace
+            network = self.networks.setdefault(host, network)
+        names = ("REDIS_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND")
+        broker = dict.fromkeys(names, broker_url) if broker_url else {}
         env = self._env(
             {
+                **broker,
                 "COMPUTE_HOST": host,
                 "LIBVIRT_URI": libvirt_uri,
                 "VIRT_TYPE": virt_type,
@@ -248,11 +257,11 @@ class CloudProcesses:
                 **(extra_env or {}),
             }
         )
-        self._start(
-            f"compute-{host}",
-            worker_args("workers.compute.app", f"compute.{host}", f"compute@{host}", concurrency),
-            env,
-        )
+        args = worker_args("workers.compute.app", f"compute.{host}", f"compute@{host}", concurrency)
+        if netns is None:
+            self._start(f"compute-{host}", args, env)
+        else:  # `ip netns exec` execs the worker: the process is the worker itself
+            self._start(f"compute-{host}", ["netns", "exec", netns, CELERY, *args], env, "ip")
         self.hosts.append(host)
         return host
 

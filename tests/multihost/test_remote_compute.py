@@ -70,18 +70,18 @@ def remove_network() -> None:
         pids = subprocess.run(
             ["ip", "netns", "pids", NETNS], capture_output=True, text=True, check=True
         ).stdout.split()
-        for pid in pids:
-            os.kill(int(pid), signal.SIGKILL)
+        for leftover in pids:
+            os.kill(int(leftover), signal.SIGKILL)
         ip("netns", "del", NETNS)
     # Deleting either end deletes the pair; the namespace's end went with the namespace.
     subprocess.run(["ip", "link", "del", VETH_CONTROL], capture_output=True, check=False)
     try:
-        pid = int(REDIS_PIDFILE.read_text().strip())
+        redis_pid = int(REDIS_PIDFILE.read_text().strip())
     except (OSError, ValueError):
         return
     try:
-        if Path(f"/proc/{pid}/comm").read_text().startswith("redis-server"):
-            os.kill(pid, signal.SIGKILL)
+        if Path(f"/proc/{redis_pid}/comm").read_text().startswith("redis-server"):
+            os.kill(redis_pid, signal.SIGKILL)
     except OSError:
         pass
     REDIS_PIDFILE.unlink(missing_ok=True)
@@ -308,7 +308,7 @@ def test_a_compute_host_in_its_own_network_works_through_the_configured_addresse
         cloud.processes.check_alive()
         try:
             return requests.get(f"{cloud.api}/compute/", timeout=5).ok
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or its workers still loading
             return False
 
     wait_until(api_answers, timeout=60, what="the API")
