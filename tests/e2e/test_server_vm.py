@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import logging
-import os
 import time
 import uuid
 import xml.etree.ElementTree as ET
@@ -20,11 +19,10 @@ from typing import Any
 import libvirt
 import pytest
 
-from tests.cloud import Cloud, cloud, cloud_processes, forget_hosts  # noqa: F401 - fixtures
+from tests.cloud import Cloud
 from tests.consoles.conftest import ConsoleProxy, start_console_proxy
-from tests.e2e.guest_helpers import build_image
 from tests.e2e.test_console_browser import MIN_LIT_PIXELS, canvas_stats, chromium_page, type_text
-from tests.harness import CloudProcesses, wait_until
+from tests.harness import wait_until
 
 logger = logging.getLogger(__name__)
 
@@ -32,53 +30,6 @@ pytestmark = [pytest.mark.vm, pytest.mark.slow, pytest.mark.django_db(transactio
 
 V = {"HTTP_OPENSTACK_API_VERSION": "compute 2.96"}
 BOOT_TIMEOUT = 180.0
-
-
-@pytest.fixture(scope="module")
-def qemu_host(
-    cloud_processes: CloudProcesses,  # noqa: F811
-    django_db_blocker: Any,
-) -> Iterator[str]:
-    """A compute worker on the real hypervisor; removed with its records afterwards."""
-    host = cloud_processes.start_compute(
-        f"cc-qemu-{uuid.uuid4().hex[:6]}",
-        libvirt_uri="qemu:///system",
-        virt_type=os.environ.get("VIRT_TYPE", "qemu"),
-    )
-    try:
-        yield host
-    finally:
-        cloud_processes.compute_worker(host).stop()
-        with django_db_blocker.unblock():
-            forget_hosts([host])
-
-
-@pytest.fixture
-def qemu_cloud(cloud: Cloud, qemu_host: str, admin: Any) -> Cloud:  # noqa: F811
-    """The cloud with only the QEMU host enabled, the tinyos image registered."""
-    from apps.identity.services import ensure_project
-    from apps.images.services import ensure_image_from_file
-
-    cloud.processes.wait_hosts_ready([qemu_host], timeout=120)
-    services = admin.client.get("/compute/v2.1/os-services", **V).json()["services"]
-    for service in services:
-        if service["host"] != qemu_host:
-            response = admin.client.put(
-                f"/compute/v2.1/os-services/{service['id']}",
-                {"status": "disabled", "disabled_reason": "e2e runs on real QEMU"},
-                format="json",
-                **V,
-            )
-            assert response.status_code == 200, response.content
-    image = ensure_image_from_file(
-        name="tinyos",
-        path=build_image(),
-        owner=ensure_project(name="images"),
-        visibility="public",
-        properties={},
-    )
-    cloud.image_id = str(image.id)
-    return cloud
 
 
 @pytest.fixture(scope="module")

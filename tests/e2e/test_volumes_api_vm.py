@@ -14,20 +14,14 @@ Run it alone on the machine:
 from __future__ import annotations
 
 import base64
-import os
 import re
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from apps.volumes.choices import DEFAULT_TYPE_NAME
-from apps.volumes.models import VolumeType
-from tests.cloud import Cloud, cloud, cloud_processes, forget_hosts  # noqa: F401 - fixtures
-from tests.e2e.guest_helpers import build_image
+from tests.cloud import Cloud
 from tests.e2e.test_volumes_vm import SECTORS_PER_GIB, WATCH_DISKS
-from tests.harness import CloudProcesses, wait_until
+from tests.harness import wait_until
 
 pytestmark = [pytest.mark.vm, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -35,54 +29,6 @@ COMPUTE = {"HTTP_OPENSTACK_API_VERSION": "compute 2.96"}
 VOLUME = {"HTTP_OPENSTACK_API_VERSION": "volume 3.71"}
 BOOT_TIMEOUT = 180.0
 CHANGE_TIMEOUT = 60.0
-
-
-@pytest.fixture(scope="module")
-def qemu_host(
-    cloud_processes: CloudProcesses,  # noqa: F811
-    django_db_blocker: Any,
-) -> Iterator[str]:
-    host = cloud_processes.start_compute(
-        f"cc-qvol-{uuid.uuid4().hex[:6]}",
-        libvirt_uri="qemu:///system",
-        virt_type=os.environ.get("VIRT_TYPE", "qemu"),
-    )
-    try:
-        yield host
-    finally:
-        cloud_processes.compute_worker(host).stop()
-        with django_db_blocker.unblock():
-            forget_hosts([host])
-
-
-@pytest.fixture
-def qemu_cloud(cloud: Cloud, qemu_host: str, admin: Any) -> Cloud:  # noqa: F811
-    """Only the QEMU host enabled, the tinyos image, the default volume type."""
-    from apps.identity.services import ensure_project
-    from apps.images.services import ensure_image_from_file
-
-    VolumeType.objects.get_or_create(
-        name=DEFAULT_TYPE_NAME, defaults={"description": "Default Volume Type"}
-    )
-    cloud.processes.wait_hosts_ready([qemu_host], timeout=120)
-    for service in admin.client.get("/compute/v2.1/os-services", **COMPUTE).json()["services"]:
-        if service["host"] != qemu_host:
-            response = admin.client.put(
-                f"/compute/v2.1/os-services/{service['id']}",
-                {"status": "disabled", "disabled_reason": "e2e runs on real QEMU"},
-                format="json",
-                **COMPUTE,
-            )
-            assert response.status_code == 200, response.content
-    image = ensure_image_from_file(
-        name="tinyos",
-        path=build_image(),
-        owner=ensure_project(name="images"),
-        visibility="public",
-        properties={},
-    )
-    cloud.image_id = str(image.id)
-    return cloud
 
 
 def console(client: Any, server_id: str) -> str:

@@ -17,7 +17,6 @@ Run it alone on the machine:
 from __future__ import annotations
 
 import logging
-import os
 import re
 import uuid
 from collections.abc import Callable, Iterator
@@ -32,9 +31,9 @@ from tests.clients.cli import (  # noqa: F401 - fixtures
     make_openstack_env,
     service_roots,
 )
-from tests.cloud import Cloud, cloud, cloud_processes, forget_hosts  # noqa: F401 - fixtures
-from tests.e2e.guest_helpers import LOGIN_RE, build_image, destroy_guests_under
-from tests.harness import CloudProcesses, wait_until
+from tests.cloud import Cloud
+from tests.e2e.guest_helpers import LOGIN_RE
+from tests.harness import wait_until
 
 logger = logging.getLogger(__name__)
 
@@ -79,58 +78,6 @@ done
 echo "VOLCHECK read $(dd if=/dev/$disk bs=512 count=1 2>/dev/null | head -n 1)"
 ) >/dev/console 2>&1 &
 """
-
-
-@pytest.fixture(scope="module")
-def qemu_host(
-    cloud_processes: CloudProcesses,  # noqa: F811
-    django_db_blocker: Any,
-) -> Iterator[str]:
-    """A compute worker on the real hypervisor with a file volume pool; its guests and records
-    removed afterwards, even on failure."""
-    host = cloud_processes.start_compute(
-        f"cc-volvm-{uuid.uuid4().hex[:6]}",
-        libvirt_uri="qemu:///system",
-        virt_type=os.environ.get("VIRT_TYPE", "qemu"),
-    )
-    try:
-        yield host
-    finally:
-        cloud_processes.compute_worker(host).stop()
-        left = destroy_guests_under(cloud_processes.workdir / host)
-        if left:
-            logger.warning("destroyed guests a failed test left: %s", ", ".join(left))
-        with django_db_blocker.unblock():
-            forget_hosts([host])
-
-
-@pytest.fixture
-def qemu_cloud(cloud: Cloud, qemu_host: str, admin: Any) -> Cloud:  # noqa: F811
-    """The cloud with only the QEMU host enabled (it alone has guests to write on), the
-    tinyos image registered."""
-    from apps.identity.services import ensure_project
-    from apps.images.services import ensure_image_from_file
-
-    cloud.processes.wait_hosts_ready([qemu_host], timeout=120)
-    services = admin.client.get("/compute/v2.1/os-services", **V).json()["services"]
-    for service in services:
-        if service["host"] != qemu_host and service["status"] == "enabled":
-            response = admin.client.put(
-                f"/compute/v2.1/os-services/{service['id']}",
-                {"status": "disabled", "disabled_reason": "volume e2e runs on real QEMU"},
-                format="json",
-                **V,
-            )
-            assert response.status_code == 200, response.content
-    image = ensure_image_from_file(
-        name="tinyos",
-        path=build_image(),
-        owner=ensure_project(name="images"),
-        visibility="public",
-        properties={},
-    )
-    cloud.image_id = str(image.id)
-    return cloud
 
 
 def console(client: Any, server_id: str) -> str:
