@@ -72,15 +72,15 @@ def test_hypervisors_show_usage_against_capacity_as_the_api_counts_it(admin_brow
     for key, data in drawn.items():
         if key.startswith("hypervisor-chart-"):
             name = re.search(rf'id="{key}-name">([^<]+)<', html).group(1)
-            by_host[name] = data
-    assert by_host["hv-a.node"] == {
+            by_host[name.strip()] = data
+    assert by_host["hv-a"] == {
         "labels": ["vCPUs", "RAM", "Disk"],
         "percent": [9.4, 25.0, 10.0],  # 3 of 8 x 4.0, 4096 of 16384, 10 of 100
         "used": [3, 4096, 10],
         "capacity": [32, 16384, 100],
         "units": ["", "MB", "GB"],
     }
-    assert by_host["hv-b.node"]["used"] == [0, 0, 0]
+    assert by_host["hv-b"]["used"] == [0, 0, 0]
     assert "\N{MULTIPLICATION SIGN}4.0" in html  # hv-a's vCPU allocation ratio
     assert "32 <span" in html  # hv-a's vCPU capacity, as text
     assert ">1 running VM<" in html
