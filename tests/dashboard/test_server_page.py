@@ -634,3 +634,10 @@ def test_in_chromium_the_header_goes_live_and_every_tab_fits_both_widths(
         in_thread(purge_broker)  # the builds the conductor sent to hosts that are not there
 
     assert problems == []
+
+
+def test_the_log_shows_console_output_without_terminal_control_sequences() -> None:
+    from apps.dashboard.views.server import readable
+
+    raw = "dash:/# \x1b[6n\x1b[0;32mok\x1b[0m\r\nnext\tline\x07\n"
+    assert readable(raw) == "dash:/# ok\nnext\tline\n"

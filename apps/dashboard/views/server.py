@@ -21,6 +21,7 @@ drops its next poll while one is in flight (hx-sync): one thread per open log ta
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import urlsplit
 from uuid import UUID
@@ -332,10 +333,21 @@ def server_log(request: HttpRequest, context: RequestContext, server_id: UUID) -
     lines = log_lines(request)
     data: dict[str, Any] = {"output": None, "waiting": None, "lines": lines}
     try:
-        data["output"] = services.get_console_output(context=context, server=server, length=lines)
+        output = services.get_console_output(context=context, server=server, length=lines)
+        data["output"] = readable(output)
     except Conflict:
         data["waiting"] = not_yet_reason(server)
     return show(request, context, "dashboard/server/_log.html", data)
+
+
+# A terminal's control sequences (a shell asking where the cursor is, colours): meaningful to
+# a terminal, noise on a page.
+_TERMINAL_CONTROL = re.compile(r"\x1b(\[[0-9;?]*[ -/]*[@-~]|[@-Z\\-_])|[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def readable(output: str) -> str:
+    """The console output as a page shows it: without terminal control sequences."""
+    return _TERMINAL_CONTROL.sub("", output.replace("\r\n", "\n"))
 
 
 def not_yet_reason(server: Server) -> str:
