@@ -260,14 +260,15 @@ class BenchCloud:
         wait_http(f"{self.public_url}/compute/", process=process, log=self.workdir / "api.log")
         return self.public_url
 
-    def start_conductor(self, *, pool: str, concurrency: int) -> None:
-        """As the Procfile: ``celery -A computecloud worker -Q conductor,scheduler``."""
+    def start_conductor(self, *, pool: str, concurrency: int, name: str = "conductor") -> None:
+        """As the Procfile: ``celery -A computecloud worker -Q conductor,scheduler``; `name`
+        tells several apart."""
         self._popen(
-            "conductor",
+            name,
             "conductor",
             [
                 CELERY, "-A", "computecloud", "worker", "-Q", "conductor,scheduler",
-                "-n", f"conductor-{os.getpid()}@%h", "--pool", pool, "-c", str(concurrency),
+                "-n", f"{name}-{os.getpid()}@%h", "--pool", pool, "-c", str(concurrency),
                 "--without-gossip", "--without-mingle", "--loglevel", "INFO",
             ],
             self._env({"LOG_LEVEL": "INFO"}, control_plane=True),

@@ -2,7 +2,7 @@
 PostgreSQL keep up with.
 
     DJANGO_SETTINGS_MODULE=computecloud.settings .venv/bin/python bench/heartbeats.py \\
-        [--hosts 1000 --rounds 2 --instances 20 --concurrency 8] [--tls]
+        [--hosts 1000 --rounds 2 --instances 20 --concurrency 8 --conductors 1] [--tls]
 
 Every compute host sends two messages each REPORT_INTERVAL (10 s by default): its heartbeat to
 the conductor queue (liveness, hypervisor facts, power states, instance files) and its
@@ -12,11 +12,12 @@ test:///default host; `--instances` power states and instance files each, ids th
 does not know, so they are read and left alone).
 
 It runs its own redis-server (a password; `--tls`: TLS only, a throw-away CA made with
-openssl) and its own database, and one conductor as the Procfile starts it (threads x
+openssl) and its own database, and a conductor as the Procfile starts it (threads x
 `--concurrency`). A first round registers the hosts (services, compute nodes, providers).
-Then the conductor is stopped, `--rounds` rounds are queued, the conductor is started again
-and timed from its first message taken to the queues' last: messages per second, and the CPU
-per message of the conductor, of the database's backends and of redis-server. Last,
+Then the conductor is stopped, `--rounds` rounds are queued, `--conductors` conductor
+processes are started and timed from the first message taken to the queues' last: messages
+per second, and the CPU per message of the conductors, of the database's backends and of
+redis-server. Last,
 `redis-benchmark` measures what the same redis-server does with LPUSH and RPOP of messages
 that size. Everything is removed at the end, even on failure.
 """
@@ -194,6 +195,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=2, help="timed report rounds")
     parser.add_argument("--instances", type=int, default=20, help="servers per host")
     parser.add_argument("--concurrency", type=int, default=8, help="conductor threads")
+    parser.add_argument("--conductors", type=int, default=1, help="conductor processes")
     parser.add_argument("--tls", action="store_true", help="Redis on TLS only (rediss://)")
     parser.add_argument("--keep", action="store_true", help="keep the database and the logs")
     args = parser.parse_args()
@@ -264,7 +266,7 @@ def measure(
 
     print(
         f"heartbeat benchmark: {args.hosts} hosts x {args.rounds} rounds, {args.instances} "
-        f"servers each, conductor threads x{args.concurrency}, Redis "
+        f"servers each, {args.conductors} conductor(s), threads x{args.concurrency}, Redis "
         f"{'TLS' if args.tls else 'plain'} with a password; {load_average()}"
     )
     # Registration: the first reports create each host's service, node and provider.
@@ -285,7 +287,9 @@ def measure(
         publish_round(app, hosts, instances, reports)
     published = queued(client)
     publish_seconds = time.monotonic() - started
-    cloud.start_conductor(pool="threads", concurrency=args.concurrency)
+    conductors = [f"conductor-{index}" for index in range(args.conductors)]
+    for name in conductors:
+        cloud.start_conductor(pool="threads", concurrency=args.concurrency, name=name)
     wait_until(lambda: cloud.check_alive() or queued(client) < published, timeout=120,
                interval=0.005, what="the conductor's first message")  # fmt: skip
     roots = cloud.memory_roots()
