@@ -17,7 +17,7 @@ from apps.dashboard.access import can, page, show
 from apps.dashboard.fielderrors import FieldErrors, field_errors
 from apps.flavors import services
 from apps.flavors.api.serializers import FlavorCreateBody
-from apps.flavors.api.views import visible_flavors
+from apps.flavors.api.views import create_from_body, visible_flavors
 from apps.flavors.exceptions import FlavorExists
 from apps.identity.context import RequestContext
 from apps.identity.policy import authorize
@@ -97,18 +97,7 @@ def flavor_create(request: HttpRequest, context: RequestContext) -> HttpResponse
         return _list_page(request, context, form=form, errors=errors, status=400)
     data = serializer.validated_data
     try:
-        flavor = services.create_flavor(
-            name=data["name"],
-            flavorid=data["id"],
-            memory_mb=data["ram"],
-            vcpus=data["vcpus"],
-            root_gb=data["disk"],
-            ephemeral_gb=data["OS-FLV-EXT-DATA:ephemeral"],
-            swap=data["swap"],
-            rxtx_factor=data["rxtx_factor"],
-            is_public=data["os-flavor-access:is_public"],
-            description=data.get("description"),
-        )
+        flavor = create_from_body(data)
     except FlavorExists as exc:
         field = "flavorid" if exc.kwargs.get("what") == "ID" else "name"
         return _list_page(request, context, form=form, errors={field: [str(exc)]}, status=exc.code)

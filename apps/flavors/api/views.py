@@ -66,6 +66,23 @@ def visible_flavors(context: RequestContext, is_public_param: str | None) -> Que
     ).distinct()
 
 
+def create_from_body(data: dict[str, Any]) -> Flavor:
+    """Create the flavor a validated create body (`FlavorCreateSerializer`'s "flavor", or the
+    dashboard's form through the same fields) describes."""
+    return services.create_flavor(
+        name=data["name"],
+        flavorid=data["id"],
+        memory_mb=data["ram"],
+        vcpus=data["vcpus"],
+        root_gb=data["disk"],
+        ephemeral_gb=data["OS-FLV-EXT-DATA:ephemeral"],
+        swap=data["swap"],
+        rxtx_factor=data["rxtx_factor"],
+        is_public=data["os-flavor-access:is_public"],
+        description=data.get("description"),
+    )
+
+
 @extend_schema_view(
     create=extend_schema(request=s.FlavorCreateSerializer),
     update=extend_schema(request=s.FlavorUpdateSerializer),
@@ -153,18 +170,7 @@ class FlavorViewSet(MicroversionedMixin, viewsets.ViewSet):
                 "Invalid input for field/attribute flavor. "
                 "description is not allowed before microversion 2.55"
             )
-        flavor = services.create_flavor(
-            name=data["name"],
-            flavorid=data["id"],
-            memory_mb=data["ram"],
-            vcpus=data["vcpus"],
-            root_gb=data["disk"],
-            ephemeral_gb=data["OS-FLV-EXT-DATA:ephemeral"],
-            swap=data["swap"],
-            rxtx_factor=data["rxtx_factor"],
-            is_public=data["os-flavor-access:is_public"],
-            description=data.get("description"),
-        )
+        flavor = create_from_body(data)
         body = s.flavor_detail(flavor, request.version, extra_specs={})
         return Response({"flavor": body})
 
