@@ -9,7 +9,7 @@ Usage and limits come from the functions the APIs answer with: /limits and os-qu
 from dataclasses import asdict, dataclass
 
 from django.http import HttpRequest, HttpResponse
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 
 from apps.dashboard.access import can, page, show
 from apps.identity.context import RequestContext
@@ -66,14 +66,6 @@ def network_meters(project_id: str) -> list[Meter]:
     ]
 
 
-def launch_url() -> str:
-    """Where "Launch your first server" leads: the launch page once it exists."""
-    try:
-        return reverse("dashboard:launch")
-    except NoReverseMatch:
-        return reverse("dashboard:servers")
-
-
 @page
 def overview(request: HttpRequest, context: RequestContext) -> HttpResponse:
     authorize(context, "os_compute_api:limits")
@@ -96,6 +88,6 @@ def overview(request: HttpRequest, context: RequestContext) -> HttpResponse:
             "chart_data": [asdict(m) for m in meters],
             "empty": instances is not None and instances.used == 0,
             "can_launch": can(context, "os_compute_api:servers:create"),
-            "launch_url": launch_url(),
+            "launch_url": reverse("dashboard:launch"),
         },
     )
