@@ -11,6 +11,7 @@ Queues:
 - ``compute.<host>``: one per hypervisor host, consumed only by that host's worker.
 """
 
+import os
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
@@ -65,8 +66,12 @@ COMMON_CONFIG: dict[str, Any] = {
     "task_default_queue": CONDUCTOR_QUEUE,
     "worker_prefetch_multiplier": 1,
     "broker_connection_retry_on_startup": True,
-    # Redis redelivers an unacknowledged task after this long; longer than any task runs.
-    "broker_transport_options": {"visibility_timeout": 3600},
+    # Redis redelivers a task whose worker died unacknowledged after this many seconds
+    # (BROKER_VISIBILITY_TIMEOUT, an hour by default): longer than any task runs, or a task
+    # still running is delivered twice. Tests that kill a worker set it to seconds.
+    "broker_transport_options": {
+        "visibility_timeout": int(os.environ.get("BROKER_VISIBILITY_TIMEOUT") or 3600)
+    },
     "worker_hijack_root_logger": False,
     "enable_utc": True,
 }
