@@ -8,16 +8,18 @@ helpers). Token storage itself is `apps.identity.tokens`; failed-attempt countin
 """
 
 import secrets
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeGuard
 
 from django.contrib.auth.hashers import check_password, make_password
 from django.db import IntegrityError, transaction
-from django.db.models import ProtectedError, Q
+from django.db.models import Model, ProtectedError, Q
 from django.utils import timezone
 
-from apps.identity import throttle
+from apps.identity import project_release, throttle
 from apps.identity.choices import DEFAULT_DOMAIN_ID, DEFAULT_DOMAIN_NAME, RoleName
 from apps.identity.exceptions import (
     DomainNotFound,
@@ -149,15 +151,33 @@ def update_project(
 
 
 def delete_project(*, project: Project) -> None:
-    """Delete a project with its role assignments and tokens; refused (409) while it still
-    owns servers or other resources that protect it."""
+    """Delete a project with its role assignments, tokens and application credentials.
+
+    What the other services keep only as history (deleted servers, their actions) or made on
+    their own (the network service's ``default`` security group) goes with it
+    (apps/identity/project_release.py). Live resources (servers, volumes, networks, ports,
+    images, ...) refuse it with a 409 that names them: docs/identity.md says why.
+    """
     try:
         with transaction.atomic():
+            if not Project.objects.select_for_update().filter(pk=project.pk).exists():
+                return  # deleted meanwhile: the caller's lookup already answered for it
+            project_release.release(project)
             project.delete()
-    except ProtectedError:
+    except ProtectedError as exc:
         raise Conflict(
-            f"Project {project.name} ({project.pk}) still owns resources; delete them first."
+            f"Project {project.name} ({project.pk}) still owns "
+            f"{_count_by_kind(exc.protected_objects)}; delete them first."
         ) from None
+
+
+def _count_by_kind(objects: Iterable[Model]) -> str:
+    """'2 servers, 1 network': what protects a project, for its 409."""
+    counts = Counter((obj._meta.verbose_name, obj._meta.verbose_name_plural) for obj in objects)
+    return ", ".join(
+        f"{count} {plural if count > 1 else singular}"
+        for (singular, plural), count in sorted(counts.items())
+    )
 
 
 def find_project(

@@ -15,6 +15,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
+from apps.identity.models import Project
 from apps.networks import lookups, sync, usage
 from apps.networks.choices import DEFAULT_SECURITY_GROUP, Direction, EtherType
 from apps.networks.exceptions import (
@@ -144,6 +145,13 @@ def delete_security_group(group: SecurityGroup, *, by_admin: bool = False) -> No
         if locked.ports.exists():
             raise SecurityGroupInUse(id=group.pk, reason="in use")
         locked.delete()
+
+
+def release_default_security_group(project: Project) -> None:
+    """A deleted project's ``default`` group goes with it (Tempest's clean-up deletes it first,
+    the CLI's does not): the service made it, not the user. While a port uses it, it stays
+    and, with the port, keeps the project (409)."""
+    SecurityGroup.objects.filter(project=project, is_default=True, ports__isnull=True).delete()
 
 
 # --- rules ------------------------------------------------------------------------------------
