@@ -161,9 +161,10 @@ def publish_round(
 ) -> None:
     from computecloud.identifiers import compute_node_uuid
     from computecloud.messages import from_compute
+    from workers.compute.manager import publish_on
 
     def send(task: str, *, kwargs: Any, queue: str | None = None) -> None:
-        app.send_task(task, kwargs=dict(kwargs), queue=queue)
+        publish_on(app, task, kwargs=kwargs, queue=queue)
 
     facts, inventory = reports
     for host in hosts:

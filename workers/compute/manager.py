@@ -81,6 +81,18 @@ class NetworkAgent(Protocol):
     def unplug_port(self, port_id: str) -> None: ...
 
 
+def publish_on(app: Any, task: str, *, kwargs: Mapping[str, Any], queue: str | None = None) -> None:
+    """Send a `from_compute` message on `app` as a compute host does (the manager's
+    `publish`; bench/heartbeats.py plays many hosts with it)."""
+    app.send_task(
+        task,
+        kwargs=dict(kwargs),
+        queue=queue,
+        kwargsrepr=describe_task(kwargs),
+        headers=request_ids.headers(),  # the request this host is working for, if any
+    )
+
+
 class InstanceLog(logging.LoggerAdapter[logging.Logger]):
     """Prefixes every line with the instance uuid; the record carries the request id the host
     was sent (the log format writes it, computecloud/request_ids.py), else the context's."""
@@ -131,13 +143,7 @@ class ComputeManager:
     def publish(self, task: str, *, kwargs: Mapping[str, Any], queue: str | None = None) -> None:
         """The worker's `Send` for `from_compute` messages: at once, since a compute host has no
         database and so no transaction to wait for."""
-        self.app.send_task(
-            task,
-            kwargs=dict(kwargs),
-            queue=queue,
-            kwargsrepr=describe_task(kwargs),
-            headers=request_ids.headers(),  # the request this host is working for, if any
-        )
+        publish_on(self.app, task, kwargs=kwargs, queue=queue)
 
     def _upload(self, url: str, path: Path) -> None:
         transfer.upload(url, path, control_plane=self.control_plane, timeout=TRANSFER_TIMEOUT)
