@@ -18,6 +18,7 @@ import pytest
 from apps.consoles.models import ConsoleToken
 from apps.consoles.services import hash_token
 from apps.flavors.services import add_access, create_flavor
+from apps.identity.models import Role
 from apps.servers.choices import VmState
 from apps.servers.models import InstanceFault, Migration, Server
 from apps.volumes.models import VolumeSnapshot, VolumeType
@@ -211,6 +212,14 @@ def project_a(make_caller: Any, admin: Any) -> dict[str, str]:
         project_id=a.project.pk,
         expires_at=server.created_at.replace(year=server.created_at.year + 1),
     )
+    credential = _ok(
+        a.client.post(
+            f"/identity/v3/users/{a.user.pk}/application_credentials",
+            {"application_credential": {"name": "a-secret-credential"}},
+            format="json",
+        ),
+        201,
+    )["application_credential"]
     network_values, network_markers = _network_objects(a, admin)
     volume_values, volume_markers = _volume_objects(a)
     values = {
@@ -235,6 +244,10 @@ def project_a(make_caller: Any, admin: Any) -> dict[str, str]:
         "os-simple-tenant-usage": str(a.project.pk),
         "projects": str(a.project.pk),
         "users": str(a.user.pk),
+        # shared by every project: B may read them; nothing of A's is in them
+        "domains": str(a.user.domain_id),
+        "roles": str(Role.objects.get(name="member").pk),
+        "application_credentials": credential["id"],
         "os-console-auth-tokens": console_secret,
         "os-hypervisors": "a-secret-host",
         "os-hosts": "a-secret-host",
@@ -249,6 +262,8 @@ def project_a(make_caller: Any, admin: Any) -> dict[str, str]:
         image["id"],
         str(a.project.pk),
         str(a.user.pk),
+        credential["id"],
+        credential["secret"],
         keypair["fingerprint"],
         keypair["public_key"].split()[1],
         *network_markers,
