@@ -16,6 +16,7 @@ between a step's read and its write wins.
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Any
 
 from django.db import transaction
@@ -250,6 +251,9 @@ def resize_migrated(
                 vm_state=VmState.ERROR,
             ):
                 revert_move(instance_uuid=server_uuid, migration_uuid=migration_uuid)
+            # The disk never reached the destination: its transfer object is of no more use
+            # (left behind, it would also keep the project from being deleted).
+            transaction.on_commit(partial(_delete_transfer, transfer_image_id))
             return
         if not states.transition(
             server,
@@ -334,6 +338,7 @@ def resize_finished(
                 **_failure(fault, "resize failed on the destination"),
                 vm_state=VmState.ERROR,
             )
+            transaction.on_commit(partial(_delete_transfer, transfer_image_id))  # as on success
             return
         if not states.transition(
             server,
