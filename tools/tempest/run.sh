@@ -4,6 +4,7 @@
 #   tools/tempest/cloud.sh start
 #   tools/tempest/run.sh                      # tempest.api.compute, concurrency 2
 #   tools/tempest/run.sh --regex 'tempest\.api\.compute\.flavors'   # any `tempest run` options
+#   TEMPEST_CREDENTIALS=dynamic tools/tempest/run.sh ...   # no pre-made accounts (below)
 #
 # It installs Tempest (pinned) into var/tempest-venv, creates the accounts Tempest needs with
 # our management commands (idempotent), a network with a subnet in each of their projects, a
@@ -26,6 +27,18 @@ ETC="$WORKSPACE/etc"
 # project), and admins. Two classes run at once; each holds its accounts while it runs.
 MEMBER_PROJECTS=${MEMBER_PROJECTS:-6}
 ADMINS=${ADMINS:-3}
+# accounts: the pre-made accounts above, in accounts.yaml. dynamic: Tempest makes a project,
+# its users and a network for each test class through the identity and network
+# administration APIs, as the bootstrap admin ("admin", ADMIN_PASSWORD from .env), and
+# deletes them at the end of the class.
+TEMPEST_CREDENTIALS=${TEMPEST_CREDENTIALS:-accounts}
+TEMPEST_ADMIN_USERNAME=${TEMPEST_ADMIN_USERNAME:-admin}
+TEMPEST_ADMIN_PROJECT=${TEMPEST_ADMIN_PROJECT:-admin}
+case $TEMPEST_CREDENTIALS in
+  accounts) ;;
+  dynamic) [[ -n "${ADMIN_PASSWORD:-}" ]] || die "TEMPEST_CREDENTIALS=dynamic needs ADMIN_PASSWORD in .env" ;;
+  *) die "TEMPEST_CREDENTIALS is accounts or dynamic, not $TEMPEST_CREDENTIALS" ;;
+esac
 
 curl -sf "$PUBLIC_URL/identity/v3" >/dev/null || die "no API at $PUBLIC_URL: run tools/tempest/cloud.sh start"
 
@@ -37,8 +50,9 @@ if [[ "$("$TEMPEST_VENV/bin/tempest" --version 2>/dev/null | awk '{print $2}')" 
   "$TEMPEST_VENV/bin/pip" install -q "tempest==$TEMPEST_VERSION"
 fi
 
-# --- accounts: projects, users and roles through manage.py identity_* ----------------------------
 mkdir -p "$ETC" "$WORKSPACE/logs" "$WORKSPACE/locks"
+if [[ $TEMPEST_CREDENTIALS == accounts ]]; then
+# --- accounts: projects, users and roles through manage.py identity_* ----------------------------
 umask 077
 [[ -s "$ETC/password" ]] || "$PY" -c 'import secrets; print(secrets.token_urlsafe(18))' >"$ETC/password"
 umask 022
@@ -103,6 +117,27 @@ for index, suffix in enumerate(projects, start=1):
         create_subnet(project_id=project.id, network=network, cidr=f'10.200.{index}.0/24',
                       name=f'tempest-subnet-{suffix}')
 "
+FIXED_NETWORK=
+else
+# --- dynamic credentials: one shared network, for the classes that make none -----------------
+# Tempest makes a network only for the classes that ask for one (create_default_network);
+# the others boot on fixed_network_name, as devstack's "private" network. Without it their
+# servers would have no port, and so no security groups and no addresses to test.
+FIXED_NETWORK=tempest-shared
+step "ensuring the shared network $FIXED_NETWORK (10.201.0.0/22)"
+"$PY" manage.py shell -c "
+from apps.identity.models import Project
+from apps.networks.models import Network
+from apps.networks.networks import create_network, create_subnet
+owner = Project.objects.get(name='$TEMPEST_ADMIN_PROJECT')
+network = Network.objects.filter(name='$FIXED_NETWORK', shared=True).first()
+if network is None:
+    network = create_network(project_id=owner.id, name='$FIXED_NETWORK', shared=True)
+if not network.subnets.exists():
+    create_subnet(project_id=owner.id, network=network, cidr='10.201.0.0/22',
+                  name='$FIXED_NETWORK-subnet')
+"
+fi
 
 # --- images and flavors ---------------------------------------------------------------------------
 step "ensuring the images (tinyos, tinyos-alt)"
@@ -123,10 +158,49 @@ FLAVOR_REF=${FLAVOR_REF:-0}
 FLAVOR_REF_ALT=${FLAVOR_REF_ALT:-1}
 
 # --- tempest.conf and the stestr workspace -------------------------------------------------------
+umask 077 # tempest.conf holds the admin's password with dynamic credentials
+if [[ $TEMPEST_CREDENTIALS == accounts ]]; then
+  # Pre-provisioned accounts, locked per test class (run.sh made them above).
+  cat >"$ETC/auth.conf" <<EOF
+[auth]
+use_dynamic_credentials = false
+test_accounts_file = $WORKSPACE/etc/accounts.yaml
+create_isolated_networks = false
+admin_domain_name = Default
+EOF
+  cp "$ROOT/tools/tempest/exclude.txt" "$ETC/exclude.txt"
+else
+  # Dynamic credentials: per test class a project, a user per persona (member, reader, alt,
+  # admin) with its role, and (create_isolated_networks) a network, a /24 subnet of
+  # 10.200.0.0/16 and a router with the subnet on it, all deleted at the end of the class.
+  # The range keeps clear of the 10.100.x.0/24 the multi-NIC tests make. No public network:
+  # the routers get no gateway.
+  cat >"$ETC/auth.conf" <<EOF
+[auth]
+use_dynamic_credentials = true
+create_isolated_networks = true
+admin_username = $TEMPEST_ADMIN_USERNAME
+admin_password = $ADMIN_PASSWORD
+admin_project_name = $TEMPEST_ADMIN_PROJECT
+admin_domain_name = Default
+admin_user_domain_name = Default
+admin_project_domain_name = Default
+
+[network]
+project_network_cidr = 10.200.0.0/16
+project_network_mask_bits = 24
+EOF
+  # The classes that demand a project of their own run now.
+  grep -v '# pre-made accounts only' "$ROOT/tools/tempest/exclude.txt" >"$ETC/exclude.txt"
+fi
 sed -e "s|@WORKSPACE@|$WORKSPACE|g" -e "s|@PUBLIC_URL@|$PUBLIC_URL|g" \
   -e "s|@IMAGE_REF@|$IMAGE_REF|g" -e "s|@IMAGE_REF_ALT@|$IMAGE_REF_ALT|g" \
   -e "s|@FLAVOR_REF@|$FLAVOR_REF|g" -e "s|@FLAVOR_REF_ALT@|$FLAVOR_REF_ALT|g" \
+  -e "s|@FIXED_NETWORK@|$FIXED_NETWORK|g" \
+  -e "/^@AUTH@\$/{r $ETC/auth.conf" -e 'd}' \
   tools/tempest/tempest.conf.in >"$ETC/tempest.conf"
+rm -f "$ETC/auth.conf"
+umask 022
 # What `tempest init` would write, without registering a workspace in the home directory.
 tempest_pkg=$("$TEMPEST_VENV/bin/python" -c 'import os, tempest; print(os.path.dirname(tempest.__file__))')
 printf '[DEFAULT]\ntest_path=%s/test_discover\ntop_dir=%s\ngroup_regex=([^\\.]*\\.)*\n' \
@@ -140,8 +214,8 @@ results="$TEMPEST_DIR/results/$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$results"
 args=("$@")
 [[ " $* " == *" --regex "* || " $* " == *" --include-list "* ]] || args+=(--regex '^tempest\.api\.compute')
-[[ " $* " == *" --exclude-list "* ]] || args+=(--exclude-list "$ROOT/tools/tempest/exclude.txt")
-step "tempest run ${args[*]} --concurrency $TEMPEST_CONCURRENCY (results in $results)"
+[[ " $* " == *" --exclude-list "* ]] || args+=(--exclude-list "$ETC/exclude.txt")
+step "tempest run ${args[*]} --concurrency $TEMPEST_CONCURRENCY, $TEMPEST_CREDENTIALS credentials (results in $results)"
 set +e
 (cd "$WORKSPACE" && "$TEMPEST_VENV/bin/tempest" run --config-file "$ETC/tempest.conf" \
   --concurrency "$TEMPEST_CONCURRENCY" "${args[@]}") 2>&1 | tee "$results/console.log"
