@@ -24,7 +24,7 @@ def purge_deleted_servers(project: Project) -> None:
     confirmed = InstanceActionEvent.objects.filter(
         action__server__in=gone, event=HOST_DELETE_EVENT, result="Success"
     ).values("action__server_id")
-    unconfirmed = gone.exclude(host__isnull=True).exclude(host="").exclude(pk__in=confirmed)
-    for server_uuid, host in unconfirmed.values_list("uuid", "host"):
-        to_compute.destroy_orphan(enqueue_on_commit, host, server_uuid=str(server_uuid))
+    for server_uuid, host in gone.exclude(pk__in=confirmed).values_list("uuid", "host"):
+        if host:  # never placed: nothing on any host
+            to_compute.destroy_orphan(enqueue_on_commit, host, server_uuid=str(server_uuid))
     gone.delete()
