@@ -14,7 +14,15 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from apps.identity import services
-from apps.identity.models import Domain, Project, Role, RoleAssignment, Token, User
+from apps.identity.models import (
+    ApplicationCredential,
+    Domain,
+    Project,
+    Role,
+    RoleAssignment,
+    Token,
+    User,
+)
 from apps.identity.tokens import revoke_token
 from computecloud.exceptions import Conflict
 
@@ -199,3 +207,33 @@ class TokenAdmin(admin.ModelAdmin):
     def revoke_tokens(self, request: HttpRequest, queryset: QuerySet[Token]) -> None:
         for token in queryset:
             revoke_token(token)
+
+
+@admin.register(ApplicationCredential)
+class ApplicationCredentialAdmin(admin.ModelAdmin):
+    """Read-only: only the secret's hash is stored, and a user makes their own credentials
+    (`POST /v3/users/{id}/application_credentials`). Deleting goes through the service, which
+    ends the tokens issued from the credential."""
+
+    list_display = ["name", "user", "project", "unrestricted", "expires_at", "created_at"]
+    list_filter = ["unrestricted", "project"]
+    search_fields = ["name", "id", "user__username", "project__name"]
+    list_select_related = ["user", "project"]
+    exclude = ["secret_hash"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(
+        self, request: HttpRequest, obj: ApplicationCredential | None = None
+    ) -> bool:
+        return False
+
+    def delete_model(self, request: HttpRequest, obj: ApplicationCredential) -> None:
+        services.delete_application_credential(credential=obj)
+
+    def delete_queryset(
+        self, request: HttpRequest, queryset: QuerySet[ApplicationCredential]
+    ) -> None:
+        for credential in queryset:
+            services.delete_application_credential(credential=credential)

@@ -310,7 +310,7 @@ def update_user(
         if changed:
             try:
                 with transaction.atomic():
-                    user.save(update_fields=changed)
+                    user.save(update_fields=["username", "email", "description", "default_project"])
             except IntegrityError:
                 raise Conflict(
                     f"Conflict occurred attempting to store user - Duplicate entry {name}."
