@@ -9,6 +9,7 @@ user or project takes effect at the next click, as a revoked token would.
 
 from django.http import HttpRequest
 
+from apps.identity.authentication import scoped_context
 from apps.identity.context import RequestContext
 from apps.identity.models import Project, Role, User
 from apps.identity.services import default_scope, project_scopes, scope_on
@@ -44,12 +45,7 @@ def context_for(request: HttpRequest) -> RequestContext | None:
     if not isinstance(user, User) or not user.is_active or not user.domain.enabled:
         return None
     project, roles = current_scope(request)
-    return RequestContext(
-        user_id=user.pk,
-        project_id=project.pk if project is not None else None,
-        roles=frozenset(role.name for role in roles),
-        request_id=getattr(request, "request_id", "-"),
-    )
+    return scoped_context(user, project, roles, getattr(request, "request_id", "-"))
 
 
 def switch_project(request: HttpRequest, project_id: str) -> Project | None:

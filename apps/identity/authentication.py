@@ -8,7 +8,7 @@ from rest_framework.authentication import BaseAuthentication, SessionAuthenticat
 from rest_framework.request import Request
 
 from apps.identity.context import RequestContext
-from apps.identity.models import User
+from apps.identity.models import Project, Role, User
 from apps.identity.services import default_scope
 from apps.identity.tokens import context_for_token, find_valid_token
 from computecloud.endpoints import identity_public_url
@@ -49,6 +49,14 @@ def session_context(user: Any, request_id: str = "-") -> RequestContext | None:
     if user is None or not user.is_active or not user.domain.enabled:
         return None
     project, roles = default_scope(user)
+    return scoped_context(user, project, roles, request_id)
+
+
+def scoped_context(
+    user: User, project: Project | None, roles: list[Role], request_id: str
+) -> RequestContext:
+    """A signed-in user's context on `project` with `roles` (none: unscoped), as a token
+    scoped there would give it; the sessions of the browsable API and the dashboard."""
     return RequestContext(
         user_id=user.pk,
         project_id=project.pk if project is not None else None,
