@@ -12,6 +12,8 @@ PACKAGES=(
   # guests' networks (workers/network): DHCP, nftables (security groups, NAT), iproute2,
   # sysctl (busybox's udhcpc, above, is its tests' DHCP client)
   dnsmasq-base nftables iproute2 procps
+  # what docs/networks.md and docs/network-agent.md have an operator run: ping, conntrack
+  iputils-ping conntrack
   # guests' volumes (workers/storage): LVM thin volumes (VOLUME_BACKEND=lvm), qemu-img above
   lvm2 thin-provisioning-tools
   # guest image ingredients
