@@ -74,12 +74,12 @@ NOT_RUN: dict[tuple[str, str], str] = {
         "tests/workers/network/test_vxlan.py checks the devices and their forwarding entries"
     ),
     ("docs/operations.md", "install -m 0644 ca.pem /etc/computecloud/redis-ca.pem"): (
-        "the control plane's TLS set-up on another machine; tests/multihost/"
-        "test_remote_compute.py runs it with its own directory and addresses"
+        "the control plane's TLS set-up for other machines; tests/multihost/"
+        "test_remote_compute.py runs it with its own directory, address and port"
     ),
     ("docs/operations.md", "-h 192.0.2.10 -p 6379 ping"): (
         "from a hypervisor to the control plane's address; tests/multihost/"
-        "test_remote_compute.py runs it from its network namespace"
+        "test_remote_compute.py runs it from its network namespace, with its address and port"
     ),
     (
         "docs/operations.md",
@@ -89,8 +89,9 @@ NOT_RUN: dict[tuple[str, str], str] = {
         "docs/operations.md",
         ".venv/bin/honcho -f Procfile -e /etc/computecloud/compute.env start compute",
     ): (
-        "a hypervisor's worker on another machine; tests/multihost/test_remote_compute.py runs "
-        "one in its own network namespace"
+        "a hypervisor's worker on another machine; tests/multihost/test_remote_compute.py "
+        "runs a worker so configured in its own network namespace (started by the test's "
+        "harness, not by this line)"
     ),
     ("docs/tempest.md", "tools/tempest/cloud.sh reset"): (
         "Tempest's own cloud and its runs, about 7 minutes each: docs/tempest.md records "

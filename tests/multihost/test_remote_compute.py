@@ -4,11 +4,12 @@ is configured with, never at the control plane's 127.0.0.1.
 The "other machine" is a network namespace joined to this one by a veth pair (10.239.4.0/30:
 the control plane at .1, the host at .2), with its own loopback and no other route. The
 control plane (the API under gunicorn, a conductor) runs here against a private Redis that
-asks for a password and speaks only TLS (a throw-away CA and certificate made with openssl,
-as docs/operations.md shows); the compute worker runs in the namespace on libvirt's
-test:///default with REDIS_URL and CONTROL_PLANE_URL naming 10.239.4.1, and no database
-settings. It registers, takes a build, reports its state and deletes the server, and its
-image download reaches the API at the public address.
+asks for a password and speaks only TLS (a throw-away CA and certificate made by
+docs/operations.md's commands, run as written but for the paths, the address and the port);
+the compute worker runs in the namespace on libvirt's test:///default with REDIS_URL and
+CONTROL_PLANE_URL naming 10.239.4.1, and no database settings. It registers, takes a build,
+reports its state and deletes the server, and its image download reaches the API at the
+public address.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from apps.identity.services import assign_roles, ensure_project
 from apps.identity.tokens import issue_token
 from apps.images.services import ensure_image_from_file
 from tests.cloud import forget_hosts, tiny_qcow2
+from tests.docs import block
 from tests.factories import UserFactory
 from tests.harness import CloudProcesses, wait_until
 
@@ -107,30 +109,31 @@ def other_machine() -> Iterator[str]:
 # --- Redis with a password and TLS ----------------------------------------------------------------
 
 
-def openssl(directory: Path, *args: str) -> None:
-    subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True, timeout=60)
+# docs/operations.md's commands, run as written but for the machine's own paths, address and
+# port: the control plane at 192.0.2.10 there is CONTROL_IP here.
+TLS_SET_UP = ("docs/operations.md", "install -m 0644 ca.pem /etc/computecloud/redis-ca.pem")
+TLS_PING = ("docs/operations.md", "-h 192.0.2.10 -p 6379 ping")
 
 
-def make_certificates(directory: Path) -> None:
-    """ca.pem, and redis.pem / redis.key for CONTROL_IP and 127.0.0.1, signed by it: the
-    commands of docs/operations.md ("Redis with a password and TLS")."""
-    openssl(
-        directory,
-        *("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"),
-        *("-days", "3650", "-subj", "/CN=computecloud Redis CA"),
-        *("-keyout", "ca.key", "-out", "ca.pem"),
-    )
-    openssl(
-        directory,
-        *("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"),
-        *("-subj", "/CN=redis", "-keyout", "redis.key", "-out", "redis.csr"),
-    )
-    (directory / "redis.ext").write_text(f"subjectAltName=IP:{CONTROL_IP},IP:127.0.0.1\n")
-    openssl(
-        directory,
-        *("x509", "-req", "-in", "redis.csr", "-CA", "ca.pem", "-CAkey", "ca.key"),
-        *("-CAcreateserial", "-days", "825", "-extfile", "redis.ext", "-out", "redis.pem"),
-    )
+def as_here(text: str, directory: Path, **more: str) -> str:
+    for shown, here in {
+        "/etc/redis/tls": str(directory),
+        "/etc/computecloud/redis-ca.pem": str(directory.parent / "redis-ca.pem"),
+        "192.0.2.10": CONTROL_IP,
+        **more,
+    }.items():
+        text = text.replace(shown, here)
+    return text
+
+
+def make_certificates(directory: Path) -> Path:
+    """ca.pem, and redis.pem / redis.key for CONTROL_IP and 127.0.0.1, signed by it, and the
+    CA's copy for the other processes: docs/operations.md's "Redis with a password and TLS"
+    block. The CA's copy's path."""
+    script = as_here(block(*TLS_SET_UP).text, directory)
+    done = subprocess.run(["bash", "-e", "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return directory.parent / "redis-ca.pem"
 
 
 @dataclass
@@ -152,7 +155,7 @@ class TLSRedis:
 
 def start_redis(directory: Path) -> TLSRedis:
     """redis-server on CONTROL_IP and 127.0.0.1, TLS only, with a password."""
-    make_certificates(directory)
+    ca = make_certificates(directory)
     port = free_port()
     password = uuid.uuid4().hex
     conf = directory / "redis.conf"
@@ -179,7 +182,7 @@ def start_redis(directory: Path) -> TLSRedis:
     process = subprocess.Popen(
         ["redis-server", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    server = TLSRedis(port=port, password=password, ca=directory / "ca.pem", process=process)
+    server = TLSRedis(port=port, password=password, ca=ca, process=process)
     client = redis.Redis.from_url(
         server.url("127.0.0.1"), ssl_ca_certs=str(server.ca), ssl_cert_reqs="required"
     )
@@ -321,6 +324,17 @@ def test_a_compute_host_in_its_own_network_works_through_the_configured_addresse
         **dict.fromkeys(loopback, "ConnectionRefusedError"),
         **dict.fromkeys(configured, "connected"),
     }
+    # and docs/operations.md's check from a hypervisor gets through
+    ping = as_here(
+        block(*TLS_PING).text, Path(cloud.redis.ca).parent / "tls", PASSWORD=cloud.redis.password
+    ).replace("-p 6379", f"-p {redis_port}")
+    pinged = subprocess.run(
+        ["ip", "netns", "exec", NETNS, "bash", "-e", "-c", ping],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert pinged.stdout.strip() == "PONG", pinged.stderr
     # and the worker holds no database or Django secret, and names only the configured addresses
     worker = cloud.processes.compute_worker(host).process
     env = worker_environment(worker.pid)
