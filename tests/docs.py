@@ -7,13 +7,17 @@ stays put when text around it moves and tells the blocks of one document apart.
 from __future__ import annotations
 
 import re
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
 from tests.harness import ROOT
 
-FENCE = re.compile(r"^```(?P<lang>[\w-]*)\n(?P<body>.*?)^```$", re.MULTILINE | re.DOTALL)
-PLACEHOLDER = re.compile(r"<[A-Za-z][\w ]*>")
+# A fence at the start of a line, or indented under a list item (its body then dedented).
+FENCE = re.compile(
+    r"^(?P<indent> *)```(?P<lang>[\w-]*)\n(?P<body>.*?)^(?P=indent)```$", re.MULTILINE | re.DOTALL
+)
+PLACEHOLDER = re.compile(r"<[A-Za-z][\w -]*>")
 COMMENT = re.compile(r"(?:^|\s)#")
 
 
@@ -62,7 +66,7 @@ def shell_blocks() -> list[Block]:
             Block(
                 doc=str(path.relative_to(ROOT)),
                 line=text.count("\n", 0, match.start()) + 1,
-                text=match.group("body"),
+                text=textwrap.dedent(match.group("body")),
             )
             for match in FENCE.finditer(text)
             if match.group("lang") in ("sh", "bash", "shell", "console")
@@ -75,3 +79,43 @@ def block(doc: str, last: str) -> Block:
     found = [b for b in shell_blocks() if b.key == (doc, last)]
     assert len(found) == 1, f"{doc}: {len(found)} shell blocks end with {last!r}"
     return found[0]
+
+
+# An inline code span that starts like a command line (a program of ours or of the system).
+INLINE = re.compile(r"`([^`]+)`")
+COMMAND_START = re.compile(
+    r"^(\. |\.venv/|scripts/|tools/|bench/|manage\.py |make |openstack |celery |gunicorn |"
+    r"redis-cli|REDISCLI_AUTH=|curl |ip |nft |bridge |conntrack|ping |npm |grep |promtool |"
+    r"DJANGO_SETTINGS_MODULE=)"
+)
+
+
+@dataclass(frozen=True)
+class Inline:
+    doc: str
+    line: int
+    text: str  # white space runs made one space (a span may wrap)
+
+
+def inline_commands() -> list[Inline]:
+    """Inline code spans outside the fenced blocks that start like a command."""
+    found = []
+    for path in documents():
+        text = FENCE.sub(lambda m: "\n" * m.group(0).count("\n"), path.read_text())
+        for match in INLINE.finditer(text):
+            span = " ".join(match.group(1).split())
+            if COMMAND_START.match(span):
+                found.append(
+                    Inline(
+                        doc=str(path.relative_to(ROOT)),
+                        line=text.count("\n", 0, match.start()) + 1,
+                        text=span,
+                    )
+                )
+    return found
+
+
+def command_lines(shown: Block) -> list[str]:
+    """The block's commands, continuation lines joined, comments left out."""
+    joined = re.sub(r"\\\n\s*", "", shown.text)
+    return [" ".join(command(line).split()) for line in joined.splitlines() if command(line)]

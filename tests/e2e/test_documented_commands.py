@@ -37,7 +37,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.docs import Block, block, shell_blocks
+from tests.docs import Block, block, command_lines, inline_commands, shell_blocks
 from tests.harness import ROOT, wait_until
 from workers.network.agent import NetworkAgent
 from workers.network.config import NetworkAgentConfig
@@ -49,8 +49,10 @@ ADMIN = ". var/admin-openrc.sh && "
 
 # The blocks run here, in this order (each as tests/docs.py knows it: document, last command).
 RUN: list[tuple[str, str]] = [
+    ("README.md", "make help"),
     ("docs/operations.md", "openstack compute service list"),
     ("README.md", "openstack console log show vm1"),
+    ("docs/operations.md", "openstack server show <server>"),
     ("docs/networks.md", "ip link set br-ex up"),
     ("docs/networks.md", "ping -c 3 -w 60 198.51.100.11"),
     ("docs/network-agent.md", "conntrack -L"),
@@ -62,6 +64,8 @@ RUN: list[tuple[str, str]] = [
     ("docs/identity.md", "openstack server list"),
     ("docs/identity.md", "openstack project set --disable web"),
     ("docs/scheduler.md", "--hosts 1000 --requests 2000 --concurrency 16"),
+    ("docs/operations.md", "openstack compute service set --enable <host> nova-compute"),
+    ("docs/operations.md", "openstack server delete <server>"),  # vm1's end
 ]
 
 NOT_RUN: dict[tuple[str, str], str] = {
@@ -100,6 +104,52 @@ NOT_RUN: dict[tuple[str, str], str] = {
     ("docs/tempest.md", "tools/tempest/cloud.sh stop"): "as the other Tempest block",
 }
 
+# Commands in the text (`...` spans) that are not a command of a block (nor the start of one),
+# and why; a span naming a file of the checkout alone (`scripts/setup.sh`) is a name too.
+PROCESS = "a process's command, as the Procfile starts it: tests/test_procfile.py runs each line"
+BY_SET_UP = "scripts/setup.sh runs it (README's `scripts/run` and `scripts/test`)"
+AGENT = "what the network agent runs itself: tests/workers/network/ run it on the real kernel"
+NAMED = "names a command, as the sentence around it says; tests/identity/test_commands.py runs it"
+VXLAN = NOT_RUN[("docs/network-agent.md", "bridge fdb show dev ccvx-<id8>")]
+INLINE_NOT_BLOCKS: dict[str, str] = {
+    'scripts/test -m "not vm"': "the test suite itself, which CI runs (scripts/test)",
+    "gunicorn computecloud.wsgi": PROCESS,
+    "celery -A computecloud worker -Q conductor,scheduler": PROCESS,
+    "celery -A computecloud beat": PROCESS,
+    "celery -A workers.compute.app worker -Q compute.<host>": PROCESS,
+    "manage.py consoleproxy": PROCESS,
+    "manage.py metadata_server": PROCESS,
+    "scripts/as-user computecloud .venv/bin/celery -A computecloud worker -Q conductor,scheduler "
+    "-n conductor2@%h --pool threads --concurrency 8 --loglevel INFO": (
+        "the Procfile's conductor line under another name, a process that runs until stopped: "
+        "tests/test_procfile.py runs that line"
+    ),
+    "npm ci": BY_SET_UP,
+    "manage.py bootstrap": BY_SET_UP + "; tests/identity/test_bootstrap_openrc.py runs it",
+    "manage.py identity_*": NAMED,
+    "manage.py identity_project": NAMED,
+    "manage.py identity_project delete": NAMED,
+    "manage.py check": "Django's system check, named; tests/scheduler/test_checks.py runs it",
+    "bridge fdb append 00:00:00:00:00:00 dev <p>vx-<id8> dst <vtep>": AGENT,
+    "nft -f": AGENT,
+    "ip -d link show ccvx-<id8>": VXLAN,
+    "redis-cli": "names the program; the runbook's 'Is everything up?' block runs it",
+    "redis-cli ping": "the runbook's 'Is everything up?' block runs it with the password",
+    "promtool check rules": (
+        "Prometheus's tool, which the set-up does not install; docs/operations.md says the rules "
+        "were checked with it by hand"
+    ),
+    "grep req-…": "a pattern, not a command: tests/test_metrics.py follows one request id "
+    "through the logs of the API, the conductor and a compute worker",
+    "scripts/as-user computecloud .venv/bin/python manage.py ...": "a pattern for any command",
+    "tools/tempest/run.sh --regex 'tempest\\.api\\.compute\\.servers\\.test_server_actions'": (
+        NOT_RUN[("docs/tempest.md", "tools/tempest/cloud.sh reset")]
+    ),
+}
+
+# Commands in the text that run as they stand, after the admin's openrc.
+INLINE_RUN = ["openstack network list --limit 1"]
+
 # What some blocks must show besides succeeding.
 EXPECT: dict[tuple[str, str], list[str]] = {
     ("docs/operations.md", "openstack compute service list"): [
@@ -107,6 +157,12 @@ EXPECT: dict[tuple[str, str], list[str]] = {
         r"compute@\S+: OK\s+pong",
         r"^PONG$",
         r"\| nova-compute \| \S+\s+\| nova \| enabled \| up ",
+    ],
+    ("README.md", "make help"): [r"^  test-fast "],
+    ("docs/operations.md", "openstack server show <server>"): [
+        r"\| req-[0-9a-f-]{36} \| [0-9a-f-]{36} \| create ",
+        r"compute_build_and_run_instance",
+        r"status\s+\| ACTIVE ",
     ],
     ("README.md", "openstack console log show vm1"): [
         r"addresses \| net1=10\.10\.0\.\d+",
@@ -192,6 +248,12 @@ CREDENTIAL = (
 PLACEHOLDERS: dict[str, Callable[[Reader], str]] = {
     "<id8>": lambda r: r.value(ADMIN + "openstack network show net1 -f value -c id")[:8],
     "<rid8>": lambda r: r.value(ADMIN + "openstack router show r1 -f value -c id")[:8],
+    "<server>": lambda r: "vm1",  # README's
+    "<request-id>": lambda r: r.value(
+        ADMIN + "openstack server event list vm1 -f value -c 'Request ID' -c Action"
+        " | awk '$2 == \"create\" {print $1}'"
+    ),
+    "<host>": lambda r: r.value(ADMIN + "openstack compute service list -f value -c Host"),
     "<ID>": lambda r: table_field(r.outputs[CREDENTIAL], "ID"),
     "<Secret>": lambda r: table_field(r.outputs[CREDENTIAL], "Secret"),
 }
@@ -296,6 +358,23 @@ def test_every_shell_block_is_run_here_or_excused() -> None:
         assert not unknown, f"{key}: no way to fill {unknown}"
 
 
+def test_every_command_in_the_text_is_in_a_block_or_excused() -> None:
+    shown = {line for b in shell_blocks() for line in command_lines(b)}
+
+    def accounted(span: str) -> bool:
+        return (
+            span in INLINE_NOT_BLOCKS
+            or span in INLINE_RUN
+            or any(line == span or line.startswith(span + " ") for line in shown)
+            or (" " not in span and (ROOT / span).exists())
+        )
+
+    spans = inline_commands()
+    assert [f"{s.doc}:{s.line}: {s.text}" for s in spans if not accounted(s.text)] == []
+    gone = (set(INLINE_NOT_BLOCKS) | set(INLINE_RUN)) - {s.text for s in spans}
+    assert not gone, f"no longer in the documents: {gone}"
+
+
 def run_block(reader: Reader, shown: Block) -> str:
     values = {p: PLACEHOLDERS[p](reader) for p in sorted(shown.placeholders())}
     output = reader.run(shown.filled(values))
@@ -330,6 +409,9 @@ def test_the_documented_commands_work_as_written(reader: Reader) -> None:
     for key in RUN:
         shown = block(*key)
         reader.outputs[key] = run_block(reader, shown)
+
+    for span in INLINE_RUN:
+        reader.run(ADMIN + span)
 
     # The credential stops working with its project disabled, as docs/identity.md says.
     ci = block("docs/identity.md", "openstack server list")
