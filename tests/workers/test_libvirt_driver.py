@@ -2,6 +2,7 @@
 events and snapshots, with real files, real qemu-img and a real HTTP image server."""
 
 import hashlib
+import logging
 import queue
 from collections.abc import Callable
 from pathlib import Path
@@ -162,6 +163,23 @@ def test_destroy_removes_domain_and_files_and_is_idempotent(
     assert not (driver.config.instances_path / spawned.uuid).exists()
     with pytest.raises(exceptions.InstanceNotFound):
         driver.get_power_state(spawned.uuid)
+
+
+def test_destroy_says_destroyed_only_when_there_was_something(
+    driver: LibvirtDriver, spawned: InstanceSpec, caplog: pytest.LogCaptureFixture
+) -> None:
+    # given: a build clears a possible leftover before it spawns (nothing there, usually)
+    never_built = "0d5c7a1e-2b3f-4c8d-9e6a-7f1b2c3d4e5f"
+    caplog.set_level(logging.INFO, logger="workers.virt.libvirt.driver")
+
+    # when
+    driver.destroy(never_built)
+    driver.destroy(spawned.uuid)
+
+    # then: the log says what happened to which instance, and nothing about the one not there
+    said = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
+    assert f"[instance {spawned.uuid}] destroyed" in said
+    assert not [line for line in said if never_built in line]
 
 
 def test_destroy_can_keep_files(driver: LibvirtDriver, spawned: InstanceSpec) -> None:

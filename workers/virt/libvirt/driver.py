@@ -439,21 +439,30 @@ class LibvirtDriver(ComputeDriver):
             instance_uuid = self._uuid(instance_uuid)
         except exceptions.InstanceNotFound:
             return
-        self._destroy_guest(instance_uuid, delete_files=delete_files)
+        existed = self._destroy_guest(instance_uuid, delete_files=delete_files)
         if delete_files:
             # A resize's source copy belongs to the instance too: deleting it removes both.
             _rmtree(self._resize_dir(instance_uuid))
-        logger.info("[instance %s] destroyed", instance_uuid)
+        # A build clears what an interrupted attempt may have left: "destroyed" in its log only
+        # when there was something, or every build's story would say it destroyed the guest.
+        if existed:
+            logger.info("[instance %s] destroyed", instance_uuid)
+        else:
+            logger.debug("[instance %s] nothing to destroy", instance_uuid)
 
-    def _destroy_guest(self, instance_uuid: str, *, delete_files: bool) -> None:
-        """The guest and its directory, leaving a resize's source copy alone."""
+    def _destroy_guest(self, instance_uuid: str, *, delete_files: bool) -> bool:
+        """The guest and its directory, leaving a resize's source copy alone; whether there
+        was either to remove."""
         guest = self.host.find(instance_uuid)
         if guest is not None:
             with contextlib.suppress(exceptions.InstanceNotFound):  # gone meanwhile: fine
                 guest.destroy()
                 guest.undefine()
+        directory = self._instance_dir(instance_uuid)
+        existed = guest is not None or (delete_files and directory.exists())
         if delete_files:
-            _rmtree(self._instance_dir(instance_uuid))
+            _rmtree(directory)
+        return existed
 
     def reboot(self, instance_uuid: str, hard: bool = False) -> None:
         guest = self._lookup(instance_uuid)
