@@ -12,8 +12,9 @@ PACKAGES=(
   # guests' networks (workers/network): DHCP, nftables (security groups, NAT), iproute2,
   # sysctl (busybox's udhcpc, above, is its tests' DHCP client)
   dnsmasq-base nftables iproute2 procps
-  # what docs/networks.md and docs/network-agent.md have an operator run: ping, conntrack
-  iputils-ping conntrack
+  # what the documents have an operator run (tests/e2e/test_documented_commands.py runs them):
+  # ping, conntrack, curl; openssl for Redis's TLS certificates (docs/operations.md)
+  iputils-ping conntrack curl openssl
   # guests' volumes (workers/storage): LVM thin volumes (VOLUME_BACKEND=lvm), qemu-img above
   lvm2 thin-provisioning-tools
   # guest image ingredients
