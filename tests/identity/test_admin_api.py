@@ -297,6 +297,26 @@ def test_user_list_filters_and_delete(admin: Caller) -> None:
     _error(admin.client.get(f"{V3}/users/{elsewhere.pk}"), 404)
 
 
+@pytest.mark.parametrize(
+    ("query", "enabled"),
+    [("enabled", True), ("enabled=1", True), ("enabled=yes", True), ("enabled=Off", False)],
+)
+def test_the_enabled_filter_reads_a_flag_as_keystone_does(
+    admin: Caller, query: str, enabled: bool
+) -> None:
+    # given: an enabled and a disabled user and project
+    on, off = UserFactory(username="on-user"), UserFactory(username="off-user", is_active=False)
+    shown, hidden = ProjectFactory(name="on-project"), ProjectFactory(enabled=False)
+
+    # when
+    users = {u["id"] for u in admin.client.get(f"{V3}/users?{query}").json()["users"]}
+    projects = {p["id"] for p in admin.client.get(f"{V3}/projects?{query}").json()["projects"]}
+
+    # then: "?enabled" with no value is true, "off" in any case false
+    assert (on.pk in users, off.pk in users) == (enabled, not enabled)
+    assert (shown.pk in projects, hidden.pk in projects) == (enabled, not enabled)
+
+
 def test_duplicate_user_name_is_a_409(admin: Caller) -> None:
     # given
     UserFactory(username="carol")

@@ -7,9 +7,10 @@ from rest_framework.response import Response
 
 from apps.identity.api import admin_serializers as a
 from apps.identity.api import serializers as s
-from apps.identity.api.views import KeystoneView, bool_param
+from apps.identity.api.views import KeystoneView, filtered
 from apps.identity.context import RequestContext
 from apps.identity.exceptions import DomainNotFound
+from apps.identity.filtersets import DomainFilterSet
 from apps.identity.models import Domain
 
 
@@ -28,11 +29,7 @@ class DomainListView(KeystoneView):
     policy_actions = {"get": "identity:list_domains"}
 
     def get(self, request: Request) -> Response:
-        domains = visible_domains(request.auth)
-        if name := request.query_params.get("name"):
-            domains = domains.filter(name=name)
-        if (enabled := bool_param(request, "enabled")) is not None:
-            domains = domains.filter(enabled=enabled)
+        domains = filtered(DomainFilterSet(request.query_params, visible_domains(request.auth)))
         return Response(
             {
                 "domains": [a.render_domain(d) for d in domains.order_by("name")],

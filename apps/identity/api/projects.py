@@ -8,7 +8,8 @@ from rest_framework.response import Response
 from apps.identity import services
 from apps.identity.api import admin_serializers as a
 from apps.identity.api import serializers as s
-from apps.identity.api.views import KeystoneView, bool_param, visible_project, visible_projects
+from apps.identity.api.views import KeystoneView, filtered, visible_project, visible_projects
+from apps.identity.filtersets import ProjectFilterSet
 from apps.identity.models import Domain
 from computecloud.exceptions import InvalidInput
 
@@ -19,13 +20,7 @@ class ProjectListView(KeystoneView):
     policy_actions = {"get": "identity:list_projects", "post": "identity:create_project"}
 
     def get(self, request: Request) -> Response:
-        projects = visible_projects(request.auth)
-        if name := request.query_params.get("name"):
-            projects = projects.filter(name=name)
-        if domain_id := request.query_params.get("domain_id"):
-            projects = projects.filter(domain_id=domain_id)
-        if (enabled := bool_param(request, "enabled")) is not None:
-            projects = projects.filter(enabled=enabled)
+        projects = filtered(ProjectFilterSet(request.query_params, visible_projects(request.auth)))
         return Response(
             {
                 "projects": [s.render_project(p) for p in projects.order_by("name", "id")],

@@ -11,11 +11,12 @@ from apps.identity.api import admin_serializers as a
 from apps.identity.api import serializers as s
 from apps.identity.api.views import (
     KeystoneView,
-    bool_param,
+    filtered,
     visible_project,
     visible_user,
     visible_users,
 )
+from apps.identity.filtersets import ProjectFilterSet, UserFilterSet
 from apps.identity.models import Project
 
 
@@ -25,13 +26,7 @@ class UserListView(KeystoneView):
     policy_actions = {"get": "identity:list_users", "post": "identity:create_user"}
 
     def get(self, request: Request) -> Response:
-        users = visible_users(request.auth)
-        if name := request.query_params.get("name"):
-            users = users.filter(username=name)
-        if domain_id := request.query_params.get("domain_id"):
-            users = users.filter(domain_id=domain_id)
-        if (enabled := bool_param(request, "enabled")) is not None:
-            users = users.filter(is_active=enabled)
+        users = filtered(UserFilterSet(request.query_params, visible_users(request.auth)))
         return Response(
             {
                 "users": [s.render_user(u) for u in users.order_by("username", "id")],
@@ -104,11 +99,8 @@ class UserProjectsView(KeystoneView):
 
     def get(self, request: Request, user_id: str) -> Response:
         user = visible_user(request.auth, user_id)
-        projects = Project.objects.filter(role_assignments__user=user).distinct()
-        if (enabled := bool_param(request, "enabled")) is not None:
-            projects = projects.filter(enabled=enabled)
-        if name := request.query_params.get("name"):
-            projects = projects.filter(name=name)
+        held = Project.objects.filter(role_assignments__user=user).distinct()
+        projects = filtered(ProjectFilterSet(request.query_params, held))
         return Response(
             {
                 "projects": [s.render_project(p) for p in projects.order_by("name", "id")],

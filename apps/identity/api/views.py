@@ -22,6 +22,7 @@ from apps.identity.authentication import KeystoneTokenAuthentication
 from apps.identity.catalog import service_catalog
 from apps.identity.context import RequestContext
 from apps.identity.exceptions import ProjectNotFound, UserNotFound
+from apps.identity.filtersets import KeystoneFilterSet, keystone_flag
 from apps.identity.models import Project, Role, Token, User
 from apps.identity.policy import PolicyPermission, authorize
 from apps.identity.throttle import TooManyAuthFailures, source_address
@@ -239,20 +240,17 @@ class AuthCatalogView(KeystoneView):
         return Response({"catalog": service_catalog(), "links": s.collection_links("auth/catalog")})
 
 
-def _bool_param(request: Request, name: str) -> bool | None:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return None
-    return raw.lower() not in ("0", "false", "no", "off")
+def filtered(filterset: KeystoneFilterSet) -> QuerySet[Any]:
+    """The rows a list's filters keep; a value no filter can take (a NUL) is a 400, never
+    a filter silently left out."""
+    if not filterset.is_valid():
+        raise InvalidInput(f"Invalid query parameters: {', '.join(sorted(filterset.errors))}.")
+    return filterset.qs
 
 
 def bool_param(request: Request, name: str) -> bool | None:
-    """A query flag as Keystone reads it: absent is None, ``0``/``false``... false, anything
-    else (``?include_names`` with no value too) true."""
-    raw = request.query_params.get(name)
-    if raw is None:
-        return None
-    return raw.lower() not in ("0", "false", "no", "off")
+    """A query flag as Keystone reads it (apps/identity/filtersets.py: keystone_flag)."""
+    return keystone_flag(request.query_params.get(name))
 
 
 def visible_project(context: RequestContext, project_id: str) -> Project:
