@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from functools import partial
-from typing import Any
+from typing import Any, TypedDict
 
 from django.db import transaction
 
@@ -140,9 +140,11 @@ def _fail_move(
     message: str,
     vm_state: str | None = None,
     details: str = "",
+    explanation: dict[str, Any] | None = None,
 ) -> bool:
     """End a failed move: the migration in error; the server idle (in `vm_state` if given),
-    with a fault, if it is still in `expected_task_state` (a delete may have won)."""
+    with a fault, if it is still in `expected_task_state` (a delete may have won).
+    `explanation`: a "No valid host" failure's, kept with the fault (`history.add_fault`)."""
     Migration.objects.filter(pk=migration.pk).update(status=Migration.Status.ERROR)
     if not states.transition(
         server,
@@ -153,7 +155,7 @@ def _fail_move(
         **({"vm_state": vm_state} if vm_state else {}),
     ):
         return False
-    history.add_fault(server=server, message=message, details=details)
+    history.add_fault(server=server, message=message, details=details, explanation=explanation)
     history.finish_event(
         server=server,
         request_id=request_id,
@@ -166,7 +168,12 @@ def _fail_move(
     return True
 
 
-def _failure(fault: dict[str, Any] | None, default: str) -> dict[str, str]:
+class _FailureText(TypedDict):
+    message: str
+    details: str
+
+
+def _failure(fault: dict[str, Any] | None, default: str) -> _FailureText:
     """`_fail_move`'s message and details for a host's failure report (apps.servers.faults:
     the public message for everyone, the error's full text for admins)."""
     failure = from_report(fault, default=default)
@@ -218,6 +225,7 @@ def resize_server(*, server_uuid: str, migration_uuid: str, request_id: str) -> 
                 request_id=request_id,
                 action=action,
                 message=str(exc),
+                explanation=exc.fault_explanation,
             )
 
 

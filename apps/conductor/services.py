@@ -104,7 +104,8 @@ def schedule_and_build_servers(*, server_uuids: list[str], request_id: str) -> N
                     request_id=request_id,
                     message=str(exc),
                     event=SCHEDULE_EVENT,
-                    details=getattr(exc, "details", ""),
+                    details=exc.details,
+                    explanation=exc.fault_explanation,
                     started_at=started_at,
                 )
 
@@ -229,8 +230,10 @@ def fail_build(
     details: str = "",
     host: str | None = None,
     started_at: datetime | None = None,
+    explanation: dict[str, Any] | None = None,
 ) -> None:
-    """Put a building server in ERROR with a fault; free whatever it had claimed."""
+    """Put a building server in ERROR with a fault; free whatever it had claimed.
+    `explanation`: a "No valid host" failure's, kept with the fault (`history.add_fault`)."""
     updated = states.transition(
         server,
         action="fail build",
@@ -245,7 +248,9 @@ def fail_build(
     networks.deallocate_for_instance(instance_uuid=str(server.uuid))
     server_services.release_volumes(server)
     _count_build("error")
-    history.add_fault(server=server, message=message, details=details, host=host)
+    history.add_fault(
+        server=server, message=message, details=details, host=host, explanation=explanation
+    )
     history.finish_event(
         server=server,
         request_id=request_id,

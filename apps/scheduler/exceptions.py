@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from computecloud.exceptions import ComputecloudError
 
@@ -32,6 +32,12 @@ class NoValidHost(ComputecloudError):
         if reason is None:
             reason = explanation.summary() if explanation is not None else ""
         super().__init__(reason=reason)
+
+    @property
+    def fault_explanation(self) -> dict[str, Any] | None:
+        """For the instance fault's explanation: the structured record, whole (host names
+        included: readers decide who sees them), or None when there is none."""
+        return self.explanation.as_dict() if self.explanation is not None else None
 
     @property
     def details(self) -> str:

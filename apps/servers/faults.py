@@ -58,3 +58,10 @@ def from_report(report: Mapping[str, Any] | None, *, default: str) -> Fault:
         return Fault(message=raw or default, details=details)
     kind, text = reported["kind"], reported["text"]
     return Fault(message=text if kind in USER_SAFE_ERRORS else kind, details=details)
+
+
+def shows_details(*, code: int, is_admin: bool) -> bool:
+    """Whether a caller sees a fault's details (and what else names hosts, such as a "No
+    valid host" explanation's host names): admins always, others only when the code is not
+    500 (Nova's servers view and nova/compute/utils.py _get_fault_details)."""
+    return is_admin or code != 500

@@ -93,8 +93,21 @@ def finish_event(
 
 
 def add_fault(
-    *, server: Server, message: str, code: int = 500, details: str = "", host: str | None = None
+    *,
+    server: Server,
+    message: str,
+    code: int = 500,
+    details: str = "",
+    host: str | None = None,
+    explanation: dict[str, Any] | None = None,
 ) -> InstanceFault:
+    """Record a fault. `explanation`: a "No valid host" failure's structured explanation
+    (the scheduler's `Explanation.as_dict()`), kept whole beside the message it summarises."""
     return InstanceFault.objects.create(
-        server=server, code=code, message=message[:255], details=details, host=host
+        server=server,
+        code=code,
+        message=message[:255],
+        details=details,
+        host=host,
+        explanation=explanation,
     )

@@ -192,6 +192,11 @@ class InstanceFault(models.Model):
     message = models.CharField(max_length=255)
     details = models.TextField(blank=True)
     host = models.CharField(max_length=255, null=True, blank=True)
+    # A "No valid host" fault's explanation as the scheduler made it (requested, placed,
+    # considered, summary, rejections with step, reason, count and hosts), so readers need not
+    # parse the message; None for any other fault and for faults older than the field. Never
+    # in the API's fault body (Nova's shape); apps/servers/no_valid_host.py reads it.
+    explanation = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -26,10 +26,9 @@ from django.db import connection
 
 from apps.conductor import services as conductor
 from apps.consoles.proxy import ConsoleProxyServer
-from apps.dashboard.no_valid_host import explain
 from apps.servers import states
 from apps.servers.choices import PowerState, TaskState, VmState
-from apps.servers.models import InstanceAction, Server
+from apps.servers.models import InstanceAction, InstanceFault, Server
 from computecloud.conf import cc_settings
 from computecloud.messages import to_compute
 from computecloud.queues import compute_queue
@@ -396,6 +395,17 @@ def test_the_log_of_a_building_server_says_why_it_is_empty(
 
 
 # --- no valid host --------------------------------------------------------------------------------
+# A row of the table: step, count, reason; and, for those who see host names, the names.
+ROW = r"<tr><td>([^<]+)</td><td class=\"num\">(\d+)</td><td>([^<]+)</td>"
+TABLE_ROW = re.compile(ROW)
+NAMED_ROW = re.compile(ROW + r"<td class=\"mono\">([^<]*)</td>")
+
+
+def table_in(body: str) -> str:
+    table = body[body.index('class="table table-sm table-hover mb-1 no-valid-host"') :]
+    return table[: table.index("</table>")]
+
+
 @pytest.fixture
 def unfit_hosts() -> list[str]:
     """Three hosts, none of which takes an m1.medium (4096 MB): one too small, one down,
@@ -408,6 +418,7 @@ def unfit_hosts() -> list[str]:
 
 def test_no_valid_host_shows_which_filter_removed_which_hosts(
     member: Caller,
+    reader: Caller,
     admin: Caller,
     owner: Browser,
     browser_for: Callable[[Caller], Browser],
@@ -420,27 +431,23 @@ def test_no_valid_host_shows_which_filter_removed_which_hosts(
 
     # when: its owner opens the page
     body = text(owner.get(page_of(server)))
-    # then: the fault, and the table the API's words allow: steps, counts and reasons
+    # then: the fault, and the table of the kept explanation: steps, counts and reasons
     assert "No valid host was found." in body
-    table = body[body.index('class="table table-sm table-hover mb-1 no-valid-host"') :]
-    table = table[: table.index("</table>")]
-    rows = re.findall(r"<tr><td>([^<]+)</td><td class=\"num\">(\d+)</td><td>([^<]+)</td>", table)
-    assert rows == [
+    rows = [
         ("RAM", "1", "has less than 4096 MB free"),
         ("ComputeFilter", "1", "is down"),
         ("ComputeFilter", "1", "is disabled"),
     ]
+    assert TABLE_ROW.findall(table_in(body)) == rows
     assert not [name for name in unfit_hosts if name in body]
     assert "Hosts removed" not in body
+    # and so for a reader of the project
+    read = text(browser_for(reader).get(page_of(server)))
+    assert TABLE_ROW.findall(table_in(read)) == rows
+    assert not [name for name in unfit_hosts if name in read]
 
-    # when: an admin opens it: the hosts are named (the fault's details, admins' in the API)
-    admin_body = text(browser_for(admin).get(page_of(server)))
-    admin_table = admin_body[admin_body.index("no-valid-host") :]
-    named = re.findall(
-        r"<tr><td>([^<]+)</td><td class=\"num\">(\d+)</td><td>([^<]+)</td>"
-        r"<td class=\"mono\">([^<]*)</td>",
-        admin_table[: admin_table.index("</table>")],
-    )
+    # when: an admin opens it: the hosts are named (as a 500 fault's details: admins only)
+    named = NAMED_ROW.findall(table_in(text(browser_for(admin).get(page_of(server)))))
     assert named == [
         ("RAM", "1", "has less than 4096 MB free", "cn-small"),
         ("ComputeFilter", "1", "is down", "cn-down"),
@@ -469,48 +476,87 @@ def test_the_unchanged_status_answer_is_light(
         assert owner.get(poll).status_code == 204
 
 
-# --- reading the scheduler's words back -----------------------------------------------------------
-def test_a_summary_cut_at_the_faults_limit_drops_its_last_row_and_says_so() -> None:
-    # given: the message a fault keeps of a long explanation (255 characters)
-    full = (
-        "No valid host was found. Only 1 of 2 instances fit. There are not enough hosts "
-        "available (19 considered): RAM: 15 hosts have less than 4096 MB free; Traits: 1 host "
-        "lacks required traits CUSTOM_A, CUSTOM_B; ComputeFilter: 2 hosts are down, 1 host is "
-        "disabled; AvailabilityZoneFilter: 1 host is not in zone nova-east-1."
+def test_every_row_shows_when_the_message_was_cut_and_admins_see_twenty_names_a_row(
+    member: Caller,
+    admin: Caller,
+    owner: Browser,
+    browser_for: Callable[[Caller], Browser],
+    image_id: str,
+) -> None:
+    # given: two m1.medium (2 VCPU, 4096 MB, 40 GB) for 27 hosts, where one fits and the
+    # others fail for five reasons: a summary longer than the fault's 255 characters
+    small = [f"cn-small-{i:02}" for i in range(22)]
+    for name in small:
+        create_host(name, memory_mb=1024)
+    create_host("cn-fits-one", memory_mb=4096)
+    create_host("cn-one-cpu", vcpus=1)
+    create_host("cn-tiny-disk", disk_gb=10)
+    create_host("cn-down", up=False)
+    create_host("cn-off", disabled=True)
+    body = {
+        "server": {
+            "name": "pair",
+            "imageRef": image_id,
+            "flavorRef": "3",
+            "networks": "none",
+            "min_count": 2,
+        }
+    }
+    response = member.client.post(SERVERS, body, format="json", **V)
+    assert response.status_code == 202, response.content
+    servers = list(Server.objects.filter(project_id=member.project.pk).order_by("launch_index"))
+    conductor.schedule_and_build_servers(
+        server_uuids=[str(s.uuid) for s in servers], request_id=create_request(servers[0])
     )
-    kept = full[:255]
-    # when
-    table = explain({"message": kept, "code": 500})
-    # then: every complete sentence, not the one cut mid-word
-    assert table is not None
-    assert table.cut_short
-    assert [(r.step, r.count, r.reason) for r in table.rows] == [
-        ("RAM", 15, "have less than 4096 MB free"),
-        ("Traits", 1, "lacks required traits CUSTOM_A, CUSTOM_B"),
-        ("ComputeFilter", 2, "are down"),
+    server = servers[0]
+    server.refresh_from_db()
+    assert server.vm_state == VmState.ERROR
+    fault = server.faults.get()
+    assert len(fault.message) == 255
+    assert fault.message.startswith("No valid host was found. Only 1 of 2 instances fit.")
+    assert "is disabled" not in fault.message  # cut before the last row
+
+    # when: its owner opens the page
+    page = text(owner.get(page_of(server)))
+    # then: every row, the one the cut message lost included, and no host name
+    assert TABLE_ROW.findall(table_in(page)) == [
+        ("RAM", "23", "has less than 4096 MB free"),
+        ("VCPU", "1", "has fewer than 2 VCPUs free"),
+        ("Disk", "1", "has less than 40 GB of disk free"),
+        ("ComputeFilter", "1", "is down"),
+        ("ComputeFilter", "1", "is disabled"),
     ]
-    assert kept.endswith("1 host is disabl")
-    # and a message under the limit reads whole
-    whole = explain({"message": full.split(" Traits:")[0] + " Traits: 1 host is old.", "code": 500})
-    assert whole is not None
-    assert not whole.cut_short
-    assert [(r.step, r.reason) for r in whole.rows] == [
-        ("RAM", "have less than 4096 MB free"),
-        ("Traits", "is old"),
-    ]
+    assert "cn-" not in page
+    assert "Hosts removed" not in page
+
+    # when: an admin opens it: twenty names a row at most, the count whole
+    named = NAMED_ROW.findall(table_in(text(browser_for(admin).get(page_of(server)))))
+    assert [row[:3] for row in named] == TABLE_ROW.findall(table_in(page))
+    ram = named[0][3]
+    assert ram.endswith(" …")
+    names = ram.removesuffix(" …").split(", ")
+    assert len(names) == 20
+    assert set(names) <= {*small, "cn-fits-one"}
+    assert [row[3] for row in named[1:]] == ["cn-one-cpu", "cn-tiny-disk", "cn-down", "cn-off"]
 
 
-def test_details_name_at_most_twenty_hosts_and_count_the_rest() -> None:
-    details = "No valid host was found. ...\nRAM (has less than 4096 MB free): a, b and 3 more"
-    table = explain({"message": "No valid host was found. x", "details": details})
-    assert table is not None
-    assert table.named
-    assert [(r.step, r.count, r.hosts) for r in table.rows] == [("RAM", 5, ["a", "b"])]
-
-
-def test_other_faults_have_no_table() -> None:
-    assert explain({"message": "SpawnFailed", "code": 500}) is None
-    assert explain(None) is None
+def test_a_fault_kept_without_an_explanation_shows_its_message_and_no_table(
+    member: Caller,
+    admin: Caller,
+    owner: Browser,
+    browser_for: Callable[[Caller], Browser],
+    image_id: str,
+    unfit_hosts: list[str],
+) -> None:
+    # given: a "No valid host" fault as faults were kept before the explanation was
+    server = scheduled(member, image_id, flavor="3")
+    assert InstanceFault.objects.filter(server=server).update(explanation=None) == 1
+    # when / then: the message, and no table, whoever reads it
+    for browser in (owner, browser_for(admin)):
+        body = text(browser.get(page_of(server)))
+        assert "No valid host was found." in body
+        assert "no-valid-host" not in body
+        assert "Which filter removed which hosts" not in body
 
 
 # --- in a real browser ----------------------------------------------------------------------------

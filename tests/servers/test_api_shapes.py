@@ -1,9 +1,12 @@
 """Server request and response shapes Tempest checks against Nova's schemas, without workers:
-the servers stay in BUILD, which is all a shape needs."""
+the servers stay in BUILD, which is all a shape needs (or fail in the conductor's scheduling
+pass, run in the test, for the fault's shape)."""
 
 import pytest
 
-from apps.servers.models import Server
+from apps.conductor.services import schedule_and_build_servers
+from apps.servers.models import InstanceAction, InstanceFault, Server
+from tests.scheduler.helpers import create_host
 
 pytestmark = pytest.mark.django_db
 
@@ -140,3 +143,28 @@ def test_progress_shown_only_in_progress_statuses(member, admin, image_id):
     # then
     assert shown["progress"] == 0
     assert "progress" not in errored
+
+
+def test_a_no_valid_host_fault_body_is_novas_and_leaves_the_explanation_out(
+    member, admin, image_id
+):
+    # given: a server the scheduling pass could place nowhere (its one host is too small)
+    create_host("cn-small", memory_mb=1024)
+    server_id = create(member, image_id, flavorRef="3")["id"]
+    schedule_and_build_servers(
+        server_uuids=[server_id],
+        request_id=InstanceAction.objects.get(server__uuid=server_id).request_id,
+    )
+    assert InstanceFault.objects.get(server__uuid=server_id).explanation is not None
+    # when / then: the owner sees code, created and message, shown and listed
+    for path, key in ((f"{SERVERS}/{server_id}", "server"), (f"{SERVERS}/detail", "servers")):
+        body = member.client.get(path, **version(96)).json()[key]
+        fault = (body if key == "server" else body[0])["fault"]
+        assert sorted(fault) == ["code", "created", "message"]
+        assert fault["code"] == 500
+        assert fault["message"].startswith("No valid host was found.")
+        assert "cn-small" not in str(body)
+    # and an admin the details too, with the host names, and nothing more
+    fault = admin.client.get(f"{SERVERS}/{server_id}", **version(96)).json()["server"]["fault"]
+    assert sorted(fault) == ["code", "created", "details", "message"]
+    assert "cn-small" in fault["details"]

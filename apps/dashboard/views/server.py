@@ -3,9 +3,11 @@
 The server is read with `get_server` under the caller's context, as the API's show reads it:
 another project's id is the same 404 as an unknown one. What each tab shows is what the API
 shows the caller: the overview is the API's own server body (`server_detail` at the latest
-microversion: the host and a 500 fault's details for admins only), the history is the API's
-instance-action view under the same events policies, the console and the log come from the
-services the API's remote-consoles and os-getConsoleOutput call, under their policies.
+microversion: the host and a 500 fault's details for admins only), with a "No valid host"
+fault's explanation as a table under the same rule (apps/servers/no_valid_host.py: host
+names only for those who see the details); the history is the API's instance-action view
+under the same events policies, the console and the log come from the services the API's
+remote-consoles and os-getConsoleOutput call, under their policies.
 
 Live parts poll instead of streaming. The header asks `server-status` every 2 s with the
 version it shows (the server's `updated_at`, which every state change through
@@ -33,7 +35,6 @@ from django.utils.dateparse import parse_datetime
 from apps.consoles.api.views import REMOTE_CONSOLES_POLICY
 from apps.consoles.services import get_remote_console
 from apps.dashboard.access import can, page, show
-from apps.dashboard.no_valid_host import explain
 from apps.dashboard.views.servers import server_actions
 from apps.identity.context import RequestContext
 from apps.identity.policy import authorize
@@ -46,6 +47,7 @@ from apps.servers.api.views import prefetched
 from apps.servers.choices import VmState
 from apps.servers.exceptions import ServerNotFound
 from apps.servers.models import InstanceAction, Server
+from apps.servers.no_valid_host import latest_fault_table
 from apps.servers.states import api_status
 from computecloud.api.microversions import MAX_VERSION
 from computecloud.exceptions import Conflict, InvalidInput
@@ -150,7 +152,6 @@ def overview_tab(request: HttpRequest, context: RequestContext, server: Server) 
         security_groups=networks.instance_security_groups([uuid]).get(uuid),
     )
     fault = body.get("fault")
-    table = explain(fault)
     if fault is not None:
         fault = {**fault, "created": parse_datetime(fault["created"])}
     return {
@@ -185,7 +186,10 @@ def overview_tab(request: HttpRequest, context: RequestContext, server: Server) 
             "locked_reason": body.get("locked_reason"),
             "fault": fault,
         },
-        "no_valid_host": table if table is not None and table.rows else None,
+        # Under the fault the body shows (an ERROR server's), as the caller may read it.
+        "no_valid_host": None
+        if fault is None
+        else latest_fault_table(server, is_admin=context.is_admin),
     }
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from django.conf import settings
 from rest_framework import serializers
 
+from apps.servers.faults import shows_details
 from apps.servers.models import InstanceAction
 from apps.servers.services import host_id
 from apps.servers.states import api_status
@@ -533,9 +534,9 @@ def _fault_view(fault: dict[str, Any] | None, is_admin: bool) -> dict[str, Any] 
         "created": fault["created"],
         "message": fault["message"],
     }
-    # Nova shows the details (the error's full text and trace: host names, paths) to admins,
-    # and to everyone when it is not a 500; empty details are left out.
-    if fault["details"] and (is_admin or fault["code"] != 500):
+    # The details (the error's full text and trace: host names, paths) go to those
+    # `faults.shows_details` lets see them; empty details are left out.
+    if fault["details"] and shows_details(code=fault["code"], is_admin=is_admin):
         body["details"] = fault["details"]
     return body
 
