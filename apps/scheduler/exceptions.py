@@ -35,9 +35,16 @@ class NoValidHost(ComputecloudError):
 
     @property
     def fault_explanation(self) -> dict[str, Any] | None:
-        """For the instance fault's explanation: the structured record, whole (host names
-        included: readers decide who sees them), or None when there is none."""
-        return self.explanation.as_dict() if self.explanation is not None else None
+        """For the instance fault's explanation: the structured record (host names included:
+        readers decide who sees them), or None when there is none. Each rejection keeps its
+        full count but at most MAX_NAMED_HOSTS names, as the details do: on a large fleet every
+        failed server of a batch would otherwise store thousands of names no page shows."""
+        if self.explanation is None:
+            return None
+        record = self.explanation.as_dict()
+        for rejection in record["rejections"]:
+            rejection["hosts"] = rejection["hosts"][:MAX_NAMED_HOSTS]
+        return record
 
     @property
     def details(self) -> str:

@@ -17,9 +17,6 @@ from typing import Any
 from apps.servers.faults import shows_details
 from apps.servers.models import InstanceFault, Server
 
-# Host names shown per row at most (as NoValidHost.details names them); the count is whole.
-NAMED_HOSTS = 20
-
 
 @dataclass(frozen=True)
 class Removal:
@@ -60,7 +57,9 @@ def _table(explanation: dict[str, Any], *, code: int, is_admin: bool) -> NoValid
             step=rejection["step"],
             reason=rejection["reason"],
             count=rejection["count"],
-            hosts=list(rejection["hosts"][:NAMED_HOSTS]) if named else [],
+            # As many names as the scheduler kept (NoValidHost.fault_explanation); the count
+            # is whole.
+            hosts=list(rejection["hosts"]) if named else [],
         )
         for rejection in explanation.get("rejections", [])
     ]

@@ -11,6 +11,8 @@ import pytest
 
 from apps.conductor import moves
 from apps.conductor import services as conductor
+from apps.scheduler.exceptions import MAX_NAMED_HOSTS, NoValidHost
+from apps.scheduler.explanation import Explanation
 from apps.servers.choices import TaskState, VmState
 from apps.servers.models import InstanceFault, Migration, Server
 from tests.conductor.test_delete_wins import (  # noqa: F401 - _hosts: the two hosts
@@ -102,3 +104,24 @@ def test_other_build_failures_keep_no_explanation(member: Caller, image_id: str)
     fault = InstanceFault.objects.get(server=server)
     assert fault.server.vm_state == VmState.ERROR
     assert fault.explanation is None
+
+
+def test_a_fault_keeps_every_count_but_twenty_names_a_rejection() -> None:
+    # given: a fleet where 30 hosts lack RAM and 2 are down
+    explanation = Explanation(requested=1, considered=32)
+    for n in range(30):
+        explanation.add("RAM", "has less than 8192 MB free", f"host-{n:02d}")
+    explanation.add("ComputeFilter", "is down", "host-30")
+    explanation.add("ComputeFilter", "is down", "host-31")
+
+    # when
+    record = NoValidHost(explanation).fault_explanation
+
+    # then: what a page can show is kept, not thousands of names a large fleet would give
+    assert record is not None
+    ram, down = record["rejections"]
+    assert (ram["count"], len(ram["hosts"])) == (30, MAX_NAMED_HOSTS)
+    assert ram["hosts"] == [f"host-{n:02d}" for n in range(MAX_NAMED_HOSTS)]
+    assert (down["count"], down["hosts"]) == (2, ["host-30", "host-31"])
+    # and the scheduler's own record is untouched
+    assert len(explanation.rejections[0].hosts) == 30
