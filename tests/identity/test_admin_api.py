@@ -410,6 +410,27 @@ def test_a_users_projects_are_theirs_to_list_and_404_to_others(
 # --- grants and role assignments -------------------------------------------------------------
 
 
+def test_the_service_role_is_granted_like_any_other_and_opens_nothing_of_a_project(
+    admin: Caller,
+) -> None:
+    # given: a service user (as Tempest's dynamic credentials make one) on a project
+    project, user = ProjectFactory(), UserFactory()
+    grant = f"{V3}/projects/{project.pk}/users/{user.pk}/roles/{_role('service').pk}"
+
+    # when
+    granted = admin.client.put(grant)
+    token = issue(APIClient(), password_body(user=user, project=project))
+    client = APIClient()
+    client.credentials(HTTP_X_AUTH_TOKEN=token["X-Subject-Token"])
+    servers = client.get("/compute/v2.1/servers")
+    networks = client.get("/network/v2.0/networks")
+
+    # then: a token scoped to the project, with that role only, and no read of the project
+    assert granted.status_code == 204
+    assert [r["name"] for r in token.json()["token"]["roles"]] == ["service"]
+    assert (servers.status_code, networks.status_code) == (403, 403)
+
+
 def test_grant_check_list_and_revoke(admin: Caller) -> None:
     # given
     project, user = ProjectFactory(), UserFactory()
