@@ -11,14 +11,15 @@ The metadata service has its own listener and URLconf (apps.metadata.urls).
 """
 
 from django.contrib import admin
-from django.urls import include, path, re_path
+from django.urls import URLPattern, URLResolver, include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from apps.identity import signin
 from computecloud import metrics_web
+from computecloud.api.unknown import UnknownPathView
 from computecloud.api.versions import ComputeVersionsView, ComputeVersionView
 
-compute_v21 = [
+compute_v21: list[URLPattern | URLResolver] = [
     path("", include("apps.flavors.api.urls")),
     path("", include("apps.keypairs.api.urls")),
     path("", include("apps.quotas.api.urls")),
@@ -29,6 +30,7 @@ compute_v21 = [
     path("", include("apps.images.api.compute_urls")),
     path("", include("apps.networks.api.compute_urls")),
     path("", include("apps.volumes.api.compute_urls")),
+    re_path(r"^.*$", UnknownPathView.as_view()),  # Nova's 404, not Django's page
 ]
 
 urlpatterns = [

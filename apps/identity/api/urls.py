@@ -4,6 +4,7 @@ never redirected (``APPEND_SLASH`` is off: a POST cannot follow a redirect)."""
 from django.urls import URLPattern, URLResolver, re_path
 
 from apps.identity.api import application_credentials, domains, projects, roles, users, views
+from computecloud.api.unknown import UnknownPathView
 
 urlpatterns: list[URLPattern | URLResolver] = [
     # "" and "/": keystoneauth GETs OS_AUTH_URL exactly as typed, ".../identity" or
@@ -40,4 +41,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     re_path(r"^v3/role_assignments/?$", roles.RoleAssignmentListView.as_view()),
     re_path(r"^v3/domains/?$", domains.DomainListView.as_view()),
     re_path(r"^v3/domains/(?P<domain_id>[^/]+)/?$", domains.DomainDetailView.as_view()),
+    re_path(r"^.*$", UnknownPathView.as_view(error_style="keystone")),
 ]

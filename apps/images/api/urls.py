@@ -1,6 +1,6 @@
 """Image API routes under ``/image/`` (Glance v2 paths)."""
 
-from django.urls import URLPattern, URLResolver, path
+from django.urls import URLPattern, URLResolver, path, re_path
 
 from apps.images.api.views import (
     ImageFileView,
@@ -12,6 +12,7 @@ from apps.images.api.views import (
     ImportInfoView,
 )
 from computecloud.api.routers import OpenStackRouter
+from computecloud.api.unknown import UnknownPathView
 
 router = OpenStackRouter()
 # images
@@ -32,4 +33,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("v2/schemas/images", ImageSchemaView.as_view(collection=True)),
     path("v2/info/import", ImportInfoView.as_view(), name="image-import-info"),
     *router.urls,
+    re_path(r"^.*$", UnknownPathView.as_view(error_style="keystone")),
 ]

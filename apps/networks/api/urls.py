@@ -5,6 +5,7 @@ from django.urls import URLPattern, URLResolver, path, re_path
 
 from apps.networks.api import views
 from computecloud.api.routers import OpenStackRouter
+from computecloud.api.unknown import UnknownPathView
 
 router = OpenStackRouter()
 router.register("v2.0/networks", views.NetworkViewSet, basename="network")
@@ -35,5 +36,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     *tag_routes,
     *router.urls,
     # anything else under /network: Neutron's 404 in JSON, not Django's page
-    re_path(r"^.*$", views.UnknownPathView.as_view()),
+    re_path(r"^.*$", UnknownPathView.as_view(error_style="neutron")),
 ]

@@ -47,7 +47,6 @@ from apps.networks.usage import count_network_resources
 from apps.quotas import services as quotas
 from apps.quotas.api.serializers import QuotaValueField
 from computecloud.api.parsers import StrictJSONParser
-from computecloud.exceptions import NotFound
 
 F = listing.Filter
 
@@ -141,19 +140,6 @@ class ExtensionViewSet(NeutronAPIMixin, ViewSet):
         if extension is None:
             raise ExtensionNotFound(alias=pk)
         return Response({"extension": extension})
-
-
-class UnknownPathView(NeutronAPIMixin, APIView):
-    """Any other path under /network: Neutron's 404, in JSON."""
-
-    authentication_classes: list[Any] = []
-    permission_classes: list[Any] = []
-    schema = None  # not an operation of the API document
-
-    def _missing(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        raise NotFound(f"The resource could not be found: {request.path}")
-
-    get = post = put = patch = delete = head = _missing
 
 
 # --- the resources ----------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from django.urls import URLPattern, URLResolver, path, re_path
 
 from apps.volumes.api import views
 from computecloud.api.routers import OpenStackRouter
+from computecloud.api.unknown import UnknownPathView
 
 router = OpenStackRouter()
 router.register("v3/volumes", views.VolumeViewSet, basename="volume")
@@ -22,5 +23,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     re_path(r"^v3/extensions/?$", views.ExtensionsView.as_view()),
     *router.urls,
     # anything else under /volume: a 404 in JSON, not Django's page
-    re_path(r"^.*$", views.UnknownPathView.as_view()),
+    re_path(r"^.*$", UnknownPathView.as_view()),
 ]

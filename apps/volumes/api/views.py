@@ -80,19 +80,6 @@ class VolumeV3View(VolumeAPIMixin, APIView):
         return Response({"versions": [_v3_entry()]})
 
 
-class UnknownPathView(VolumeAPIMixin, APIView):
-    """Any other path under /volume: a 404 in Cinder's shape."""
-
-    authentication_classes: list[Any] = []
-    permission_classes: list[Any] = []
-    schema = None
-
-    def _missing(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        raise NotFound(f"The resource could not be found: {request.path}")
-
-    get = post = put = patch = delete = head = _missing
-
-
 # --- volumes ----------------------------------------------------------------------------------
 CREATE_KEYS = (
     "name", "description", "display_name", "display_description", "size", "volume_type",
