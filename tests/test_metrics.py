@@ -11,7 +11,6 @@ processes. Values are compared before and after, never to a time.
 from __future__ import annotations
 
 import re
-import socket
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -48,7 +47,7 @@ from computecloud.tasking import enqueue_on_commit
 from tests.cloud import forget_hosts, tiny_qcow2
 from tests.conftest import Caller
 from tests.factories import UserFactory
-from tests.harness import CloudProcesses, purge_broker, wait_until
+from tests.harness import CloudProcesses, free_port, purge_broker, wait_until
 from tests.scheduler.helpers import create_host
 
 TOKEN = "metrics-" + uuid.uuid4().hex
@@ -236,12 +235,6 @@ def test_a_claim_that_no_longer_fits_is_counted_as_a_conflict() -> None:
 # --- a whole cloud: gunicorn, the conductor, a compute worker ---------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class ObservedCloud:
     def __init__(self, processes: CloudProcesses, host: str, ports: dict[str, int]) -> None:
         self.processes = processes
@@ -313,6 +306,9 @@ def build_server(cloud: ObservedCloud, tmp_path: Path) -> tuple[str, str]:
     """Create a server through the API process and wait for ACTIVE: (server id, request id)."""
     from apps.flavors.services import ensure_standard_flavors
 
+    # The module's host outlives each test's database flush: its rows come back with its next
+    # report, so a build waits for them rather than finding no host.
+    cloud.processes.wait_hosts_ready([cloud.host])
     ensure_standard_flavors()
     project = ensure_project(name=f"metrics-{uuid.uuid4().hex[:6]}")
     user = UserFactory()

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -46,7 +44,16 @@ from apps.servers.models import Server
 from computecloud.conf import cc_settings
 from tests.cloud import forget_hosts, tiny_qcow2
 from tests.factories import ProjectFactory, UserFactory
-from tests.harness import ROOT, database_url, network_prefix, purge_broker, wait_until
+from tests.harness import (
+    ROOT,
+    answers_tcp,
+    database_url,
+    free_port,
+    network_prefix,
+    purge_broker,
+    stop_group,
+    wait_until,
+)
 from tests.identity.helpers import PASSWORD
 from workers.network.agent import NetworkAgent
 from workers.network.config import NetworkAgentConfig
@@ -56,18 +63,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 HONCHO = str(Path(sys.executable).parent / "honcho")
 PROCESSES = ("web", "conductor", "compute", "beat", "consoleproxy", "metadata")
 BEAT_SCHEDULE_IN_PROCFILE = "--schedule var/run/celerybeat-schedule"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def answers_tcp(port: int) -> bool:
-    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=2):
-        return True
-    return False
 
 
 @dataclass
@@ -177,24 +172,11 @@ def stack(transactional_db: None, tmp_path: Path) -> Iterator[Stack]:
     try:
         yield running
     finally:
-        stop(process)
+        stop_group(process)
         forget_hosts([host])
         NetworkAgent(network).apply({"networks": [], "ports": [], "routers": []})
         if not os.environ.get("CC_KEEP_WORKER_LOGS"):
             subprocess.run(["rm", "-rf", str(base)], check=False)
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """honcho stops its processes on SIGTERM; whatever is left of the group is killed."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
 
 
 def token_for(stack: Stack) -> tuple[str, str]:

@@ -26,17 +26,11 @@ import pytest
 from apps.identity.context import RequestContext
 from apps.servers.choices import PowerState, VmState
 from apps.servers.models import Server
-from tests.harness import ROOT, database_url, wait_until
+from tests.harness import ROOT, database_url, free_port, wait_until
 
 RFB_VERSION = b"RFB 003.008\n"
 # The proxy accepts pages from this origin besides its own (CONSOLE_ALLOWED_ORIGINS).
 DASHBOARD_ORIGIN = "dashboard.example:8443"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def caller_context(caller: Any, role: str = "member") -> RequestContext:

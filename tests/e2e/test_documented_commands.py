@@ -25,10 +25,8 @@ a command added to a document is run here or excused by name.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import signal
-import socket
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
@@ -38,7 +36,7 @@ from pathlib import Path
 import pytest
 
 from tests.docs import Block, block, command_lines, inline_commands, shell_blocks
-from tests.harness import ROOT, wait_until
+from tests.harness import ROOT, answers_tcp, stop_group, wait_until
 from workers.network.agent import NetworkAgent
 from workers.network.config import NetworkAgentConfig
 
@@ -280,27 +278,8 @@ openstack project delete web
 """
 
 
-def answers_tcp(port: int) -> bool:
-    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=2):
-        return True
-    return False
-
-
 def clean_up(reader: Reader) -> None:
     reader.run("set +e\n" + CLEAN_UP, check=False)
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """Ctrl-C, as the README says: honcho stops every process; what is left is killed."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGINT)
-    try:
-        process.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="module")
@@ -339,7 +318,7 @@ def reader() -> Iterator[Reader]:
         try:
             clean_up(at_terminal)
         finally:
-            stop(process)
+            stop_group(process, signal.SIGINT)  # Ctrl-C, as README says
             # The stack's agent had the default names; anything its deletes left goes too.
             NetworkAgent(NetworkAgentConfig()).apply({"networks": [], "ports": [], "routers": []})
             subprocess.run(["rm", "-rf", str(work)], check=False)

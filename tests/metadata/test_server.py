@@ -15,9 +15,8 @@ from pathlib import Path
 import pytest
 
 from apps.servers.models import Server
-from tests.consoles.conftest import free_port
 from tests.factories import ProjectFactory
-from tests.harness import ROOT, database_url, wait_until
+from tests.harness import ROOT, database_url, free_port, wait_until
 from tests.metadata.conftest import USER_DATA, fixed
 
 

@@ -18,7 +18,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -39,7 +38,7 @@ from apps.images.services import ensure_image_from_file
 from tests.cloud import forget_hosts, tiny_qcow2
 from tests.docs import block
 from tests.factories import UserFactory
-from tests.harness import CloudProcesses, wait_until
+from tests.harness import CloudProcesses, free_port, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -56,12 +55,6 @@ COMPUTE = {"OpenStack-API-Version": "compute 2.96"}
 
 def ip(*args: str) -> None:
     subprocess.run(["ip", *args], check=True, capture_output=True, text=True, timeout=30)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def remove_network() -> None:
