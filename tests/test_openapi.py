@@ -26,6 +26,7 @@ REGEX_PREFIXES = {
     "/image{var}/": "/image/",
     "/identity{var}/": "/identity/",
     "/network{var}/": "/network/",
+    "/volume{var}/": "/volume/",
 }
 
 

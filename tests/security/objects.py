@@ -271,7 +271,7 @@ def operations(methods: set[str]) -> list[tuple[str, str]]:
     """(METHOD, path template) of every operation of the OpenAPI document in `methods`."""
     document = without_regex_prefixes(generate_schema()[0])
     return sorted(
-        (method.upper(), path.replace("/volume{var}/", "/volume/"))
+        (method.upper(), path)
         for path, item in document["paths"].items()
         for method in item
         if method in methods
