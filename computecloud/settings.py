@@ -181,7 +181,10 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "computecloud Compute API",
-    "DESCRIPTION": "OpenStack Compute API v2.1 compatible, with a Keystone v3 subset.",
+    "DESCRIPTION": (
+        "OpenStack Compute API v2.1 compatible, with Keystone v3, Glance v2, Neutron v2.0 and "
+        "Cinder v3 subsets."
+    ),
     "VERSION": "2.1",
     "SERVE_INCLUDE_SCHEMA": False,
     # /api/docs/ loads Swagger UI from the project's static files (drf-spectacular-sidecar),
@@ -189,6 +192,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Enums as components (drf-spectacular's default hook), then each service's paths as
+    # clients call them (computecloud/api/schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "computecloud.api.schema.plain_service_prefixes",
+    ],
 }
 
 # --- Celery: topology in computecloud/queues.py -----------------------------------------------
