@@ -102,7 +102,8 @@ def add_fault(
     explanation: dict[str, Any] | None = None,
 ) -> InstanceFault:
     """Record a fault. `explanation`: a "No valid host" failure's structured explanation
-    (the scheduler's `Explanation.as_dict()`), kept whole beside the message it summarises."""
+    (`NoValidHost.fault_explanation`: every count, at most 20 host names a rejection), kept
+    beside the message it summarises."""
     return InstanceFault.objects.create(
         server=server,
         code=code,
